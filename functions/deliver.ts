@@ -1,0 +1,54 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { logger, metrics } from './lib/edge/observability.ts';
+import { sqsConsumer } from './lib/edge/sqs.ts';
+
+const DeliveryJob = z.object({
+  deliveryId: z.string().min(1),
+  tenantId: z.string().min(1),
+  messageId: z.string().min(1),
+  endpointId: z.string().min(1),
+  trigger: z.enum(['scheduled', 'manual']).optional(),
+});
+
+/** Delivery queue consumer: one signed HTTP attempt per job, recorded in the ledger. */
+export const handler = sqsConsumer({
+  job: DeliveryJob,
+  deadLetters: (app) => app.deadLetters.delivery,
+  prepare: (jobs, app) => app.delivery.prepare(jobs),
+  run: async (job, context, app) => {
+    const report = await app.delivery.run(job, context);
+    const ids = { messageId: job.messageId, endpointId: job.endpointId, deliveryId: job.deliveryId };
+    switch (report.kind) {
+      case 'attempted': {
+        const { attempt, delivery } = report;
+        // The delivery log: one line per attempt.
+        logger.info('delivery attempt', {
+          ...ids,
+          attempt: attempt.attempt,
+          trigger: attempt.trigger,
+          statusCode: attempt.statusCode,
+          durationMs: attempt.durationMs,
+          outcome: attempt.outcome,
+          status: delivery.status,
+          ...(attempt.error && { error: attempt.error }),
+          ...(report.retryInSeconds !== undefined && { retryInSeconds: Math.round(report.retryInSeconds) }),
+        });
+        metrics.addMetric('DeliveryAttempts', MetricUnit.Count, 1);
+        metrics.addMetric(attempt.outcome === 'succeeded' ? 'DeliverySucceeded' : 'DeliveryFailed', MetricUnit.Count, 1);
+        metrics.addMetric('DeliveryLatency', MetricUnit.Milliseconds, attempt.durationMs);
+        if (delivery.status === 'dead') metrics.addMetric('DeadLetters', MetricUnit.Count, 1);
+        break;
+      }
+      case 'closed':
+        logger.warn('delivery closed without an attempt', { ...ids, status: report.delivery.status, reason: report.reason });
+        break;
+      case 'skipped':
+        logger.debug('delivery job skipped', { ...ids, reason: report.reason });
+        break;
+      case 'deferred':
+        logger.debug('delivery job deferred', { ...ids, dueInSeconds: report.dueInSeconds });
+        break;
+    }
+  },
+});

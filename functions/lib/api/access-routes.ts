@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { maskKey } from '../core/access.ts';
+import { type ApiKey, scopes, type Tenant } from '../core/model.ts';
+import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+
+export const TenantView = z.object({ id: z.string(), name: z.string(), createdAt: z.string() }).meta({ id: 'Tenant' });
+export const CreatedTenant = TenantView.extend({
+  apiKey: z.string().meta({ description: 'An `admin` key of the new tenant. Shown once: store it.' }),
+}).meta({ id: 'CreatedTenant' });
+
+export const createTenant = defineRoute({
+  name: 'create-tenant',
+  tag: 'Tenants',
+  summary: 'Create a tenant (root key)',
+  access: 'root',
+  body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
+  responses: { 201: { description: 'The tenant and its first admin key', schema: CreatedTenant }, ...errorResponses },
+});
+
+export const listTenants = defineRoute({
+  name: 'list-tenants',
+  tag: 'Tenants',
+  summary: 'List tenants (root key)',
+  access: 'root',
+  query: PageQuery,
+  responses: { 200: { description: 'Tenants, newest first', schema: pageOf(TenantView, 'TenantPage') }, ...errorResponses },
+});
+
+export const tenantView = (tenant: Tenant) => ({ id: tenant.id, name: tenant.name, createdAt: tenant.createdAt });
+
+const Scope = z.enum(scopes);
+
+export const ApiKeyView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scopes: z.array(Scope),
+    key: z.string().meta({ description: 'Masked: `sk_…` and the last four characters.' }),
+    createdAt: z.string(),
+    lastUsedAt: z.string().optional(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const CreatedApiKey = ApiKeyView.extend({ key: z.string().meta({ description: 'The full key. Shown once here.' }) }).meta({
+  id: 'CreatedApiKey',
+});
+
+export const createApiKey = defineRoute({
+  name: 'create-api-key',
+  tag: 'API keys',
+  summary: 'Create a scoped API key',
+  access: ['admin'],
+  body: z.strictObject({ name: z.string().trim().min(1).max(200), scopes: z.array(Scope).min(1).max(4) }),
+  responses: { 201: { description: 'The key, in full, once', schema: CreatedApiKey }, ...errorResponses },
+});
+
+export const listApiKeys = defineRoute({
+  name: 'list-api-keys',
+  tag: 'API keys',
+  summary: 'List API keys (masked)',
+  access: ['admin'],
+  query: PageQuery,
+  responses: { 200: { description: 'Keys, newest first', schema: pageOf(ApiKeyView, 'ApiKeyPage') }, ...errorResponses },
+});
+
+export const deleteApiKey = defineRoute({
+  name: 'delete-api-key',
+  tag: 'API keys',
+  summary: 'Revoke an API key: it stops working at once',
+  access: ['admin'],
+  params: IdParams,
+  responses: { 204: { description: 'Revoked' }, ...errorResponses, ...notFound },
+});
+
+export function apiKeyView(apiKey: ApiKey, fullKey?: string) {
+  return {
+    id: apiKey.id,
+    name: apiKey.name,
+    scopes: [...apiKey.scopes],
+    key: fullKey ?? maskKey(apiKey.last4),
+    createdAt: apiKey.createdAt,
+    ...(apiKey.lastUsedAt && { lastUsedAt: apiKey.lastUsedAt }),
+  };
+}
+
+export { ErrorBody };

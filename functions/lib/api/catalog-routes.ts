@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { DEFAULT_TIMEOUT_MS } from '../core/endpoints.ts';
+import { eventTypeNamePattern } from '../core/event-types.ts';
+import { type Endpoint, type EventType, retryPresets } from '../core/model.ts';
+import { MAX_CUSTOM_DELAY_SECONDS, MAX_CUSTOM_DELAYS, MIN_CUSTOM_DELAY_SECONDS } from '../core/retry-schedule.ts';
+import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+
+// Event types (§2)
+
+const EventTypeName = z.string().max(200).regex(eventTypeNamePattern, 'must look like `lock.unlocked`: lower-case words joined by dots');
+const NameParams = z.strictObject({ name: EventTypeName });
+
+export const EventTypeView = z
+  .object({
+    name: z.string(),
+    description: z.string().optional(),
+    schema: z.record(z.string(), z.unknown()).optional().meta({ description: 'JSON Schema (2020-12 unless `$schema` says draft-07)' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'EventType' });
+
+export const putEventType = defineRoute({
+  name: 'put-event-type',
+  tag: 'Event types',
+  summary: 'Create or replace an event type and its payload schema',
+  access: ['admin'],
+  params: NameParams,
+  body: z.strictObject({ description: z.string().max(1000).optional(), schema: z.record(z.string(), z.unknown()).optional() }),
+  maxBodyBytes: 256 * 1024,
+  responses: {
+    200: { description: 'Replaced', schema: EventTypeView },
+    201: { description: 'Created', schema: EventTypeView },
+    ...errorResponses,
+  },
+});
+
+export const listEventTypes = defineRoute({
+  name: 'list-event-types',
+  tag: 'Event types',
+  summary: 'List event types (by name)',
+  access: ['admin', 'ingest'],
+  query: PageQuery,
+  responses: { 200: { description: 'Event types', schema: pageOf(EventTypeView, 'EventTypePage') }, ...errorResponses },
+});
+
+export const getEventType = defineRoute({
+  name: 'get-event-type',
+  tag: 'Event types',
+  summary: 'Get an event type',
+  access: ['admin', 'ingest'],
+  params: NameParams,
+  responses: { 200: { description: 'The event type', schema: EventTypeView }, ...errorResponses, ...notFound },
+});
+
+export const deleteEventType = defineRoute({
+  name: 'delete-event-type',
+  tag: 'Event types',
+  summary: 'Delete an event type',
+  access: ['admin'],
+  params: NameParams,
+  responses: { 204: { description: 'Deleted' }, ...errorResponses, ...notFound },
+});
+
+export function eventTypeView(eventType: EventType) {
+  const { tenantId: _tenant, ...view } = eventType;
+  return view;
+}
+
+// Endpoints (§3)
+
+const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid HTTP header name');
+const RetryPolicy = z.union([
+  z.strictObject({ preset: z.enum(retryPresets) }),
+  z.strictObject({
+    delaysSeconds: z.array(z.number().int().min(MIN_CUSTOM_DELAY_SECONDS).max(MAX_CUSTOM_DELAY_SECONDS)).min(1).max(MAX_CUSTOM_DELAYS),
+  }),
+]);
+const BasicAuth = z.strictObject({ type: z.literal('basic'), username: z.string().min(1).max(200), password: z.string().min(1).max(200) });
+
+const endpointFields = {
+  url: z.string().max(2048).meta({ example: 'https://example.com/webhooks' }),
+  description: z.string().max(1000),
+  eventTypes: z.array(EventTypeName).max(200).meta({ description: 'Absent: every event type.' }),
+  mode: z.enum(['full', 'thin']),
+  auth: BasicAuth,
+  headers: z.record(HeaderName, z.string().max(4096)).refine((h) => Object.keys(h).length <= 20, 'at most 20 headers'),
+  retryPolicy: RetryPolicy,
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(30_000)
+    .meta({ description: `Default ${DEFAULT_TIMEOUT_MS}` }),
+  rateLimitPerSecond: z.number().int().min(1).max(10_000),
+  deviceId: z.string().min(1).max(200),
+  groups: z.array(z.string().min(1).max(100)).max(50),
+  disabled: z.boolean(),
+};
+
+export const CreateEndpointBody = z.strictObject({
+  url: endpointFields.url,
+  description: endpointFields.description.optional(),
+  eventTypes: endpointFields.eventTypes.optional(),
+  mode: endpointFields.mode.optional(),
+  auth: endpointFields.auth.optional(),
+  headers: endpointFields.headers.optional(),
+  retryPolicy: endpointFields.retryPolicy.optional(),
+  timeoutMs: endpointFields.timeoutMs.optional(),
+  rateLimitPerSecond: endpointFields.rateLimitPerSecond.optional(),
+  deviceId: endpointFields.deviceId.optional(),
+  groups: endpointFields.groups.optional(),
+  disabled: endpointFields.disabled.optional(),
+});
+
+export const UpdateEndpointBody = z.strictObject({
+  url: endpointFields.url.optional(),
+  description: endpointFields.description.nullable().optional(),
+  eventTypes: endpointFields.eventTypes.nullable().optional(),
+  mode: endpointFields.mode.optional(),
+  auth: endpointFields.auth.nullable().optional(),
+  headers: endpointFields.headers.nullable().optional(),
+  retryPolicy: endpointFields.retryPolicy.optional(),
+  timeoutMs: endpointFields.timeoutMs.optional(),
+  rateLimitPerSecond: endpointFields.rateLimitPerSecond.nullable().optional(),
+  deviceId: endpointFields.deviceId.nullable().optional(),
+  groups: endpointFields.groups.nullable().optional(),
+  disabled: endpointFields.disabled.optional(),
+});
+
+export const EndpointView = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    description: z.string().optional(),
+    eventTypes: z.array(z.string()).optional(),
+    mode: z.enum(['full', 'thin']),
+    auth: z
+      .object({ type: z.literal('basic'), username: z.string() })
+      .optional()
+      .meta({ description: 'The password is never returned.' }),
+    headers: z.record(z.string(), z.string()).optional(),
+    retryPolicy: RetryPolicy,
+    timeoutMs: z.number(),
+    rateLimitPerSecond: z.number().optional(),
+    deviceId: z.string().optional(),
+    groups: z.array(z.string()).optional(),
+    disabled: z.boolean(),
+    disabledReason: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Endpoint' });
+
+export const CreatedEndpoint = EndpointView.extend({
+  secret: z.string().meta({ description: 'Signing secret (`whsec_…`); also at GET /v1/endpoints/{id}/secret.' }),
+}).meta({ id: 'CreatedEndpoint' });
+
+const forbiddenDestination = {
+  description: 'Malformed request, or a URL the address guard refuses (`forbidden_destination`)',
+  schema: ErrorBody,
+};
+
+export const createEndpoint = defineRoute({
+  name: 'create-endpoint',
+  tag: 'Endpoints',
+  summary: 'Subscribe a URL to event types',
+  access: ['admin'],
+  body: CreateEndpointBody,
+  responses: {
+    201: { description: 'The endpoint and its signing secret', schema: CreatedEndpoint },
+    ...errorResponses,
+    400: forbiddenDestination,
+    422: { description: 'An event type in `eventTypes` is not declared', schema: ErrorBody },
+  },
+});
+
+export const listEndpoints = defineRoute({
+  name: 'list-endpoints',
+  tag: 'Endpoints',
+  summary: 'List endpoints',
+  access: ['admin'],
+  query: PageQuery,
+  responses: { 200: { description: 'Endpoints, newest first', schema: pageOf(EndpointView, 'EndpointPage') }, ...errorResponses },
+});
+
+export const getEndpoint = defineRoute({
+  name: 'get-endpoint',
+  tag: 'Endpoints',
+  summary: 'Get an endpoint',
+  access: ['admin'],
+  params: IdParams,
+  responses: { 200: { description: 'The endpoint', schema: EndpointView }, ...errorResponses, ...notFound },
+});
+
+export const updateEndpoint = defineRoute({
+  name: 'update-endpoint',
+  tag: 'Endpoints',
+  summary: 'Change an endpoint (`null` clears an optional field)',
+  access: ['admin'],
+  params: IdParams,
+  body: UpdateEndpointBody,
+  responses: {
+    200: { description: 'The endpoint after the change', schema: EndpointView },
+    ...errorResponses,
+    400: forbiddenDestination,
+    ...notFound,
+  },
+});
+
+export const deleteEndpoint = defineRoute({
+  name: 'delete-endpoint',
+  tag: 'Endpoints',
+  summary: 'Delete an endpoint (its open deliveries end as dead)',
+  access: ['admin'],
+  params: IdParams,
+  responses: { 204: { description: 'Deleted' }, ...errorResponses, ...notFound },
+});
+
+export const SecretView = z
+  .object({
+    secret: z.string().meta({ description: 'The current signing secret' }),
+    previous: z
+      .array(z.object({ secret: z.string(), expiresAt: z.string() }))
+      .optional()
+      .meta({
+        description: 'Rotated-out secrets that still sign until they expire',
+      }),
+  })
+  .meta({ id: 'EndpointSecret' });
+
+export const getEndpointSecret = defineRoute({
+  name: 'get-endpoint-secret',
+  tag: 'Endpoints',
+  summary: "Get an endpoint's signing secret",
+  access: ['admin'],
+  params: IdParams,
+  responses: { 200: { description: 'The secret(s)', schema: SecretView }, ...errorResponses, ...notFound },
+});
+
+export function endpointView(endpoint: Endpoint) {
+  const { tenantId: _tenant, secrets: _secrets, auth, ...rest } = endpoint;
+  return { ...rest, ...(auth && { auth: { type: auth.type, username: auth.username } }) };
+}

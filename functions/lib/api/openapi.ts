@@ -1,0 +1,72 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import * as accessRoutes from './access-routes.ts';
+import * as catalogRoutes from './catalog-routes.ts';
+import * as messageRoutes from './message-routes.ts';
+import { defineRoute, type RouteSpec } from './route-spec.ts';
+
+export const getOpenApi = defineRoute({
+  name: 'get-openapi',
+  tag: 'Meta',
+  summary: 'This document',
+  access: 'public',
+  responses: { 200: { description: 'OpenAPI 3.1 document', schema: z.record(z.string(), z.unknown()) } },
+});
+
+function isRouteSpec(value: unknown): value is RouteSpec {
+  return typeof value === 'object' && value !== null && 'name' in value && 'access' in value && 'responses' in value;
+}
+
+/** Every route contract, collected from the modules that define them. */
+export const routeSpecs: readonly RouteSpec[] = [
+  ...[accessRoutes, catalogRoutes, messageRoutes].flatMap((module) => Object.values(module).filter(isRouteSpec)),
+  getOpenApi,
+];
+
+/** Generated from the same zod schemas that validate requests: the document cannot drift. */
+export function openApiDocument(): Record<string, unknown> {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A tenant API key (`sk_…`), or the root key for /v1/tenants',
+  });
+  for (const spec of routeSpecs) {
+    registry.registerPath({
+      method: spec.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete',
+      path: spec.path,
+      operationId: spec.name,
+      summary: spec.summary,
+      tags: [spec.tag],
+      ...(spec.access !== 'public' && {
+        security: [{ apiKey: [] }],
+        description: `${spec.description ?? ''}${spec.description ? '\n\n' : ''}Access: ${spec.access === 'root' ? 'root key' : `scope ${spec.access.join(' or ')} (admin always)`}.`,
+      }),
+      request: {
+        ...(spec.params && { params: spec.params as z.ZodObject }),
+        ...(spec.query && { query: spec.query as z.ZodObject }),
+        ...(spec.headers && { headers: spec.headers }),
+        ...(spec.body && { body: { required: true, content: { 'application/json': { schema: spec.body } } } }),
+      },
+      responses: Object.fromEntries(
+        Object.entries(spec.responses).map(([status, response]) => [
+          status,
+          {
+            description: response.description,
+            ...(response.schema && { content: { 'application/json': { schema: response.schema } } }),
+          },
+        ]),
+      ),
+    });
+  }
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Sluice API',
+      version: '1.0.0',
+      description:
+        'Send webhooks to your customers, and receive webhooks that trigger actions. Errors: `{"error":{"code","message","details"}}`.',
+    },
+    servers: [{ url: '/' }],
+  }) as unknown as Record<string, unknown>;
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { RouteAccess } from '../core/access.ts';
+import { type RouteName, routeTable } from './route-table.ts';
+
+export interface ResponseSpec {
+  readonly description: string;
+  readonly schema?: z.ZodType;
+}
+
+export interface RouteSpecInput<B extends z.ZodType | undefined, Q extends z.ZodType | undefined, P extends z.ZodType | undefined> {
+  readonly name: RouteName;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tag: string;
+  readonly access: RouteAccess;
+  readonly body?: B;
+  readonly query?: Q;
+  readonly params?: P;
+  /** Raw body limit before parsing; 64 KiB unless the route says otherwise. */
+  readonly maxBodyBytes?: number;
+  /** Headers the route reads, for the OpenAPI document. */
+  readonly headers?: z.ZodObject;
+  readonly responses: Readonly<Record<number, ResponseSpec>>;
+}
+
+export interface RouteSpec<
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+  Q extends z.ZodType | undefined = z.ZodType | undefined,
+  P extends z.ZodType | undefined = z.ZodType | undefined,
+> extends RouteSpecInput<B, Q, P> {
+  readonly method: string;
+  readonly path: string;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** A route's contract: method and path come from the route table, so they are written once. */
+export function defineRoute<
+  B extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  P extends z.ZodType | undefined = undefined,
+>(input: RouteSpecInput<B, Q, P>): RouteSpec<B, Q, P> {
+  const entry = routeTable.find((route) => route.name === input.name);
+  if (!entry) throw new Error(`route ${input.name} is not in the route table`);
+  return { ...input, method: entry.method, path: entry.path };
+}
+
+export type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+
+// Shared pieces of the contract.
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'validation_failed' }),
+      message: z.string().meta({ description: 'What is wrong and how to fix it.' }),
+      details: z.array(z.object({ path: z.string().optional(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const PageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+
+export const IdParams = z.strictObject({ id: z.string().min(1).max(64) });
+
+export function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z.object({ data: z.array(item), nextCursor: z.string().optional() }).meta({ id });
+}
+
+export const errorResponses = {
+  400: { description: 'Malformed JSON or a request that fails validation', schema: ErrorBody },
+  401: { description: 'Missing or unknown API key', schema: ErrorBody },
+  403: { description: 'The key lacks the scope this route needs', schema: ErrorBody },
+} as const;
+
+export const notFound = { 404: { description: 'No such resource in this tenant', schema: ErrorBody } } as const;

@@ -1,0 +1,39 @@
+/**
+ * Every HTTP route of the contract and the Lambda entry (`functions/<name>.ts`) that serves it.
+ * Plain data: the CDK stack wires API Gateway from it, the local HTTP API routes with it, and
+ * the OpenAPI document is generated from the schemas attached to the same names.
+ */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteEntry {
+  readonly name: string;
+  readonly method: HttpMethod;
+  readonly path: string;
+}
+
+export const routeTable = [
+  { name: 'create-tenant', method: 'POST', path: '/v1/tenants' },
+  { name: 'list-tenants', method: 'GET', path: '/v1/tenants' },
+  { name: 'create-api-key', method: 'POST', path: '/v1/api-keys' },
+  { name: 'list-api-keys', method: 'GET', path: '/v1/api-keys' },
+  { name: 'delete-api-key', method: 'DELETE', path: '/v1/api-keys/{id}' },
+  { name: 'put-event-type', method: 'PUT', path: '/v1/event-types/{name}' },
+  { name: 'list-event-types', method: 'GET', path: '/v1/event-types' },
+  { name: 'get-event-type', method: 'GET', path: '/v1/event-types/{name}' },
+  { name: 'delete-event-type', method: 'DELETE', path: '/v1/event-types/{name}' },
+  { name: 'create-endpoint', method: 'POST', path: '/v1/endpoints' },
+  { name: 'list-endpoints', method: 'GET', path: '/v1/endpoints' },
+  { name: 'get-endpoint', method: 'GET', path: '/v1/endpoints/{id}' },
+  { name: 'update-endpoint', method: 'PATCH', path: '/v1/endpoints/{id}' },
+  { name: 'delete-endpoint', method: 'DELETE', path: '/v1/endpoints/{id}' },
+  { name: 'get-endpoint-secret', method: 'GET', path: '/v1/endpoints/{id}/secret' },
+  { name: 'list-endpoint-deliveries', method: 'GET', path: '/v1/endpoints/{id}/deliveries' },
+  { name: 'create-message', method: 'POST', path: '/v1/messages' },
+  { name: 'list-messages', method: 'GET', path: '/v1/messages' },
+  { name: 'get-message', method: 'GET', path: '/v1/messages/{id}' },
+  { name: 'list-message-deliveries', method: 'GET', path: '/v1/messages/{id}/deliveries' },
+  { name: 'get-delivery', method: 'GET', path: '/v1/deliveries/{id}' },
+  { name: 'get-openapi', method: 'GET', path: '/v1/openapi.json' },
+] as const satisfies readonly RouteEntry[];
+
+export type RouteName = (typeof routeTable)[number]['name'];

@@ -1,0 +1,148 @@
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { ApiKey, KeyGrant, Page, PageRequest, Tenant } from '../core/model.ts';
+import type { ApiKeyStore, TenantStore } from '../core/ports.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { keys, stripKeys } from './ledger-keys.ts';
+import { isConditionFailure, isTransactionConflict, type LedgerTable, queryPage } from './ledger-table.ts';
+
+export class DynamoTenantStore implements TenantStore {
+  constructor(private readonly table: LedgerTable) {}
+
+  async create(tenant: Tenant): Promise<void> {
+    await this.table.client.send(
+      new PutCommand({
+        TableName: this.table.name,
+        Item: { ...keys.tenant(tenant.id), gsi1pk: keys.tenantsIndex(), gsi1sk: tenant.id, entity: 'tenant', ...tenant },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async get(id: string): Promise<Tenant | undefined> {
+    const { Item } = await this.table.client.send(new GetCommand({ TableName: this.table.name, Key: keys.tenant(id) }));
+    return Item && stripKeys<Tenant>(Item);
+  }
+
+  list(page: PageRequest): Promise<Page<Tenant>> {
+    return queryPage(
+      this.table,
+      { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': keys.tenantsIndex() } },
+      page,
+      (item) => stripKeys<Tenant>(item),
+    );
+  }
+}
+
+type StoredApiKey = ApiKey & { sealedKey: string; keyHash: string };
+
+/**
+ * Two items per key: the record under the tenant (for listing) and a grant under the key's hash
+ * (for authentication with one strongly consistent read). They are written and removed together.
+ */
+export class DynamoApiKeyStore implements ApiKeyStore {
+  constructor(
+    private readonly table: LedgerTable,
+    private readonly box: SecretBox,
+  ) {}
+
+  async create(key: ApiKey, keyHash: string, plaintextKey: string): Promise<void> {
+    const grant: KeyGrant = { tenantId: key.tenantId, keyId: key.id, scopes: key.scopes, keyHash };
+    await this.table.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.table.name,
+              Item: { ...keys.apiKey(key.tenantId, key.id), entity: 'apiKey', ...key, keyHash, sealedKey: this.box.seal(plaintextKey) },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.table.name,
+              Item: { ...keys.keyGrant(keyHash), entity: 'keyGrant', ...grant },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  async findGrant(keyHash: string): Promise<KeyGrant | undefined> {
+    const { Item } = await this.table.client.send(
+      new GetCommand({ TableName: this.table.name, Key: keys.keyGrant(keyHash), ConsistentRead: true }),
+    );
+    return Item && stripKeys<KeyGrant>(Item);
+  }
+
+  async get(tenantId: string, keyId: string): Promise<ApiKey | undefined> {
+    const stored = await this.getStored(tenantId, keyId);
+    return stored && publicKey(stored);
+  }
+
+  async reveal(tenantId: string, keyId: string): Promise<string | undefined> {
+    const stored = await this.getStored(tenantId, keyId);
+    return stored && this.box.open(stored.sealedKey);
+  }
+
+  list(tenantId: string, page: PageRequest): Promise<Page<ApiKey>> {
+    return queryPage(
+      this.table,
+      {
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': keys.tenant(tenantId).pk, ':prefix': 'KEY#' },
+      },
+      page,
+      (item) => publicKey(stripKeys<StoredApiKey>(item)),
+    );
+  }
+
+  async delete(tenantId: string, keyId: string): Promise<boolean> {
+    const stored = await this.getStored(tenantId, keyId);
+    if (!stored) return false;
+    await this.table.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Delete: { TableName: this.table.name, Key: keys.apiKey(tenantId, keyId) } },
+          { Delete: { TableName: this.table.name, Key: keys.keyGrant(stored.keyHash) } },
+        ],
+      }),
+    );
+    return true;
+  }
+
+  async touch(grant: KeyGrant, at: string): Promise<void> {
+    const update = (key: Record<string, string>) => ({
+      Update: {
+        TableName: this.table.name,
+        Key: key,
+        UpdateExpression: 'SET lastUsedAt = :at',
+        // Never resurrect a key revoked between the read and this write.
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':at': at },
+      },
+    });
+    try {
+      await this.table.client.send(
+        new TransactWriteCommand({
+          TransactItems: [update(keys.keyGrant(grant.keyHash)), update(keys.apiKey(grant.tenantId, grant.keyId))],
+        }),
+      );
+    } catch (error) {
+      if (!isTransactionConflict(error) && !isConditionFailure(error)) throw error;
+    }
+  }
+
+  private async getStored(tenantId: string, keyId: string): Promise<StoredApiKey | undefined> {
+    const { Item } = await this.table.client.send(
+      new GetCommand({ TableName: this.table.name, Key: keys.apiKey(tenantId, keyId), ConsistentRead: true }),
+    );
+    return Item && stripKeys<StoredApiKey>(Item);
+  }
+}
+
+function publicKey(stored: StoredApiKey): ApiKey {
+  const { sealedKey: _sealed, keyHash: _hash, ...apiKey } = stored;
+  return apiKey;
+}

@@ -1,0 +1,236 @@
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Attempt, Delivery, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
+import type {
+  AttemptRecord,
+  DeliveryContext,
+  DeliveryContextLoader,
+  DeliveryJob,
+  DeliveryListFilter,
+  DeliveryStore,
+} from '../core/ports.ts';
+import type { DynamoEndpointStore } from './dynamo-endpoint-stores.ts';
+import { keys, stripKeys } from './ledger-keys.ts';
+import { chunk, expiresAtFor, isConditionFailure, isTransactionConflict, type LedgerTable, queryPage } from './ledger-table.ts';
+
+/** DynamoDB's limits: 100 items a transaction and a BatchGetItem. */
+const TRANSACTION_LIMIT = 100;
+const BATCH_GET_LIMIT = 100;
+
+export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader {
+  constructor(
+    private readonly table: LedgerTable,
+    private readonly endpointStore: DynamoEndpointStore,
+  ) {}
+
+  async createMany(deliveries: readonly Delivery[]): Promise<readonly string[]> {
+    const created: string[] = [];
+    for (const group of chunk(deliveries, TRANSACTION_LIMIT)) {
+      const puts = group.map((delivery) => ({
+        TableName: this.table.name,
+        Item: this.toItem(delivery),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }));
+      try {
+        await this.table.client.send(new TransactWriteCommand({ TransactItems: puts.map((Put) => ({ Put })) }));
+        created.push(...group.map((d) => d.id));
+      } catch (error) {
+        if (!isTransactionConflict(error)) throw error;
+        // Some already exist (a repeated fan-out): create the rest one by one, keeping the others.
+        for (const [index, put] of puts.entries()) {
+          try {
+            await this.table.client.send(new PutCommand(put));
+            created.push(group[index]?.id ?? '');
+          } catch (putError) {
+            if (!isConditionFailure(putError)) throw putError;
+          }
+        }
+      }
+    }
+    return created;
+  }
+
+  async get(id: string): Promise<Delivery | undefined> {
+    const { Item } = await this.table.client.send(
+      new GetCommand({ TableName: this.table.name, Key: keys.delivery(id), ConsistentRead: true }),
+    );
+    return Item && stripKeys<Delivery>(Item);
+  }
+
+  async getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Delivery>> {
+    const items = await this.batchGet(ids.map((id) => keys.delivery(id)));
+    return new Map(items.map((item) => [String(item.id), stripKeys<Delivery>(item)]));
+  }
+
+  async getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] } | undefined> {
+    // The delivery and its attempts share a partition: one query reads them all.
+    const items: Record<string, unknown>[] = [];
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.table.client.send(
+        new QueryCommand({
+          TableName: this.table.name,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.delivery(id).pk },
+          ConsistentRead: true,
+          ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
+        }),
+      );
+      items.push(...(result.Items ?? []));
+      exclusiveStartKey = result.LastEvaluatedKey;
+    } while (exclusiveStartKey);
+    const deliveryItem = items.find((item) => item.sk === 'DLV');
+    if (!deliveryItem) return undefined;
+    const attempts = items.filter((item) => String(item.sk).startsWith('ATT#')).map((item) => stripKeys<Attempt>(item));
+    return { delivery: stripKeys<Delivery>(deliveryItem), attempts };
+  }
+
+  listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {
+    return queryPage(
+      this.table,
+      {
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.deliveriesOfMessage(messageId) },
+      },
+      page,
+      (item) => stripKeys<Delivery>(item),
+    );
+  }
+
+  listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
+    const query = filter.status
+      ? {
+          IndexName: 'gsi3',
+          KeyConditionExpression: 'gsi3pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpointByStatus(endpointId, filter.status) },
+        }
+      : {
+          IndexName: 'gsi2',
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpoint(endpointId) },
+        };
+    return queryPage(this.table, query, page, (item) => stripKeys<Delivery>(item));
+  }
+
+  async recordAttempt(record: AttemptRecord): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { ...this.conditionalPut(record.delivery, record.previous) } },
+            {
+              Put: {
+                TableName: this.table.name,
+                Item: {
+                  ...keys.attempt(record.attempt.deliveryId, record.attempt.attempt),
+                  entity: 'attempt',
+                  expiresAt: expiresAtFor(this.table, record.attempt.startedAt),
+                  ...record.attempt,
+                },
+                // One record per attempt number, whatever the queue redelivers.
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isTransactionConflict(error) && error.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
+      throw error;
+    }
+  }
+
+  async update(delivery: Delivery, previous: Delivery): Promise<boolean> {
+    try {
+      await this.table.client.send(new PutCommand(this.conditionalPut(delivery, previous)));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async load(jobs: readonly DeliveryJob[]): Promise<DeliveryContext> {
+    const wanted = new Map<string, Record<string, string>>();
+    for (const job of jobs) {
+      for (const key of [keys.delivery(job.deliveryId), keys.endpoint(job.tenantId, job.endpointId), keys.message(job.messageId)]) {
+        wanted.set(`${key.pk}|${key.sk}`, key);
+      }
+    }
+    const found = new Map<string, Record<string, unknown>>();
+    for (const item of await this.batchGet([...wanted.values()])) found.set(`${item.pk}|${item.sk}`, item);
+    const cache = new Map<string, Endpoint>();
+    return {
+      delivery: (id) => {
+        const item = found.get(`${keys.delivery(id).pk}|DLV`);
+        return item && stripKeys<Delivery>(item);
+      },
+      endpoint: (tenantId, id) => {
+        const key = keys.endpoint(tenantId, id);
+        const item = found.get(`${key.pk}|${key.sk}`);
+        if (!item) return undefined;
+        const cached = cache.get(id) ?? this.endpointStore.fromItem(item);
+        cache.set(id, cached);
+        return cached;
+      },
+      message: (id) => {
+        const item = found.get(`${keys.message(id).pk}|MSG`);
+        return item && stripKeys<Message>(item);
+      },
+    };
+  }
+
+  private async batchGet(keyList: readonly Record<string, string>[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    for (const group of chunk(keyList, BATCH_GET_LIMIT)) {
+      let pending: Record<string, unknown>[] | undefined = group;
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
+        const result: BatchGetCommandOutput = await this.table.client.send(
+          new BatchGetCommand({ RequestItems: { [this.table.name]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        items.push(...(result.Responses?.[this.table.name] ?? []));
+        pending = result.UnprocessedKeys?.[this.table.name]?.Keys;
+      }
+    }
+    return items;
+  }
+
+  /** A whole-item put that applies only if the ledger still holds `previous` (status and count). */
+  private conditionalPut(delivery: Delivery, previous: Delivery) {
+    return {
+      TableName: this.table.name,
+      Item: this.toItem(delivery),
+      ConditionExpression: 'attemptCount = :count AND #status = :status',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':count': previous.attemptCount, ':status': previous.status },
+    };
+  }
+
+  private toItem(delivery: Delivery): Record<string, unknown> {
+    return {
+      ...keys.delivery(delivery.id),
+      entity: 'delivery',
+      gsi1pk: keys.deliveriesOfMessage(delivery.messageId),
+      gsi1sk: delivery.id,
+      gsi2pk: keys.deliveriesOfEndpoint(delivery.endpointId),
+      gsi2sk: delivery.id,
+      gsi3pk: keys.deliveriesOfEndpointByStatus(delivery.endpointId, delivery.status),
+      gsi3sk: delivery.id,
+      gsi4pk: keys.deliveriesOfTenantByStatus(delivery.tenantId, delivery.status),
+      gsi4sk: delivery.id,
+      // Only deliveries with a next attempt sit in the sweeper's index.
+      ...(delivery.nextAttemptAt && { gsi5pk: keys.dueShard(delivery.id), gsi5sk: `${delivery.nextAttemptAt}#${delivery.id}` }),
+      expiresAt: expiresAtFor(this.table, delivery.createdAt),
+      ...delivery,
+    };
+  }
+}

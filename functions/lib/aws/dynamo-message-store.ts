@@ -1,0 +1,103 @@
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Message, Page, PageRequest } from '../core/model.ts';
+import type { IdempotencyClaim, MessageCreateResult, MessageListFilter, MessageStore } from '../core/ports.ts';
+import { keys, stripKeys } from './ledger-keys.ts';
+import { expiresAtFor, isTransactionConflict, type LedgerTable, queryPage } from './ledger-table.ts';
+
+export class DynamoMessageStore implements MessageStore {
+  constructor(private readonly table: LedgerTable) {}
+
+  async create(message: Message, claim: IdempotencyClaim | undefined, now: string): Promise<MessageCreateResult> {
+    const item = this.toItem(message);
+    if (!claim) {
+      await this.table.client.send(
+        new PutCommand({ TableName: this.table.name, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return { created: true, message };
+    }
+    // The claim and the message are one transaction: either both exist or neither does, so a
+    // retried request can never find a claim that points at nothing.
+    try {
+      await this.table.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table.name,
+                Item: {
+                  ...keys.idempotency(message.tenantId, claim.keyHash),
+                  entity: 'idempotencyClaim',
+                  messageId: message.id,
+                  claimExpiresAt: claim.expiresAt,
+                  // TTL deletion lags by hours: the condition below, not TTL, enforces the window.
+                  expiresAt: Math.floor(Date.parse(claim.expiresAt) / 1000),
+                },
+                ConditionExpression: 'attribute_not_exists(pk) OR claimExpiresAt < :now',
+                ExpressionAttributeValues: { ':now': now },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            { Put: { TableName: this.table.name, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
+        }),
+      );
+      return { created: true, message };
+    } catch (error) {
+      const existingId = isTransactionConflict(error) ? error.CancellationReasons?.[0]?.Item?.messageId : undefined;
+      if (typeof existingId !== 'string') throw error;
+      const existing = await this.get(existingId);
+      if (!existing) throw error;
+      return { created: false, message: existing };
+    }
+  }
+
+  async get(id: string): Promise<Message | undefined> {
+    const { Item } = await this.table.client.send(
+      new GetCommand({ TableName: this.table.name, Key: keys.message(id), ConsistentRead: true }),
+    );
+    return Item && stripKeys<Message>(Item);
+  }
+
+  list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
+    const query = filter.type
+      ? {
+          IndexName: 'gsi2',
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.messagesOfType(tenantId, filter.type) },
+        }
+      : {
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.messagesOfTenant(tenantId) },
+        };
+    return queryPage(this.table, query, page, (item) => stripKeys<Message>(item));
+  }
+
+  async markFannedOut(id: string, at: string): Promise<void> {
+    await this.table.client.send(
+      new UpdateCommand({
+        TableName: this.table.name,
+        Key: keys.message(id),
+        // Leaving the due index is what tells the sweeper this message needs nothing more.
+        UpdateExpression: 'SET fannedOutAt = :at REMOVE gsi5pk, gsi5sk',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':at': at },
+      }),
+    );
+  }
+
+  private toItem(message: Message): Record<string, unknown> {
+    return {
+      ...keys.message(message.id),
+      entity: 'message',
+      gsi1pk: keys.messagesOfTenant(message.tenantId),
+      gsi1sk: message.id,
+      gsi2pk: keys.messagesOfType(message.tenantId, message.type),
+      gsi2sk: message.id,
+      gsi5pk: keys.dueShard(message.id),
+      gsi5sk: `${message.createdAt}#${message.id}`,
+      expiresAt: expiresAtFor(this.table, message.createdAt),
+      ...message,
+    };
+  }
+}

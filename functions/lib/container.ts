@@ -1,0 +1,136 @@
+/**
+ * The composition root: builds the core services over their AWS adapters from the environment.
+ * Lambda entries call `sluice()`; the local stack runs the same entries, so it wires the same way.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { documentClient, sqsClient } from './aws/clients.ts';
+import { DynamoApiKeyStore, DynamoTenantStore } from './aws/dynamo-access-stores.ts';
+import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
+import { DynamoEndpointStore, DynamoEventTypeStore } from './aws/dynamo-endpoint-stores.ts';
+import { DynamoMessageStore } from './aws/dynamo-message-store.ts';
+import type { LedgerTable } from './aws/ledger-table.ts';
+import { readSecret, secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
+import { SqsDeadLetterSink, SqsDeliveryQueue, SqsFanOutQueue } from './aws/sqs-queues.ts';
+import { AccessService } from './core/access.ts';
+import { ApiKeyService } from './core/api-keys.ts';
+import { type Clock, systemClock } from './core/clock.ts';
+import { DeliveryService } from './core/delivery.ts';
+import { EndpointService } from './core/endpoints.ts';
+import { EventTypeService } from './core/event-types.ts';
+import { FanOutService } from './core/fan-out.ts';
+import { HistoryService } from './core/history.ts';
+import { type IdGenerator, ulidIdGenerator } from './core/ids.ts';
+import { MessageService } from './core/messages.ts';
+import type { DeadLetterSink } from './core/ports.ts';
+import { TenantService } from './core/tenants.ts';
+import { SecretBox } from './crypto/secret-box.ts';
+import { loadConfig, type SluiceConfig } from './env.ts';
+import { AddressPolicy, DnsDestinationGuard } from './http/address-policy.ts';
+import { UndiciHttpSender } from './http/undici-sender.ts';
+import { AjvPayloadValidator } from './schema/ajv-validator.ts';
+
+export interface Sluice {
+  readonly config: SluiceConfig;
+  readonly clock: Clock;
+  readonly access: AccessService;
+  readonly tenants: TenantService;
+  readonly apiKeys: ApiKeyService;
+  readonly eventTypes: EventTypeService;
+  readonly endpoints: EndpointService;
+  readonly messages: MessageService;
+  readonly fanOut: FanOutService;
+  readonly delivery: DeliveryService;
+  readonly history: HistoryService;
+  /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
+  readonly deadLetters: { readonly fanOut: DeadLetterSink; readonly delivery: DeadLetterSink };
+}
+
+export interface Overrides {
+  readonly clock?: Clock;
+  readonly ids?: IdGenerator;
+  readonly random?: () => number;
+}
+
+export async function buildSluice(config: SluiceConfig, overrides: Overrides = {}): Promise<Sluice> {
+  const clock = overrides.clock ?? systemClock;
+  const ids = overrides.ids ?? ulidIdGenerator(() => clock.now().getTime());
+  const secrets =
+    'secretArn' in config.rootKey || 'secretArn' in config.encryptionKey ? new SecretsManagerClient({ region: config.region }) : undefined;
+  const box = new SecretBox(
+    'value' in config.encryptionKey
+      ? config.encryptionKey.value
+      : await readSecret(secrets as SecretsManagerClient, config.encryptionKey.secretArn),
+  );
+  const rootKey =
+    'value' in config.rootKey ? staticRootKey(config.rootKey.value) : secretsManagerRootKey(config.rootKey.secretArn, secrets);
+
+  const table: LedgerTable = {
+    client: documentClient({ region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) }),
+    name: config.tableName,
+    retentionDays: config.retentionDays,
+  };
+  const sqs = sqsClient({ region: config.region, ...(config.endpoints.sqs && { endpoint: config.endpoints.sqs }) });
+  const policy = new AddressPolicy(config.destinations);
+
+  const tenantStore = new DynamoTenantStore(table);
+  const apiKeyStore = new DynamoApiKeyStore(table, box);
+  const eventTypeStore = new DynamoEventTypeStore(table);
+  const endpointStore = new DynamoEndpointStore(table, box);
+  const messageStore = new DynamoMessageStore(table);
+  const deliveryStore = new DynamoDeliveryStore(table, endpointStore);
+  const deliveryQueue = new SqsDeliveryQueue(sqs, config.queues.delivery);
+  const validator = new AjvPayloadValidator();
+  const deadLetters = {
+    fanOut: new SqsDeadLetterSink(sqs, config.queues.fanOutDeadLetter),
+    delivery: new SqsDeadLetterSink(sqs, config.queues.deliveryDeadLetter),
+  };
+
+  const access = new AccessService({ apiKeys: apiKeyStore, rootKey, clock, ids });
+  return {
+    config,
+    clock,
+    access,
+    tenants: new TenantService({ tenants: tenantStore, access, clock, ids }),
+    apiKeys: new ApiKeyService(access, apiKeyStore),
+    eventTypes: new EventTypeService(eventTypeStore, validator, clock),
+    endpoints: new EndpointService({
+      endpoints: endpointStore,
+      eventTypes: eventTypeStore,
+      guard: new DnsDestinationGuard(policy),
+      clock,
+      ids,
+    }),
+    messages: new MessageService({
+      messages: messageStore,
+      eventTypes: eventTypeStore,
+      validator,
+      fanOut: new SqsFanOutQueue(sqs, config.queues.fanOut),
+      clock,
+      ids,
+    }),
+    fanOut: new FanOutService({ messages: messageStore, endpoints: endpointStore, deliveries: deliveryStore, queue: deliveryQueue, clock }),
+    delivery: new DeliveryService({
+      deliveries: deliveryStore,
+      endpoints: endpointStore,
+      loader: deliveryStore,
+      queue: deliveryQueue,
+      deadLetters: deadLetters.delivery,
+      sender: new UndiciHttpSender(policy),
+      clock,
+      random: overrides.random ?? Math.random,
+    }),
+    history: new HistoryService(deliveryStore, messageStore, endpointStore),
+    deadLetters,
+  };
+}
+
+let instance: Promise<Sluice> | undefined;
+
+/** The process-wide instance, built on first use (a Lambda cold start, or the local stack's first request). */
+export function sluice(): Promise<Sluice> {
+  instance ??= buildSluice(loadConfig()).catch((error: unknown) => {
+    instance = undefined;
+    throw error;
+  });
+  return instance;
+}

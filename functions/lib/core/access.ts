@@ -1,0 +1,103 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from './clock.ts';
+import { ForbiddenScopeError, UnauthorizedError } from './errors.ts';
+import type { IdGenerator } from './ids.ts';
+import type { ApiKey, Principal, Scope, TenantPrincipal } from './model.ts';
+import type { ApiKeyStore } from './ports.ts';
+
+/** `lastUsedAt` is refreshed at most this often, so auth stays one read on the hot path. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/**
+ * Keys carry 256 random bits, so a single SHA-256 is a sound lookup hash: there is nothing to
+ * brute-force that a slow password hash would protect.
+ */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function generateApiKey(): string {
+  return `sk_${randomBytes(32).toString('base64url')}`;
+}
+
+export function maskKey(last4: string): string {
+  return `sk_…${last4}`;
+}
+
+/** Constant-time comparison of two hex digests of equal length. */
+export function sameDigest(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
+}
+
+export interface RootKeySource {
+  /** SHA-256 hex of the root key; fetched once and cached by the adapter. */
+  hash(): Promise<string>;
+}
+
+export interface AccessDeps {
+  readonly apiKeys: ApiKeyStore;
+  readonly rootKey: RootKeySource;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+}
+
+export class AccessService {
+  constructor(private readonly deps: AccessDeps) {}
+
+  async authenticate(presentedKey: string | undefined): Promise<Principal> {
+    if (!presentedKey) {
+      throw new UnauthorizedError('missing API key: send `Authorization: Bearer <key>`');
+    }
+    const presentedHash = hashKey(presentedKey);
+    if (sameDigest(presentedHash, await this.deps.rootKey.hash())) return { kind: 'root' };
+    const grant = await this.deps.apiKeys.findGrant(presentedHash);
+    // The store looked the grant up by this hash; the constant-time check guards against a store
+    // that matches loosely, and keeps the two branches alike.
+    if (!grant || !sameDigest(grant.keyHash, presentedHash)) {
+      throw new UnauthorizedError('the API key is not valid (unknown or revoked)');
+    }
+    const now = this.deps.clock.now();
+    if (!grant.lastUsedAt || now.getTime() - Date.parse(grant.lastUsedAt) > TOUCH_INTERVAL_MS) {
+      await this.deps.apiKeys.touch(grant, now.toISOString());
+    }
+    return { kind: 'tenant', tenantId: grant.tenantId, keyId: grant.keyId, scopes: grant.scopes };
+  }
+
+  async createKey(tenantId: string, name: string, keyScopes: readonly Scope[]): Promise<{ apiKey: ApiKey; key: string }> {
+    const key = generateApiKey();
+    const apiKey: ApiKey = {
+      id: this.deps.ids.next('apiKey'),
+      tenantId,
+      name,
+      scopes: [...new Set(keyScopes)],
+      last4: key.slice(-4),
+      createdAt: this.deps.clock.now().toISOString(),
+    };
+    await this.deps.apiKeys.create(apiKey, hashKey(key), key);
+    return { apiKey, key };
+  }
+}
+
+export type RouteAccess = 'root' | 'public' | readonly Scope[];
+
+/** Checks a principal against what a route allows; `admin` may do everything in its tenant. */
+export function authorize(principal: Principal, access: Exclude<RouteAccess, 'public'>): Principal {
+  if (access === 'root') {
+    if (principal.kind !== 'root') throw new ForbiddenScopeError('this route needs the root key');
+    return principal;
+  }
+  if (principal.kind === 'root') {
+    throw new ForbiddenScopeError('the root key manages tenants only; use an API key of the tenant');
+  }
+  if (principal.scopes.includes('admin') || access.some((scope) => principal.scopes.includes(scope))) {
+    return principal;
+  }
+  throw new ForbiddenScopeError(`this route needs a key with scope ${access.map((s) => `'${s}'`).join(' or ')} (or 'admin')`);
+}
+
+export function asTenant(principal: Principal): TenantPrincipal {
+  if (principal.kind !== 'tenant') throw new ForbiddenScopeError('this route needs an API key of a tenant');
+  return principal;
+}

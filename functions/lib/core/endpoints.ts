@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from './clock.ts';
+import { NotFoundError, UnknownEventTypeError, ValidationError } from './errors.ts';
+import { systemEventTypes } from './event-types.ts';
+import type { IdGenerator } from './ids.ts';
+import type { BasicAuth, Endpoint, EndpointMode, Page, PageRequest, RetryPolicy, SigningSecret } from './model.ts';
+import type { DestinationGuard, EndpointStore, EventTypeStore } from './ports.ts';
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Headers Sluice owns on every delivery; an endpoint's custom headers may not set them. */
+export const reservedHeaders = new Set([
+  'authorization',
+  'connection',
+  'content-length',
+  'content-type',
+  'host',
+  'transfer-encoding',
+  'user-agent',
+  'webhook-id',
+  'webhook-signature',
+  'webhook-timestamp',
+  'x-message-id',
+]);
+
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return reservedHeaders.has(lower) || lower.startsWith('x-sluice-');
+}
+
+/** `whsec_` + base64 of 32 random bytes: the Standard Webhooks secret format. */
+export function generateSigningSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+export interface EndpointInput {
+  readonly url: string;
+  readonly description?: string;
+  readonly eventTypes?: readonly string[];
+  readonly mode?: EndpointMode;
+  readonly auth?: BasicAuth;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly retryPolicy?: RetryPolicy;
+  readonly timeoutMs?: number;
+  readonly rateLimitPerSecond?: number;
+  readonly deviceId?: string;
+  readonly groups?: readonly string[];
+  readonly disabled?: boolean;
+}
+
+/** PATCH: a present field replaces, `null` clears an optional field, absent leaves it. */
+export type EndpointPatch = {
+  readonly [K in keyof EndpointInput]?: EndpointInput[K] | (K extends 'url' | 'mode' | 'disabled' ? never : null);
+};
+
+export interface EndpointDeps {
+  readonly endpoints: EndpointStore;
+  readonly eventTypes: EventTypeStore;
+  readonly guard: DestinationGuard;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+}
+
+export class EndpointService {
+  constructor(private readonly deps: EndpointDeps) {}
+
+  async create(tenantId: string, input: EndpointInput): Promise<Endpoint> {
+    await this.checkInput(tenantId, input);
+    const now = this.deps.clock.now().toISOString();
+    const secret: SigningSecret = { value: generateSigningSecret(), createdAt: now };
+    const endpoint: Endpoint = {
+      ...withoutUndefined({
+        url: input.url,
+        description: input.description,
+        eventTypes: input.eventTypes && [...new Set(input.eventTypes)],
+        auth: input.auth,
+        headers: input.headers,
+        rateLimitPerSecond: input.rateLimitPerSecond,
+        deviceId: input.deviceId,
+        groups: input.groups,
+      }),
+      id: this.deps.ids.next('endpoint'),
+      tenantId,
+      url: input.url,
+      mode: input.mode ?? 'full',
+      retryPolicy: input.retryPolicy ?? { preset: input.mode === 'thin' ? 'daily' : 'exponential' },
+      timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      disabled: input.disabled ?? false,
+      secrets: [secret],
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.deps.endpoints.create(endpoint);
+    return endpoint;
+  }
+
+  async get(tenantId: string, id: string): Promise<Endpoint> {
+    const endpoint = await this.deps.endpoints.get(tenantId, id);
+    if (!endpoint) throw new NotFoundError('endpoint', id);
+    return endpoint;
+  }
+
+  list(tenantId: string, page: PageRequest): Promise<Page<Endpoint>> {
+    return this.deps.endpoints.list(tenantId, page);
+  }
+
+  async update(tenantId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {
+    const current = await this.get(tenantId, id);
+    const merged: Record<string, unknown> = { ...current };
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === null) delete merged[field];
+      else if (value !== undefined) merged[field] = value;
+    }
+    if (merged.disabled === false) delete merged.disabledReason;
+    if (Array.isArray(merged.eventTypes)) merged.eventTypes = [...new Set(merged.eventTypes)];
+    merged.updatedAt = this.deps.clock.now().toISOString();
+    const next = merged as unknown as Endpoint;
+    await this.checkInput(tenantId, next, current);
+    if (!(await this.deps.endpoints.update(next))) throw new NotFoundError('endpoint', id);
+    return next;
+  }
+
+  async delete(tenantId: string, id: string): Promise<void> {
+    if (!(await this.deps.endpoints.delete(tenantId, id))) throw new NotFoundError('endpoint', id);
+  }
+
+  /** The secrets that sign right now: the current one, and a rotated-out one until it expires. */
+  async secrets(tenantId: string, id: string): Promise<readonly SigningSecret[]> {
+    return activeSecrets((await this.get(tenantId, id)).secrets, this.deps.clock.now());
+  }
+
+  private async checkInput(tenantId: string, input: EndpointInput, current?: Endpoint): Promise<void> {
+    const badHeaders = Object.keys(input.headers ?? {}).filter(isReservedHeader);
+    if (badHeaders.length > 0) {
+      throw new ValidationError(
+        `headers ${badHeaders.join(', ')} are reserved: Sluice sets them on every delivery`,
+        badHeaders.map((name) => ({ path: `headers.${name}`, message: 'reserved header' })),
+      );
+    }
+    if (!current || current.url !== input.url) await this.deps.guard.check(input.url);
+    const previous = new Set(current?.eventTypes ?? []);
+    for (const type of input.eventTypes ?? []) {
+      if (previous.has(type) || systemEventTypes.has(type)) continue;
+      if (!(await this.deps.eventTypes.get(tenantId, type))) throw new UnknownEventTypeError(type);
+    }
+  }
+}
+
+export function activeSecrets(secrets: readonly SigningSecret[], now: Date): readonly SigningSecret[] {
+  return secrets.filter((secret) => !secret.expiresAt || Date.parse(secret.expiresAt) > now.getTime());
+}
+
+/** Drops keys whose value is undefined, so stored items and answers carry no empty fields. */
+export function withoutUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}

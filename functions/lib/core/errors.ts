@@ -1,0 +1,69 @@
+/**
+ * Domain errors. The core throws these; only the HTTP edge turns them into status codes
+ * (see functions/lib/edge/error-mapping.ts).
+ */
+export interface ErrorDetail {
+  readonly path?: string;
+  readonly message: string;
+}
+
+export abstract class SluiceError extends Error {
+  abstract readonly code: string;
+  readonly details?: readonly ErrorDetail[];
+
+  constructor(message: string, details?: readonly ErrorDetail[]) {
+    super(message);
+    this.name = new.target.name;
+    if (details !== undefined) this.details = details;
+  }
+}
+
+export class InvalidJsonError extends SluiceError {
+  readonly code = 'invalid_json';
+}
+
+export class ValidationError extends SluiceError {
+  readonly code = 'validation_failed';
+}
+
+export class UnauthorizedError extends SluiceError {
+  readonly code = 'unauthorized';
+}
+
+export class ForbiddenScopeError extends SluiceError {
+  readonly code = 'forbidden_scope';
+}
+
+export class NotFoundError extends SluiceError {
+  readonly code = 'not_found';
+  constructor(kind: string, id: string) {
+    super(`${kind} '${id}' does not exist`);
+  }
+}
+
+export class ConflictError extends SluiceError {
+  readonly code = 'conflict';
+}
+
+export class PayloadTooLargeError extends SluiceError {
+  readonly code = 'payload_too_large';
+}
+
+export class UnknownEventTypeError extends SluiceError {
+  readonly code = 'unknown_event_type';
+  constructor(type: string) {
+    super(`event type '${type}' is not declared; create it with PUT /v1/event-types/${type}`);
+  }
+}
+
+export class SchemaMismatchError extends SluiceError {
+  readonly code = 'schema_mismatch';
+}
+
+export class ForbiddenDestinationError extends SluiceError {
+  readonly code = 'forbidden_destination';
+}
+
+export class RateLimitedError extends SluiceError {
+  readonly code = 'rate_limited';
+}

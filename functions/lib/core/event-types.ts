@@ -1,0 +1,65 @@
+import type { Clock } from './clock.ts';
+import { NotFoundError, ValidationError } from './errors.ts';
+import type { EventType, JsonObject, Page, PageRequest } from './model.ts';
+import type { EventTypeStore, PayloadSchemaValidator } from './ports.ts';
+
+export const eventTypeNamePattern = /^[a-z0-9_]+(\.[a-z0-9_]+)*$/;
+
+/** Types Sluice emits itself; producers cannot declare or post them. */
+export const systemEventTypes = new Set(['sluice.ping', 'device.command', 'endpoint.disabled']);
+
+export function isReservedEventType(name: string): boolean {
+  return systemEventTypes.has(name) || name.startsWith('sluice.');
+}
+
+export interface EventTypeInput {
+  readonly description?: string;
+  readonly schema?: JsonObject;
+}
+
+export class EventTypeService {
+  constructor(
+    private readonly store: EventTypeStore,
+    private readonly validator: PayloadSchemaValidator,
+    private readonly clock: Clock,
+  ) {}
+
+  async put(tenantId: string, name: string, input: EventTypeInput): Promise<{ eventType: EventType; created: boolean }> {
+    if (!eventTypeNamePattern.test(name)) {
+      throw new ValidationError(`event type name '${name}' must match ${eventTypeNamePattern.source}`);
+    }
+    if (isReservedEventType(name)) {
+      throw new ValidationError(`event type '${name}' is reserved for events Sluice sends itself`);
+    }
+    if (input.schema) {
+      const issues = this.validator.checkSchema(input.schema);
+      if (issues.length > 0) throw new ValidationError('schema is not a valid JSON Schema', issues);
+    }
+    const existing = await this.store.get(tenantId, name);
+    const now = this.clock.now().toISOString();
+    const eventType: EventType = {
+      tenantId,
+      name,
+      ...(input.description !== undefined && { description: input.description }),
+      ...(input.schema !== undefined && { schema: input.schema }),
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await this.store.put(eventType);
+    return { eventType, created: !existing };
+  }
+
+  async get(tenantId: string, name: string): Promise<EventType> {
+    const eventType = await this.store.get(tenantId, name);
+    if (!eventType) throw new NotFoundError('event type', name);
+    return eventType;
+  }
+
+  list(tenantId: string, page: PageRequest): Promise<Page<EventType>> {
+    return this.store.list(tenantId, page);
+  }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    if (!(await this.store.delete(tenantId, name))) throw new NotFoundError('event type', name);
+  }
+}

@@ -1,0 +1,68 @@
+import type { Clock } from './clock.ts';
+import { deliveryIdFor } from './ids.ts';
+import type { Delivery, Endpoint, Message } from './model.ts';
+import type { DeliveryJob, DeliveryQueue, DeliveryStore, EndpointStore, FanOutJob, MessageStore } from './ports.ts';
+
+/** `device.command` reaches devices by an action's target only, never by subscription (§7). */
+const TARGET_ROUTED_TYPES = new Set(['device.command']);
+
+export function isSubscribed(endpoint: Endpoint, type: string): boolean {
+  if (TARGET_ROUTED_TYPES.has(type)) return false;
+  return endpoint.eventTypes === undefined || endpoint.eventTypes.includes(type);
+}
+
+export type FanOutReport =
+  | { readonly kind: 'fanned-out'; readonly messageId: string; readonly deliveries: number; readonly created: number }
+  | { readonly kind: 'already-fanned-out'; readonly messageId: string }
+  | { readonly kind: 'unknown-message'; readonly messageId: string };
+
+export interface FanOutDeps {
+  readonly messages: MessageStore;
+  readonly endpoints: EndpointStore;
+  readonly deliveries: DeliveryStore;
+  readonly queue: DeliveryQueue;
+  readonly clock: Clock;
+}
+
+export class FanOutService {
+  constructor(private readonly deps: FanOutDeps) {}
+
+  /**
+   * Creates one delivery per subscribed endpoint, then enqueues their jobs. Safe to run twice
+   * for one message: delivery ids are derived from the pair, creation is conditional, and the
+   * jobs of a second run are answered by the ledger as duplicates.
+   */
+  async fanOut(job: FanOutJob): Promise<FanOutReport> {
+    const message = await this.deps.messages.get(job.messageId);
+    if (!message || message.tenantId !== job.tenantId) return { kind: 'unknown-message', messageId: job.messageId };
+    if (message.fannedOutAt) return { kind: 'already-fanned-out', messageId: message.id };
+    const endpoints = (await this.deps.endpoints.listAll(message.tenantId)).filter((ep) => isSubscribed(ep, message.type));
+    const report = await this.deliver(message, endpoints);
+    await this.deps.messages.markFannedOut(message.id, this.deps.clock.now().toISOString());
+    return report;
+  }
+
+  /** Shared with targeted sends (device commands, pings): ledger first, queue second. */
+  async deliver(message: Message, endpoints: readonly Endpoint[]): Promise<FanOutReport> {
+    const now = this.deps.clock.now().toISOString();
+    const deliveries: Delivery[] = endpoints.map((endpoint) => ({
+      id: deliveryIdFor(message.id, endpoint.id),
+      tenantId: message.tenantId,
+      messageId: message.id,
+      endpointId: endpoint.id,
+      eventType: message.type,
+      status: 'pending',
+      attemptCount: 0,
+      // A disabled endpoint's delivery waits, undated, until the endpoint is enabled again.
+      ...(endpoint.disabled ? {} : { nextAttemptAt: now }),
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const created = await this.deps.deliveries.createMany(deliveries);
+    const jobs: DeliveryJob[] = deliveries
+      .filter((d) => d.nextAttemptAt !== undefined)
+      .map((d) => ({ deliveryId: d.id, tenantId: d.tenantId, messageId: d.messageId, endpointId: d.endpointId }));
+    if (jobs.length > 0) await this.deps.queue.enqueue(jobs);
+    return { kind: 'fanned-out', messageId: message.id, deliveries: deliveries.length, created: created.length };
+  }
+}

@@ -1,0 +1,149 @@
+/** The domain model: what the ledger stores and the API returns. */
+
+export const scopes = ['admin', 'ingest', 'inbound', 'receiver'] as const;
+export type Scope = (typeof scopes)[number];
+
+export type Principal =
+  | { readonly kind: 'root' }
+  | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string; readonly scopes: readonly Scope[] };
+
+export type TenantPrincipal = Extract<Principal, { kind: 'tenant' }>;
+
+export interface Tenant {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+}
+
+export interface ApiKey {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  /** Last four characters of the key, for the masked form `sk_…abcd`. */
+  readonly last4: string;
+  readonly createdAt: string;
+  readonly lastUsedAt?: string;
+}
+
+/** What a key hash resolves to: enough to authorise a request without reading the key record. */
+export interface KeyGrant {
+  readonly tenantId: string;
+  readonly keyId: string;
+  readonly scopes: readonly Scope[];
+  readonly keyHash: string;
+  readonly lastUsedAt?: string;
+}
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface EventType {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly schema?: JsonObject;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export const retryPresets = ['exponential', 'linear', 'daily'] as const;
+export type RetryPreset = (typeof retryPresets)[number];
+export type RetryPolicy = { readonly preset: RetryPreset } | { readonly delaysSeconds: readonly number[] };
+
+export interface BasicAuth {
+  readonly type: 'basic';
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface SigningSecret {
+  /** `whsec_` + base64 of the key bytes (Standard Webhooks format). */
+  readonly value: string;
+  readonly createdAt: string;
+  /** Set on a rotated-out secret: it keeps signing alongside the new one until then. */
+  readonly expiresAt?: string;
+}
+
+export type EndpointMode = 'full' | 'thin';
+
+export interface Endpoint {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly url: string;
+  readonly description?: string;
+  /** Absent: subscribed to every event type. */
+  readonly eventTypes?: readonly string[];
+  readonly mode: EndpointMode;
+  readonly auth?: BasicAuth;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly retryPolicy: RetryPolicy;
+  readonly timeoutMs: number;
+  readonly rateLimitPerSecond?: number;
+  readonly deviceId?: string;
+  readonly groups?: readonly string[];
+  readonly disabled: boolean;
+  readonly disabledReason?: string;
+  /** Newest first; more than one only while a rotation is in its overlap window. */
+  readonly secrets: readonly SigningSecret[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface Message {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly type: string;
+  /** The payload exactly as posted (serialised once, sent byte-for-byte). */
+  readonly payloadJson: string;
+  readonly createdAt: string;
+  readonly idempotencyKey?: string;
+  readonly fannedOutAt?: string;
+}
+
+export const deliveryStatuses = ['pending', 'succeeded', 'failed', 'dead', 'acknowledged'] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
+export const terminalStatuses: ReadonlySet<DeliveryStatus> = new Set(['succeeded', 'dead', 'acknowledged']);
+
+export interface Delivery {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly messageId: string;
+  readonly endpointId: string;
+  readonly eventType: string;
+  readonly status: DeliveryStatus;
+  /** Attempts recorded so far: the history store, not SQS receive counts, is the truth. */
+  readonly attemptCount: number;
+  readonly nextAttemptAt?: string;
+  readonly lastAttemptAt?: string;
+  readonly lastStatusCode?: number;
+  readonly lastError?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export type AttemptTrigger = 'scheduled' | 'manual';
+export type AttemptOutcome = 'succeeded' | 'failed' | 'gone';
+
+export interface Attempt {
+  readonly deliveryId: string;
+  readonly attempt: number;
+  readonly trigger: AttemptTrigger;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly statusCode?: number;
+  readonly error?: string;
+  /** First 4 KiB of the response body. */
+  readonly responseBody?: string;
+  readonly outcome: AttemptOutcome;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Opaque; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface PageRequest {
+  readonly limit: number;
+  readonly cursor?: string;
+}

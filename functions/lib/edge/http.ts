@@ -1,0 +1,188 @@
+/**
+ * The HTTP edge: every API entry is `httpHandler(route, run)`, a middy chain that limits the
+ * body size, authenticates, parses and validates with the route's zod schemas, maps domain
+ * errors to the contract's error body and logs with the Lambda context.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import type { Infer, RouteSpec } from '../api/route-spec.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../api/route-spec.ts';
+import { type Sluice, sluice } from '../container.ts';
+import { authorize } from '../core/access.ts';
+import { InvalidJsonError, PayloadTooLargeError, SluiceError, ValidationError } from '../core/errors.ts';
+import type { Principal } from '../core/model.ts';
+import { logger } from './observability.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+type Schema = z.ZodType | undefined;
+
+export interface HttpInput<B extends Schema, Q extends Schema, P extends Schema> {
+  readonly app: Sluice;
+  readonly principal: Principal;
+  readonly body: Infer<B>;
+  readonly query: Infer<Q>;
+  readonly params: Infer<P>;
+  readonly event: HttpEvent;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type AnyInput = HttpInput<Schema, Schema, Schema>;
+type HttpContext = Context & { sluice: Partial<Mutable<Omit<AnyInput, 'event'>>> };
+type Middleware = MiddlewareObj<HttpEvent, HttpResult, Error, HttpContext>;
+
+export const statusOf: Readonly<Record<string, number>> = {
+  invalid_json: 400,
+  validation_failed: 400,
+  forbidden_destination: 400,
+  unauthorized: 401,
+  forbidden_scope: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unknown_event_type: 422,
+  schema_mismatch: 422,
+  rate_limited: 429,
+};
+
+export function json(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): HttpResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json', ...headers },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  };
+}
+
+export function errorResult(error: SluiceError): HttpResult {
+  return json(statusOf[error.code] ?? 400, {
+    error: { code: error.code, message: error.message, ...(error.details && { details: error.details }) },
+  });
+}
+
+/** Domain errors become the contract's error body; anything else is a logged 500 with no internals. */
+function mapErrors(): Middleware {
+  return {
+    onError: async (request) => {
+      const { error } = request;
+      if (error instanceof SluiceError) {
+        request.response = errorResult(error);
+        return;
+      }
+      logger.error('unhandled error', { error: error as Error });
+      request.response = json(500, {
+        error: { code: 'internal_error', message: 'Sluice could not complete the request; it is safe to retry' },
+      });
+    },
+  };
+}
+
+function rawBody(event: HttpEvent): string | undefined {
+  if (event.body === undefined || event.body === null) return undefined;
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
+function limitBodySize(spec: RouteSpec): Middleware {
+  const limit = spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return {
+    before: async (request) => {
+      const body = request.event.body;
+      if (!body) return;
+      const bytes = request.event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, 'utf8');
+      if (bytes > limit) throw new PayloadTooLargeError(`request body is ${bytes} bytes; this route accepts at most ${limit} bytes`);
+    },
+  };
+}
+
+function authenticate(spec: RouteSpec): Middleware {
+  return {
+    before: async (request) => {
+      const app = await sluice();
+      request.context.sluice = { app };
+      if (spec.access === 'public') return;
+      const header = request.event.headers?.authorization;
+      const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+      const principal = authorize(await app.access.authenticate(key), spec.access);
+      request.context.sluice.principal = principal;
+    },
+  };
+}
+
+function issuesOf(error: z.ZodError, prefix: string) {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
+    message: issue.message,
+  }));
+}
+
+function validate<T extends z.ZodType>(schema: T, value: unknown, prefix: string, what: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(
+    `${what} is not valid: ${issuesOf(result.error, prefix)
+      .map((i) => `${i.path || prefix}: ${i.message}`)
+      .join('; ')}`,
+    issuesOf(result.error, prefix),
+  );
+}
+
+function parseInput(spec: RouteSpec): Middleware {
+  return {
+    before: async (request) => {
+      const { event } = request;
+      const input = request.context.sluice;
+      if (spec.body) {
+        const text = rawBody(event);
+        if (text === undefined || text.trim() === '') throw new ValidationError('a JSON request body is required');
+        const contentType = event.headers?.['content-type'];
+        if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
+          throw new ValidationError(`send the body as application/json (got '${contentType}')`);
+        }
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch (error) {
+          throw new InvalidJsonError(`the body is not valid JSON: ${(error as Error).message}`);
+        }
+        input.body = validate(spec.body, parsed, '', 'the request body');
+      }
+      if (spec.query) input.query = validate(spec.query, event.queryStringParameters ?? {}, 'query', 'the query string');
+      if (spec.params) input.params = validate(spec.params, decodeParams(event.pathParameters), '', 'the path');
+    },
+  };
+}
+
+function decodeParams(params: Record<string, string | undefined> | undefined): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params ?? {})) if (value !== undefined) decoded[name] = decodeURIComponent(value);
+  return decoded;
+}
+
+export function httpHandler<B extends Schema, Q extends Schema, P extends Schema>(
+  spec: RouteSpec<B, Q, P>,
+  run: (input: HttpInput<B, Q, P>) => Promise<Reply>,
+) {
+  return middy<HttpEvent, HttpResult, Error, HttpContext>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(mapErrors())
+    .use(limitBodySize(spec))
+    .use(authenticate(spec))
+    .use(parseInput(spec))
+    .handler(async (event, context) => {
+      const reply = await run({ ...(context.sluice as Omit<HttpInput<B, Q, P>, 'event'>), event });
+      return json(reply.status, reply.body, reply.headers);
+    });
+}
+
+/** `{ data, nextCursor }`: the list shape of every paginated route. */
+export function page<T, V>(result: { items: readonly T[]; nextCursor?: string }, view: (item: T) => V) {
+  return { data: result.items.map(view), ...(result.nextCursor && { nextCursor: result.nextCursor }) };
+}

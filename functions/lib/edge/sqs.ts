@@ -1,0 +1,64 @@
+/**
+ * The queue edge: every consumer is `sqsConsumer(...)`, a middy chain around Powertools'
+ * BatchProcessor. Records are processed in parallel and failures are reported per record
+ * (`batchItemFailures`), so one bad record never sends its whole batch back to the queue.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { z } from 'zod';
+import { type Sluice, sluice } from '../container.ts';
+import type { DeadLetterSink } from '../core/ports.ts';
+import { logger, metrics } from './observability.ts';
+
+export interface ConsumerOptions<T, C> {
+  /** The shape of a record body; a body that does not parse is poison. */
+  readonly job: z.ZodType<T>;
+  readonly deadLetters: (app: Sluice) => DeadLetterSink;
+  /** Optional batch-wide work before the records run (one read for the whole batch). */
+  readonly prepare: (jobs: readonly T[], app: Sluice) => Promise<C>;
+  readonly run: (job: T, context: C, app: Sluice, record: SQSRecord) => Promise<void>;
+}
+
+function parseJob<T>(schema: z.ZodType<T>, record: SQSRecord): T | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(record.body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function sqsConsumer<T, C>(options: ConsumerOptions<T, C>) {
+  const processor = new BatchProcessor(EventType.SQS);
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics))
+    .handler(async (event, lambdaContext) => {
+      const app = await sluice();
+      const jobs = new Map<string, T>();
+      for (const record of event.Records) {
+        const job = parseJob(options.job, record);
+        if (job !== undefined) jobs.set(record.messageId, job);
+      }
+      const context = await options.prepare([...jobs.values()], app);
+      return processPartialResponse(
+        event,
+        async (record: SQSRecord) => {
+          const job = jobs.get(record.messageId);
+          if (job === undefined) {
+            // Poison: no retry can make it parse. Park it at once rather than cycling it
+            // through maxReceiveCount receives, and let the rest of the batch go on.
+            logger.error('unparseable queue message parked in the dead-letter queue', { sqsMessageId: record.messageId });
+            await options.deadLetters(app).park(record.body, 'unparseable message body');
+            return;
+          }
+          await options.run(job, context, app, record);
+        },
+        processor,
+        { context: lambdaContext },
+      );
+    });
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { envNames } from '../../infra/description.ts';
+
+const flag = z
+  .enum(['1', '0', 'true', 'false'])
+  .optional()
+  .transform((value) => (value === undefined ? undefined : value === '1' || value === 'true'));
+
+const envSchema = z
+  .object({
+    [envNames.profile]: z.enum(['local', 'aws']).default('aws'),
+    [envNames.tableName]: z.string().min(1),
+    [envNames.fanOutQueueUrl]: z.url(),
+    [envNames.fanOutDeadLetterQueueUrl]: z.url(),
+    [envNames.deliveryQueueUrl]: z.url(),
+    [envNames.deliveryDeadLetterQueueUrl]: z.url(),
+    [envNames.rootKey]: z.string().min(16).optional(),
+    [envNames.rootKeySecretArn]: z.string().min(1).optional(),
+    [envNames.encryptionKey]: z.string().min(1).optional(),
+    [envNames.encryptionKeySecretArn]: z.string().min(1).optional(),
+    [envNames.retentionDays]: z.coerce.number().int().min(1).max(365).default(30),
+    [envNames.allowHttp]: flag,
+    [envNames.allowLoopback]: flag,
+    [envNames.allowPrivate]: flag,
+    AWS_REGION: z.string().default('us-east-1'),
+    AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
+    AWS_ENDPOINT_URL_SQS: z.url().optional(),
+  })
+  .refine((env) => env[envNames.rootKey] || env[envNames.rootKeySecretArn], {
+    message: `set ${envNames.rootKey} or ${envNames.rootKeySecretArn}`,
+  })
+  .refine((env) => env[envNames.encryptionKey] || env[envNames.encryptionKeySecretArn], {
+    message: `set ${envNames.encryptionKey} or ${envNames.encryptionKeySecretArn}`,
+  });
+
+export interface SluiceConfig {
+  readonly profile: 'local' | 'aws';
+  readonly tableName: string;
+  readonly queues: {
+    readonly fanOut: string;
+    readonly fanOutDeadLetter: string;
+    readonly delivery: string;
+    readonly deliveryDeadLetter: string;
+  };
+  readonly rootKey: { readonly value: string } | { readonly secretArn: string };
+  readonly encryptionKey: { readonly value: string } | { readonly secretArn: string };
+  readonly retentionDays: number;
+  readonly destinations: { readonly allowHttp: boolean; readonly allowLoopback: boolean; readonly allowPrivate: boolean };
+  readonly region: string;
+  readonly endpoints: { readonly dynamodb?: string; readonly sqs?: string };
+}
+
+/** Parses the environment once; a missing or malformed variable fails the cold start loudly. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'env'}: ${issue.message}`).join('; ');
+    throw new Error(`Sluice configuration is invalid: ${problems}`);
+  }
+  const e = result.data;
+  const local = e[envNames.profile] === 'local';
+  const rootKey = e[envNames.rootKey];
+  const encryptionKey = e[envNames.encryptionKey];
+  return {
+    profile: e[envNames.profile],
+    tableName: e[envNames.tableName],
+    queues: {
+      fanOut: e[envNames.fanOutQueueUrl],
+      fanOutDeadLetter: e[envNames.fanOutDeadLetterQueueUrl],
+      delivery: e[envNames.deliveryQueueUrl],
+      deliveryDeadLetter: e[envNames.deliveryDeadLetterQueueUrl],
+    },
+    rootKey: rootKey ? { value: rootKey } : { secretArn: e[envNames.rootKeySecretArn] ?? '' },
+    encryptionKey: encryptionKey ? { value: encryptionKey } : { secretArn: e[envNames.encryptionKeySecretArn] ?? '' },
+    retentionDays: e[envNames.retentionDays],
+    // The local profile may reach receivers on this machine over plain http; a deployed one may not.
+    destinations: {
+      allowHttp: e[envNames.allowHttp] ?? local,
+      allowLoopback: e[envNames.allowLoopback] ?? local,
+      allowPrivate: e[envNames.allowPrivate] ?? false,
+    },
+    region: e.AWS_REGION,
+    endpoints: {
+      ...(e.AWS_ENDPOINT_URL_DYNAMODB && { dynamodb: e.AWS_ENDPOINT_URL_DYNAMODB }),
+      ...(e.AWS_ENDPOINT_URL_SQS && { sqs: e.AWS_ENDPOINT_URL_SQS }),
+    },
+  };
+}

@@ -1,0 +1,8 @@
+import { endpointView, listEndpoints } from './lib/api/catalog-routes.ts';
+import { asTenant } from './lib/core/access.ts';
+import { httpHandler, page } from './lib/edge/http.ts';
+
+export const handler = httpHandler(listEndpoints, async ({ app, principal, query }) => ({
+  status: 200,
+  body: page(await app.endpoints.list(asTenant(principal).tenantId, query), endpointView),
+}));

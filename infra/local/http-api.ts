@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { type ApiFunctionDescription, apiFunctions } from '../description.ts';
+import { type LambdaHandler, lambdaContext, loadHandler } from './lambda-runtime.ts';
+
+/** API Gateway HTTP APIs refuse bodies over 10 MB before any function runs. */
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+interface CompiledRoute {
+  readonly fn: ApiFunctionDescription;
+  readonly pattern: RegExp;
+  readonly paramNames: readonly string[];
+  readonly handler: LambdaHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>;
+}
+
+function compile(template: string): { pattern: RegExp; paramNames: string[] } {
+  const paramNames: string[] = [];
+  const source = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_match, name: string) => {
+    paramNames.push(name);
+    return '([^/]+)';
+  });
+  return { pattern: new RegExp(`^${source}$`), paramNames };
+}
+
+const TEXT_TYPES = /^(application\/(json|[a-z.+-]*\+json|x-www-form-urlencoded|xml)|text\/)/i;
+
+/** Builds the event API Gateway (payload format 2.0) would hand the function. */
+export function toApiGatewayEvent(
+  req: http.IncomingMessage,
+  body: Buffer,
+  route: { routeKey: string; pathParameters?: Record<string, string> },
+): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
+  const contentType = headers['content-type'] ?? '';
+  const isText = body.length === 0 || contentType === '' || TEXT_TYPES.test(contentType);
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: route.routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    headers,
+    ...(headers.cookie && { cookies: headers.cookie.split(/;\s*/) }),
+    ...(Object.keys(query).length > 0 && { queryStringParameters: query }),
+    ...(route.pathParameters && { pathParameters: route.pathParameters }),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: (headers.host ?? 'localhost').split('.')[0] ?? 'localhost',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: route.routeKey,
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64') }),
+    isBase64Encoded: !isText && body.length > 0,
+  };
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+export interface LocalHttpApi {
+  readonly server: http.Server;
+  readonly url: string;
+  readonly routes: number;
+  close(): Promise<void>;
+}
+
+export interface HttpApiOptions {
+  readonly port: number;
+  readonly host: string;
+  /** Extra routes the local stack answers itself (`GET /health`). */
+  readonly local: Readonly<Record<string, () => { status: number; body: unknown }>>;
+  readonly onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void;
+}
+
+/**
+ * A local stand-in for API Gateway: routes each request to the same Lambda handler `cdk deploy`
+ * wires, with a real payload-format-2.0 event, and writes back the handler's result.
+ */
+export async function startHttpApi(options: HttpApiOptions): Promise<LocalHttpApi> {
+  const routes: CompiledRoute[] = await Promise.all(
+    apiFunctions.map(async (fn) => ({
+      fn,
+      ...compile(fn.path),
+      handler: await loadHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>(fn.name),
+    })),
+  );
+
+  const server = http.createServer((req, res) => {
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_PAYLOAD_BYTES) {
+        if (!refused) send(res, 413, { message: 'Request Entity Too Large' });
+        refused = true;
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      void handle(req, res, Buffer.concat(chunks)).then((status) =>
+        options.onRequest?.({
+          method: req.method ?? '',
+          path: (req.url ?? '').split('?')[0] ?? '',
+          status,
+          ms: Math.round(performance.now() - started),
+        }),
+      );
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<number> {
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const local = options.local[`${req.method} ${path}`];
+    if (local) {
+      const answer = local();
+      send(res, answer.status, answer.body);
+      return answer.status;
+    }
+    const candidates = routes.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
+    const hit = candidates.find((c) => c.route.fn.method === req.method);
+    if (!hit?.match) {
+      const status = candidates.length > 0 ? 405 : 404;
+      send(res, status, {
+        error: {
+          code: status === 404 ? 'not_found' : 'method_not_allowed',
+          message:
+            status === 404 ? `no route for ${req.method} ${path}; see GET /v1/openapi.json` : `${req.method} is not allowed on ${path}`,
+        },
+      });
+      return status;
+    }
+    const { route, match } = hit;
+    const pathParameters = Object.fromEntries(route.paramNames.map((name, i) => [name, match[i + 1] ?? '']));
+    const event = toApiGatewayEvent(req, body, {
+      routeKey: `${route.fn.method} ${route.fn.path}`,
+      ...(route.paramNames.length > 0 && { pathParameters }),
+    });
+    try {
+      const result = await route.handler(event, lambdaContext(route.fn.name, route.fn.timeoutSeconds, route.fn.memoryMb));
+      return writeResult(res, result);
+    } catch (error) {
+      console.error(`functions/${route.fn.name}.ts threw:`, error);
+      send(res, 500, { message: 'Internal Server Error' });
+      return 500;
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    server,
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    routes: routes.length,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** API Gateway's rules for a 2.0 result: a bare value is a 200 JSON body. */
+function writeResult(res: http.ServerResponse, result: APIGatewayProxyResultV2): number {
+  if (typeof result !== 'object' || result === null || !('statusCode' in result)) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(typeof result === 'string' ? result : JSON.stringify(result));
+    return 200;
+  }
+  const status = result.statusCode ?? 200;
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  if (result.cookies?.length) headers['set-cookie'] = result.cookies;
+  res.writeHead(status, headers);
+  res.end(result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+  return status;
+}

@@ -1,0 +1,127 @@
+/**
+ * `npm start`: the whole Sluice platform on this machine. See README "Run it locally".
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { LocalStackError } from './dynamodb-local.ts';
+import { loadExamples } from './examples.ts';
+import { IN_MEMORY, LocalStack } from './local-stack.ts';
+
+const usage = `Usage: npm start [-- --with-examples] [-- --quiet]
+
+Environment:
+  PORT               API port (default 3000; 0 = any free port)
+  HOST               interface to bind (default 127.0.0.1)
+  SLUICE_DATA_DIR    where state persists (default ./.sluice; ":memory:" keeps nothing)
+  SLUICE_ROOT_KEY    root key to use (default: generated once and kept in the data dir)
+  SLUICE_ALLOW_PRIVATE=1  let endpoints target private-range addresses
+  SLUICE_CONCURRENCY_DELIVER / SLUICE_CONCURRENCY_FAN_OUT  pollers per queue (default 4 / 2)
+  SLUICE_LOCAL_METRICS=1  print CloudWatch EMF metric lines too
+`;
+
+const env = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().default('127.0.0.1'),
+    SLUICE_DATA_DIR: z.string().default('./.sluice'),
+    SLUICE_ROOT_KEY: z.string().min(16, 'SLUICE_ROOT_KEY must be at least 16 characters').optional(),
+    SLUICE_ALLOW_PRIVATE: z.enum(['0', '1']).optional(),
+    SLUICE_CONCURRENCY_DELIVER: z.coerce.number().int().min(1).max(64).default(4),
+    SLUICE_CONCURRENCY_FAN_OUT: z.coerce.number().int().min(1).max(64).default(2),
+    SLUICE_LOCAL_METRICS: z.enum(['0', '1']).default('0'),
+    SLUICE_READY_FILE: z.string().optional(),
+  })
+  .safeParse(process.env);
+
+async function main(): Promise<void> {
+  const args = new Set(process.argv.slice(2));
+  if (args.has('--help') || args.has('-h')) {
+    process.stdout.write(usage);
+    return;
+  }
+  if (!env.success) {
+    process.stderr.write(`${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n\n${usage}`);
+    process.exit(2);
+  }
+  const config = env.data;
+  const quiet = args.has('--quiet');
+  const progress = (line: string) => process.stdout.write(`${line}\n`);
+
+  const stack = await LocalStack.start({
+    dataDir: config.SLUICE_DATA_DIR,
+    port: config.PORT,
+    host: config.HOST,
+    ...(config.SLUICE_ROOT_KEY && { rootKey: config.SLUICE_ROOT_KEY }),
+    concurrency: { deliver: config.SLUICE_CONCURRENCY_DELIVER, 'fan-out': config.SLUICE_CONCURRENCY_FAN_OUT },
+    progress,
+    ...(!quiet && { onRequest: (r) => progress(`  ${r.method} ${r.path} → ${r.status} (${r.ms} ms)`) }),
+    env: {
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (quiet ? 'WARN' : 'INFO'),
+      ...(config.SLUICE_LOCAL_METRICS === '0' && { POWERTOOLS_METRICS_DISABLED: 'true' }),
+      ...(config.SLUICE_ALLOW_PRIVATE && { SLUICE_ALLOW_PRIVATE: config.SLUICE_ALLOW_PRIVATE }),
+    },
+  });
+
+  const dataDir = config.SLUICE_DATA_DIR === IN_MEMORY ? undefined : path.resolve(config.SLUICE_DATA_DIR);
+  const examples = args.has('--with-examples') ? await loadExamples(stack.apiUrl, stack.rootKey, dataDir) : undefined;
+
+  const url = stack.apiUrl;
+  progress('');
+  progress(`Sluice is running at ${url}  (health: ${url}/health, API document: ${url}/v1/openapi.json)`);
+  progress(`Root key: ${stack.rootKey}`);
+  if (examples) progress(`Example tenant ${examples.tenantId} with ${examples.eventTypes} event types; its admin key: ${examples.apiKey}`);
+  progress('Try it:');
+  progress(`  export SLUICE=${url} ROOT_KEY=${stack.rootKey}`);
+  progress(
+    `  curl -s -X POST $SLUICE/v1/tenants -H "authorization: Bearer $ROOT_KEY" -H 'content-type: application/json' -d '{"name":"Acme"}'`,
+  );
+  progress('  (the README tour goes on from there: event type, endpoint, message, history)');
+  progress('Press Ctrl-C to stop.');
+
+  if (config.SLUICE_READY_FILE) {
+    writeFileSync(
+      config.SLUICE_READY_FILE,
+      JSON.stringify({
+        pid: process.pid,
+        apiUrl: url,
+        rootKey: stack.rootKey,
+        dynamodbEndpoint: stack.dynamodb.endpoint,
+        sqsEndpoint: stack.sqsEndpoint,
+        queues: stack.queues,
+        ...(examples && { examples }),
+      }),
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      progress('Stopping now.');
+      process.exit(130);
+    }
+    stopping = true;
+    progress(`\n${signal}: stopping pollers (attempts in flight finish or return to their queue)…`);
+    stack
+      .stop()
+      .then(() => {
+        progress('Stopped. Nothing accepted is lost: it waits in the data dir for the next start.');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        process.stderr.write(`error while stopping: ${String(error)}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof LocalStackError || (error instanceof Error && /port .* is in use/.test(error.message))) {
+    process.stderr.write(`\nSluice could not start: ${error.message}\n`);
+  } else {
+    process.stderr.write(`\nSluice could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+// Jest runs TypeScript through swc, compiled to CommonJS. middy 7 ships ESM only, so its
+// files are transformed too (not ignored) and its package entry is mapped explicitly.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'commonjs' },
+  },
+];
+
+const shared = {
+  transform: { '^.+\\.(t|j|mj)s$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|fauxqs)/)'],
+  moduleNameMapper: {
+    '^@middy/([a-z-]+)$': '<rootDir>/node_modules/@middy/$1/index.js',
+    '^#lib/(.*)$': '<rootDir>/functions/lib/$1',
+    '^#infra/(.*)$': '<rootDir>/infra/$1',
+  },
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  testEnvironment: 'node',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...shared,
+      displayName: 'infra',
+      testMatch: ['<rootDir>/test/infra/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/integration/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/support/global-teardown.ts',
+    },
+  ],
+};
