@@ -23,18 +23,22 @@ const shared = {
 /** @type {import('jest').Config} */
 export default {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // test/ mirrors the source tree; integration tests are marked by their `.int.test.ts` suffix.
     {
       ...shared,
-      displayName: 'infra',
-      testMatch: ['<rootDir>/test/infra/**/*.test.ts'],
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '<rootDir>/test/infra/'],
     },
+    { ...shared, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'], testPathIgnorePatterns: ['\\.int\\.test\\.ts$'] },
     {
       ...shared,
       displayName: 'integration',
-      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/integration/support/global-setup.ts',
-      globalTeardown: '<rootDir>/test/integration/support/global-teardown.ts',
+      testMatch: ['<rootDir>/test/**/*.int.test.ts'],
+      // One local stack for the whole run (real DynamoDB Local, fauxqs, API and pollers).
+      globalSetup: '<rootDir>/test/support/local-stack-fixture.ts',
+      globalTeardown: '<rootDir>/test/support/local-stack-teardown.ts',
+      testTimeout: 60_000,
     },
   ],
 };

@@ -1,4 +1,6 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Message, Page, PageRequest } from '../core/model.ts';
 import type { IdempotencyClaim, MessageCreateResult, MessageListFilter, MessageStore } from '../core/ports.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
@@ -17,38 +19,46 @@ export class DynamoMessageStore implements MessageStore {
     }
     // The claim and the message are one transaction: either both exist or neither does, so a
     // retried request can never find a claim that points at nothing.
-    try {
-      await this.table.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table.name,
-                Item: {
-                  ...keys.idempotency(message.tenantId, claim.keyHash),
-                  entity: 'idempotencyClaim',
-                  messageId: message.id,
-                  claimExpiresAt: claim.expiresAt,
-                  // TTL deletion lags by hours: the condition below, not TTL, enforces the window.
-                  expiresAt: Math.floor(Date.parse(claim.expiresAt) / 1000),
-                },
-                ConditionExpression: 'attribute_not_exists(pk) OR claimExpiresAt < :now',
-                ExpressionAttributeValues: { ':now': now },
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            { Put: { TableName: this.table.name, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
-          ],
-        }),
-      );
-      return { created: true, message };
-    } catch (error) {
-      const existingId = isTransactionConflict(error) ? error.CancellationReasons?.[0]?.Item?.messageId : undefined;
-      if (typeof existingId !== 'string') throw error;
-      const existing = await this.get(existingId);
-      if (!existing) throw error;
-      return { created: false, message: existing };
+    for (let round = 0; ; round++) {
+      try {
+        await this.table.client.send(new TransactWriteCommand({ TransactItems: this.claimTransaction(message, claim, now, item) }));
+        return { created: true, message };
+      } catch (error) {
+        if (!isTransactionConflict(error)) throw error;
+        const [claimReason] = error.CancellationReasons ?? [];
+        if (claimReason?.Code === 'ConditionalCheckFailed' && claimReason.Item) {
+          // The SDK hands cancellation items over in wire format, even through the document client.
+          const existingId = unmarshall(claimReason.Item as Record<string, AttributeValue>).messageId;
+          const existing = typeof existingId === 'string' ? await this.get(existingId) : undefined;
+          if (existing) return { created: false, message: existing };
+        }
+        // Concurrent transactions on the same claim (TransactionConflict): try again shortly.
+        if (round >= 4) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** round));
+      }
     }
+  }
+
+  private claimTransaction(message: Message, claim: IdempotencyClaim, now: string, item: Record<string, unknown>) {
+    return [
+      {
+        Put: {
+          TableName: this.table.name,
+          Item: {
+            ...keys.idempotency(message.tenantId, claim.keyHash),
+            entity: 'idempotencyClaim',
+            messageId: message.id,
+            claimExpiresAt: claim.expiresAt,
+            // TTL deletion lags by hours: the condition below, not TTL, enforces the window.
+            expiresAt: Math.floor(Date.parse(claim.expiresAt) / 1000),
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR claimExpiresAt < :now',
+          ExpressionAttributeValues: { ':now': now },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+        },
+      },
+      { Put: { TableName: this.table.name, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+    ];
   }
 
   async get(id: string): Promise<Message | undefined> {

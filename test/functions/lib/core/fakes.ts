@@ -1,0 +1,410 @@
+/**
+ * Small in-memory fakes of the core's ports, for unit tests. They follow the port contracts in
+ * functions/lib/core/ports.ts (conditional writes included) and record what they were asked to do.
+ */
+import type { Clock } from '../../../../functions/lib/core/clock.ts';
+import type { ApiKey, Attempt, Delivery, Endpoint, KeyGrant, Message, Page, PageRequest } from '../../../../functions/lib/core/model.ts';
+import type {
+  ApiKeyStore,
+  AttemptRecord,
+  DeadLetterSink,
+  DeliveryContext,
+  DeliveryContextLoader,
+  DeliveryJob,
+  DeliveryListFilter,
+  DeliveryQueue,
+  DeliveryStore,
+  EndpointStore,
+  FanOutJob,
+  FanOutQueue,
+  HttpRequest,
+  HttpResult,
+  HttpSender,
+  IdempotencyClaim,
+  MessageCreateResult,
+  MessageListFilter,
+  MessageStore,
+} from '../../../../functions/lib/core/ports.ts';
+
+export const T0 = new Date('2025-03-01T12:00:00.000Z');
+
+/** A clock that only moves when told to. */
+export class FakeClock implements Clock {
+  private current: number;
+
+  constructor(start: Date = T0) {
+    this.current = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  advance(ms: number): void {
+    this.current += ms;
+  }
+
+  set(at: Date): void {
+    this.current = at.getTime();
+  }
+}
+
+/** Newest first by id (ids are sortable), with an index cursor: enough for the fakes' lists. */
+function paginate<T>(items: readonly T[], idOf: (item: T) => string, page: PageRequest): Page<T> {
+  const sorted = [...items].sort((a, b) => (idOf(a) < idOf(b) ? 1 : idOf(a) > idOf(b) ? -1 : 0));
+  const start = page.cursor ? Number(page.cursor) : 0;
+  const slice = sorted.slice(start, start + page.limit);
+  const next = start + page.limit;
+  return next < sorted.length ? { items: slice, nextCursor: String(next) } : { items: slice };
+}
+
+export class InMemoryDeliveryStore implements DeliveryStore {
+  readonly deliveries = new Map<string, Delivery>();
+  readonly attempts = new Map<string, Attempt[]>();
+  /** Every recordAttempt call, accepted or not. */
+  readonly recordCalls: AttemptRecord[] = [];
+  readonly updateCalls: { delivery: Delivery; previous: Delivery }[] = [];
+
+  constructor(initial: readonly Delivery[] = []) {
+    for (const delivery of initial) this.deliveries.set(delivery.id, delivery);
+  }
+
+  async createMany(deliveries: readonly Delivery[]): Promise<readonly string[]> {
+    const created: string[] = [];
+    for (const delivery of deliveries) {
+      if (this.deliveries.has(delivery.id)) continue;
+      this.deliveries.set(delivery.id, delivery);
+      created.push(delivery.id);
+    }
+    return created;
+  }
+
+  async get(id: string): Promise<Delivery | undefined> {
+    return this.deliveries.get(id);
+  }
+
+  async getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Delivery>> {
+    const found = new Map<string, Delivery>();
+    for (const id of ids) {
+      const delivery = this.deliveries.get(id);
+      if (delivery) found.set(id, delivery);
+    }
+    return found;
+  }
+
+  async getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] } | undefined> {
+    const delivery = this.deliveries.get(id);
+    if (!delivery) return undefined;
+    return { delivery, attempts: [...(this.attempts.get(id) ?? [])] };
+  }
+
+  async listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {
+    const items = [...this.deliveries.values()].filter((d) => d.messageId === messageId);
+    return paginate(items, (d) => d.id, page);
+  }
+
+  async listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
+    const items = [...this.deliveries.values()].filter(
+      (d) => d.endpointId === endpointId && (filter.status === undefined || d.status === filter.status),
+    );
+    return paginate(items, (d) => d.id, page);
+  }
+
+  async recordAttempt(record: AttemptRecord): Promise<boolean> {
+    this.recordCalls.push(record);
+    const id = record.delivery.id;
+    const existing = this.attempts.get(id) ?? [];
+    // Another worker already recorded this attempt number: nothing is written.
+    if (existing.some((a) => a.attempt === record.attempt.attempt)) return false;
+    if (!this.holds(record.previous)) return false;
+    this.deliveries.set(id, record.delivery);
+    this.attempts.set(id, [...existing, record.attempt]);
+    return true;
+  }
+
+  async update(delivery: Delivery, previous: Delivery): Promise<boolean> {
+    this.updateCalls.push({ delivery, previous });
+    if (!this.holds(previous)) return false;
+    this.deliveries.set(delivery.id, delivery);
+    return true;
+  }
+
+  /** The conditional part of a write: the ledger still holds the state the change was computed from. */
+  private holds(previous: Delivery): boolean {
+    const current = this.deliveries.get(previous.id);
+    return current !== undefined && current.status === previous.status && current.attemptCount === previous.attemptCount;
+  }
+}
+
+export class InMemoryEndpointStore implements EndpointStore {
+  readonly endpoints = new Map<string, Endpoint>();
+  readonly disableCalls: { tenantId: string; id: string; reason: string; at: string }[] = [];
+
+  constructor(initial: readonly Endpoint[] = []) {
+    for (const endpoint of initial) this.endpoints.set(endpoint.id, endpoint);
+  }
+
+  async create(endpoint: Endpoint): Promise<void> {
+    this.endpoints.set(endpoint.id, endpoint);
+  }
+
+  async get(tenantId: string, id: string): Promise<Endpoint | undefined> {
+    const endpoint = this.endpoints.get(id);
+    return endpoint?.tenantId === tenantId ? endpoint : undefined;
+  }
+
+  async list(tenantId: string, page: PageRequest): Promise<Page<Endpoint>> {
+    return paginate(await this.listAll(tenantId), (e) => e.id, page);
+  }
+
+  async listAll(tenantId: string): Promise<readonly Endpoint[]> {
+    return [...this.endpoints.values()].filter((e) => e.tenantId === tenantId);
+  }
+
+  async update(endpoint: Endpoint): Promise<boolean> {
+    if (!(await this.get(endpoint.tenantId, endpoint.id))) return false;
+    this.endpoints.set(endpoint.id, endpoint);
+    return true;
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    if (!(await this.get(tenantId, id))) return false;
+    return this.endpoints.delete(id);
+  }
+
+  async disable(tenantId: string, id: string, reason: string, at: string): Promise<void> {
+    this.disableCalls.push({ tenantId, id, reason, at });
+    const endpoint = await this.get(tenantId, id);
+    if (endpoint) this.endpoints.set(id, { ...endpoint, disabled: true, disabledReason: reason, updatedAt: at });
+  }
+}
+
+export class InMemoryMessageStore implements MessageStore {
+  readonly messages = new Map<string, Message>();
+  private readonly claims = new Map<string, { messageId: string; expiresAt: string }>();
+  /** When set, the next markFannedOut call throws this error once (a crash after the deliveries were written). */
+  failNextMarkFannedOut: Error | undefined;
+
+  constructor(initial: readonly Message[] = []) {
+    for (const message of initial) this.messages.set(message.id, message);
+  }
+
+  async create(message: Message, claim: IdempotencyClaim | undefined, now: string): Promise<MessageCreateResult> {
+    if (claim) {
+      const key = `${message.tenantId}|${claim.keyHash}`;
+      const held = this.claims.get(key);
+      const first = held && held.expiresAt > now ? this.messages.get(held.messageId) : undefined;
+      if (first) return { created: false, message: first };
+      this.claims.set(key, { messageId: message.id, expiresAt: claim.expiresAt });
+    }
+    this.messages.set(message.id, message);
+    return { created: true, message };
+  }
+
+  async get(id: string): Promise<Message | undefined> {
+    return this.messages.get(id);
+  }
+
+  async list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
+    const items = [...this.messages.values()].filter((m) => m.tenantId === tenantId && (!filter.type || m.type === filter.type));
+    return paginate(items, (m) => m.id, page);
+  }
+
+  async markFannedOut(id: string, at: string): Promise<void> {
+    const failure = this.failNextMarkFannedOut;
+    if (failure) {
+      this.failNextMarkFannedOut = undefined;
+      throw failure;
+    }
+    const message = this.messages.get(id);
+    if (message) this.messages.set(id, { ...message, fannedOutAt: at });
+  }
+}
+
+export class InMemoryApiKeyStore implements ApiKeyStore {
+  readonly keys = new Map<string, ApiKey>();
+  readonly grants = new Map<string, KeyGrant>();
+  private readonly plaintexts = new Map<string, string>();
+  readonly touchCalls: { keyId: string; at: string }[] = [];
+
+  async create(key: ApiKey, keyHash: string, plaintextKey: string): Promise<void> {
+    this.keys.set(key.id, key);
+    this.plaintexts.set(key.id, plaintextKey);
+    this.grants.set(keyHash, { tenantId: key.tenantId, keyId: key.id, scopes: key.scopes, keyHash });
+  }
+
+  async findGrant(keyHash: string): Promise<KeyGrant | undefined> {
+    return this.grants.get(keyHash);
+  }
+
+  async get(tenantId: string, keyId: string): Promise<ApiKey | undefined> {
+    const key = this.keys.get(keyId);
+    return key?.tenantId === tenantId ? key : undefined;
+  }
+
+  async reveal(tenantId: string, keyId: string): Promise<string | undefined> {
+    return (await this.get(tenantId, keyId)) ? this.plaintexts.get(keyId) : undefined;
+  }
+
+  async list(tenantId: string, page: PageRequest): Promise<Page<ApiKey>> {
+    return paginate(
+      [...this.keys.values()].filter((k) => k.tenantId === tenantId),
+      (k) => k.id,
+      page,
+    );
+  }
+
+  async delete(tenantId: string, keyId: string): Promise<boolean> {
+    if (!(await this.get(tenantId, keyId))) return false;
+    this.keys.delete(keyId);
+    this.plaintexts.delete(keyId);
+    for (const [hash, grant] of this.grants) if (grant.keyId === keyId) this.grants.delete(hash);
+    return true;
+  }
+
+  async touch(grant: KeyGrant, at: string): Promise<void> {
+    this.touchCalls.push({ keyId: grant.keyId, at });
+    const stored = this.grants.get(grant.keyHash);
+    if (stored) this.grants.set(grant.keyHash, { ...stored, lastUsedAt: at });
+    const key = this.keys.get(grant.keyId);
+    if (key) this.keys.set(key.id, { ...key, lastUsedAt: at });
+  }
+}
+
+export class RecordingDeliveryQueue implements DeliveryQueue {
+  readonly calls: { jobs: readonly DeliveryJob[]; delaySeconds: number | undefined }[] = [];
+
+  async enqueue(jobs: readonly DeliveryJob[], delaySeconds?: number): Promise<void> {
+    this.calls.push({ jobs: [...jobs], delaySeconds });
+  }
+
+  get jobs(): DeliveryJob[] {
+    return this.calls.flatMap((call) => call.jobs);
+  }
+}
+
+export class RecordingFanOutQueue implements FanOutQueue {
+  readonly jobs: FanOutJob[] = [];
+
+  async enqueue(job: FanOutJob): Promise<void> {
+    this.jobs.push(job);
+  }
+}
+
+export class RecordingDeadLetterSink implements DeadLetterSink {
+  readonly parked: { body: string; reason: string }[] = [];
+
+  async park(body: string, reason: string): Promise<void> {
+    this.parked.push({ body, reason });
+  }
+}
+
+/** Answers every request with `respond` (a fixed result or a function of the request) and records the requests. */
+export class ScriptedHttpSender implements HttpSender {
+  readonly requests: HttpRequest[] = [];
+
+  constructor(private respond: HttpResult | ((request: HttpRequest) => HttpResult) = { durationMs: 12, statusCode: 200 }) {}
+
+  answer(respond: HttpResult | ((request: HttpRequest) => HttpResult)): void {
+    this.respond = respond;
+  }
+
+  async send(request: HttpRequest): Promise<HttpResult> {
+    this.requests.push(request);
+    return typeof this.respond === 'function' ? this.respond(request) : this.respond;
+  }
+}
+
+/** Reads the stores at load time, like the adapter's one round trip: later writes are not seen. */
+export class SnapshotContextLoader implements DeliveryContextLoader {
+  constructor(
+    private readonly deliveries: InMemoryDeliveryStore,
+    private readonly endpoints: InMemoryEndpointStore,
+    private readonly messages: InMemoryMessageStore,
+  ) {}
+
+  async load(jobs: readonly DeliveryJob[]): Promise<DeliveryContext> {
+    const deliveries = new Map<string, Delivery>();
+    const endpoints = new Map<string, Endpoint>();
+    const messages = new Map<string, Message>();
+    for (const job of jobs) {
+      const delivery = this.deliveries.deliveries.get(job.deliveryId);
+      if (delivery) deliveries.set(delivery.id, delivery);
+      const endpoint = this.endpoints.endpoints.get(job.endpointId);
+      if (endpoint) endpoints.set(`${endpoint.tenantId}|${endpoint.id}`, endpoint);
+      const message = this.messages.messages.get(job.messageId);
+      if (message) messages.set(message.id, message);
+    }
+    return {
+      delivery: (id) => deliveries.get(id),
+      endpoint: (tenantId, id) => endpoints.get(`${tenantId}|${id}`),
+      message: (id) => messages.get(id),
+    };
+  }
+}
+
+// Builders: a valid object with the test's overrides on top.
+
+export const TENANT = 'ten_01JN0000000000000000000000';
+/** A fixed Standard Webhooks secret (`whsec_` + base64 of 32 bytes). */
+export const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+export const OLD_SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+
+export function anEndpoint(overrides: Partial<Endpoint> = {}): Endpoint {
+  return {
+    id: 'ep_01JN00000000000000000000EP',
+    tenantId: TENANT,
+    url: 'https://receiver.example.com/hooks',
+    mode: 'full',
+    retryPolicy: { preset: 'exponential' },
+    timeoutMs: 10_000,
+    disabled: false,
+    secrets: [{ value: SECRET, createdAt: '2025-01-01T00:00:00.000Z' }],
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export function aMessage(overrides: Partial<Message> = {}): Message {
+  return {
+    id: 'msg_01JN0000000000000000000MSG',
+    tenantId: TENANT,
+    type: 'lock.unlocked',
+    payloadJson: '{"lockId":"L-1","at":"2025-03-01T11:59:00Z","n":1.50}',
+    createdAt: '2025-03-01T11:59:59.000Z',
+    ...overrides,
+  };
+}
+
+export function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
+  return {
+    id: 'dlv_01JN0000000000000000000DLV',
+    tenantId: TENANT,
+    messageId: 'msg_01JN0000000000000000000MSG',
+    endpointId: 'ep_01JN00000000000000000000EP',
+    eventType: 'lock.unlocked',
+    status: 'pending',
+    attemptCount: 0,
+    nextAttemptAt: T0.toISOString(),
+    createdAt: T0.toISOString(),
+    updatedAt: T0.toISOString(),
+    ...overrides,
+  };
+}
+
+export function jobFor(delivery: Delivery, trigger?: DeliveryJob['trigger']): DeliveryJob {
+  return {
+    deliveryId: delivery.id,
+    tenantId: delivery.tenantId,
+    messageId: delivery.messageId,
+    endpointId: delivery.endpointId,
+    ...(trigger && { trigger }),
+  };
+}
+
+/** A random source that replays the given values (then the last one forever). */
+export function sequence(...values: number[]): () => number {
+  let i = 0;
+  return () => values[Math.min(i++, values.length - 1)] ?? 0.5;
+}
