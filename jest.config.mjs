@@ -38,7 +38,7 @@ export default {
       // One local stack for the whole run (real DynamoDB Local, fauxqs, API and pollers).
       globalSetup: '<rootDir>/test/support/local-stack-fixture.ts',
       globalTeardown: '<rootDir>/test/support/local-stack-teardown.ts',
-      testTimeout: 60_000,
+      setupFilesAfterEnv: ['<rootDir>/test/support/integration-timeout.ts'],
     },
   ],
 };

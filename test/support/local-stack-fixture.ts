@@ -13,7 +13,6 @@ export const stackDir = path.join(root, '.test-stack');
 export const stackLog = path.join(stackDir, 'stack.log');
 
 declare global {
-  // biome-ignore lint/style/noVar: a global shared with the teardown module
   var sluiceTestStack: ChildProcess | undefined;
 }
 
@@ -22,7 +21,7 @@ export default async function startLocalStack(): Promise<void> {
   mkdirSync(stackDir, { recursive: true });
   const readyFile = path.join(stackDir, 'ready.json');
   const log = openSync(stackLog, 'w');
-  const child = spawn(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), 'infra/local/main.ts', '--quiet'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--quiet'], {
     cwd: root,
     env: {
       ...process.env,

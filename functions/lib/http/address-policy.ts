@@ -13,6 +13,8 @@ export interface AddressPolicyOptions {
 }
 
 const PRIVATE_RANGES = new Set(['private', 'carrierGradeNat', 'uniqueLocal']);
+/** In ipaddr.js's normal form, so every spelling of an address compares equal. */
+const METADATA_ADDRESSES = new Set(['169.254.169.254', 'fd00:ec2::254']);
 
 /**
  * Which addresses a delivery may reach. Public unicast always; loopback and private ranges only
@@ -28,7 +30,7 @@ export class AddressPolicy {
     if (!ipaddr.isValid(address)) return `'${address}' is not an IP address`;
     let parsed = ipaddr.parse(address);
     if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-    if (address === 'fd00:ec2::254' || parsed.toString() === '169.254.169.254') return 'the cloud metadata service';
+    if (METADATA_ADDRESSES.has(parsed.toString())) return 'the cloud metadata service';
     const range = parsed.range();
     if (range === 'unicast') return undefined;
     if (range === 'loopback') return this.options.allowLoopback ? undefined : 'a loopback address';

@@ -89,8 +89,9 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }): P
 }
 
 export function describeNetworkError(error: unknown, timeoutMs: number): { code: string; message: string } {
-  const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = err.cause?.code ?? err.code ?? err.name ?? 'unknown';
+  const err = error as { name?: unknown; code?: unknown; message?: string; cause?: { code?: unknown; message?: string } };
+  // AbortSignal.timeout() raises a DOMException whose `code` is a number (23): only string codes count.
+  const code = [err.cause?.code, err.code, err.name].find((c): c is string => typeof c === 'string') ?? 'unknown';
   const message = err.cause?.message ?? err.message ?? String(error);
   switch (code) {
     case 'TimeoutError':

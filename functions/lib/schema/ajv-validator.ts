@@ -1,9 +1,11 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import Ajv2020 from 'ajv/dist/2020.js';
+import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
 import addFormats from 'ajv-formats';
 import type { PayloadSchemaValidator, SchemaIssue } from '../core/ports.ts';
 
-const DRAFT_07 = /json-schema\.org\/draft-0[4-7]\/schema/;
+/** Draft-06 and -07 share one Ajv instance; 2020-12 (and 2019-09) the other. Draft-04 is not offered. */
+const DRAFT_07 = /json-schema\.org\/draft-0[67]\/schema/;
 const MAX_CACHED = 500;
 
 /**
@@ -12,7 +14,7 @@ const MAX_CACHED = 500;
  */
 export class AjvPayloadValidator implements PayloadSchemaValidator {
   private readonly modern = addFormats(new Ajv2020({ allErrors: true, strict: false }));
-  private readonly draft7 = addFormats(new Ajv({ allErrors: true, strict: false }));
+  private readonly draft7 = addFormats(new Ajv({ allErrors: true, strict: false })).addMetaSchema(draft06MetaSchema);
   private readonly cache = new Map<string, ValidateFunction>();
 
   checkSchema(schema: Record<string, unknown>): readonly SchemaIssue[] {
@@ -38,7 +40,10 @@ export class AjvPayloadValidator implements PayloadSchemaValidator {
     const ajv = typeof schema.$schema === 'string' && DRAFT_07.test(schema.$schema) ? this.draft7 : this.modern;
     // $id would register the schema globally in ajv and clash on the next version of it.
     const { $id: _id, ...anonymous } = schema;
-    return ajv.compile(anonymous);
+    const validate = ajv.compile(anonymous);
+    // Ajv caches every schema object it compiles; this class keeps its own bounded cache instead.
+    ajv.removeSchema(anonymous);
+    return validate;
   }
 }
 

@@ -2,6 +2,7 @@
  * Small in-memory fakes of the core's ports, for unit tests. They follow the port contracts in
  * functions/lib/core/ports.ts (conditional writes included) and record what they were asked to do.
  */
+import { createHmac } from 'node:crypto';
 import type { Clock } from '../../../../functions/lib/core/clock.ts';
 import type { ApiKey, Attempt, Delivery, Endpoint, KeyGrant, Message, Page, PageRequest } from '../../../../functions/lib/core/model.ts';
 import type {
@@ -407,4 +408,10 @@ export function jobFor(delivery: Delivery, trigger?: DeliveryJob['trigger']): De
 export function sequence(...values: number[]): () => number {
   let i = 0;
   return () => values[Math.min(i++, values.length - 1)] ?? 0.5;
+}
+
+/** The svix / Standard Webhooks check done by hand: HMAC-SHA256 over `id.timestamp.body` with the decoded secret. */
+export function expectedSignature(secret: string, id: string, timestampSeconds: number, body: string): string {
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  return createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`, 'utf8').digest('base64');
 }
