@@ -28,9 +28,9 @@ export class FanOutService {
   constructor(private readonly deps: FanOutDeps) {}
 
   /**
-   * Creates one delivery per subscribed endpoint, then enqueues their jobs. Safe to run twice
-   * for one message: delivery ids are derived from the pair, creation is conditional, and the
-   * jobs of a second run are answered by the ledger as duplicates.
+   * Creates one delivery per subscribed endpoint, then enqueues their jobs. Safe to run twice,
+   * even at once, for one message: delivery ids are derived from the pair and creation is
+   * conditional, so each delivery is created, and enqueued, by exactly one run.
    */
   async fanOut(job: FanOutJob): Promise<FanOutReport> {
     const message = await this.deps.messages.get(job.messageId);
@@ -58,11 +58,13 @@ export class FanOutService {
       createdAt: now,
       updatedAt: now,
     }));
-    const created = await this.deps.deliveries.createMany(deliveries);
+    const created = new Set(await this.deps.deliveries.createMany(deliveries));
+    // Only this run's deliveries get a job: one another run created is that run's to enqueue, and
+    // if that run died between the two steps, the sweeper finds the delivery overdue in the ledger.
     const jobs: DeliveryJob[] = deliveries
-      .filter((d) => d.nextAttemptAt !== undefined)
+      .filter((d) => created.has(d.id) && d.nextAttemptAt !== undefined)
       .map((d) => ({ deliveryId: d.id, tenantId: d.tenantId, messageId: d.messageId, endpointId: d.endpointId }));
     if (jobs.length > 0) await this.deps.queue.enqueue(jobs);
-    return { kind: 'fanned-out', messageId: message.id, deliveries: deliveries.length, created: created.length };
+    return { kind: 'fanned-out', messageId: message.id, deliveries: deliveries.length, created: created.size };
   }
 }
