@@ -5,8 +5,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { type Sluice, sluice } from '../container.ts';
@@ -31,11 +30,24 @@ function parseJob<T>(schema: z.ZodType<T>, record: SQSRecord): T | undefined {
   }
 }
 
+/**
+ * Flushes the EMF metrics an invocation recorded. Powertools' own middleware warns on every
+ * invocation that recorded none (a batch of skipped duplicates), which is normal here.
+ */
+const publishMetrics: MiddlewareObj<SQSEvent, SQSBatchResponse> = {
+  after: async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  },
+  onError: async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  },
+};
+
 export function sqsConsumer<T, C>(options: ConsumerOptions<T, C>) {
   const processor = new BatchProcessor(EventType.SQS);
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics))
+    .use(publishMetrics)
     .handler(async (event, lambdaContext) => {
       const app = await sluice();
       const jobs = new Map<string, T>();
