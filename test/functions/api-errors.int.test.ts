@@ -39,7 +39,13 @@ describe('API errors (§8)', () => {
       body: { type: 'user.signed_up', payload: {}, priority: 'high' },
     });
     const error = expectError(response, 400, 'validation_failed');
-    expect(JSON.stringify(error.details)).toContain('priority');
+    expect(error.details).toEqual([{ path: 'priority', message: 'unknown field: remove it' }]);
+    expect(error.message).toContain('priority: unknown field');
+    const nested = await call('POST', '/v1/endpoints', {
+      key: tenant.key,
+      body: { url: 'https://example.com/h', auth: { type: 'basic', username: 'u', password: 'p', realm: 'x' } },
+    });
+    expect(expectError(nested, 400, 'validation_failed').details).toEqual([{ path: 'auth.realm', message: 'unknown field: remove it' }]);
   });
 
   test('wrong type → 400 validation_failed with the path', async () => {

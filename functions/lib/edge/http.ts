@@ -116,22 +116,21 @@ function authenticate(spec: RouteSpec): Middleware {
   };
 }
 
-function issuesOf(error: z.ZodError, prefix: string) {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
-    message: issue.message,
-  }));
+function issuesOf(error: z.ZodError, prefix: string): { path: string; message: string }[] {
+  const pathOf = (segments: readonly PropertyKey[]) => [prefix, ...segments.map(String)].filter(Boolean).join('.');
+  return error.issues.flatMap((issue) =>
+    // One detail per unknown field, at its own path, so the caller sees exactly what to remove.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: pathOf([...issue.path, key]), message: 'unknown field: remove it' }))
+      : [{ path: pathOf(issue.path), message: issue.message }],
+  );
 }
 
 function validate<T extends z.ZodType>(schema: T, value: unknown, prefix: string, what: string): z.infer<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ValidationError(
-    `${what} is not valid: ${issuesOf(result.error, prefix)
-      .map((i) => `${i.path || prefix}: ${i.message}`)
-      .join('; ')}`,
-    issuesOf(result.error, prefix),
-  );
+  const details = issuesOf(result.error, prefix);
+  throw new ValidationError(`${what} is not valid: ${details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; ')}`, details);
 }
 
 function parseInput(spec: RouteSpec): Middleware {

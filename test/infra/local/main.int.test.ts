@@ -25,10 +25,10 @@ interface Started {
 
 const root = process.cwd();
 
-async function startMain(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Started> {
+async function startMain(dataDir: string, extraEnv: Record<string, string> = {}, args: string[] = []): Promise<Started> {
   const readyFile = path.join(dataDir, `ready-${Date.now()}.json`);
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], {
     cwd: root,
     env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: dataDir, SLUICE_READY_FILE: readyFile, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,7 +92,8 @@ describe('npm start (infra/local/main.ts)', () => {
   });
 
   test('persists across a SIGTERM restart; no child process outlives a SIGKILLed stack', async () => {
-    const first = await startMain(dataDir);
+    const first = await startMain(dataDir, {}, ['--with-examples']);
+    expect(first.output()).toMatch(/Example tenant ten_\w+ with 12 event types; its admin key: sk_/);
     expect(first.output()).toMatch(/Ready in \d+\.\d s/);
     expect(first.output()).toContain(`Root key: ${first.ready.rootKey}`);
     expect(first.output()).toContain('curl -s -X POST $SLUICE/v1/tenants');
@@ -133,6 +134,22 @@ describe('npm start (infra/local/main.ts)', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(processesMatching(`-port ${dynamoPort}`)).toEqual([]);
+  });
+
+  test('without Java it says what to install', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts'], {
+      cwd: root,
+      // A PATH with no java on it (node itself is started by absolute path).
+      env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: ':memory:', PATH: path.dirname(process.execPath) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    expect(await exited(child)).toBe(1);
+    expect(output).toContain('needs Java 17');
+    expect(output).toContain('apt-get install -y openjdk-17-jre-headless');
   });
 
   test('a port in use is reported with what to change', async () => {
