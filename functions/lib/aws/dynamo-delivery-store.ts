@@ -1,11 +1,4 @@
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Attempt, Delivery, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
 import type {
   AttemptRecord,
@@ -17,7 +10,7 @@ import type {
 } from '../core/ports.ts';
 import type { DynamoEndpointStore } from './dynamo-endpoint-stores.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { chunk, expiresAtFor, isConditionFailure, isTransactionConflict, type LedgerTable, queryPage } from './ledger-table.ts';
+import { chunk, expiresAtFor, isConditionFailure, isTransactionConflict, type LedgerTable, queryAll, queryPage } from './ledger-table.ts';
 
 /** DynamoDB's limits: 100 items a transaction and a BatchGetItem. */
 const TRANSACTION_LIMIT = 100;
@@ -70,21 +63,11 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
 
   async getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] } | undefined> {
     // The delivery and its attempts share a partition: one query reads them all.
-    const items: Record<string, unknown>[] = [];
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.table.client.send(
-        new QueryCommand({
-          TableName: this.table.name,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.delivery(id).pk },
-          ConsistentRead: true,
-          ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
-        }),
-      );
-      items.push(...(result.Items ?? []));
-      exclusiveStartKey = result.LastEvaluatedKey;
-    } while (exclusiveStartKey);
+    const items = await queryAll(this.table, {
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.delivery(id).pk },
+      ConsistentRead: true,
+    });
     const deliveryItem = items.find((item) => item.sk === 'DLV');
     if (!deliveryItem) return undefined;
     const attempts = items.filter((item) => String(item.sk).startsWith('ATT#')).map((item) => stripKeys<Attempt>(item));
