@@ -68,6 +68,18 @@ export const queues = {
     retentionSeconds: 4 * 24 * 3600,
     deadLetter: { id: 'DeliveryDeadLetterQueue', localName: 'sluice-delivery-dlq', maxReceiveCount: 5 },
   },
+  /**
+   * The retry lane: retries, and every job of an endpoint that is failing or slow. A receiver
+   * that hangs until its timeout then holds up only this lane, never first attempts to healthy
+   * endpoints.
+   */
+  retry: {
+    id: 'RetryQueue',
+    localName: 'sluice-delivery-retry',
+    visibilityTimeoutSeconds: 360,
+    retentionSeconds: 14 * 24 * 3600,
+    deadLetter: { id: 'RetryDeadLetterQueue', localName: 'sluice-delivery-retry-dlq', maxReceiveCount: 5 },
+  },
 } as const satisfies Record<string, QueueDescription>;
 
 export type QueueName = keyof typeof queues;
@@ -107,6 +119,26 @@ export const consumers: readonly ConsumerDescription[] = [
     maxBatchingWindowSeconds: 0,
     maxConcurrency: 50,
   },
+  {
+    name: 'deliver-retries',
+    queue: 'retry',
+    timeoutSeconds: 60,
+    memoryMb: 1024,
+    batchSize: 10,
+    maxBatchingWindowSeconds: 0,
+    maxConcurrency: 20,
+  },
+];
+
+export interface ScheduledFunctionDescription extends FunctionDescription {
+  /** EventBridge schedule expression in AWS; the local stack runs it on a timer. */
+  readonly schedule: string;
+  readonly everySeconds: number;
+}
+
+export const scheduledFunctions: readonly ScheduledFunctionDescription[] = [
+  // Re-enqueues work whose next step is overdue in the ledger: a lost queue message delays, never loses.
+  { name: 'sweeper', schedule: 'rate(1 minute)', everySeconds: 60, timeoutSeconds: 60, memoryMb: 512 },
 ];
 
 export interface ApiFunctionDescription extends FunctionDescription {
@@ -130,6 +162,9 @@ export const envNames = {
   fanOutDeadLetterQueueUrl: 'SLUICE_FAN_OUT_DLQ_URL',
   deliveryQueueUrl: 'SLUICE_DELIVERY_QUEUE_URL',
   deliveryDeadLetterQueueUrl: 'SLUICE_DELIVERY_DLQ_URL',
+  retryQueueUrl: 'SLUICE_RETRY_QUEUE_URL',
+  sweepGraceSeconds: 'SLUICE_SWEEP_GRACE_SECONDS',
+  endpointFailureWindowSeconds: 'SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS',
   rootKey: 'SLUICE_ROOT_KEY',
   rootKeySecretArn: 'SLUICE_ROOT_KEY_SECRET_ARN',
   encryptionKey: 'SLUICE_ENCRYPTION_KEY',

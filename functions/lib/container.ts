@@ -8,6 +8,7 @@ import { DynamoApiKeyStore, DynamoTenantStore } from './aws/dynamo-access-stores
 import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
 import { DynamoEndpointStore, DynamoEventTypeStore } from './aws/dynamo-endpoint-stores.ts';
 import { DynamoMessageStore } from './aws/dynamo-message-store.ts';
+import { DynamoDueWorkIndex, DynamoRateLimiter } from './aws/dynamo-scheduling.ts';
 import type { LedgerTable } from './aws/ledger-table.ts';
 import { readSecret, secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
 import { SqsDeadLetterSink, SqsDeliveryQueue, SqsFanOutQueue } from './aws/sqs-queues.ts';
@@ -15,6 +16,7 @@ import { AccessService } from './core/access.ts';
 import { ApiKeyService } from './core/api-keys.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { DeliveryService } from './core/delivery.ts';
+import { EndpointTester } from './core/endpoint-test.ts';
 import { EndpointService } from './core/endpoints.ts';
 import { EventTypeService } from './core/event-types.ts';
 import { FanOutService } from './core/fan-out.ts';
@@ -22,6 +24,8 @@ import { HistoryService } from './core/history.ts';
 import { type IdGenerator, ulidIdGenerator } from './core/ids.ts';
 import { MessageService } from './core/messages.ts';
 import type { DeadLetterSink } from './core/ports.ts';
+import { RecoveryService } from './core/recovery.ts';
+import { SweeperService } from './core/sweeper.ts';
 import { TenantService } from './core/tenants.ts';
 import { SecretBox } from './crypto/secret-box.ts';
 import { loadConfig, type SluiceConfig } from './env.ts';
@@ -41,6 +45,9 @@ export interface Sluice {
   readonly fanOut: FanOutService;
   readonly delivery: DeliveryService;
   readonly history: HistoryService;
+  readonly recovery: RecoveryService;
+  readonly tester: EndpointTester;
+  readonly sweeper: SweeperService;
   /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
   readonly deadLetters: { readonly fanOut: DeadLetterSink; readonly delivery: DeadLetterSink };
 }
@@ -78,7 +85,8 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
   const endpointStore = new DynamoEndpointStore(table, box);
   const messageStore = new DynamoMessageStore(table);
   const deliveryStore = new DynamoDeliveryStore(table, endpointStore);
-  const deliveryQueue = new SqsDeliveryQueue(sqs, config.queues.delivery);
+  const deliveryQueue = new SqsDeliveryQueue(sqs, { primary: config.queues.delivery, retry: config.queues.retry });
+  const fanOutQueue = new SqsFanOutQueue(sqs, config.queues.fanOut);
   const validator = new AjvPayloadValidator();
   const deadLetters = {
     fanOut: new SqsDeadLetterSink(sqs, config.queues.fanOutDeadLetter),
@@ -86,6 +94,20 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
   };
 
   const access = new AccessService({ apiKeys: apiKeyStore, rootKey, clock, ids });
+  const messages = new MessageService({ messages: messageStore, eventTypes: eventTypeStore, validator, fanOut: fanOutQueue, clock, ids });
+  const delivery = new DeliveryService({
+    deliveries: deliveryStore,
+    endpoints: endpointStore,
+    loader: deliveryStore,
+    queue: deliveryQueue,
+    deadLetters: deadLetters.delivery,
+    sender: new UndiciHttpSender(policy),
+    rateLimiter: new DynamoRateLimiter(table),
+    systemEvents: { publish: (tenantId, type, payload) => messages.publishSystemEvent(tenantId, type, payload) },
+    clock,
+    random: overrides.random ?? Math.random,
+    failureWindowSeconds: config.endpointFailureWindowSeconds,
+  });
   return {
     config,
     clock,
@@ -96,30 +118,27 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     endpoints: new EndpointService({
       endpoints: endpointStore,
       eventTypes: eventTypeStore,
+      deliveries: deliveryStore,
+      queue: deliveryQueue,
       guard: new DnsDestinationGuard(policy),
       clock,
       ids,
     }),
-    messages: new MessageService({
-      messages: messageStore,
-      eventTypes: eventTypeStore,
-      validator,
-      fanOut: new SqsFanOutQueue(sqs, config.queues.fanOut),
-      clock,
-      ids,
-    }),
+    messages,
     fanOut: new FanOutService({ messages: messageStore, endpoints: endpointStore, deliveries: deliveryStore, queue: deliveryQueue, clock }),
-    delivery: new DeliveryService({
-      deliveries: deliveryStore,
-      endpoints: endpointStore,
-      loader: deliveryStore,
-      queue: deliveryQueue,
-      deadLetters: deadLetters.delivery,
-      sender: new UndiciHttpSender(policy),
-      clock,
-      random: overrides.random ?? Math.random,
-    }),
+    delivery,
     history: new HistoryService(deliveryStore, messageStore, endpointStore),
+    recovery: new RecoveryService({ deliveries: deliveryStore, endpoints: endpointStore, queue: deliveryQueue, clock }),
+    tester: new EndpointTester({ endpoints: endpointStore, messages: messageStore, deliveries: deliveryStore, delivery, clock, ids }),
+    sweeper: new SweeperService({
+      due: new DynamoDueWorkIndex(table),
+      deliveries: deliveryStore,
+      messages: messageStore,
+      deliveryQueue,
+      fanOutQueue,
+      clock,
+      graceSeconds: config.sweepGraceSeconds,
+    }),
     deadLetters,
   };
 }

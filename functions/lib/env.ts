@@ -14,6 +14,13 @@ const envSchema = z
     [envNames.fanOutDeadLetterQueueUrl]: z.url(),
     [envNames.deliveryQueueUrl]: z.url(),
     [envNames.deliveryDeadLetterQueueUrl]: z.url(),
+    [envNames.retryQueueUrl]: z.url(),
+    [envNames.sweepGraceSeconds]: z.coerce.number().int().min(1).max(3600).default(120),
+    [envNames.endpointFailureWindowSeconds]: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(5 * 24 * 3600),
     [envNames.rootKey]: z.string().min(16).optional(),
     [envNames.rootKeySecretArn]: z.string().min(1).optional(),
     [envNames.encryptionKey]: z.string().min(1).optional(),
@@ -41,7 +48,12 @@ export interface SluiceConfig {
     readonly fanOutDeadLetter: string;
     readonly delivery: string;
     readonly deliveryDeadLetter: string;
+    readonly retry: string;
   };
+  /** How overdue work must be before the sweeper re-enqueues it. */
+  readonly sweepGraceSeconds: number;
+  /** A run of failed attempts this long disables an endpoint. */
+  readonly endpointFailureWindowSeconds: number;
   readonly rootKey: { readonly value: string } | { readonly secretArn: string };
   readonly encryptionKey: { readonly value: string } | { readonly secretArn: string };
   readonly retentionDays: number;
@@ -69,7 +81,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
       fanOutDeadLetter: e[envNames.fanOutDeadLetterQueueUrl],
       delivery: e[envNames.deliveryQueueUrl],
       deliveryDeadLetter: e[envNames.deliveryDeadLetterQueueUrl],
+      retry: e[envNames.retryQueueUrl],
     },
+    sweepGraceSeconds: e[envNames.sweepGraceSeconds],
+    endpointFailureWindowSeconds: e[envNames.endpointFailureWindowSeconds],
     rootKey: rootKey ? { value: rootKey } : { secretArn: e[envNames.rootKeySecretArn] ?? '' },
     encryptionKey: encryptionKey ? { value: encryptionKey } : { secretArn: e[envNames.encryptionKeySecretArn] ?? '' },
     retentionDays: e[envNames.retentionDays],

@@ -2,16 +2,15 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { generateApiKey } from '../../functions/lib/core/access.ts';
 import { SecretBox } from '../../functions/lib/crypto/secret-box.ts';
-import { consumers, envNames, ledgerTable, type QueueName } from '../description.ts';
-import type { GuardedChild } from './child-process.ts';
-import { startDynamoDbLocal } from './dynamodb-local.ts';
+import { consumers, envNames, ledgerTable, type QueueName, scheduledFunctions } from '../description.ts';
+import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
 import { freePort, portInUse } from './free-port.ts';
 import { type LocalHttpApi, startHttpApi } from './http-api.ts';
-import { loadHandler } from './lambda-runtime.ts';
+import { lambdaContext, loadHandler } from './lambda-runtime.ts';
 import { type ProvisionedQueue, provisionQueues, provisionTable } from './provision.ts';
 import { type SqsServer, startSqsServer } from './sqs-server.ts';
 
@@ -26,6 +25,8 @@ export interface LocalStackOptions {
   readonly rootKey?: string;
   /** Concurrent invocations per consumer (Lambda would scale these out). */
   readonly concurrency: Readonly<Record<string, number>>;
+  /** Seconds between sweeper runs (EventBridge runs it every minute in AWS). */
+  readonly sweepIntervalSeconds?: number;
   readonly progress: (line: string) => void;
   readonly onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void;
   /** Extra environment for the handlers (e.g. SLUICE_ALLOW_PRIVATE). */
@@ -60,32 +61,53 @@ async function timed<T>(progress: (line: string) => void, label: string, work: (
   return value;
 }
 
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+interface Servers {
+  readonly dynamoPort: number;
+  readonly sqsPort: number;
+  readonly dynamoDataDir: string | undefined;
+  readonly sqsDataDir: string | undefined;
+}
+
 /**
  * The whole platform on one machine: DynamoDB Local and fauxqs as child processes, the table and
- * queues of the CDK description, the Lambda handlers behind a local HTTP API, and SQS pollers.
+ * queues of the CDK description, the Lambda handlers behind a local HTTP API, SQS pollers and the
+ * sweeper on a timer. A server that dies is started again on the same port and data, as a
+ * managed service would be: the pipeline rides out the outage.
  */
 export class LocalStack {
   private ready = false;
+  private stopping = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly options: LocalStackOptions,
     readonly rootKey: string,
-    readonly dynamodb: { endpoint: string; child: GuardedChild },
+    private dynamodbServer: DynamoDbLocal,
     private sqsServer: SqsServer,
     readonly queues: Record<QueueName, ProvisionedQueue>,
     readonly api: LocalHttpApi,
     private readonly sources: SqsEventSource[],
     private readonly sqs: SQSClient,
-    private readonly sqsPort: number,
-    private readonly sqsDataDir: string | undefined,
+    private readonly servers: Servers,
   ) {}
 
   get apiUrl(): string {
     return this.api.url;
   }
 
+  get dynamodb(): { endpoint: string } {
+    return { endpoint: this.dynamodbServer.endpoint };
+  }
+
   get sqsEndpoint(): string {
     return this.sqsServer.endpoint;
+  }
+
+  get pids(): { sqs: number | undefined; dynamodb: number | undefined } {
+    return { sqs: this.sqsServer.process.pid, dynamodb: this.dynamodbServer.child.process.pid };
   }
 
   get isReady(): boolean {
@@ -95,8 +117,7 @@ export class LocalStack {
   static async start(options: LocalStackOptions): Promise<LocalStack> {
     const started = performance.now();
     const { progress } = options;
-    const persistent = options.dataDir !== IN_MEMORY;
-    const dataDir = persistent ? path.resolve(options.dataDir) : undefined;
+    const dataDir = options.dataDir !== IN_MEMORY ? path.resolve(options.dataDir) : undefined;
     if (dataDir) mkdirSync(dataDir, { recursive: true });
     if (options.port !== 0 && (await portInUse(options.port, options.host))) {
       throw new Error(
@@ -104,22 +125,25 @@ export class LocalStack {
       );
     }
     progress(`Starting Sluice locally (data: ${dataDir ?? 'in memory'})`);
+    const servers: Servers = {
+      dynamoPort: await freePort(),
+      sqsPort: await freePort(),
+      dynamoDataDir: dataDir && path.join(dataDir, 'dynamodb'),
+      sqsDataDir: dataDir && path.join(dataDir, 'sqs'),
+    };
 
-    const dynamoPort = await freePort();
     const dynamodb = await timed(
       progress,
       'DynamoDB Local',
-      () => startDynamoDbLocal({ port: dynamoPort, ...(dataDir && { dataDir: path.join(dataDir, 'dynamodb') }) }),
+      () => LocalStack.startDynamo(servers),
       (d) => `on ${d.endpoint}`,
     );
-    const sqsPort = await freePort();
-    const sqsDataDir = dataDir && path.join(dataDir, 'sqs');
     let sqsServer: SqsServer;
     try {
       sqsServer = await timed(
         progress,
         'SQS server (fauxqs)',
-        () => startSqsServer({ port: sqsPort, ...(sqsDataDir && { dataDir: sqsDataDir }) }),
+        () => LocalStack.startSqs(servers),
         (s) => `on ${s.endpoint}`,
       );
     } catch (error) {
@@ -128,19 +152,16 @@ export class LocalStack {
     }
 
     try {
-      const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-      const dynamoClient = new DynamoDBClient({ endpoint: dynamodb.endpoint, region: 'us-east-1', credentials });
       const sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: 'us-east-1', credentials, useQueueUrlAsEndpoint: false });
       const queues = await timed(
         progress,
         'table and queues from infra/description.ts',
         async () => {
-          await provisionTable(dynamoClient);
+          await LocalStack.provisionTable(dynamodb.endpoint);
           return provisionQueues(sqs);
         },
         (q) => `${ledgerTable.localName}; ${Object.values(q).length * 2} queues`,
       );
-      dynamoClient.destroy();
 
       const keys = localKeys(dataDir, options.rootKey);
       // The handlers read their configuration from the environment, exactly as in Lambda.
@@ -151,11 +172,12 @@ export class LocalStack {
         [envNames.fanOutDeadLetterQueueUrl]: queues.fanOut.deadLetterUrl,
         [envNames.deliveryQueueUrl]: queues.delivery.url,
         [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterUrl,
+        [envNames.retryQueueUrl]: queues.retry.url,
         [envNames.rootKey]: keys.rootKey,
         [envNames.encryptionKey]: keys.encryptionKey,
         AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
         AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
         POWERTOOLS_SERVICE_NAME: 'sluice',
@@ -178,7 +200,7 @@ export class LocalStack {
                 stack?.isReady
                   ? {
                       status: 200,
-                      body: { status: 'ok', dynamodb: dynamodb.endpoint, sqs: sqsServer.endpoint, pollers: stack.pollerStats() },
+                      body: { status: 'ok', dynamodb: stack.dynamodb.endpoint, sqs: stack.sqsEndpoint, pollers: stack.pollerStats() },
                     }
                   : { status: 503, body: { status: 'starting' } },
             },
@@ -204,7 +226,9 @@ export class LocalStack {
       for (const source of sources) source.start();
       progress(`  ✓ pollers: ${consumers.map((c) => `${c.name} ×${options.concurrency[c.name] ?? 2}`).join(', ')}`);
 
-      stack = new LocalStack(options, keys.rootKey, dynamodb, sqsServer, queues, api, sources, sqs, sqsPort, sqsDataDir);
+      stack = new LocalStack(options, keys.rootKey, dynamodb, sqsServer, queues, api, sources, sqs, servers);
+      await stack.startSchedules();
+      stack.supervise();
       stack.ready = true;
       progress(`Ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       return stack;
@@ -215,25 +239,91 @@ export class LocalStack {
     }
   }
 
+  private static startDynamo(servers: Servers): Promise<DynamoDbLocal> {
+    return startDynamoDbLocal({ port: servers.dynamoPort, ...(servers.dynamoDataDir && { dataDir: servers.dynamoDataDir }) });
+  }
+
+  private static startSqs(servers: Servers): Promise<SqsServer> {
+    return startSqsServer({ port: servers.sqsPort, ...(servers.sqsDataDir && { dataDir: servers.sqsDataDir }) });
+  }
+
+  private static async provisionTable(endpoint: string): Promise<void> {
+    const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials });
+    try {
+      await provisionTable(client);
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** The scheduled functions of the description (the sweeper), on timers instead of EventBridge. */
+  private async startSchedules(): Promise<void> {
+    for (const fn of scheduledFunctions) {
+      const handler = await loadHandler<ScheduledEvent, unknown>(fn.name);
+      const everySeconds = this.options.sweepIntervalSeconds ?? fn.everySeconds;
+      const tick = () => {
+        if (this.stopping) return;
+        const event: ScheduledEvent = {
+          version: '0',
+          id: `local-${Date.now()}`,
+          'detail-type': 'Scheduled Event',
+          source: 'aws.events',
+          account: '000000000000',
+          time: new Date().toISOString(),
+          region: 'us-east-1',
+          resources: [`arn:aws:events:us-east-1:000000000000:rule/${fn.name}`],
+          detail: {},
+        };
+        this.sweeping = handler(event, lambdaContext(fn.name, fn.timeoutSeconds, fn.memoryMb))
+          .catch((error: unknown) => this.options.progress(`  ! ${fn.name} failed: ${String(error)}`))
+          .finally(() => {
+            if (!this.stopping) this.sweepTimer = setTimeout(tick, everySeconds * 1000);
+          });
+      };
+      this.sweepTimer = setTimeout(tick, everySeconds * 1000);
+    }
+  }
+
+  /** Restarts a server that exits while the stack is running, on the same port and data. */
+  private supervise(): void {
+    const watchSqs = (server: SqsServer) => {
+      void server.exited.then(async (code) => {
+        if (this.stopping) return;
+        this.options.progress(`  ! SQS server exited (code ${code}); starting it again`);
+        this.sqsServer = await LocalStack.startSqs(this.servers);
+        await provisionQueues(this.sqs);
+        this.options.progress('  ✓ SQS server is back');
+        watchSqs(this.sqsServer);
+      });
+    };
+    const watchDynamo = (server: DynamoDbLocal) => {
+      void server.child.exited.then(async (code) => {
+        if (this.stopping) return;
+        this.options.progress(`  ! DynamoDB Local exited (code ${code}); starting it again`);
+        this.dynamodbServer = await LocalStack.startDynamo(this.servers);
+        await LocalStack.provisionTable(this.dynamodbServer.endpoint);
+        this.options.progress('  ✓ DynamoDB Local is back');
+        watchDynamo(this.dynamodbServer);
+      });
+    };
+    watchSqs(this.sqsServer);
+    watchDynamo(this.dynamodbServer);
+  }
+
   pollerStats(): Record<string, unknown> {
     return Object.fromEntries(consumers.map((consumer, i) => [consumer.name, this.sources[i]?.stats]));
   }
 
-  /** Kills the SQS server (SIGKILL) and starts it again on the same port and data: a fault test's outage. */
-  async restartSqsServer(downtimeMs = 0): Promise<void> {
-    this.sqsServer.kill();
-    await this.sqsServer.exited;
-    if (downtimeMs > 0) await new Promise((resolve) => setTimeout(resolve, downtimeMs));
-    this.sqsServer = await startSqsServer({ port: this.sqsPort, ...(this.sqsDataDir && { dataDir: this.sqsDataDir }) });
-  }
-
-  /** Stops polling (in-flight invocations finish), then the API, then the servers. */
+  /** Stops polling (in-flight invocations finish), the sweeper, then the API, then the servers. */
   async stop(): Promise<void> {
     this.ready = false;
+    this.stopping = true;
+    clearTimeout(this.sweepTimer);
     await Promise.all(this.sources.map((source) => source.stop()));
+    await this.sweeping;
     await this.api.close();
     this.sqs.destroy();
     await this.sqsServer.stop();
-    await this.dynamodb.child.stop();
+    await this.dynamodbServer.child.stop();
   }
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import * as accessRoutes from './access-routes.ts';
 import * as catalogRoutes from './catalog-routes.ts';
 import * as messageRoutes from './message-routes.ts';
+import * as recoveryRoutes from './recovery-routes.ts';
 import { defineRoute, type RouteSpec } from './route-spec.ts';
 
 export const getOpenApi = defineRoute({
@@ -19,7 +20,7 @@ function isRouteSpec(value: unknown): value is RouteSpec {
 
 /** Every route contract, collected from the modules that define them. */
 export const routeSpecs: readonly RouteSpec[] = [
-  ...[accessRoutes, catalogRoutes, messageRoutes].flatMap((module) => Object.values(module).filter(isRouteSpec)),
+  ...[accessRoutes, catalogRoutes, messageRoutes, recoveryRoutes].flatMap((module) => Object.values(module).filter(isRouteSpec)),
   getOpenApi,
 ];
 

@@ -33,6 +33,12 @@ export const routeTable = [
   { name: 'get-message', method: 'GET', path: '/v1/messages/{id}' },
   { name: 'list-message-deliveries', method: 'GET', path: '/v1/messages/{id}/deliveries' },
   { name: 'get-delivery', method: 'GET', path: '/v1/deliveries/{id}' },
+  { name: 'retry-delivery', method: 'POST', path: '/v1/deliveries/{id}/retry' },
+  { name: 'recover-endpoint', method: 'POST', path: '/v1/endpoints/{id}/recover' },
+  { name: 'list-dead-letters', method: 'GET', path: '/v1/dead-letters' },
+  { name: 'redrive-dead-letters', method: 'POST', path: '/v1/dead-letters/redrive' },
+  { name: 'rotate-endpoint-secret', method: 'POST', path: '/v1/endpoints/{id}/secret/rotate' },
+  { name: 'test-endpoint', method: 'POST', path: '/v1/endpoints/{id}/test' },
   { name: 'get-openapi', method: 'GET', path: '/v1/openapi.json' },
 ] as const satisfies readonly RouteEntry[];
 

@@ -1,5 +1,5 @@
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { Attempt, Delivery, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
+import type { Attempt, Delivery, DeliveryStatus, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
 import type {
   AttemptRecord,
   DeliveryContext,
@@ -53,12 +53,12 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     const { Item } = await this.table.client.send(
       new GetCommand({ TableName: this.table.name, Key: keys.delivery(id), ConsistentRead: true }),
     );
-    return Item && stripKeys<Delivery>(Item);
+    return Item && toDelivery(Item);
   }
 
   async getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Delivery>> {
     const items = await this.batchGet(ids.map((id) => keys.delivery(id)));
-    return new Map(items.map((item) => [String(item.id), stripKeys<Delivery>(item)]));
+    return new Map(items.map((item) => [String(item.id), toDelivery(item)]));
   }
 
   async getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] } | undefined> {
@@ -71,7 +71,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     const deliveryItem = items.find((item) => item.sk === 'DLV');
     if (!deliveryItem) return undefined;
     const attempts = items.filter((item) => String(item.sk).startsWith('ATT#')).map((item) => stripKeys<Attempt>(item));
-    return { delivery: stripKeys<Delivery>(deliveryItem), attempts };
+    return { delivery: toDelivery(deliveryItem), attempts };
   }
 
   listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {
@@ -83,7 +83,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
         ExpressionAttributeValues: { ':pk': keys.deliveriesOfMessage(messageId) },
       },
       page,
-      (item) => stripKeys<Delivery>(item),
+      (item) => toDelivery(item),
     );
   }
 
@@ -99,7 +99,40 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
           KeyConditionExpression: 'gsi2pk = :pk',
           ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpoint(endpointId) },
         };
-    return queryPage(this.table, query, page, (item) => stripKeys<Delivery>(item));
+    return queryPage(this.table, query, page, (item) => toDelivery(item));
+  }
+
+  listByTenant(tenantId: string, status: DeliveryStatus, page: PageRequest): Promise<Page<Delivery>> {
+    return queryPage(
+      this.table,
+      {
+        IndexName: 'gsi4',
+        KeyConditionExpression: 'gsi4pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.deliveriesOfTenantByStatus(tenantId, status) },
+      },
+      page,
+      toDelivery,
+    );
+  }
+
+  async listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]> {
+    const lists = await Promise.all(
+      statuses.map((status) =>
+        queryAll(this.table, {
+          IndexName: 'gsi3',
+          KeyConditionExpression: sinceId ? 'gsi3pk = :pk AND gsi3sk >= :since' : 'gsi3pk = :pk',
+          ExpressionAttributeValues: {
+            ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status),
+            ...(sinceId && { ':since': sinceId }),
+          },
+          ScanIndexForward: false,
+        }),
+      ),
+    );
+    return lists
+      .flat()
+      .map(toDelivery)
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
   }
 
   async recordAttempt(record: AttemptRecord): Promise<boolean> {
@@ -154,7 +187,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     return {
       delivery: (id) => {
         const item = found.get(`${keys.delivery(id).pk}|DLV`);
-        return item && stripKeys<Delivery>(item);
+        return item && toDelivery(item);
       },
       endpoint: (tenantId, id) => {
         const key = keys.endpoint(tenantId, id);
@@ -216,4 +249,10 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
       ...delivery,
     };
   }
+}
+
+/** Items written before `scheduledAttempts` existed count every attempt as scheduled. */
+function toDelivery(item: Record<string, unknown>): Delivery {
+  const stored = stripKeys<Delivery & { scheduledAttempts?: number }>(item);
+  return { ...stored, scheduledAttempts: stored.scheduledAttempts ?? stored.attemptCount };
 }

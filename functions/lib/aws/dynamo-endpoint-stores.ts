@@ -113,15 +113,52 @@ export class DynamoEndpointStore implements EndpointStore {
     return Attributes !== undefined;
   }
 
-  async disable(tenantId: string, id: string, reason: string, at: string): Promise<void> {
+  async disable(tenantId: string, id: string, reason: string, at: string): Promise<boolean> {
     try {
       await this.table.client.send(
         new UpdateCommand({
           TableName: this.table.name,
           Key: keys.endpoint(tenantId, id),
           UpdateExpression: 'SET disabled = :true, disabledReason = :reason, updatedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND disabled = :false',
+          ExpressionAttributeValues: { ':true': true, ':false': false, ':reason': reason, ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async recordFailure(tenantId: string, id: string, at: string): Promise<string | undefined> {
+    try {
+      const { Attributes } = await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.endpoint(tenantId, id),
+          UpdateExpression:
+            'SET failingSince = if_not_exists(failingSince, :at), consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':true': true, ':reason': reason, ':at': at },
+          ExpressionAttributeValues: { ':at': at, ':zero': 0, ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return typeof Attributes?.failingSince === 'string' ? Attributes.failingSince : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async recordSuccess(tenantId: string, id: string): Promise<void> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.endpoint(tenantId, id),
+          UpdateExpression: 'REMOVE failingSince, consecutiveFailures',
+          ConditionExpression: 'attribute_exists(failingSince)',
         }),
       );
     } catch (error) {

@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadLetterSink, DeliveryJob, DeliveryQueue, FanOutJob, FanOutQueue } from '../core/ports.ts';
+import type { DeliveryLane } from '../core/model.ts';
+import type { DeadLetterSink, DeliveryJob, DeliveryQueue, EnqueueOptions, FanOutJob, FanOutQueue } from '../core/ports.ts';
 import { chunk } from './ledger-table.ts';
 
 const SQS_BATCH_LIMIT = 10;
@@ -21,15 +22,16 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, bodies: readon
 export class SqsDeliveryQueue implements DeliveryQueue {
   constructor(
     private readonly sqs: SQSClient,
-    private readonly queueUrl: string,
+    private readonly queueUrls: Readonly<Record<DeliveryLane, string>>,
   ) {}
 
-  enqueue(jobs: readonly DeliveryJob[], delaySeconds = 0): Promise<void> {
+  enqueue(jobs: readonly DeliveryJob[], options: EnqueueOptions = {}): Promise<void> {
+    const delay = Math.max(0, Math.min(900, Math.round(options.delaySeconds ?? 0)));
     return sendBatch(
       this.sqs,
-      this.queueUrl,
+      this.queueUrls[options.lane ?? 'primary'],
       jobs.map((job) => JSON.stringify(job)),
-      Math.max(0, Math.min(900, Math.round(delaySeconds))),
+      delay,
     );
   }
 }

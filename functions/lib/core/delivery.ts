@@ -1,6 +1,6 @@
 import { addSeconds, type Clock, epochSeconds } from './clock.ts';
 import { activeSecrets } from './endpoints.ts';
-import type { Attempt, AttemptOutcome, Delivery, Endpoint, Message } from './model.ts';
+import type { Attempt, AttemptOutcome, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
 import { terminalStatuses } from './model.ts';
 import type {
   DeadLetterSink,
@@ -13,6 +13,8 @@ import type {
   HttpRequest,
   HttpResult,
   HttpSender,
+  RateLimiter,
+  SystemEventPublisher,
 } from './ports.ts';
 import { nextRetryDelaySeconds, parseRetryAfter } from './retry-schedule.ts';
 import { signatureHeader } from './signing.ts';
@@ -22,6 +24,8 @@ export const USER_AGENT = 'Sluice/1.0';
 export const MAX_QUEUE_DELAY_SECONDS = 900;
 /** A job may arrive this much before its delivery is due and still be attempted. */
 const EARLY_TOLERANCE_MS = 1000;
+/** Default run of failures after which an endpoint is disabled (contract: 5 days). */
+export const DEFAULT_FAILURE_WINDOW_SECONDS = 5 * 24 * 3600;
 
 export function classify(result: HttpResult): AttemptOutcome {
   if (result.statusCode === undefined) return 'failed';
@@ -56,6 +60,37 @@ export function buildRequest(endpoint: Endpoint, message: Message, delivery: Del
   return { url: endpoint.url, headers, body, timeoutMs: endpoint.timeoutMs };
 }
 
+/**
+ * Attempts in flight in this process, per endpoint. An endpoint whose oldest attempt has been
+ * waiting longer than `slowAfterMs` is slow: its next jobs go to the retry lane instead of
+ * holding a primary-lane batch open until they time out too.
+ */
+export class InFlightAttempts {
+  private readonly started = new Map<string, Set<number>>();
+
+  constructor(private readonly slowAfterMs = 1000) {}
+
+  begin(endpointId: string, at: number): () => void {
+    const set = this.started.get(endpointId) ?? new Set<number>();
+    // Distinct keys for attempts started in the same millisecond.
+    let key = at;
+    while (set.has(key)) key += 1e-6;
+    set.add(key);
+    this.started.set(endpointId, set);
+    return () => {
+      set.delete(key);
+      if (set.size === 0) this.started.delete(endpointId);
+    };
+  }
+
+  isSlow(endpointId: string, now: number): boolean {
+    const set = this.started.get(endpointId);
+    if (!set) return false;
+    for (const at of set) if (now - at > this.slowAfterMs) return true;
+    return false;
+  }
+}
+
 export type DeliveryReport =
   | {
       readonly kind: 'attempted';
@@ -63,8 +98,12 @@ export type DeliveryReport =
       readonly attempt: Attempt;
       /** Seconds until the next attempt; absent when none is scheduled. */
       readonly retryInSeconds?: number;
+      /** Set when this attempt disabled the endpoint (410, or failing for the whole window). */
+      readonly endpointDisabled?: string;
     }
   | { readonly kind: 'deferred'; readonly deliveryId: string; readonly dueInSeconds: number }
+  | { readonly kind: 'diverted'; readonly deliveryId: string; readonly reason: string }
+  | { readonly kind: 'throttled'; readonly deliveryId: string }
   | { readonly kind: 'skipped'; readonly deliveryId: string; readonly reason: string }
   | { readonly kind: 'closed'; readonly delivery: Delivery; readonly reason: string };
 
@@ -75,19 +114,28 @@ export interface DeliveryDeps {
   readonly queue: DeliveryQueue;
   readonly deadLetters: DeadLetterSink;
   readonly sender: HttpSender;
+  readonly rateLimiter: RateLimiter;
+  readonly systemEvents: SystemEventPublisher;
   readonly clock: Clock;
   readonly random: () => number;
+  readonly inFlight?: InFlightAttempts;
+  /** A run of failures this long disables the endpoint. */
+  readonly failureWindowSeconds?: number;
 }
 
 export class DeliveryService {
-  constructor(private readonly deps: DeliveryDeps) {}
+  private readonly inFlight: InFlightAttempts;
+
+  constructor(private readonly deps: DeliveryDeps) {
+    this.inFlight = deps.inFlight ?? new InFlightAttempts();
+  }
 
   /** One read for a whole batch of jobs (deliveries, endpoints and messages together). */
   prepare(jobs: readonly DeliveryJob[]): Promise<DeliveryContext> {
     return this.deps.loader.load(jobs);
   }
 
-  async run(job: DeliveryJob, context: DeliveryContext): Promise<DeliveryReport> {
+  async run(job: DeliveryJob, context: DeliveryContext, lane: DeliveryLane = 'primary'): Promise<DeliveryReport> {
     const now = this.deps.clock.now();
     const delivery = context.delivery(job.deliveryId);
     if (!delivery) return { kind: 'skipped', deliveryId: job.deliveryId, reason: 'no such delivery in the ledger' };
@@ -101,28 +149,40 @@ export class DeliveryService {
     const dueInMs = delivery.nextAttemptAt ? Date.parse(delivery.nextAttemptAt) - now.getTime() : 0;
     if (!manual && dueInMs > EARLY_TOLERANCE_MS) {
       const dueInSeconds = Math.ceil(dueInMs / 1000);
-      await this.deps.queue.enqueue([job], Math.min(dueInSeconds, MAX_QUEUE_DELAY_SECONDS));
+      await this.deps.queue.enqueue([job], { delaySeconds: Math.min(dueInSeconds, MAX_QUEUE_DELAY_SECONDS), lane: 'retry' });
       return { kind: 'deferred', deliveryId: delivery.id, dueInSeconds };
     }
     const endpoint = context.endpoint(delivery.tenantId, delivery.endpointId);
     if (!endpoint) return this.close(delivery, 'dead', 'the endpoint was deleted', now);
     if (endpoint.disabled) {
       // Paused, not lost: enabling the endpoint dates the delivery again.
-      return this.close(
-        delivery,
-        delivery.status,
-        `endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}`,
-        now,
-      );
+      if (manual) return { kind: 'skipped', deliveryId: delivery.id, reason: 'endpoint is disabled' };
+      const reason = `endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}`;
+      return this.close(delivery, delivery.status, reason, now);
     }
     const message = context.message(delivery.messageId);
     if (!message) return this.close(delivery, 'dead', 'the message is gone (expired from history)', now);
+    if (lane === 'primary' && !manual && (endpoint.failingSince || this.inFlight.isSlow(endpoint.id, now.getTime()))) {
+      await this.deps.queue.enqueue([job], { lane: 'retry' });
+      return { kind: 'diverted', deliveryId: delivery.id, reason: endpoint.failingSince ? 'endpoint is failing' : 'endpoint is slow' };
+    }
+    if (endpoint.rateLimitPerSecond && !(await this.deps.rateLimiter.tryAcquire(endpoint.id, endpoint.rateLimitPerSecond, now))) {
+      // Over the endpoint's budget for this second: wait, never drop.
+      await this.deps.queue.enqueue([job], { delaySeconds: 1, lane });
+      return { kind: 'throttled', deliveryId: delivery.id };
+    }
     return this.attempt(delivery, endpoint, message, manual, now);
   }
 
   private async attempt(delivery: Delivery, endpoint: Endpoint, message: Message, manual: boolean, now: Date): Promise<DeliveryReport> {
     const number = delivery.attemptCount + 1;
-    const result = await this.deps.sender.send(buildRequest(endpoint, message, delivery, number, now));
+    const done = this.inFlight.begin(endpoint.id, now.getTime());
+    let result: HttpResult;
+    try {
+      result = await this.deps.sender.send(buildRequest(endpoint, message, delivery, number, now));
+    } finally {
+      done();
+    }
     const outcome = classify(result);
     const finishedAt = this.deps.clock.now();
     const attempt: Attempt = {
@@ -136,36 +196,98 @@ export class DeliveryService {
       ...(result.responseBody !== undefined && { responseBody: result.responseBody }),
       outcome,
     };
-    const retryAfter =
-      result.statusCode === 429 || result.statusCode === 503 ? parseRetryAfter(result.headers?.['retry-after'], finishedAt) : undefined;
-    // 410 means the receiver unsubscribed: no retry is scheduled and the endpoint is disabled below.
-    const retryIn = outcome === 'failed' ? nextRetryDelaySeconds(endpoint.retryPolicy, number, this.deps.random, retryAfter) : undefined;
-    const { nextAttemptAt: _n, lastError: _e, lastStatusCode: _s, ...rest } = delivery;
-    const next: Delivery = {
-      ...rest,
-      status: outcome === 'succeeded' ? 'succeeded' : outcome === 'failed' && retryIn === undefined ? 'dead' : 'failed',
-      attemptCount: number,
-      lastAttemptAt: now.toISOString(),
-      updatedAt: finishedAt.toISOString(),
-      ...(retryIn !== undefined && { nextAttemptAt: addSeconds(finishedAt, retryIn).toISOString() }),
-      ...(result.statusCode !== undefined && { lastStatusCode: result.statusCode }),
-      ...(attempt.error !== undefined && { lastError: attempt.error }),
-    };
-    const recorded = await this.deps.deliveries.recordAttempt({ delivery: next, previous: delivery, attempt });
+    const next = this.nextState(delivery, endpoint, attempt, result, manual, finishedAt);
+    const recorded = await this.deps.deliveries.recordAttempt({ delivery: next.delivery, previous: delivery, attempt });
     if (!recorded) return { kind: 'skipped', deliveryId: delivery.id, reason: `attempt ${number} was already recorded` };
-    if (outcome === 'gone') {
-      await this.disableEndpoint(endpoint, `the endpoint answered 410 Gone at ${finishedAt.toISOString()}`);
-    } else if (retryIn !== undefined) {
-      await this.deps.queue.enqueue([jobOf(next)], Math.min(Math.ceil(retryIn), MAX_QUEUE_DELAY_SECONDS));
-    } else if (next.status === 'dead') {
-      await this.deps.deadLetters.park(JSON.stringify({ ...jobOf(next), attempts: number }), 'retries exhausted');
+
+    if (next.retryInSeconds !== undefined) {
+      await this.deps.queue.enqueue([jobOf(next.delivery)], {
+        delaySeconds: Math.min(Math.ceil(next.retryInSeconds), MAX_QUEUE_DELAY_SECONDS),
+        lane: 'retry',
+      });
+    } else if (next.delivery.status === 'dead' && delivery.status !== 'dead') {
+      await this.deps.deadLetters.park(JSON.stringify({ ...jobOf(next.delivery), attempts: number }), 'retries exhausted');
     }
-    return { kind: 'attempted', delivery: next, attempt, ...(retryIn !== undefined && { retryInSeconds: retryIn }) };
+    const endpointDisabled = await this.trackHealth(endpoint, outcome, finishedAt);
+    return {
+      kind: 'attempted',
+      delivery: next.delivery,
+      attempt,
+      ...(next.retryInSeconds !== undefined && { retryInSeconds: next.retryInSeconds }),
+      ...(endpointDisabled && { endpointDisabled }),
+    };
   }
 
-  private async disableEndpoint(endpoint: Endpoint, reason: string): Promise<void> {
-    if (endpoint.disabled) return;
-    await this.deps.endpoints.disable(endpoint.tenantId, endpoint.id, reason, this.deps.clock.now().toISOString());
+  /**
+   * The delivery after an attempt. A failed attempt that was due uses up one retry. A manual
+   * attempt made before the next one was due changes nothing on the schedule, and a manual
+   * attempt on a finished delivery leaves its status as it was.
+   */
+  private nextState(
+    delivery: Delivery,
+    endpoint: Endpoint,
+    attempt: Attempt,
+    result: HttpResult,
+    manual: boolean,
+    finishedAt: Date,
+  ): { delivery: Delivery; retryInSeconds?: number } {
+    const { nextAttemptAt: previousNext, lastError: _e, lastStatusCode: _s, ...rest } = delivery;
+    const base = {
+      ...rest,
+      attemptCount: attempt.attempt,
+      lastAttemptAt: attempt.startedAt,
+      updatedAt: finishedAt.toISOString(),
+      ...(attempt.statusCode !== undefined && { lastStatusCode: attempt.statusCode }),
+      ...(attempt.error !== undefined && { lastError: attempt.error }),
+    };
+    if (attempt.outcome === 'succeeded') return { delivery: { ...base, status: 'succeeded' } };
+    // 410: the receiver unsubscribed. The endpoint is disabled; this delivery waits with it.
+    if (attempt.outcome === 'gone') return { delivery: { ...base, status: 'failed' } };
+    if (manual && terminalStatuses.has(delivery.status)) return { delivery: { ...base, status: delivery.status } };
+    if (manual && previousNext && Date.parse(previousNext) > finishedAt.getTime()) {
+      return { delivery: { ...base, status: 'failed', nextAttemptAt: previousNext } };
+    }
+    const scheduledAttempts = delivery.scheduledAttempts + 1;
+    const retryAfter =
+      attempt.statusCode === 429 || attempt.statusCode === 503 ? parseRetryAfter(result.headers?.['retry-after'], finishedAt) : undefined;
+    const retryIn = nextRetryDelaySeconds(endpoint.retryPolicy, scheduledAttempts, this.deps.random, retryAfter);
+    if (retryIn === undefined) return { delivery: { ...base, scheduledAttempts, status: 'dead' } };
+    return {
+      delivery: { ...base, scheduledAttempts, status: 'failed', nextAttemptAt: addSeconds(finishedAt, retryIn).toISOString() },
+      retryInSeconds: retryIn,
+    };
+  }
+
+  /**
+   * Consecutive-failure tracking. A run of failures that spans the window disables the endpoint
+   * and tells the tenant with an `endpoint.disabled` event. Returns the reason when it disabled.
+   */
+  private async trackHealth(endpoint: Endpoint, outcome: AttemptOutcome, at: Date): Promise<string | undefined> {
+    if (outcome === 'succeeded') {
+      if (endpoint.failingSince) await this.deps.endpoints.recordSuccess(endpoint.tenantId, endpoint.id);
+      return undefined;
+    }
+    if (outcome === 'gone') return this.disableEndpoint(endpoint, `the endpoint answered 410 Gone at ${at.toISOString()}`, at);
+    const failingSince = await this.deps.endpoints.recordFailure(endpoint.tenantId, endpoint.id, at.toISOString());
+    const windowSeconds = this.deps.failureWindowSeconds ?? DEFAULT_FAILURE_WINDOW_SECONDS;
+    if (failingSince && at.getTime() - Date.parse(failingSince) >= windowSeconds * 1000) {
+      return this.disableEndpoint(endpoint, `every attempt failed from ${failingSince} to ${at.toISOString()}`, at, failingSince);
+    }
+    return undefined;
+  }
+
+  private async disableEndpoint(endpoint: Endpoint, reason: string, at: Date, failingSince?: string): Promise<string | undefined> {
+    if (endpoint.disabled) return undefined;
+    // Only the worker whose write actually disabled it announces it.
+    if (!(await this.deps.endpoints.disable(endpoint.tenantId, endpoint.id, reason, at.toISOString()))) return undefined;
+    await this.deps.systemEvents.publish(endpoint.tenantId, 'endpoint.disabled', {
+      endpointId: endpoint.id,
+      url: endpoint.url,
+      reason,
+      disabledAt: at.toISOString(),
+      ...(failingSince && { failingSince }),
+    });
+    return reason;
   }
 
   /** Ends or pauses a delivery without an HTTP attempt; the reason stays in the ledger. */
@@ -178,11 +300,12 @@ export class DeliveryService {
   }
 }
 
-export function jobOf(delivery: Delivery): DeliveryJob {
+export function jobOf(delivery: Delivery, trigger?: DeliveryJob['trigger']): DeliveryJob {
   return {
     deliveryId: delivery.id,
     tenantId: delivery.tenantId,
     messageId: delivery.messageId,
     endpointId: delivery.endpointId,
+    ...(trigger && { trigger }),
   };
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock } from './clock.ts';
+import { addSeconds, type Clock } from './clock.ts';
+import { jobOf } from './delivery.ts';
 import { NotFoundError, UnknownEventTypeError, ValidationError } from './errors.ts';
 import { systemEventTypes } from './event-types.ts';
 import type { IdGenerator } from './ids.ts';
 import type { BasicAuth, Endpoint, EndpointMode, Page, PageRequest, RetryPolicy, SigningSecret } from './model.ts';
-import type { DestinationGuard, EndpointStore, EventTypeStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, DestinationGuard, EndpointStore, EventTypeStore } from './ports.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -53,9 +54,14 @@ export type EndpointPatch = {
   readonly [K in keyof EndpointInput]?: EndpointInput[K] | (K extends 'url' | 'mode' | 'disabled' ? never : null);
 };
 
+/** A rotated-out secret keeps signing alongside the new one this long (contract §3). */
+export const SECRET_OVERLAP_SECONDS = 24 * 3600;
+
 export interface EndpointDeps {
   readonly endpoints: EndpointStore;
   readonly eventTypes: EventTypeStore;
+  readonly deliveries: DeliveryStore;
+  readonly queue: DeliveryQueue;
   readonly guard: DestinationGuard;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -111,13 +117,56 @@ export class EndpointService {
       if (value === null) delete merged[field];
       else if (value !== undefined) merged[field] = value;
     }
-    if (merged.disabled === false) delete merged.disabledReason;
+    const enabling = current.disabled && merged.disabled === false;
+    if (merged.disabled === false) {
+      // Enabled again: a fresh start, health history included.
+      delete merged.disabledReason;
+      if (enabling) {
+        delete merged.failingSince;
+        delete merged.consecutiveFailures;
+      }
+    }
     if (Array.isArray(merged.eventTypes)) merged.eventTypes = [...new Set(merged.eventTypes)];
     merged.updatedAt = this.deps.clock.now().toISOString();
     const next = merged as unknown as Endpoint;
     await this.checkInput(tenantId, next, current);
     if (!(await this.deps.endpoints.update(next))) throw new NotFoundError('endpoint', id);
+    if (enabling) await this.resume(next);
     return next;
+  }
+
+  /** Dates again, and enqueues, the deliveries that waited while the endpoint was disabled. */
+  private async resume(endpoint: Endpoint): Promise<number> {
+    const now = this.deps.clock.now().toISOString();
+    const waiting = (await this.deps.deliveries.listAllByEndpoint(endpoint.id, ['pending', 'failed'])).filter((d) => !d.nextAttemptAt);
+    const resumed = [];
+    for (const delivery of waiting) {
+      const next = { ...delivery, nextAttemptAt: now, updatedAt: now };
+      if (await this.deps.deliveries.update(next, delivery)) resumed.push(next);
+    }
+    if (resumed.length > 0)
+      await this.deps.queue.enqueue(
+        resumed.map((d) => jobOf(d)),
+        { lane: 'primary' },
+      );
+    return resumed.length;
+  }
+
+  /**
+   * A new signing secret; the previous one keeps signing for 24 hours, so receivers can switch
+   * over without dropping a delivery (both signatures are sent meanwhile).
+   */
+  async rotateSecret(tenantId: string, id: string): Promise<readonly SigningSecret[]> {
+    const current = await this.get(tenantId, id);
+    const now = this.deps.clock.now();
+    const overlapEnds = addSeconds(now, SECRET_OVERLAP_SECONDS).toISOString();
+    const secrets: SigningSecret[] = [
+      { value: generateSigningSecret(), createdAt: now.toISOString() },
+      ...activeSecrets(current.secrets, now).map((secret) => ({ ...secret, expiresAt: secret.expiresAt ?? overlapEnds })),
+    ];
+    const next: Endpoint = { ...current, secrets, updatedAt: now.toISOString() };
+    if (!(await this.deps.endpoints.update(next))) throw new NotFoundError('endpoint', id);
+    return secrets;
   }
 
   async delete(tenantId: string, id: string): Promise<void> {

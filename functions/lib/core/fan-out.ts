@@ -1,4 +1,5 @@
 import type { Clock } from './clock.ts';
+import { jobOf } from './delivery.ts';
 import { deliveryIdFor } from './ids.ts';
 import type { Delivery, Endpoint, Message } from './model.ts';
 import type { DeliveryJob, DeliveryQueue, DeliveryStore, EndpointStore, FanOutJob, MessageStore } from './ports.ts';
@@ -53,6 +54,7 @@ export class FanOutService {
       eventType: message.type,
       status: 'pending',
       attemptCount: 0,
+      scheduledAttempts: 0,
       // A disabled endpoint's delivery waits, undated, until the endpoint is enabled again.
       ...(endpoint.disabled ? {} : { nextAttemptAt: now }),
       createdAt: now,
@@ -61,10 +63,16 @@ export class FanOutService {
     const created = new Set(await this.deps.deliveries.createMany(deliveries));
     // Only this run's deliveries get a job: one another run created is that run's to enqueue, and
     // if that run died between the two steps, the sweeper finds the delivery overdue in the ledger.
-    const jobs: DeliveryJob[] = deliveries
-      .filter((d) => created.has(d.id) && d.nextAttemptAt !== undefined)
-      .map((d) => ({ deliveryId: d.id, tenantId: d.tenantId, messageId: d.messageId, endpointId: d.endpointId }));
-    if (jobs.length > 0) await this.deps.queue.enqueue(jobs);
+    const failing = new Set(endpoints.filter((e) => e.failingSince).map((e) => e.id));
+    const lanes: Record<'primary' | 'retry', DeliveryJob[]> = { primary: [], retry: [] };
+    for (const d of deliveries) {
+      if (!created.has(d.id) || d.nextAttemptAt === undefined) continue;
+      // A failing endpoint's first attempt waits in the retry lane, behind nothing healthy.
+      lanes[failing.has(d.endpointId) ? 'retry' : 'primary'].push(jobOf(d));
+    }
+    for (const lane of ['primary', 'retry'] as const) {
+      if (lanes[lane].length > 0) await this.deps.queue.enqueue(lanes[lane], { lane });
+    }
     return { kind: 'fanned-out', messageId: message.id, deliveries: deliveries.length, created: created.size };
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory } from 'ulid';
 
 /** Prefixes of the contract (§ "IDs are prefixed, sortable strings"). */
 export const idPrefixes = {
@@ -38,6 +38,11 @@ export function deliveryIdFor(messageId: string, endpointId: string): string {
   let random = '';
   for (let i = 0; i < 16; i++) random += CROCKFORD[(digest[i] ?? 0) & 31];
   return `${idPrefixes.delivery}_${time}${random}`;
+}
+
+/** The smallest id of a kind created at `date` or later: a lower bound for "since" queries. */
+export function idFloor(kind: IdKind, date: Date): string {
+  return `${idPrefixes[kind]}_${encodeTime(Math.max(0, date.getTime()), 10)}0000000000000000`;
 }
 
 export function hasPrefix(id: string, kind: IdKind): boolean {

@@ -64,6 +64,21 @@ export class MessageService {
     return result;
   }
 
+  /** Events Sluice emits itself (`endpoint.disabled`, `sluice.ping`): no declared type needed. */
+  async publishSystemEvent(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
+    const now = this.deps.clock.now();
+    const message: Message = {
+      id: this.deps.ids.next('message'),
+      tenantId,
+      type,
+      payloadJson: JSON.stringify(payload),
+      createdAt: now.toISOString(),
+    };
+    await this.deps.messages.create(message, undefined, now.toISOString());
+    await this.deps.fanOut.enqueue({ messageId: message.id, tenantId });
+    return message;
+  }
+
   async get(tenantId: string, id: string): Promise<Message> {
     const message = await this.deps.messages.get(id);
     if (!message || message.tenantId !== tenantId) throw new NotFoundError('message', id);

@@ -83,6 +83,9 @@ export interface Endpoint {
   readonly groups?: readonly string[];
   readonly disabled: boolean;
   readonly disabledReason?: string;
+  /** Start of the current run of failed attempts; absent while the endpoint is healthy. */
+  readonly failingSince?: string;
+  readonly consecutiveFailures?: number;
   /** Newest first; more than one only while a rotation is in its overlap window. */
   readonly secrets: readonly SigningSecret[];
   readonly createdAt: string;
@@ -113,6 +116,8 @@ export interface Delivery {
   readonly status: DeliveryStatus;
   /** Attempts recorded so far: the history store, not SQS receive counts, is the truth. */
   readonly attemptCount: number;
+  /** Attempts made on the retry schedule; manual ones do not use up a retry. */
+  readonly scheduledAttempts: number;
   readonly nextAttemptAt?: string;
   readonly lastAttemptAt?: string;
   readonly lastStatusCode?: number;
@@ -122,6 +127,9 @@ export interface Delivery {
 }
 
 export type AttemptTrigger = 'scheduled' | 'manual';
+
+/** The two delivery queues: first attempts to healthy endpoints, and everything else. */
+export type DeliveryLane = 'primary' | 'retry';
 export type AttemptOutcome = 'succeeded' | 'failed' | 'gone';
 
 export interface Attempt {

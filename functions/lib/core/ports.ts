@@ -6,6 +6,7 @@ import type {
   ApiKey,
   Attempt,
   Delivery,
+  DeliveryLane,
   DeliveryStatus,
   Endpoint,
   EventType,
@@ -50,8 +51,12 @@ export interface EndpointStore {
   /** Replaces the endpoint if it still exists; false when it was deleted meanwhile. */
   update(endpoint: Endpoint): Promise<boolean>;
   delete(tenantId: string, id: string): Promise<boolean>;
-  /** Disables in place (no read-modify-write), so it cannot undo a concurrent PATCH. */
-  disable(tenantId: string, id: string, reason: string, at: string): Promise<void>;
+  /** Disables in place (no read-modify-write); true only for the call that actually disabled it. */
+  disable(tenantId: string, id: string, reason: string, at: string): Promise<boolean>;
+  /** Counts a failed attempt; returns when the current run of failures began. */
+  recordFailure(tenantId: string, id: string, at: string): Promise<string | undefined>;
+  /** Ends a run of failures. */
+  recordSuccess(tenantId: string, id: string): Promise<void>;
 }
 
 export interface IdempotencyClaim {
@@ -102,6 +107,10 @@ export interface DeliveryStore {
   recordAttempt(record: AttemptRecord): Promise<boolean>;
   /** Conditional state change without an attempt (e.g. endpoint deleted); false if the state moved on. */
   update(delivery: Delivery, previous: Delivery): Promise<boolean>;
+  /** Deliveries of a tenant in one status, newest first (dead letters, inbox). */
+  listByTenant(tenantId: string, status: DeliveryStatus, page: PageRequest): Promise<Page<Delivery>>;
+  /** Every delivery of an endpoint in the given statuses (for recover and resume), newest first. */
+  listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]>;
 }
 
 /** Where a delivery job goes; everything the worker needs to find its ledger items. */
@@ -113,9 +122,38 @@ export interface DeliveryJob {
   readonly trigger?: 'scheduled' | 'manual';
 }
 
+export interface EnqueueOptions {
+  /** Capped at SQS's 900 by the caller. */
+  readonly delaySeconds?: number;
+  readonly lane?: DeliveryLane;
+}
+
 export interface DeliveryQueue {
-  /** Batched: ten jobs a call. `delaySeconds` is capped at SQS's 900 by the caller. */
-  enqueue(jobs: readonly DeliveryJob[], delaySeconds?: number): Promise<void>;
+  /** Batched: ten jobs a call. */
+  enqueue(jobs: readonly DeliveryJob[], options?: EnqueueOptions): Promise<void>;
+}
+
+/** Per-endpoint rate limit shared by every worker (a counter per second in the ledger). */
+export interface RateLimiter {
+  /** True if one more delivery fits in this second's budget (and counts it). */
+  tryAcquire(endpointId: string, limitPerSecond: number, now: Date): Promise<boolean>;
+}
+
+/** Emits events Sluice itself produces (`endpoint.disabled`, `sluice.ping`). */
+export interface SystemEventPublisher {
+  publish(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message>;
+}
+
+export interface DueItem {
+  readonly kind: 'delivery' | 'message';
+  readonly id: string;
+}
+
+/** The ledger's list of work whose next step is overdue (the sweeper's view). */
+export interface DueWorkIndex {
+  overdue(before: string, limit: number): Promise<readonly DueItem[]>;
+  /** Moves an item's place in the index (not its schedule) so one sweep does not repeat it at once. */
+  postpone(item: DueItem, until: string): Promise<void>;
 }
 
 export interface FanOutJob {

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import type { DeliveryReport } from '../core/delivery.ts';
+import { SecretView } from './catalog-routes.ts';
+import { DeliveryView, MessageAccepted } from './message-routes.ts';
+import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+
+const conflict = { 409: { description: 'The endpoint is disabled or deleted: enable it first', schema: ErrorBody } } as const;
+
+export const retryDelivery = defineRoute({
+  name: 'retry-delivery',
+  tag: 'Recovery',
+  summary: 'One more attempt now, whatever the delivery’s state',
+  description:
+    'Queued at once; the attempt is recorded with trigger `manual`. A failed manual attempt leaves a finished delivery as it was.',
+  access: ['admin'],
+  params: IdParams,
+  responses: {
+    202: { description: 'The attempt is queued', schema: z.object({ deliveryId: z.string(), queued: z.literal(true) }) },
+    ...errorResponses,
+    ...notFound,
+    ...conflict,
+  },
+});
+
+export const recoverEndpoint = defineRoute({
+  name: 'recover-endpoint',
+  tag: 'Recovery',
+  summary: 'Re-send every failed or dead delivery of an endpoint since a time',
+  access: ['admin'],
+  params: IdParams,
+  body: z.strictObject({ since: z.iso.datetime({ offset: true }).meta({ example: '2026-11-24T00:00:00Z' }) }),
+  responses: {
+    202: {
+      description: 'How many deliveries were queued (at most 1000 a call; `truncated` says more remain)',
+      schema: z.object({ queued: z.number(), truncated: z.boolean() }),
+    },
+    ...errorResponses,
+    ...notFound,
+    ...conflict,
+  },
+});
+
+export const listDeadLetters = defineRoute({
+  name: 'list-dead-letters',
+  tag: 'Recovery',
+  summary: 'Deliveries that exhausted their retries, newest first',
+  access: ['admin'],
+  query: PageQuery,
+  responses: { 200: { description: 'Dead deliveries', schema: pageOf(DeliveryView, 'DeadLetterPage') }, ...errorResponses },
+});
+
+export const redriveDeadLetters = defineRoute({
+  name: 'redrive-dead-letters',
+  tag: 'Recovery',
+  summary: 'Send dead deliveries (the given ones, or all) back into delivery with a fresh retry schedule',
+  access: ['admin'],
+  body: z.strictObject({ ids: z.array(z.string().min(1).max(64)).min(1).max(1000).optional() }),
+  responses: {
+    202: {
+      description: 'What was redriven, and what was not and why',
+      schema: z.object({ redriven: z.array(z.string()), skipped: z.array(z.object({ id: z.string(), reason: z.string() })) }),
+    },
+    ...errorResponses,
+  },
+});
+
+export const rotateEndpointSecret = defineRoute({
+  name: 'rotate-endpoint-secret',
+  tag: 'Endpoints',
+  summary: 'Rotate the signing secret: the old one keeps signing alongside for 24 h',
+  access: ['admin'],
+  params: IdParams,
+  responses: {
+    200: { description: 'The new secret and the previous one(s) with their expiry', schema: SecretView },
+    ...errorResponses,
+    ...notFound,
+  },
+});
+
+export const TestResult = z
+  .object({
+    message: MessageAccepted,
+    deliveryId: z.string(),
+    outcome: z.enum(['succeeded', 'failed', 'gone', 'not_attempted']),
+    statusCode: z.number().optional(),
+    durationMs: z.number().optional(),
+    error: z.string().optional(),
+    responseBody: z.string().optional(),
+  })
+  .meta({ id: 'EndpointTestResult' });
+
+export const testEndpoint = defineRoute({
+  name: 'test-endpoint',
+  tag: 'Endpoints',
+  summary: 'Send a `sluice.ping` event to this endpoint now and answer with the outcome',
+  access: ['admin'],
+  params: IdParams,
+  responses: { 200: { description: 'The attempt’s outcome', schema: TestResult }, ...errorResponses, ...notFound, ...conflict },
+});
+
+export function testResult(report: DeliveryReport) {
+  if (report.kind !== 'attempted') return { outcome: 'not_attempted' as const, ...('reason' in report && { error: report.reason }) };
+  const { attempt } = report;
+  return {
+    outcome: attempt.outcome,
+    durationMs: attempt.durationMs,
+    ...(attempt.statusCode !== undefined && { statusCode: attempt.statusCode }),
+    ...(attempt.error && { error: attempt.error }),
+    ...(attempt.responseBody !== undefined && { responseBody: attempt.responseBody }),
+  };
+}

@@ -1,0 +1,21 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import type { ScheduledEvent } from 'aws-lambda';
+import { sluice } from './lib/container.ts';
+import { logger, metrics } from './lib/edge/observability.ts';
+
+/** Scheduled every minute: re-enqueues work that is overdue in the ledger (lost queue messages). */
+export const handler = middy<ScheduledEvent, { deliveries: number; messages: number }>()
+  .use(injectLambdaContext(logger))
+  .handler(async () => {
+    const app = await sluice();
+    const report = await app.sweeper.sweep();
+    if (report.deliveries + report.messages > 0) {
+      logger.warn('sweeper re-enqueued overdue work', { ...report });
+      metrics.addMetric('SweptDeliveries', MetricUnit.Count, report.deliveries);
+      metrics.addMetric('SweptMessages', MetricUnit.Count, report.messages);
+      metrics.publishStoredMetrics();
+    }
+    return report;
+  });
