@@ -21,8 +21,25 @@ export const sluiceConfigSchema = z.object({
   tableDeletionProtection: contextBoolean.default(true),
   /** Retention of every log group of the stack (Lambda and API access logs). */
   logRetentionDays: z.coerce.number().pipe(z.enum(RetentionDays)).default(RetentionDays.ONE_MONTH),
-  /** How long message and delivery history is kept (`SLUICE_RETENTION_DAYS`, DynamoDB TTL). */
-  historyRetentionDays: z.coerce.number().int().min(1).max(3650).default(30),
+  /**
+   * How long message and delivery history is kept (`SLUICE_RETENTION_DAYS`, DynamoDB TTL). At most
+   * 365, as `functions/lib/env.ts` allows: a larger value would fail every cold start.
+   */
+  historyRetentionDays: z.coerce.number().int().min(1).max(365).default(30),
+  /**
+   * How overdue work must be before the sweeper re-enqueues it (`SLUICE_SWEEP_GRACE_SECONDS`).
+   * Default and bounds are those of `functions/lib/env.ts` (a test keeps them equal).
+   */
+  sweepGraceSeconds: z.coerce.number().int().min(1).max(3600).default(120),
+  /**
+   * A run of failed attempts this long disables an endpoint (`SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS`,
+   * default 5 days). Default and bound are those of `functions/lib/env.ts`.
+   */
+  endpointFailureWindowSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5 * 24 * 3600),
 });
 
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;

@@ -6,8 +6,9 @@ import { SluiceHttpApi } from './constructs/http-api.ts';
 import { KeySecrets } from './constructs/key-secrets.ts';
 import { Ledger } from './constructs/ledger.ts';
 import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
+import { ScheduledFunctions } from './constructs/scheduled-functions.ts';
 import type { SluiceFunction } from './constructs/sluice-function.ts';
-import { apiFunctions, consumers, envNames, ledgerTable, type QueueName, queues } from './description.ts';
+import { apiFunctions, consumers, envNames, ledgerTable, type QueueName, queues, scheduledFunctions } from './description.ts';
 
 export interface SluiceStackProps extends StackProps {
   readonly config: SluiceConfig;
@@ -19,23 +20,48 @@ interface QueueTarget {
   readonly deadLetter?: boolean;
 }
 
+/** Both delivery lanes: first attempts go to `delivery`, retries and failing endpoints to `retry`. */
+const deliveryLanes: readonly QueueTarget[] = [{ queue: 'delivery' }, { queue: 'retry' }];
+
 /**
- * Sends beyond the event sources (which CDK grants on their own). Keys are function names;
- * the stack throws if one names no function, so a rename cannot silently drop a grant.
+ * What running a delivery attempt (`DeliveryService`) may send: the job again on either lane
+ * (deferred, throttled, retried), the delivery dead-letter queue once retries are exhausted, and
+ * the fan-out queue, because disabling an endpoint publishes an `endpoint.disabled` event.
+ */
+const deliveryAttempts: readonly QueueTarget[] = [...deliveryLanes, { queue: 'delivery', deadLetter: true }, { queue: 'fanOut' }];
+
+/**
+ * Sends beyond the event sources (which CDK grants on their own; they never include
+ * `sqs:SendMessage`). Keys are function names; the stack throws if one names no function, so a
+ * rename cannot silently drop a grant. A function not listed may send to no queue at all.
  */
 const queueSendsByFunction: Readonly<Record<string, readonly QueueTarget[]>> = {
   'create-message': [{ queue: 'fanOut' }],
-  'fan-out': [{ queue: 'delivery' }, { queue: 'fanOut', deadLetter: true }],
-  deliver: [{ queue: 'delivery' }, { queue: 'delivery', deadLetter: true }],
+  'fan-out': [...deliveryLanes, { queue: 'fanOut', deadLetter: true }],
+  deliver: deliveryAttempts,
+  'deliver-retries': deliveryAttempts,
+  // Re-enabling an endpoint re-enqueues its paused deliveries.
+  'update-endpoint': deliveryLanes,
+  // Operator actions enqueue manual attempts on the retry lane.
+  'retry-delivery': [{ queue: 'retry' }],
+  'recover-endpoint': [{ queue: 'retry' }],
+  'redrive-dead-letters': [{ queue: 'retry' }],
+  // The ping is a real attempt (`DeliveryService.run`): a failure schedules retries, and a 410 (or
+  // a failure window that runs out) disables the endpoint, which publishes `endpoint.disabled`.
+  // Its delivery is new and every retry policy has a first retry, so it never dead-letters.
+  'test-endpoint': [...deliveryLanes, { queue: 'fanOut' }],
+  // Re-enqueues overdue deliveries (either lane) and overdue fan-out jobs.
+  sweeper: [...deliveryLanes, { queue: 'fanOut' }],
 };
 
-/** Sluice on AWS: the ledger table, the work queues, the HTTP API and the queue consumers. */
+/** Sluice on AWS: the ledger table, the work queues, the HTTP API, the queue consumers and the sweeper. */
 export class SluiceStack extends Stack {
   readonly ledger: Ledger;
   readonly queues: Readonly<Record<QueueName, QueueWithDeadLetter>>;
   readonly keySecrets: KeySecrets;
   readonly api: SluiceHttpApi;
   readonly deliveryPipeline: DeliveryPipeline;
+  readonly scheduled: ScheduledFunctions;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -58,6 +84,9 @@ export class SluiceStack extends Stack {
       [envNames.fanOutDeadLetterQueueUrl]: this.queues.fanOut.deadLetterQueue.queueUrl,
       [envNames.deliveryQueueUrl]: this.queues.delivery.queue.queueUrl,
       [envNames.deliveryDeadLetterQueueUrl]: this.queues.delivery.deadLetterQueue.queueUrl,
+      [envNames.retryQueueUrl]: this.queues.retry.queue.queueUrl,
+      [envNames.sweepGraceSeconds]: String(config.sweepGraceSeconds),
+      [envNames.endpointFailureWindowSeconds]: String(config.endpointFailureWindowSeconds),
       [envNames.rootKeySecretArn]: this.keySecrets.rootKey.secretArn,
       [envNames.encryptionKeySecretArn]: this.keySecrets.encryptionKey.secretArn,
       [envNames.retentionDays]: String(config.historyRetentionDays),
@@ -75,6 +104,11 @@ export class SluiceStack extends Stack {
       environment,
       logRetention: config.logRetentionDays,
     });
+    this.scheduled = new ScheduledFunctions(this, 'Scheduled', {
+      scheduledFunctions,
+      environment,
+      logRetention: config.logRetentionDays,
+    });
 
     this.grantFunctionAccess();
 
@@ -83,9 +117,16 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.ledger.table.tableName });
   }
 
-  /** Every Sluice function, API routes first, keyed by name (`functions/<name>.ts`). */
+  /** Every Sluice function (API routes, queue consumers, scheduled), keyed by name (`functions/<name>.ts`). */
   get functions(): ReadonlyMap<string, SluiceFunction> {
-    return new Map([...this.api.functions, ...this.deliveryPipeline.functions]);
+    const all = new Map<string, SluiceFunction>();
+    for (const group of [this.api.functions, this.deliveryPipeline.functions, this.scheduled.functions]) {
+      for (const [name, sluiceFunction] of group) {
+        if (all.has(name)) throw new Error(`Two Sluice functions are named ${name}`);
+        all.set(name, sluiceFunction);
+      }
+    }
+    return all;
   }
 
   private grantFunctionAccess(): void {

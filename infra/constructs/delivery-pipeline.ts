@@ -16,7 +16,10 @@ export interface DeliveryPipelineProps {
 /** AWS guidance: a message must stay hidden for several tries of the function that holds it. */
 const minimumVisibilityToTimeoutRatio = 6;
 
-/** The queue consumers (fan-out, deliver): one function per consumer, fed by its SQS queue. */
+/**
+ * The queue consumers (fan-out, deliver, deliver-retries): one function per consumer, fed by its
+ * SQS queue. Every consumer's queue is checked against its timeout, so a new lane is too.
+ */
 export class DeliveryPipeline extends Construct {
   /** Consumer functions by name (`functions/<name>.ts`). */
   readonly functions: ReadonlyMap<string, SluiceFunction>;

@@ -6,13 +6,17 @@
 
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { readSluiceConfig } from '#infra/config';
-import { apiFunctions, consumers, envNames, ledgerTable, type QueueName, queues } from '#infra/description';
+import { DeliveryPipeline } from '#infra/constructs/delivery-pipeline';
+import { QueueWithDeadLetter } from '#infra/constructs/queue-with-dead-letter';
+import { apiFunctions, consumers, envNames, ledgerTable, type QueueName, queues, scheduledFunctions } from '#infra/description';
 import { acknowledgeNagFindings, applyNagChecks } from '#infra/nag-suppressions';
 import { SluiceStack } from '#infra/sluice-stack';
 import { routeTable } from '#lib/api/route-table';
+import { loadConfig } from '#lib/env';
 
 const synthTimeoutMs = 120_000;
 
@@ -129,6 +133,25 @@ describe('SluiceStack', () => {
     }
   });
 
+  test('the retry lane is a third work queue with its own dead-letter queue, read with partial batch failures', () => {
+    expect(Object.keys(queues).sort()).toEqual(['delivery', 'fanOut', 'retry']);
+    const retry = stack.queues.retry;
+    expect(resource(template, logicalIdOf(retry.queue)).Properties?.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdOf(retry.deadLetterQueue), 'Arn'] },
+      maxReceiveCount: queues.retry.deadLetter.maxReceiveCount,
+    });
+    expect(logicalIdOf(retry.deadLetterQueue)).not.toBe(logicalIdOf(stack.queues.delivery.deadLetterQueue));
+
+    const retryMappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) => getAttOf(mapping.Properties?.EventSourceArn)[0] === logicalIdOf(retry.queue),
+    );
+    expect(retryMappings).toHaveLength(1);
+    expect(retryMappings[0]?.Properties).toMatchObject({
+      FunctionName: { Ref: logicalIdOf(stack.deliveryPipeline.functionFor('deliver-retries').lambdaFunction) },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
   test('every queue policy denies requests without TLS', () => {
     const policies = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy'));
     const queuesWithTlsOnly = policies.flatMap((policy) => {
@@ -189,7 +212,37 @@ describe('SluiceStack', () => {
     }
   });
 
+  test('the visibility-timeout check covers every consumer, the retry lane included', () => {
+    const stackUnderTest = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Check');
+    const shortRetry = new QueueWithDeadLetter(stackUnderTest, 'ShortRetry', {
+      description: { ...queues.retry, visibilityTimeoutSeconds: 300 },
+    });
+    const others = { fanOut: shortRetry, delivery: shortRetry };
+    const retryConsumer = consumers.find((consumer) => consumer.queue === 'retry');
+    if (!retryConsumer) throw new Error('No consumer reads the retry queue');
+    expect(
+      () =>
+        new DeliveryPipeline(stackUnderTest, 'Pipeline', {
+          consumers: [retryConsumer],
+          queues: { ...others, retry: shortRetry },
+          environment: {},
+          logRetention: RetentionDays.ONE_DAY,
+        }),
+    ).toThrow(/Queue retry: visibility timeout 300 s is under 6 x the deliver-retries timeout \(60 s\)/);
+  });
+
   test('every route of the route table exists and is integrated with its own function', () => {
+    expect(routeTable).toHaveLength(28);
+    for (const name of [
+      'retry-delivery',
+      'recover-endpoint',
+      'list-dead-letters',
+      'redrive-dead-letters',
+      'rotate-endpoint-secret',
+      'test-endpoint',
+    ]) {
+      expect(routeTable.map((route) => route.name)).toContain(name);
+    }
     template.resourceCountIs('AWS::ApiGatewayV2::Route', routeTable.length);
     const integrations = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration');
     const routes = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route'));
@@ -225,7 +278,8 @@ describe('SluiceStack', () => {
 
   test('every Lambda function runs Node 22 on arm64 with its own retained-for-a-month log group and the Sluice env', () => {
     const functions = resourcesOfType(template, 'AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(apiFunctions.length + consumers.length);
+    expect(Object.keys(functions)).toHaveLength(apiFunctions.length + consumers.length + scheduledFunctions.length);
+    expect(stack.functions.size).toBe(Object.keys(functions).length);
     const logGroups = resourcesOfType(template, 'AWS::Logs::LogGroup');
     const usedLogGroups = new Set<string>();
     for (const [logicalId, fn] of Object.entries(functions)) {
@@ -247,12 +301,16 @@ describe('SluiceStack', () => {
         [envNames.profile]: 'aws',
         [envNames.tableName]: { Ref: logicalIdOf(stack.ledger.table) },
         [envNames.retentionDays]: '30',
+        [envNames.retryQueueUrl]: { Ref: logicalIdOf(stack.queues.retry.queue) },
+        [envNames.sweepGraceSeconds]: '120',
+        [envNames.endpointFailureWindowSeconds]: String(5 * 24 * 3600),
       });
       for (const name of [
         envNames.fanOutQueueUrl,
         envNames.fanOutDeadLetterQueueUrl,
         envNames.deliveryQueueUrl,
         envNames.deliveryDeadLetterQueueUrl,
+        envNames.retryQueueUrl,
         envNames.rootKeySecretArn,
         envNames.encryptionKeySecretArn,
       ]) {
@@ -263,7 +321,7 @@ describe('SluiceStack', () => {
   });
 
   test('function timeouts and memory come from the description', () => {
-    for (const description of [...apiFunctions, ...consumers]) {
+    for (const description of [...apiFunctions, ...consumers, ...scheduledFunctions]) {
       const fn = stack.functions.get(description.name);
       if (!fn) throw new Error(`No function ${description.name}`);
       expect(resource(template, logicalIdOf(fn.lambdaFunction)).Properties).toMatchObject({
@@ -297,29 +355,80 @@ describe('SluiceStack', () => {
     expect(wildcard).toEqual([]);
   });
 
-  test('the API function that enqueues, and each consumer, may send to exactly the queues it needs', () => {
-    const sendersOf = (queue: IConstruct): string[] => {
-      const queueArn = { 'Fn::GetAtt': [logicalIdOf(queue), 'Arn'] };
-      return Object.values(resourcesOfType(template, 'AWS::IAM::Policy'))
-        .filter((policy) =>
-          statementsOf(policy.Properties?.PolicyDocument).some(
-            (statement) =>
-              [statement.Action].flat().includes('sqs:SendMessage') &&
-              JSON.stringify([statement.Resource].flat()).includes(JSON.stringify(queueArn)),
-          ),
-        )
-        .flatMap((policy) => ((policy.Properties?.Roles as unknown[] | undefined) ?? []).map(refOf))
-        .sort();
+  test('the sweeper runs on its EventBridge schedule, which may invoke it', () => {
+    expect(scheduledFunctions.map((fn) => fn.name)).toEqual(['sweeper']);
+    const sweeperId = logicalIdOf(stack.scheduled.functionFor('sweeper').lambdaFunction);
+    const ruleId = logicalIdOf(stack.scheduled.ruleFor('sweeper'));
+    template.resourceCountIs('AWS::Events::Rule', scheduledFunctions.length);
+    expect(resource(template, ruleId).Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [sweeperId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
+        },
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [sweeperId, 'Arn'] },
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    });
+    expect(stack.deliveryPipeline.functions.has('sweeper')).toBe(false);
+    expect(stack.api.functions.has('sweeper')).toBe(false);
+  });
+
+  test('each function may send to exactly the queues it needs, and the rest to none', () => {
+    type QueueRef = `${QueueName}` | `${QueueName} dead letters`;
+    const queueRefs = new Map<string, QueueRef>();
+    for (const name of Object.keys(queues) as QueueName[]) {
+      queueRefs.set(logicalIdOf(stack.queues[name].queue), name);
+      queueRefs.set(logicalIdOf(stack.queues[name].deadLetterQueue), `${name} dead letters`);
+    }
+    const roleNames = new Map([...stack.functions].map(([name, fn]) => [logicalIdOf(fn.lambdaFunction.role as IConstruct), name]));
+
+    const sendsByFunction = new Map<string, Set<QueueRef>>([...stack.functions.keys()].map((name) => [name, new Set<QueueRef>()]));
+    for (const policy of Object.values(resourcesOfType(template, 'AWS::IAM::Policy'))) {
+      const sent = statementsOf(policy.Properties?.PolicyDocument)
+        .filter((statement) => [statement.Action].flat().some((action) => action === 'sqs:SendMessage' || action === 'sqs:*'))
+        .flatMap((statement) => [statement.Resource].flat())
+        .map((queueResource) => {
+          const ref = queueRefs.get(getAttOf(queueResource)[0]);
+          if (!ref) throw new Error(`sqs:SendMessage on something other than a Sluice queue: ${JSON.stringify(queueResource)}`);
+          return ref;
+        });
+      for (const role of (policy.Properties?.Roles as unknown[] | undefined) ?? []) {
+        const name = roleNames.get(refOf(role));
+        if (!name) throw new Error(`Policy attached to ${JSON.stringify(role)}, which is no Sluice function role`);
+        for (const ref of sent) sendsByFunction.get(name)?.add(ref);
+      }
+    }
+
+    const lanes: QueueRef[] = ['delivery', 'retry'];
+    const attempts: QueueRef[] = [...lanes, 'delivery dead letters', 'fanOut'];
+    const expected: Record<string, QueueRef[]> = {
+      'create-message': ['fanOut'],
+      'fan-out': [...lanes, 'fanOut dead letters'],
+      deliver: attempts,
+      'deliver-retries': attempts,
+      'update-endpoint': lanes,
+      'retry-delivery': ['retry'],
+      'recover-endpoint': ['retry'],
+      'redrive-dead-letters': ['retry'],
+      'test-endpoint': [...lanes, 'fanOut'],
+      sweeper: [...lanes, 'fanOut'],
     };
-    const roleOf = (name: string): string => {
-      const role = stack.functions.get(name)?.lambdaFunction.role;
-      if (!role) throw new Error(`No role for ${name}`);
-      return logicalIdOf(role);
-    };
-    expect(sendersOf(stack.queues.fanOut.queue)).toEqual([roleOf('create-message')]);
-    expect(sendersOf(stack.queues.fanOut.deadLetterQueue)).toEqual([roleOf('fan-out')]);
-    expect(sendersOf(stack.queues.delivery.queue)).toEqual([roleOf('fan-out'), roleOf('deliver')].sort());
-    expect(sendersOf(stack.queues.delivery.deadLetterQueue)).toEqual([roleOf('deliver')]);
+    const actual = Object.fromEntries([...sendsByFunction].map(([name, refs]) => [name, [...refs].sort()]));
+    const wanted = Object.fromEntries([...stack.functions.keys()].map((name) => [name, [...(expected[name] ?? [])].sort()]));
+    expect(actual).toEqual(wanted);
+
+    // Spelled out for the ones that matter most.
+    expect(actual['deliver-retries']).toEqual(expect.arrayContaining(['retry', 'fanOut']));
+    expect(actual['list-dead-letters']).toEqual([]);
+    // Nothing sends to the retry lane's dead-letter queue; only SQS redrives into it.
+    expect(Object.values(actual).flat()).not.toContain('retry dead letters');
   });
 
   test('the root key and the data encryption key are generated secrets', () => {
@@ -353,10 +462,47 @@ describe('Sluice CDK context', () => {
     synthTimeoutMs,
   );
 
-  test('rejects an invalid stage or log retention', () => {
+  test('rejects an invalid stage, log retention, history retention or sweeper grace', () => {
     expect(() => readSluiceConfig(new App({ context: { stage: 'Prod!' } }))).toThrow(/stage/);
     expect(() => readSluiceConfig(new App({ context: { logRetentionDays: '8' } }))).toThrow(/logRetentionDays/);
+    expect(() => readSluiceConfig(new App({ context: { historyRetentionDays: '400' } }))).toThrow(/historyRetentionDays/);
+    expect(() => readSluiceConfig(new App({ context: { sweepGraceSeconds: '0' } }))).toThrow(/sweepGraceSeconds/);
+    expect(() => readSluiceConfig(new App({ context: { endpointFailureWindowSeconds: '1.5' } }))).toThrow(/endpointFailureWindowSeconds/);
   });
+
+  test(
+    'passes the sweeper grace and the failure window through, with the defaults the functions use',
+    () => {
+      const defaults = readSluiceConfig(new App());
+      const runtime = loadConfig({
+        [envNames.tableName]: 'ledger',
+        [envNames.fanOutQueueUrl]: 'https://sqs.test/fan-out',
+        [envNames.fanOutDeadLetterQueueUrl]: 'https://sqs.test/fan-out-dlq',
+        [envNames.deliveryQueueUrl]: 'https://sqs.test/delivery',
+        [envNames.deliveryDeadLetterQueueUrl]: 'https://sqs.test/delivery-dlq',
+        [envNames.retryQueueUrl]: 'https://sqs.test/retry',
+        [envNames.rootKeySecretArn]: 'root',
+        [envNames.encryptionKeySecretArn]: 'encryption',
+      });
+      expect({
+        sweepGraceSeconds: defaults.sweepGraceSeconds,
+        endpointFailureWindowSeconds: defaults.endpointFailureWindowSeconds,
+        historyRetentionDays: defaults.historyRetentionDays,
+      }).toEqual({
+        sweepGraceSeconds: runtime.sweepGraceSeconds,
+        endpointFailureWindowSeconds: runtime.endpointFailureWindowSeconds,
+        historyRetentionDays: runtime.retentionDays,
+      });
+
+      const { stack } = createSluiceStack({ sweepGraceSeconds: '300', endpointFailureWindowSeconds: '86400' });
+      Template.fromStack(stack).allResourcesProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({ [envNames.sweepGraceSeconds]: '300', [envNames.endpointFailureWindowSeconds]: '86400' }),
+        },
+      });
+    },
+    synthTimeoutMs,
+  );
 });
 
 describe('cdk-nag AwsSolutions', () => {

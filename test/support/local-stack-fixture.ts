@@ -31,6 +31,10 @@ export default async function startLocalStack(): Promise<void> {
       SLUICE_READY_FILE: readyFile,
       SLUICE_LOCAL_METRICS: '1',
       POWERTOOLS_LOG_LEVEL: 'INFO',
+      // Second-scale schedules so recovery paths run within a test's time.
+      SLUICE_SWEEP_INTERVAL_SECONDS: '1',
+      SLUICE_SWEEP_GRACE_SECONDS: '4',
+      SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS: '15',
     },
     stdio: ['ignore', log, log],
   });

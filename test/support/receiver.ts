@@ -10,7 +10,7 @@ export interface ReceivedRequest {
   readonly receivedAt: number;
 }
 
-export type Responder = (request: ReceivedRequest, index: number, res: http.ServerResponse) => void | Promise<void>;
+export type Responder = (request: ReceivedRequest, index: number, res: http.ServerResponse) => unknown;
 
 export const respondWith =
   (status: number, body = '', headers: Record<string, string> = {}): Responder =>
@@ -29,7 +29,7 @@ export class Receiver {
     public responder: Responder,
   ) {}
 
-  static async start(responder: Responder = respondWith(200, 'ok')): Promise<Receiver> {
+  static async start(responder: Responder = respondWith(200, 'ok'), port = 0): Promise<Receiver> {
     let receiver: Receiver | undefined;
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -53,9 +53,18 @@ export class Receiver {
       receiver?.sockets.add(socket);
       socket.on('close', () => receiver?.sockets.delete(socket));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     receiver = new Receiver(server, responder);
     return receiver;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Requests for one delivery, in arrival order. */
+  requestsFor(deliveryId: string): ReceivedRequest[] {
+    return this.requests.filter((r) => r.headers['x-sluice-delivery-id'] === deliveryId);
   }
 
   get url(): string {

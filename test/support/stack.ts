@@ -12,11 +12,12 @@ export interface QueueInfo {
 }
 
 export interface TestStack {
+  readonly pids: { readonly sqs?: number; readonly dynamodb?: number };
   readonly apiUrl: string;
   readonly rootKey: string;
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
-  readonly queues: { readonly fanOut: QueueInfo; readonly delivery: QueueInfo };
+  readonly queues: { readonly fanOut: QueueInfo; readonly delivery: QueueInfo; readonly retry: QueueInfo };
 }
 
 export function testStack(): TestStack {

@@ -104,8 +104,8 @@ export class DynamoMessageStore implements MessageStore {
       gsi1sk: message.id,
       gsi2pk: keys.messagesOfType(message.tenantId, message.type),
       gsi2sk: message.id,
-      gsi5pk: keys.dueShard(message.id),
-      gsi5sk: `${message.createdAt}#${message.id}`,
+      // In the sweeper's index until fanned out (a ping is created fanned out, so never).
+      ...(!message.fannedOutAt && { gsi5pk: keys.dueShard(message.id), gsi5sk: `${message.createdAt}#${message.id}` }),
       expiresAt: expiresAtFor(this.table, message.createdAt),
       ...message,
     };

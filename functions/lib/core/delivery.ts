@@ -66,27 +66,25 @@ export function buildRequest(endpoint: Endpoint, message: Message, delivery: Del
  * holding a primary-lane batch open until they time out too.
  */
 export class InFlightAttempts {
-  private readonly started = new Map<string, Set<number>>();
+  /** Start time of every attempt in flight, per endpoint, keyed by a per-attempt token. */
+  private readonly started = new Map<string, Map<number, number>>();
+  private nextToken = 0;
 
   constructor(private readonly slowAfterMs = 1000) {}
 
   begin(endpointId: string, at: number): () => void {
-    const set = this.started.get(endpointId) ?? new Set<number>();
-    // Distinct keys for attempts started in the same millisecond.
-    let key = at;
-    while (set.has(key)) key += 1e-6;
-    set.add(key);
-    this.started.set(endpointId, set);
+    const attempts = this.started.get(endpointId) ?? new Map<number, number>();
+    const token = this.nextToken++;
+    attempts.set(token, at);
+    this.started.set(endpointId, attempts);
     return () => {
-      set.delete(key);
-      if (set.size === 0) this.started.delete(endpointId);
+      attempts.delete(token);
+      if (attempts.size === 0) this.started.delete(endpointId);
     };
   }
 
   isSlow(endpointId: string, now: number): boolean {
-    const set = this.started.get(endpointId);
-    if (!set) return false;
-    for (const at of set) if (now - at > this.slowAfterMs) return true;
+    for (const at of this.started.get(endpointId)?.values() ?? []) if (now - at > this.slowAfterMs) return true;
     return false;
   }
 }
@@ -152,8 +150,12 @@ export class DeliveryService {
       await this.deps.queue.enqueue([job], { delaySeconds: Math.min(dueInSeconds, MAX_QUEUE_DELAY_SECONDS), lane: 'retry' });
       return { kind: 'deferred', deliveryId: delivery.id, dueInSeconds };
     }
+    const finished = terminalStatuses.has(delivery.status);
     const endpoint = context.endpoint(delivery.tenantId, delivery.endpointId);
-    if (!endpoint) return this.close(delivery, 'dead', 'the endpoint was deleted', now);
+    if (!endpoint) {
+      if (finished) return { kind: 'skipped', deliveryId: delivery.id, reason: 'the endpoint was deleted' };
+      return this.close(delivery, 'dead', 'the endpoint was deleted', now);
+    }
     if (endpoint.disabled) {
       // Paused, not lost: enabling the endpoint dates the delivery again.
       if (manual) return { kind: 'skipped', deliveryId: delivery.id, reason: 'endpoint is disabled' };
@@ -161,7 +163,10 @@ export class DeliveryService {
       return this.close(delivery, delivery.status, reason, now);
     }
     const message = context.message(delivery.messageId);
-    if (!message) return this.close(delivery, 'dead', 'the message is gone (expired from history)', now);
+    if (!message) {
+      if (finished) return { kind: 'skipped', deliveryId: delivery.id, reason: 'the message is gone (expired from history)' };
+      return this.close(delivery, 'dead', 'the message is gone (expired from history)', now);
+    }
     if (lane === 'primary' && !manual && (endpoint.failingSince || this.inFlight.isSlow(endpoint.id, now.getTime()))) {
       await this.deps.queue.enqueue([job], { lane: 'retry' });
       return { kind: 'diverted', deliveryId: delivery.id, reason: endpoint.failingSince ? 'endpoint is failing' : 'endpoint is slow' };
@@ -242,8 +247,9 @@ export class DeliveryService {
     };
     if (attempt.outcome === 'succeeded') return { delivery: { ...base, status: 'succeeded' } };
     // 410: the receiver unsubscribed. The endpoint is disabled; this delivery waits with it.
-    if (attempt.outcome === 'gone') return { delivery: { ...base, status: 'failed' } };
+    // A manual attempt never reopens a finished delivery, whatever the answer.
     if (manual && terminalStatuses.has(delivery.status)) return { delivery: { ...base, status: delivery.status } };
+    if (attempt.outcome === 'gone') return { delivery: { ...base, status: 'failed' } };
     if (manual && previousNext && Date.parse(previousNext) > finishedAt.getTime()) {
       return { delivery: { ...base, status: 'failed', nextAttemptAt: previousNext } };
     }

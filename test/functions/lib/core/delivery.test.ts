@@ -1,23 +1,30 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 import {
   buildRequest,
   classify,
+  DEFAULT_FAILURE_WINDOW_SECONDS,
   type DeliveryReport,
   DeliveryService,
   deliveryBody,
+  InFlightAttempts,
   jobOf,
   MAX_QUEUE_DELAY_SECONDS,
   USER_AGENT,
 } from '../../../../functions/lib/core/delivery.ts';
-import type { Delivery, Endpoint, Message } from '../../../../functions/lib/core/model.ts';
+import type { Delivery, DeliveryLane, Endpoint, Message } from '../../../../functions/lib/core/model.ts';
 import { terminalStatuses } from '../../../../functions/lib/core/model.ts';
 import type { DeliveryJob, HttpResult } from '../../../../functions/lib/core/ports.ts';
 import {
   aDelivery,
   aMessage,
   anEndpoint,
+  deferred,
   expectedSignature,
   FakeClock,
+  FakeRateLimiter,
   InMemoryDeliveryStore,
   InMemoryEndpointStore,
   InMemoryMessageStore,
@@ -25,6 +32,7 @@ import {
   OLD_SECRET,
   RecordingDeadLetterSink,
   RecordingDeliveryQueue,
+  RecordingSystemEventPublisher,
   ScriptedHttpSender,
   SECRET,
   SnapshotContextLoader,
@@ -189,23 +197,29 @@ describe('classify', () => {
 
 interface Setup {
   readonly delivery?: Delivery;
+  /** More deliveries in the ledger (same message and endpoint unless they say otherwise). */
+  readonly others?: readonly Delivery[];
   readonly endpoint?: Endpoint | null;
   readonly message?: Message | null;
   readonly answer?: HttpResult;
   readonly random?: () => number;
+  readonly inFlight?: InFlightAttempts;
+  readonly failureWindowSeconds?: number;
 }
 
 function setup(options: Setup = {}) {
   const delivery = options.delivery ?? aDelivery();
   const endpoint = options.endpoint === null ? undefined : (options.endpoint ?? anEndpoint());
   const message = options.message === null ? undefined : (options.message ?? aMessage());
-  const deliveries = new InMemoryDeliveryStore([delivery]);
+  const deliveries = new InMemoryDeliveryStore([delivery, ...(options.others ?? [])]);
   const endpoints = new InMemoryEndpointStore(endpoint ? [endpoint] : []);
   const messages = new InMemoryMessageStore(message ? [message] : []);
   const queue = new RecordingDeliveryQueue();
   const deadLetters = new RecordingDeadLetterSink();
   const sender = new ScriptedHttpSender(options.answer ?? { durationMs: 42, statusCode: 200, responseBody: 'ok' });
   const clock = new FakeClock(T0);
+  const rateLimiter = new FakeRateLimiter();
+  const systemEvents = new RecordingSystemEventPublisher(clock);
   const service = new DeliveryService({
     deliveries,
     endpoints,
@@ -213,13 +227,35 @@ function setup(options: Setup = {}) {
     queue,
     deadLetters,
     sender,
+    rateLimiter,
+    systemEvents,
     clock,
     random: options.random ?? (() => 0.5),
+    ...(options.inFlight && { inFlight: options.inFlight }),
+    ...(options.failureWindowSeconds !== undefined && { failureWindowSeconds: options.failureWindowSeconds }),
   });
-  const run = async (job: DeliveryJob = jobFor(delivery)): Promise<DeliveryReport> => service.run(job, await service.prepare([job]));
+  const run = async (job: DeliveryJob = jobFor(delivery), lane?: DeliveryLane): Promise<DeliveryReport> =>
+    service.run(job, await service.prepare([job]), lane);
   const stored = () => deliveries.deliveries.get(delivery.id);
   const attempts = () => deliveries.attempts.get(delivery.id) ?? [];
-  return { delivery, deliveries, endpoints, messages, queue, deadLetters, sender, clock, service, run, stored, attempts };
+  const storedEndpoint = () => endpoints.endpoints.get(delivery.endpointId);
+  return {
+    delivery,
+    deliveries,
+    endpoints,
+    messages,
+    queue,
+    deadLetters,
+    sender,
+    clock,
+    rateLimiter,
+    systemEvents,
+    service,
+    run,
+    stored,
+    attempts,
+    storedEndpoint,
+  };
 }
 
 function attempted(report: DeliveryReport) {
@@ -274,7 +310,7 @@ describe('DeliveryService.run', () => {
       expect(report.delivery).toMatchObject({ status: 'failed', attemptCount: 1, lastStatusCode: 500, nextAttemptAt: at(5500) });
       expect(s.stored()?.nextAttemptAt).toBe(at(5500));
       expect(s.attempts().map((a) => [a.attempt, a.outcome, a.statusCode, a.responseBody])).toEqual([[1, 'failed', 500, 'boom']]);
-      expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 6 }]);
+      expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 6, lane: 'retry' }]);
       expect(s.deadLetters.parked).toEqual([]);
     });
 
@@ -291,7 +327,7 @@ describe('DeliveryService.run', () => {
       const report = attempted(await s.run());
       expect(report.delivery.nextAttemptAt).toBe(at(1800_000));
       expect(MAX_QUEUE_DELAY_SECONDS).toBe(900);
-      expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 900 }]);
+      expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 900, lane: 'retry' }]);
     });
 
     test('a network error is a failure with the error recorded and no status code', async () => {
@@ -414,7 +450,7 @@ describe('DeliveryService.run', () => {
       const job = jobFor(s.delivery);
       const report = await s.run(job);
       expect(report).toEqual({ kind: 'deferred', deliveryId: s.delivery.id, dueInSeconds: 120 });
-      expect(s.queue.calls).toEqual([{ jobs: [job], delaySeconds: 120 }]);
+      expect(s.queue.calls).toEqual([{ jobs: [job], delaySeconds: 120, lane: 'retry' }]);
       expect(s.sender.requests).toEqual([]);
       expect(s.deliveries.recordCalls).toEqual([]);
     });
@@ -531,7 +567,7 @@ describe('DeliveryService.run', () => {
     expect(s.deadLetters.parked).toEqual([]);
   });
 
-  // BUG (functions/lib/core/delivery.ts, DeliveryService.attempt, the `status:` line ≈ line 146):
+  // BUG (functions/lib/core/delivery.ts, DeliveryService.nextState, the `outcome === 'succeeded'` line ≈ line 243):
   // contract §5/§6 says a 2xx means "succeeded" in full mode only; for a thin endpoint it only
   // says "received": the delivery must stay open until acknowledged and be repeated on the
   // endpoint's schedule. The code classifies every 2xx as `succeeded` (terminal), so a thin
@@ -542,5 +578,509 @@ describe('DeliveryService.run', () => {
     expect(terminalStatuses.has(report.delivery.status)).toBe(false);
     expect(report.delivery.nextAttemptAt).toBe(at(60_000));
     expect(s.queue.calls).toHaveLength(1);
+  });
+});
+
+/** Lets every pending promise callback run (the service awaits a few of them before it sends). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const SECOND = 'dlv_01JN0000000000000000002DLV';
+const THIRD = 'dlv_01JN0000000000000000003DLV';
+
+describe('InFlightAttempts', () => {
+  const t = T0.getTime();
+
+  test('an endpoint is slow once one of its attempts has been in flight for longer than slowAfterMs', () => {
+    const inFlight = new InFlightAttempts(500);
+    expect(inFlight.isSlow('ep_A', t)).toBe(false);
+    const done = inFlight.begin('ep_A', t);
+    expect(inFlight.isSlow('ep_A', t + 500)).toBe(false);
+    expect(inFlight.isSlow('ep_A', t + 501)).toBe(true);
+    expect(inFlight.isSlow('ep_B', t + 501)).toBe(false);
+    done();
+    expect(inFlight.isSlow('ep_A', t + 10_000)).toBe(false);
+  });
+
+  test('the default threshold is one second', () => {
+    const inFlight = new InFlightAttempts();
+    inFlight.begin('ep_A', t);
+    expect(inFlight.isSlow('ep_A', t + 1000)).toBe(false);
+    expect(inFlight.isSlow('ep_A', t + 1001)).toBe(true);
+  });
+
+  test('one attempt finishing does not hide an older one still in flight', () => {
+    const inFlight = new InFlightAttempts(500);
+    const older = inFlight.begin('ep_A', t);
+    const newer = inFlight.begin('ep_A', t + 300);
+    newer();
+    expect(inFlight.isSlow('ep_A', t + 501)).toBe(true);
+    older();
+    expect(inFlight.isSlow('ep_A', t + 501)).toBe(false);
+  });
+
+  // Regression guard. At f0aa4a3 InFlightAttempts.begin made keys distinct with
+  // `while (set.has(key)) key += 1e-6;`: at epoch milliseconds (~1.7e12) a double's spacing is
+  // 2^-12, so `key + 1e-6 === key` and two attempts to one endpoint begun in the same millisecond
+  // (the consumer runs a batch's records in parallel) hung the worker for good. The probe runs in
+  // a child process so that such a loop cannot block this test runner.
+  test('two attempts to one endpoint begun in the same millisecond are both tracked (and begin returns)', async () => {
+    const root = path.resolve(__dirname, '../../../..');
+    const module = pathToFileURL(path.join(root, 'functions/lib/core/delivery.ts')).href;
+    const script = [
+      `import { InFlightAttempts } from ${JSON.stringify(module)};`,
+      'const inFlight = new InFlightAttempts(1000);',
+      `const at = ${t};`,
+      "process.stdout.write('ready\\n');",
+      "const first = inFlight.begin('ep_A', at);",
+      "const second = inFlight.begin('ep_A', at);",
+      'first();',
+      "process.stdout.write(inFlight.isSlow('ep_A', at + 1001) ? 'tracked\\n' : 'lost\\n');",
+      'second();',
+    ].join('\n');
+    const result = await new Promise<{ output: string; hung: boolean }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root });
+      let output = '';
+      let hung = false;
+      let timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('ready') && !hung) {
+          // Two begin() calls take microseconds; a second means the loop does not end.
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            hung = true;
+            child.kill('SIGKILL');
+          }, 1000);
+        }
+      });
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve({ output, hung });
+      });
+    });
+    expect(result.output).toContain('ready');
+    expect(result.hung).toBe(false);
+    expect(result.output).toContain('tracked');
+  }, 30_000);
+});
+
+describe('DeliveryService.run: lanes', () => {
+  test('a primary-lane job for a failing endpoint is diverted to the retry lane: no HTTP call, no ledger write', async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000), consecutiveFailures: 3, rateLimitPerSecond: 5 }) });
+    const job = jobFor(s.delivery);
+    const report = await s.run(job, 'primary');
+    expect(report).toEqual({ kind: 'diverted', deliveryId: s.delivery.id, reason: 'endpoint is failing' });
+    expect(s.queue.calls).toEqual([{ jobs: [job], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.sender.requests).toEqual([]);
+    expect(s.deliveries.recordCalls).toEqual([]);
+    expect(s.deliveries.updateCalls).toEqual([]);
+    expect(s.rateLimiter.calls).toEqual([]);
+    expect(s.endpoints.failureCalls).toEqual([]);
+  });
+
+  test('run() without a lane is the primary lane', async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000) }) });
+    const job = jobFor(s.delivery);
+    const report = await s.service.run(job, await s.service.prepare([job]));
+    expect(report.kind).toBe('diverted');
+    expect(s.queue.jobsOn('retry')).toEqual([job]);
+  });
+
+  test("on the retry lane the failing endpoint's job is attempted", async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000) }), answer: { durationMs: 3, statusCode: 500 } });
+    const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(report.attempt.attempt).toBe(1);
+    expect(s.sender.requests).toHaveLength(1);
+    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 5, lane: 'retry' }]);
+  });
+
+  test('a manual job on the primary lane is never diverted', async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000) }) });
+    const report = attempted(await s.run(jobFor(s.delivery, 'manual'), 'primary'));
+    expect(report.attempt.trigger).toBe('manual');
+    expect(s.sender.requests).toHaveLength(1);
+    expect(s.queue.calls).toEqual([]);
+  });
+
+  test('an endpoint with an attempt in flight for longer than slowAfterMs is slow: its next primary job is diverted', async () => {
+    const s = setup({ inFlight: new InFlightAttempts(500), others: [aDelivery({ id: SECOND })] });
+    const gate = deferred<HttpResult>();
+    s.sender.answer(() => gate.promise);
+    const first = s.run(jobFor(s.delivery), 'primary');
+    await settle();
+    expect(s.sender.requests).toHaveLength(1);
+
+    s.clock.advance(501);
+    const secondJob = { ...jobFor(s.delivery), deliveryId: SECOND };
+    const report = await s.run(secondJob, 'primary');
+    expect(report).toEqual({ kind: 'diverted', deliveryId: SECOND, reason: 'endpoint is slow' });
+    expect(s.sender.requests).toHaveLength(1);
+    expect(s.queue.calls).toEqual([{ jobs: [secondJob], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.deliveries.deliveries.get(SECOND)).toEqual(aDelivery({ id: SECOND }));
+
+    gate.resolve({ durationMs: 501, statusCode: 200 });
+    expect(attempted(await first).delivery.status).toBe('succeeded');
+    // The slow attempt is over: the endpoint is no longer slow.
+    expect(attempted(await s.run(secondJob, 'primary')).delivery.status).toBe('succeeded');
+    expect(s.sender.requests).toHaveLength(2);
+  });
+
+  test('an attempt in flight for exactly slowAfterMs does not divert, and the retry lane is never diverted for slowness', async () => {
+    const s = setup({ inFlight: new InFlightAttempts(500), others: [aDelivery({ id: SECOND }), aDelivery({ id: THIRD })] });
+    const gate = deferred<HttpResult>();
+    s.sender.answer(() => gate.promise);
+    const runs = [s.run(jobFor(s.delivery), 'primary')];
+    await settle();
+    s.clock.advance(500);
+    runs.push(s.run({ ...jobFor(s.delivery), deliveryId: SECOND }, 'primary'));
+    await settle();
+    expect(s.sender.requests).toHaveLength(2);
+    s.clock.advance(1);
+    runs.push(s.run({ ...jobFor(s.delivery), deliveryId: THIRD }, 'retry'));
+    await settle();
+    expect(s.sender.requests).toHaveLength(3);
+    gate.resolve({ durationMs: 1, statusCode: 200 });
+    expect((await Promise.all(runs)).map((r) => r.kind)).toEqual(['attempted', 'attempted', 'attempted']);
+    expect(s.queue.calls).toEqual([]);
+  });
+});
+
+describe('DeliveryService.run: rate limit', () => {
+  test('an endpoint without rateLimitPerSecond never asks the limiter', async () => {
+    const s = setup();
+    attempted(await s.run());
+    expect(s.rateLimiter.calls).toEqual([]);
+  });
+
+  test("over the endpoint's budget for this second: throttled, re-enqueued for 1 s on the same lane, no HTTP call", async () => {
+    const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 2 }), others: [aDelivery({ id: SECOND }), aDelivery({ id: THIRD })] });
+    const jobs = [jobFor(s.delivery), { ...jobFor(s.delivery), deliveryId: SECOND }, { ...jobFor(s.delivery), deliveryId: THIRD }];
+    const reports = [];
+    for (const job of jobs) reports.push(await s.run(job, 'primary'));
+    expect(reports.map((r) => r.kind)).toEqual(['attempted', 'attempted', 'throttled']);
+    expect(reports[2]).toEqual({ kind: 'throttled', deliveryId: THIRD });
+    expect(s.rateLimiter.calls).toEqual(jobs.map(() => ({ endpointId: s.delivery.endpointId, limitPerSecond: 2, at: T0.toISOString() })));
+    expect(s.sender.requests).toHaveLength(2);
+    expect(s.queue.calls).toEqual([{ jobs: [jobs[2]], delaySeconds: 1, lane: 'primary' }]);
+    expect(s.deliveries.deliveries.get(THIRD)).toEqual(aDelivery({ id: THIRD }));
+
+    // The next second has room again.
+    s.clock.advance(1000);
+    expect((await s.run(jobs[2], 'primary')).kind).toBe('attempted');
+  });
+
+  test('a throttled retry-lane job stays on the retry lane, with its trigger', async () => {
+    const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 1 }) });
+    await s.rateLimiter.tryAcquire(s.delivery.endpointId, 1, T0);
+    const job = jobFor(s.delivery, 'manual');
+    expect(await s.run(job, 'retry')).toEqual({ kind: 'throttled', deliveryId: s.delivery.id });
+    expect(s.queue.calls).toEqual([{ jobs: [job], delaySeconds: 1, lane: 'retry' }]);
+    expect(s.sender.requests).toEqual([]);
+  });
+});
+
+describe('DeliveryService.run: the retry schedule counts scheduled attempts', () => {
+  test('a scheduled failure uses the delay at its scheduled-attempt index, whatever the manual attempts', async () => {
+    // Five attempts, two of them scheduled: the third scheduled attempt fails, exponential waits 30 min.
+    const s = setup({
+      delivery: aDelivery({ status: 'failed', attemptCount: 5, scheduledAttempts: 2 }),
+      answer: { durationMs: 3, statusCode: 500 },
+    });
+    const report = attempted(await s.run());
+    expect(report.attempt).toMatchObject({ attempt: 6, trigger: 'scheduled' });
+    expect(report.delivery).toMatchObject({ attemptCount: 6, scheduledAttempts: 3, status: 'failed', nextAttemptAt: at(1800_000) });
+    expect(report.retryInSeconds).toBe(1800);
+    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 900, lane: 'retry' }]);
+  });
+
+  test('only the scheduled attempts use up the schedule', async () => {
+    // linear has 4 delays: 5 attempts in all.
+    const policy = { preset: 'linear' } as const;
+    const alive = setup({
+      endpoint: anEndpoint({ retryPolicy: policy }),
+      delivery: aDelivery({ status: 'failed', attemptCount: 9, scheduledAttempts: 3 }),
+      answer: { durationMs: 3, statusCode: 500 },
+    });
+    const report = attempted(await alive.run());
+    expect(report.delivery).toMatchObject({ status: 'failed', scheduledAttempts: 4 });
+    expect(report.retryInSeconds).toBe(240);
+
+    const last = setup({
+      endpoint: anEndpoint({ retryPolicy: policy }),
+      delivery: aDelivery({ status: 'failed', attemptCount: 9, scheduledAttempts: 4 }),
+      answer: { durationMs: 3, statusCode: 500 },
+    });
+    expect(attempted(await last.run()).delivery).toMatchObject({ status: 'dead', scheduledAttempts: 5, attemptCount: 10 });
+    expect(last.deadLetters.parked).toHaveLength(1);
+  });
+
+  test('a redriven delivery starts the schedule again: its manual attempt gets the FIRST delay, the next scheduled one the SECOND', async () => {
+    const s = setup({
+      delivery: aDelivery({ status: 'pending', attemptCount: 8, scheduledAttempts: 0, nextAttemptAt: at(0), lastStatusCode: 500 }),
+      answer: { durationMs: 3, statusCode: 500 },
+    });
+    const manual = attempted(await s.run(jobFor(s.delivery, 'manual'), 'retry'));
+    expect(manual.attempt).toMatchObject({ attempt: 9, trigger: 'manual', outcome: 'failed' });
+    expect(manual.delivery).toMatchObject({ status: 'failed', scheduledAttempts: 1, nextAttemptAt: at(5000) });
+    expect(manual.retryInSeconds).toBe(5);
+    // The follow-up job is a scheduled one.
+    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 5, lane: 'retry' }]);
+
+    s.clock.advance(5000);
+    const scheduled = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(scheduled.attempt).toMatchObject({ attempt: 10, trigger: 'scheduled' });
+    expect(scheduled.delivery).toMatchObject({ status: 'failed', scheduledAttempts: 2, nextAttemptAt: at(5000 + 300_000) });
+    expect(scheduled.retryInSeconds).toBe(300);
+  });
+});
+
+describe('DeliveryService.run: manual attempts', () => {
+  test.each([...terminalStatuses])('on a %s delivery, a failed manual attempt leaves the status, schedules nothing', async (status) => {
+    const { nextAttemptAt: _none, ...finished } = aDelivery({ status, attemptCount: 8, lastStatusCode: 200 });
+    const s = setup({ delivery: finished, answer: { durationMs: 3, statusCode: 503 } });
+    const report = attempted(await s.run(jobFor(finished, 'manual'), 'retry'));
+    expect(report.attempt).toMatchObject({ attempt: 9, trigger: 'manual', outcome: 'failed', statusCode: 503 });
+    expect(report.delivery).toMatchObject({ status, attemptCount: 9, scheduledAttempts: 8, lastStatusCode: 503 });
+    expect(report.delivery.nextAttemptAt).toBeUndefined();
+    expect(report.retryInSeconds).toBeUndefined();
+    expect(s.stored()).toEqual(report.delivery);
+    expect(s.queue.calls).toEqual([]);
+    // A dead delivery was parked when it died; it is not parked again.
+    expect(s.deadLetters.parked).toEqual([]);
+  });
+
+  test('a succeeded delivery that succeeds again stays succeeded', async () => {
+    const { nextAttemptAt: _none, ...done } = aDelivery({ status: 'succeeded', attemptCount: 1 });
+    const s = setup({ delivery: done });
+    expect(attempted(await s.run(jobFor(done, 'manual'))).delivery).toMatchObject({ status: 'succeeded', attemptCount: 2 });
+  });
+
+  test('before the next scheduled attempt is due: a failure keeps nextAttemptAt and does not use up a retry', async () => {
+    const s = setup({
+      delivery: aDelivery({ status: 'failed', attemptCount: 2, scheduledAttempts: 2, nextAttemptAt: at(3 * 3600_000) }),
+      answer: { durationMs: 3, statusCode: 500 },
+    });
+    const manual = attempted(await s.run(jobFor(s.delivery, 'manual'), 'retry'));
+    expect(manual.attempt).toMatchObject({ attempt: 3, trigger: 'manual', outcome: 'failed' });
+    expect(manual.delivery).toMatchObject({ status: 'failed', attemptCount: 3, scheduledAttempts: 2, nextAttemptAt: at(3 * 3600_000) });
+    expect(manual.retryInSeconds).toBeUndefined();
+    expect(s.stored()).toEqual(manual.delivery);
+    // The job already queued for the scheduled attempt still comes; nothing more is enqueued.
+    expect(s.queue.calls).toEqual([]);
+
+    // That scheduled attempt is the third on the schedule: exponential then waits 30 min.
+    s.clock.set(new Date(at(3 * 3600_000)));
+    const scheduled = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(scheduled.delivery).toMatchObject({ attemptCount: 4, scheduledAttempts: 3 });
+    expect(scheduled.retryInSeconds).toBe(1800);
+  });
+
+  test('before the next scheduled attempt is due: a success ends the delivery', async () => {
+    const s = setup({ delivery: aDelivery({ status: 'failed', attemptCount: 2, nextAttemptAt: at(3 * 3600_000) }) });
+    const report = attempted(await s.run(jobFor(s.delivery, 'manual')));
+    expect(report.delivery.status).toBe('succeeded');
+    expect(report.delivery.nextAttemptAt).toBeUndefined();
+  });
+
+  test('standing in for a due attempt: counts as that scheduled attempt, and the late scheduled job is deferred', async () => {
+    const s = setup({
+      delivery: aDelivery({ status: 'failed', attemptCount: 1, scheduledAttempts: 1, nextAttemptAt: at(-1000) }),
+      answer: { durationMs: 3, statusCode: 500 },
+    });
+    const manual = attempted(await s.run(jobFor(s.delivery, 'manual'), 'retry'));
+    expect(manual.delivery).toMatchObject({ status: 'failed', attemptCount: 2, scheduledAttempts: 2, nextAttemptAt: at(300_000) });
+    expect(manual.retryInSeconds).toBe(300);
+    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 300, lane: 'retry' }]);
+
+    // The scheduled job that was due arrives now: its attempt was already made.
+    const late = await s.run(jobFor(s.delivery), 'retry');
+    expect(late).toEqual({ kind: 'deferred', deliveryId: s.delivery.id, dueInSeconds: 300 });
+    expect(s.sender.requests).toHaveLength(1);
+  });
+
+  test('a manual job for a disabled endpoint is skipped and leaves the delivery untouched', async () => {
+    const { nextAttemptAt: _paused, ...waiting } = aDelivery({ status: 'failed', attemptCount: 2 });
+    const s = setup({ delivery: waiting, endpoint: anEndpoint({ disabled: true, disabledReason: 'by hand' }) });
+    const report = await s.run(jobFor(waiting, 'manual'), 'retry');
+    expect(report).toEqual({ kind: 'skipped', deliveryId: waiting.id, reason: 'endpoint is disabled' });
+    expect(s.stored()).toEqual(waiting);
+    expect(s.sender.requests).toEqual([]);
+    expect(s.deliveries.recordCalls).toEqual([]);
+    expect(s.deliveries.updateCalls).toEqual([]);
+    expect(s.queue.calls).toEqual([]);
+  });
+
+  // BUG (functions/lib/core/delivery.ts, DeliveryService.nextState, lines 245-246): the 410 branch
+  // (`attempt.outcome === 'gone'` → status 'failed') comes before the "manual attempt on a
+  // terminal delivery leaves its status" branch. A manual retry of a succeeded (or dead) delivery
+  // that the receiver answers with 410 therefore turns it into an undated 'failed' delivery; when
+  // the endpoint is enabled again, EndpointService.resume picks it up (pending/failed without
+  // nextAttemptAt) and sends the already delivered event again. Fix: test
+  // `manual && terminalStatuses.has(delivery.status)` before the 'gone' branch (after 'succeeded').
+  test.each(['succeeded', 'dead'] as const)('on a %s delivery, a manual attempt answered 410 leaves the status', async (status) => {
+    const { nextAttemptAt: _none, ...finished } = aDelivery({ status, attemptCount: 3 });
+    const s = setup({ delivery: finished, answer: { durationMs: 3, statusCode: 410 } });
+    const report = attempted(await s.run(jobFor(finished, 'manual'), 'retry'));
+    expect(report.attempt.outcome).toBe('gone');
+    expect(s.storedEndpoint()?.disabled).toBe(true);
+    expect(report.delivery.status).toBe(status);
+  });
+});
+
+describe('DeliveryService.run: endpoint health', () => {
+  test.each<[string, HttpResult]>([
+    ['500', { durationMs: 3, statusCode: 500 }],
+    ['404', { durationMs: 3, statusCode: 404 }],
+    ['429', { durationMs: 3, statusCode: 429 }],
+    ['a redirect', { durationMs: 3, statusCode: 301 }],
+    ['a network error', { durationMs: 10_000, error: { code: 'timeout', message: 'slow' } }],
+  ])('%s counts against the endpoint, dated when the attempt finished', async (_name, answer) => {
+    const s = setup();
+    s.sender.answer(() => {
+      s.clock.advance(2000);
+      return answer;
+    });
+    attempted(await s.run());
+    expect(s.endpoints.failureCalls).toEqual([{ tenantId: s.delivery.tenantId, id: s.delivery.endpointId, at: at(2000) }]);
+    expect(s.storedEndpoint()).toMatchObject({ failingSince: at(2000), consecutiveFailures: 1, disabled: false });
+    expect(s.endpoints.successCalls).toEqual([]);
+  });
+
+  test('further failures extend the run without moving its start', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 500 } });
+    attempted(await s.run());
+    s.clock.advance(5000);
+    attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(s.storedEndpoint()).toMatchObject({ failingSince: at(0), consecutiveFailures: 2 });
+    expect(s.endpoints.disableCalls).toEqual([]);
+  });
+
+  test('a success on a failing endpoint ends its run of failures', async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-3600_000), consecutiveFailures: 4 }) });
+    attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(s.endpoints.successCalls).toEqual([{ tenantId: s.delivery.tenantId, id: s.delivery.endpointId }]);
+    expect(s.storedEndpoint()?.failingSince).toBeUndefined();
+    expect(s.storedEndpoint()?.consecutiveFailures).toBeUndefined();
+    expect(s.endpoints.failureCalls).toEqual([]);
+  });
+
+  test('a success on a healthy endpoint does not write the endpoint', async () => {
+    const s = setup();
+    attempted(await s.run());
+    expect(s.endpoints.successCalls).toEqual([]);
+    expect(s.endpoints.failureCalls).toEqual([]);
+    expect(s.storedEndpoint()).toEqual(anEndpoint());
+  });
+
+  test('410: delivery failed and undated, endpoint disabled, endpoint.disabled published; the report says why', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 410 } });
+    const report = attempted(await s.run());
+    expect(report.delivery.status).toBe('failed');
+    expect(report.delivery.nextAttemptAt).toBeUndefined();
+    expect(s.stored()).toEqual(report.delivery);
+    expect(report.endpointDisabled).toMatch(/410/);
+    expect(s.storedEndpoint()).toMatchObject({ disabled: true, disabledReason: report.endpointDisabled });
+    expect(s.systemEvents.published).toEqual([
+      {
+        tenantId: s.delivery.tenantId,
+        type: 'endpoint.disabled',
+        payload: {
+          endpointId: s.delivery.endpointId,
+          url: anEndpoint().url,
+          reason: report.endpointDisabled,
+          disabledAt: T0.toISOString(),
+        },
+      },
+    ]);
+  });
+
+  test('410 seen by two workers at once: the endpoint is announced disabled once', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 410 }, others: [aDelivery({ id: SECOND })] });
+    const firstJob = jobFor(s.delivery);
+    const secondJob = { ...jobFor(s.delivery), deliveryId: SECOND };
+    // Both workers read the (still enabled) endpoint before either attempt.
+    const firstContext = await s.service.prepare([firstJob]);
+    const secondContext = await s.service.prepare([secondJob]);
+    const first = attempted(await s.service.run(firstJob, firstContext));
+    const second = attempted(await s.service.run(secondJob, secondContext));
+    expect(s.endpoints.disableCalls).toHaveLength(2);
+    expect(s.systemEvents.published).toHaveLength(1);
+    expect(first.endpointDisabled).toMatch(/410/);
+    expect(second.endpointDisabled).toBeUndefined();
+  });
+
+  test('failing for the whole window disables the endpoint and announces it with failingSince', async () => {
+    const failingSince = at(-3600_000);
+    const s = setup({
+      endpoint: anEndpoint({ failingSince, consecutiveFailures: 40 }),
+      answer: { durationMs: 3, statusCode: 500 },
+      failureWindowSeconds: 3600,
+    });
+    const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    const reason = `every attempt failed from ${failingSince} to ${T0.toISOString()}`;
+    expect(report.endpointDisabled).toBe(reason);
+    expect(s.endpoints.disableCalls).toEqual([{ tenantId: s.delivery.tenantId, id: s.delivery.endpointId, reason, at: T0.toISOString() }]);
+    expect(s.storedEndpoint()).toMatchObject({ disabled: true, disabledReason: reason, consecutiveFailures: 41, failingSince });
+    expect(s.systemEvents.published).toEqual([
+      {
+        tenantId: s.delivery.tenantId,
+        type: 'endpoint.disabled',
+        payload: { endpointId: s.delivery.endpointId, url: anEndpoint().url, reason, disabledAt: T0.toISOString(), failingSince },
+      },
+    ]);
+    // The delivery itself follows its schedule; its next job finds the endpoint disabled and pauses it.
+    expect(report.delivery.status).toBe('failed');
+    s.clock.advance(5000);
+    expect((await s.run(jobFor(s.delivery), 'retry')).kind).toBe('closed');
+    expect(s.stored()?.nextAttemptAt).toBeUndefined();
+  });
+
+  test('a run of failures shorter than the window is counted, not punished', async () => {
+    const s = setup({
+      endpoint: anEndpoint({ failingSince: at(-3600_000 + 1) }),
+      answer: { durationMs: 3, statusCode: 500 },
+      failureWindowSeconds: 3600,
+    });
+    const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(report.endpointDisabled).toBeUndefined();
+    expect(s.endpoints.failureCalls).toHaveLength(1);
+    expect(s.endpoints.disableCalls).toEqual([]);
+    expect(s.systemEvents.published).toEqual([]);
+    expect(s.storedEndpoint()?.disabled).toBe(false);
+  });
+
+  test.each([
+    ['exactly five days', 0, true],
+    ['a second short of five days', 1000, false],
+  ])('the default window is five days: failing for %s → disabled %s', async (_name, shortByMs, disabled) => {
+    expect(DEFAULT_FAILURE_WINDOW_SECONDS).toBe(5 * 24 * 3600);
+    const s = setup({
+      endpoint: anEndpoint({ failingSince: at(-5 * 24 * 3600_000 + shortByMs) }),
+      answer: { durationMs: 3, statusCode: 500 },
+    });
+    const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(s.storedEndpoint()?.disabled).toBe(disabled);
+    expect(report.endpointDisabled !== undefined).toBe(disabled);
+    expect(s.systemEvents.published).toHaveLength(disabled ? 1 : 0);
+  });
+
+  test('two workers crossing the window at once: disable is tried twice, endpoint.disabled published once', async () => {
+    const s = setup({
+      endpoint: anEndpoint({ failingSince: at(-7200_000) }),
+      answer: { durationMs: 3, statusCode: 500 },
+      failureWindowSeconds: 3600,
+      others: [aDelivery({ id: SECOND })],
+    });
+    const firstJob = jobFor(s.delivery);
+    const secondJob = { ...jobFor(s.delivery), deliveryId: SECOND };
+    const firstContext = await s.service.prepare([firstJob]);
+    const secondContext = await s.service.prepare([secondJob]);
+    const first = attempted(await s.service.run(firstJob, firstContext, 'retry'));
+    const second = attempted(await s.service.run(secondJob, secondContext, 'retry'));
+    expect(s.endpoints.disableCalls).toHaveLength(2);
+    expect(s.systemEvents.published).toHaveLength(1);
+    expect(s.systemEvents.published[0]?.type).toBe('endpoint.disabled');
+    expect(first.endpointDisabled).toBeDefined();
+    expect(second.endpointDisabled).toBeUndefined();
   });
 });

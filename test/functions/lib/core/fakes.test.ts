@@ -1,5 +1,17 @@
 import type { Attempt } from '../../../../functions/lib/core/model.ts';
-import { aDelivery, FakeClock, InMemoryDeliveryStore, InMemoryMessageStore, T0 } from './fakes.ts';
+import {
+  aDelivery,
+  anEndpoint,
+  FakeClock,
+  FakeRateLimiter,
+  InMemoryDeliveryStore,
+  InMemoryDueWorkIndex,
+  InMemoryEndpointStore,
+  InMemoryMessageStore,
+  RecordingDeliveryQueue,
+  T0,
+  TENANT,
+} from './fakes.ts';
 
 // The fakes stand in for the DynamoDB adapters in every core test, so their conditional
 // semantics are checked here against the port contract (ports.ts).
@@ -80,6 +92,104 @@ describe('InMemoryDeliveryStore (fake of DeliveryStore)', () => {
     expect(second.nextCursor).toBeUndefined();
     const dead = await store.listByEndpoint(aDelivery().endpointId, { status: 'dead' }, { limit: 10 });
     expect(dead.items.map((d) => d.id)).toEqual(['dlv_3', 'dlv_1']);
+  });
+});
+
+describe('InMemoryDeliveryStore: the tenant and endpoint lists', () => {
+  const store = new InMemoryDeliveryStore([
+    aDelivery({ id: 'dlv_1', status: 'dead' }),
+    aDelivery({ id: 'dlv_2', status: 'failed' }),
+    aDelivery({ id: 'dlv_3', status: 'dead' }),
+    aDelivery({ id: 'dlv_4', status: 'dead', tenantId: 'ten_OTHER', endpointId: 'ep_OTHER' }),
+    aDelivery({ id: 'dlv_5', status: 'pending' }),
+  ]);
+
+  test("listByTenant: one tenant's deliveries in one status, newest first, paginated", async () => {
+    const first = await store.listByTenant(TENANT, 'dead', { limit: 1 });
+    expect(first.items.map((d) => d.id)).toEqual(['dlv_3']);
+    const rest = await store.listByTenant(TENANT, 'dead', { limit: 5, ...(first.nextCursor && { cursor: first.nextCursor }) });
+    expect(rest.items.map((d) => d.id)).toEqual(['dlv_1']);
+    expect(rest.nextCursor).toBeUndefined();
+  });
+
+  test('listAllByEndpoint: the given statuses, newest first, from sinceId on (inclusive)', async () => {
+    const endpointId = aDelivery().endpointId;
+    expect((await store.listAllByEndpoint(endpointId, ['dead', 'failed'])).map((d) => d.id)).toEqual(['dlv_3', 'dlv_2', 'dlv_1']);
+    expect((await store.listAllByEndpoint(endpointId, ['dead', 'failed'], 'dlv_2')).map((d) => d.id)).toEqual(['dlv_3', 'dlv_2']);
+    expect(await store.listAllByEndpoint('ep_NONE', ['dead'])).toEqual([]);
+  });
+});
+
+describe('InMemoryEndpointStore (fake of EndpointStore)', () => {
+  test('disable is true only for the call that disabled the endpoint', async () => {
+    const store = new InMemoryEndpointStore([anEndpoint()]);
+    const { tenantId, id } = anEndpoint();
+    await expect(store.disable(tenantId, id, 'gone', T0.toISOString())).resolves.toBe(true);
+    await expect(store.disable(tenantId, id, 'again', T0.toISOString())).resolves.toBe(false);
+    await expect(store.disable(tenantId, 'ep_NONE', 'gone', T0.toISOString())).resolves.toBe(false);
+    expect(store.endpoints.get(id)).toMatchObject({ disabled: true, disabledReason: 'gone', updatedAt: T0.toISOString() });
+  });
+
+  test('recordFailure starts a run once and counts it; recordSuccess ends it', async () => {
+    const store = new InMemoryEndpointStore([anEndpoint()]);
+    const { tenantId, id } = anEndpoint();
+    await expect(store.recordFailure(tenantId, id, '2025-03-01T12:00:00.000Z')).resolves.toBe('2025-03-01T12:00:00.000Z');
+    await expect(store.recordFailure(tenantId, id, '2025-03-01T13:00:00.000Z')).resolves.toBe('2025-03-01T12:00:00.000Z');
+    expect(store.endpoints.get(id)).toMatchObject({ failingSince: '2025-03-01T12:00:00.000Z', consecutiveFailures: 2 });
+    await store.recordSuccess(tenantId, id);
+    expect(store.endpoints.get(id)).toEqual(anEndpoint());
+    await expect(store.recordFailure('ten_OTHER', id, T0.toISOString())).resolves.toBeUndefined();
+  });
+});
+
+describe('InMemoryDueWorkIndex (fake of DueWorkIndex)', () => {
+  test('overdue: entries strictly before `before`, oldest first, at most `limit`; postpone moves an entry only if present', async () => {
+    const index = new InMemoryDueWorkIndex();
+    index.add({ kind: 'delivery', id: 'dlv_B' }, '2025-03-01T12:00:02.000Z');
+    index.add({ kind: 'message', id: 'msg_A' }, '2025-03-01T12:00:01.000Z');
+    index.add({ kind: 'delivery', id: 'dlv_C' }, '2025-03-01T12:00:03.000Z');
+    expect(await index.overdue('2025-03-01T12:00:03.000Z', 10)).toEqual([
+      { kind: 'message', id: 'msg_A' },
+      { kind: 'delivery', id: 'dlv_B' },
+    ]);
+    expect(await index.overdue('2025-03-01T12:00:03.000Z', 1)).toEqual([{ kind: 'message', id: 'msg_A' }]);
+    await index.postpone({ kind: 'message', id: 'msg_A' }, '2025-03-01T13:00:00.000Z');
+    await index.postpone({ kind: 'message', id: 'msg_NONE' }, '2025-03-01T13:00:00.000Z');
+    expect(await index.overdue('2025-03-01T12:30:00.000Z', 10)).toEqual([
+      { kind: 'delivery', id: 'dlv_B' },
+      { kind: 'delivery', id: 'dlv_C' },
+    ]);
+    expect(index.positionOf({ kind: 'message', id: 'msg_NONE' })).toBeUndefined();
+  });
+});
+
+describe('FakeRateLimiter (fake of RateLimiter)', () => {
+  test('a budget per endpoint and second', async () => {
+    const limiter = new FakeRateLimiter();
+    const second = (ms: number) => new Date(T0.getTime() + ms);
+    const results = [
+      await limiter.tryAcquire('ep_A', 2, second(0)),
+      await limiter.tryAcquire('ep_A', 2, second(500)),
+      await limiter.tryAcquire('ep_A', 2, second(999)),
+      await limiter.tryAcquire('ep_B', 2, second(999)),
+      await limiter.tryAcquire('ep_A', 2, second(1000)),
+    ];
+    expect(results).toEqual([true, true, false, true, true]);
+  });
+});
+
+describe('RecordingDeliveryQueue (fake of DeliveryQueue)', () => {
+  test('records the options as given; jobsOn treats an absent lane as the primary one', async () => {
+    const queue = new RecordingDeliveryQueue();
+    const job = { deliveryId: 'dlv_1', tenantId: TENANT, messageId: 'msg_1', endpointId: 'ep_1' };
+    await queue.enqueue([job]);
+    await queue.enqueue([{ ...job, deliveryId: 'dlv_2' }], { delaySeconds: 3, lane: 'retry' });
+    expect(queue.calls).toEqual([
+      { jobs: [job], delaySeconds: undefined, lane: undefined },
+      { jobs: [{ ...job, deliveryId: 'dlv_2' }], delaySeconds: 3, lane: 'retry' },
+    ]);
+    expect(queue.jobsOn('primary').map((j) => j.deliveryId)).toEqual(['dlv_1']);
+    expect(queue.jobsOn('retry').map((j) => j.deliveryId)).toEqual(['dlv_2']);
   });
 });
 

@@ -4,7 +4,20 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../../../../functions/lib/core/clock.ts';
-import type { ApiKey, Attempt, Delivery, Endpoint, KeyGrant, Message, Page, PageRequest } from '../../../../functions/lib/core/model.ts';
+import { ForbiddenDestinationError } from '../../../../functions/lib/core/errors.ts';
+import type {
+  ApiKey,
+  Attempt,
+  Delivery,
+  DeliveryLane,
+  DeliveryStatus,
+  Endpoint,
+  EventType,
+  KeyGrant,
+  Message,
+  Page,
+  PageRequest,
+} from '../../../../functions/lib/core/model.ts';
 import type {
   ApiKeyStore,
   AttemptRecord,
@@ -15,7 +28,12 @@ import type {
   DeliveryListFilter,
   DeliveryQueue,
   DeliveryStore,
+  DestinationGuard,
+  DueItem,
+  DueWorkIndex,
   EndpointStore,
+  EnqueueOptions,
+  EventTypeStore,
   FanOutJob,
   FanOutQueue,
   HttpRequest,
@@ -25,6 +43,8 @@ import type {
   MessageCreateResult,
   MessageListFilter,
   MessageStore,
+  RateLimiter,
+  SystemEventPublisher,
 } from '../../../../functions/lib/core/ports.ts';
 
 export const T0 = new Date('2025-03-01T12:00:00.000Z');
@@ -65,6 +85,7 @@ export class InMemoryDeliveryStore implements DeliveryStore {
   /** Every recordAttempt call, accepted or not. */
   readonly recordCalls: AttemptRecord[] = [];
   readonly updateCalls: { delivery: Delivery; previous: Delivery }[] = [];
+  readonly listAllCalls: { endpointId: string; statuses: DeliveryStatus[]; sinceId: string | undefined }[] = [];
 
   constructor(initial: readonly Delivery[] = []) {
     for (const delivery of initial) this.deliveries.set(delivery.id, delivery);
@@ -111,6 +132,19 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return paginate(items, (d) => d.id, page);
   }
 
+  async listByTenant(tenantId: string, status: DeliveryStatus, page: PageRequest): Promise<Page<Delivery>> {
+    const items = [...this.deliveries.values()].filter((d) => d.tenantId === tenantId && d.status === status);
+    return paginate(items, (d) => d.id, page);
+  }
+
+  async listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]> {
+    this.listAllCalls.push({ endpointId, statuses: [...statuses], sinceId });
+    const items = [...this.deliveries.values()].filter(
+      (d) => d.endpointId === endpointId && statuses.includes(d.status) && (sinceId === undefined || d.id >= sinceId),
+    );
+    return items.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
   async recordAttempt(record: AttemptRecord): Promise<boolean> {
     this.recordCalls.push(record);
     const id = record.delivery.id;
@@ -140,6 +174,8 @@ export class InMemoryDeliveryStore implements DeliveryStore {
 export class InMemoryEndpointStore implements EndpointStore {
   readonly endpoints = new Map<string, Endpoint>();
   readonly disableCalls: { tenantId: string; id: string; reason: string; at: string }[] = [];
+  readonly failureCalls: { tenantId: string; id: string; at: string }[] = [];
+  readonly successCalls: { tenantId: string; id: string }[] = [];
 
   constructor(initial: readonly Endpoint[] = []) {
     for (const endpoint of initial) this.endpoints.set(endpoint.id, endpoint);
@@ -173,10 +209,60 @@ export class InMemoryEndpointStore implements EndpointStore {
     return this.endpoints.delete(id);
   }
 
-  async disable(tenantId: string, id: string, reason: string, at: string): Promise<void> {
+  /** Conditional like the adapter's: only an existing, enabled endpoint is disabled (and only then true). */
+  async disable(tenantId: string, id: string, reason: string, at: string): Promise<boolean> {
     this.disableCalls.push({ tenantId, id, reason, at });
     const endpoint = await this.get(tenantId, id);
-    if (endpoint) this.endpoints.set(id, { ...endpoint, disabled: true, disabledReason: reason, updatedAt: at });
+    if (!endpoint || endpoint.disabled) return false;
+    this.endpoints.set(id, { ...endpoint, disabled: true, disabledReason: reason, updatedAt: at });
+    return true;
+  }
+
+  /** Sets failingSince if absent, counts the failure, returns failingSince (undefined for a missing endpoint). */
+  async recordFailure(tenantId: string, id: string, at: string): Promise<string | undefined> {
+    this.failureCalls.push({ tenantId, id, at });
+    const endpoint = await this.get(tenantId, id);
+    if (!endpoint) return undefined;
+    const failingSince = endpoint.failingSince ?? at;
+    this.endpoints.set(id, { ...endpoint, failingSince, consecutiveFailures: (endpoint.consecutiveFailures ?? 0) + 1 });
+    return failingSince;
+  }
+
+  /** Clears the run of failures (a no-op when there is none, like the adapter's conditional remove). */
+  async recordSuccess(tenantId: string, id: string): Promise<void> {
+    this.successCalls.push({ tenantId, id });
+    const endpoint = await this.get(tenantId, id);
+    if (!endpoint?.failingSince) return;
+    const { failingSince: _since, consecutiveFailures: _count, ...healthy } = endpoint;
+    this.endpoints.set(id, healthy);
+  }
+}
+
+export class InMemoryEventTypeStore implements EventTypeStore {
+  readonly eventTypes = new Map<string, EventType>();
+
+  constructor(initial: readonly EventType[] = []) {
+    for (const eventType of initial) this.eventTypes.set(`${eventType.tenantId}|${eventType.name}`, eventType);
+  }
+
+  async put(eventType: EventType): Promise<void> {
+    this.eventTypes.set(`${eventType.tenantId}|${eventType.name}`, eventType);
+  }
+
+  async get(tenantId: string, name: string): Promise<EventType | undefined> {
+    return this.eventTypes.get(`${tenantId}|${name}`);
+  }
+
+  async list(tenantId: string, page: PageRequest): Promise<Page<EventType>> {
+    return paginate(
+      [...this.eventTypes.values()].filter((e) => e.tenantId === tenantId),
+      (e) => e.name,
+      page,
+    );
+  }
+
+  async delete(tenantId: string, name: string): Promise<boolean> {
+    return this.eventTypes.delete(`${tenantId}|${name}`);
   }
 }
 
@@ -272,15 +358,96 @@ export class InMemoryApiKeyStore implements ApiKeyStore {
   }
 }
 
+/** Records each call with its options as given (an absent lane is the primary one, as in the SQS adapter). */
 export class RecordingDeliveryQueue implements DeliveryQueue {
-  readonly calls: { jobs: readonly DeliveryJob[]; delaySeconds: number | undefined }[] = [];
+  readonly calls: { jobs: readonly DeliveryJob[]; delaySeconds: number | undefined; lane: DeliveryLane | undefined }[] = [];
 
-  async enqueue(jobs: readonly DeliveryJob[], delaySeconds?: number): Promise<void> {
-    this.calls.push({ jobs: [...jobs], delaySeconds });
+  async enqueue(jobs: readonly DeliveryJob[], options?: EnqueueOptions): Promise<void> {
+    this.calls.push({ jobs: [...jobs], delaySeconds: options?.delaySeconds, lane: options?.lane });
   }
 
   get jobs(): DeliveryJob[] {
     return this.calls.flatMap((call) => call.jobs);
+  }
+
+  jobsOn(lane: DeliveryLane): DeliveryJob[] {
+    return this.calls.filter((call) => (call.lane ?? 'primary') === lane).flatMap((call) => call.jobs);
+  }
+}
+
+/** A fixed-window counter per endpoint and second, like the ledger's. */
+export class FakeRateLimiter implements RateLimiter {
+  readonly calls: { endpointId: string; limitPerSecond: number; at: string }[] = [];
+  private readonly used = new Map<string, number>();
+
+  async tryAcquire(endpointId: string, limitPerSecond: number, now: Date): Promise<boolean> {
+    this.calls.push({ endpointId, limitPerSecond, at: now.toISOString() });
+    const key = `${endpointId}|${Math.floor(now.getTime() / 1000)}`;
+    const used = this.used.get(key) ?? 0;
+    if (used >= limitPerSecond) return false;
+    this.used.set(key, used + 1);
+    return true;
+  }
+}
+
+export class RecordingSystemEventPublisher implements SystemEventPublisher {
+  readonly published: { tenantId: string; type: string; payload: Record<string, unknown> }[] = [];
+
+  constructor(private readonly clock: Clock = new FakeClock()) {}
+
+  async publish(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
+    this.published.push({ tenantId, type, payload });
+    const id = `msg_01JN${String(this.published.length).padStart(22, '0')}`;
+    return { id, tenantId, type, payloadJson: JSON.stringify(payload), createdAt: this.clock.now().toISOString() };
+  }
+}
+
+/**
+ * The sweeper's index: each item sorts by `<at>#<id>` and is overdue when that key sorts before
+ * `before`, exactly the adapter's `gsi5sk < :before`. Items are added by the test.
+ */
+export class InMemoryDueWorkIndex implements DueWorkIndex {
+  private readonly entries = new Map<string, { item: DueItem; at: string }>();
+  readonly overdueCalls: { before: string; limit: number }[] = [];
+  readonly postponeCalls: { item: DueItem; until: string }[] = [];
+
+  add(item: DueItem, at: string): void {
+    this.entries.set(`${item.kind}|${item.id}`, { item, at });
+  }
+
+  /** Where the item sits in the index now (undefined when it is not in it). */
+  positionOf(item: DueItem): string | undefined {
+    return this.entries.get(`${item.kind}|${item.id}`)?.at;
+  }
+
+  async overdue(before: string, limit: number): Promise<readonly DueItem[]> {
+    this.overdueCalls.push({ before, limit });
+    return [...this.entries.values()]
+      .map((entry) => ({ item: entry.item, key: `${entry.at}#${entry.item.id}` }))
+      .filter((entry) => entry.key < before)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, limit)
+      .map((entry) => entry.item);
+  }
+
+  async postpone(item: DueItem, until: string): Promise<void> {
+    this.postponeCalls.push({ item, until });
+    const key = `${item.kind}|${item.id}`;
+    const entry = this.entries.get(key);
+    // Only while it is still in the index: a finished item must not re-enter it.
+    if (entry) this.entries.set(key, { item: entry.item, at: until });
+  }
+}
+
+/** Allows every URL except those listed in `refused`; records what it checked. */
+export class RecordingDestinationGuard implements DestinationGuard {
+  readonly checked: string[] = [];
+
+  constructor(private readonly refused: ReadonlySet<string> = new Set()) {}
+
+  async check(url: string): Promise<void> {
+    this.checked.push(url);
+    if (this.refused.has(url)) throw new ForbiddenDestinationError(`${url} is not allowed`);
   }
 }
 
@@ -300,13 +467,18 @@ export class RecordingDeadLetterSink implements DeadLetterSink {
   }
 }
 
-/** Answers every request with `respond` (a fixed result or a function of the request) and records the requests. */
+type Respond = HttpResult | ((request: HttpRequest) => HttpResult | Promise<HttpResult>);
+
+/**
+ * Answers every request with `respond` (a fixed result or a function of the request, which may
+ * return a promise the test settles later) and records the requests.
+ */
 export class ScriptedHttpSender implements HttpSender {
   readonly requests: HttpRequest[] = [];
 
-  constructor(private respond: HttpResult | ((request: HttpRequest) => HttpResult) = { durationMs: 12, statusCode: 200 }) {}
+  constructor(private respond: Respond = { durationMs: 12, statusCode: 200 }) {}
 
-  answer(respond: HttpResult | ((request: HttpRequest) => HttpResult)): void {
+  answer(respond: Respond): void {
     this.respond = respond;
   }
 
@@ -378,6 +550,7 @@ export function aMessage(overrides: Partial<Message> = {}): Message {
   };
 }
 
+/** Unless given, scheduledAttempts equals attemptCount (every attempt so far was a scheduled one). */
 export function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
   return {
     id: 'dlv_01JN0000000000000000000DLV',
@@ -387,6 +560,7 @@ export function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
     eventType: 'lock.unlocked',
     status: 'pending',
     attemptCount: 0,
+    scheduledAttempts: overrides.attemptCount ?? 0,
     nextAttemptAt: T0.toISOString(),
     createdAt: T0.toISOString(),
     updatedAt: T0.toISOString(),
@@ -402,6 +576,15 @@ export function jobFor(delivery: Delivery, trigger?: DeliveryJob['trigger']): De
     endpointId: delivery.endpointId,
     ...(trigger && { trigger }),
   };
+}
+
+/** A promise the test settles by hand. */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => {};
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }
 
 /** A random source that replays the given values (then the last one forever). */

@@ -63,6 +63,7 @@ describe('FanOutService.fanOut', () => {
         eventType: message.type,
         status: 'pending',
         attemptCount: 0,
+        scheduledAttempts: 0,
         nextAttemptAt: T0.toISOString(),
         createdAt: T0.toISOString(),
         updatedAt: T0.toISOString(),
@@ -70,6 +71,7 @@ describe('FanOutService.fanOut', () => {
     }
     expect(s.queue.calls).toHaveLength(1);
     expect(s.queue.calls[0]?.delaySeconds).toBeUndefined();
+    expect(s.queue.calls[0]?.lane).toBe('primary');
     expect(s.queue.jobs).toEqual([
       { deliveryId: ids[0], tenantId: TENANT, messageId: message.id, endpointId: all.id },
       { deliveryId: ids[1], tenantId: TENANT, messageId: message.id, endpointId: locks.id },
@@ -153,6 +155,63 @@ describe('FanOutService.fanOut', () => {
     expect(report.kind).toBe('unknown-message');
     expect(s.deliveries.deliveries.size).toBe(0);
     expect(s.messageStore.messages.get(aMessage().id)?.fannedOutAt).toBeUndefined();
+  });
+});
+
+describe('FanOutService.fanOut: lanes', () => {
+  const failing = anEndpoint({ id: 'ep_FAILING', failingSince: '2025-03-01T10:00:00.000Z', consecutiveFailures: 12 });
+
+  test("healthy endpoints' jobs go to the primary lane, failing endpoints' to the retry lane, with no delay", async () => {
+    const s = setup([all, failing, paused]);
+    const message = aMessage();
+    await s.service.fanOut({ messageId: message.id, tenantId: TENANT });
+    const job = (endpointId: string) => ({
+      deliveryId: deliveryIdFor(message.id, endpointId),
+      tenantId: TENANT,
+      messageId: message.id,
+      endpointId,
+    });
+    expect(s.queue.calls).toEqual([
+      { jobs: [job(all.id)], delaySeconds: undefined, lane: 'primary' },
+      { jobs: [job(failing.id)], delaySeconds: undefined, lane: 'retry' },
+    ]);
+    // The failing endpoint's delivery is an ordinary new delivery; only its queue differs.
+    expect(s.deliveries.deliveries.get(deliveryIdFor(message.id, failing.id))).toMatchObject({
+      status: 'pending',
+      attemptCount: 0,
+      scheduledAttempts: 0,
+      nextAttemptAt: T0.toISOString(),
+    });
+  });
+
+  test('only failing endpoints: a single call, on the retry lane', async () => {
+    const s = setup([failing]);
+    await s.service.fanOut({ messageId: aMessage().id, tenantId: TENANT });
+    expect(s.queue.calls.map((c) => c.lane)).toEqual(['retry']);
+    expect(s.queue.jobsOn('primary')).toEqual([]);
+  });
+
+  test('only the deliveries this run created are enqueued (one a concurrent run created is left to that run)', async () => {
+    const s = setup([all, locks]);
+    const message = aMessage();
+    const theirs = {
+      id: deliveryIdFor(message.id, all.id),
+      tenantId: TENANT,
+      messageId: message.id,
+      endpointId: all.id,
+      eventType: message.type,
+      status: 'failed' as const,
+      attemptCount: 1,
+      scheduledAttempts: 1,
+      nextAttemptAt: '2025-03-01T12:00:05.000Z',
+      createdAt: '2025-03-01T11:59:59.900Z',
+      updatedAt: '2025-03-01T12:00:00.000Z',
+    };
+    await s.deliveries.createMany([theirs]);
+    const report = await s.service.fanOut({ messageId: message.id, tenantId: TENANT });
+    expect(report).toEqual({ kind: 'fanned-out', messageId: message.id, deliveries: 2, created: 1 });
+    expect(s.queue.jobs.map((j) => j.endpointId)).toEqual([locks.id]);
+    expect(s.deliveries.deliveries.get(theirs.id)).toEqual(theirs);
   });
 });
 

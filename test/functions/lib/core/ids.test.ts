@@ -1,5 +1,5 @@
-import { decodeTime } from 'ulid';
-import { deliveryIdFor, hasPrefix, type IdKind, idPrefixes, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import { decodeTime, encodeTime } from 'ulid';
+import { deliveryIdFor, hasPrefix, type IdKind, idFloor, idPrefixes, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
 
 const ULID_BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -72,5 +72,36 @@ describe('deliveryIdFor', () => {
     }
     const deliveries = messages.map((m, i) => deliveryIdFor(m, `ep_${String.fromCharCode(90 - i)}`));
     expect([...deliveries].sort()).toEqual(deliveries);
+  });
+});
+
+describe('idFloor', () => {
+  const since = new Date('2025-03-01T12:00:00.000Z');
+
+  test('is <prefix>_ + the time part + the smallest random part', () => {
+    expect(idFloor('delivery', since)).toBe(`dlv_${encodeTime(since.getTime(), 10)}${'0'.repeat(16)}`);
+    expect(idFloor('message', since)).toMatch(/^msg_[0-9A-HJKMNP-TV-Z]{10}0{16}$/);
+  });
+
+  test('no id drawn at or after the time sorts below it; every id drawn before does', () => {
+    const floor = idFloor('message', since);
+    for (const offset of [0, 1, 1000, 86_400_000]) {
+      expect(ulidIdGenerator(() => since.getTime() + offset).next('message') >= floor).toBe(true);
+    }
+    for (const offset of [1, 1000]) {
+      expect(ulidIdGenerator(() => since.getTime() - offset).next('message') < floor).toBe(true);
+    }
+  });
+
+  test("bounds delivery ids by their message's time", () => {
+    const floor = idFloor('delivery', since);
+    const atSince = ulidIdGenerator(() => since.getTime()).next('message');
+    const justBefore = ulidIdGenerator(() => since.getTime() - 1).next('message');
+    expect(deliveryIdFor(atSince, 'ep_A') >= floor).toBe(true);
+    expect(deliveryIdFor(justBefore, 'ep_A') < floor).toBe(true);
+  });
+
+  test('a time before the epoch is clamped to zero', () => {
+    expect(idFloor('delivery', new Date(-5))).toBe(`dlv_${'0'.repeat(26)}`);
   });
 });

@@ -1,0 +1,187 @@
+import { buildRequest, jobOf } from '../../../../functions/lib/core/delivery.ts';
+import { EndpointService, SECRET_OVERLAP_SECONDS } from '../../../../functions/lib/core/endpoints.ts';
+import { NotFoundError } from '../../../../functions/lib/core/errors.ts';
+import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import type { Delivery, Endpoint } from '../../../../functions/lib/core/model.ts';
+import {
+  aDelivery,
+  aMessage,
+  anEndpoint,
+  expectedSignature,
+  FakeClock,
+  InMemoryDeliveryStore,
+  InMemoryEndpointStore,
+  InMemoryEventTypeStore,
+  OLD_SECRET,
+  RecordingDeliveryQueue,
+  RecordingDestinationGuard,
+  SECRET,
+  T0,
+  TENANT,
+} from './fakes.ts';
+
+const at = (offsetMs: number) => new Date(T0.getTime() + offsetMs).toISOString();
+const DAY_MS = 24 * 3600_000;
+
+function setup(endpoints: readonly Endpoint[], deliveries: readonly Delivery[] = []) {
+  const endpointStore = new InMemoryEndpointStore(endpoints);
+  const deliveryStore = new InMemoryDeliveryStore(deliveries);
+  const queue = new RecordingDeliveryQueue();
+  const guard = new RecordingDestinationGuard();
+  const clock = new FakeClock(T0);
+  const service = new EndpointService({
+    endpoints: endpointStore,
+    eventTypes: new InMemoryEventTypeStore(),
+    deliveries: deliveryStore,
+    queue,
+    guard,
+    clock,
+    ids: ulidIdGenerator(() => clock.now().getTime()),
+  });
+  return { service, endpointStore, deliveryStore, queue, guard, clock };
+}
+
+describe('EndpointService.rotateSecret', () => {
+  const endpoint = anEndpoint({ secrets: [{ value: SECRET, createdAt: '2025-01-01T00:00:00.000Z' }] });
+
+  test('a new secret comes first; the previous one keeps signing for 24 hours', async () => {
+    const s = setup([endpoint]);
+    const secrets = await s.service.rotateSecret(TENANT, endpoint.id);
+    expect(SECRET_OVERLAP_SECONDS).toBe(24 * 3600);
+    expect(secrets).toHaveLength(2);
+    const [fresh, previous] = secrets;
+    expect(fresh?.value).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(fresh?.value.slice('whsec_'.length) ?? '', 'base64')).toHaveLength(32);
+    expect(fresh?.value).not.toBe(SECRET);
+    expect(fresh?.createdAt).toBe(T0.toISOString());
+    expect(fresh?.expiresAt).toBeUndefined();
+    expect(previous).toEqual({ value: SECRET, createdAt: '2025-01-01T00:00:00.000Z', expiresAt: at(DAY_MS) });
+    expect(s.endpointStore.endpoints.get(endpoint.id)).toEqual({ ...endpoint, secrets, updatedAt: T0.toISOString() });
+  });
+
+  test('during the overlap both secrets sign; afterwards only the new one', async () => {
+    const s = setup([endpoint]);
+    const [fresh] = await s.service.rotateSecret(TENANT, endpoint.id);
+    s.clock.advance(DAY_MS - 1);
+    expect((await s.service.secrets(TENANT, endpoint.id)).map((x) => x.value)).toEqual([fresh?.value, SECRET]);
+    const rotated = s.endpointStore.endpoints.get(endpoint.id) ?? endpoint;
+    const now = s.clock.now();
+    const request = buildRequest(rotated, aMessage(), aDelivery(), 1, now);
+    const seconds = Math.floor(now.getTime() / 1000);
+    expect(request.headers['webhook-signature']).toBe(
+      [fresh?.value ?? '', SECRET].map((secret) => `v1,${expectedSignature(secret, aMessage().id, seconds, request.body)}`).join(' '),
+    );
+    s.clock.advance(1);
+    expect((await s.service.secrets(TENANT, endpoint.id)).map((x) => x.value)).toEqual([fresh?.value]);
+  });
+
+  test('rotating again during an overlap keeps the earlier expiry and drops expired secrets', async () => {
+    const overlapping = anEndpoint({
+      secrets: [
+        { value: SECRET, createdAt: at(-DAY_MS) },
+        { value: OLD_SECRET, createdAt: at(-30 * DAY_MS), expiresAt: at(3600_000) },
+        { value: 'whsec_expired', createdAt: at(-60 * DAY_MS), expiresAt: at(-1) },
+      ],
+    });
+    const s = setup([overlapping]);
+    const secrets = await s.service.rotateSecret(TENANT, overlapping.id);
+    expect(secrets.slice(1)).toEqual([
+      { value: SECRET, createdAt: at(-DAY_MS), expiresAt: at(DAY_MS) },
+      { value: OLD_SECRET, createdAt: at(-30 * DAY_MS), expiresAt: at(3600_000) },
+    ]);
+    expect(secrets.map((x) => x.value)).not.toContain('whsec_expired');
+  });
+
+  test("another tenant's endpoint is a 404 and is left as it was", async () => {
+    const theirs = anEndpoint({ tenantId: 'ten_OTHER' });
+    const s = setup([theirs]);
+    await expect(s.service.rotateSecret(TENANT, theirs.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect(s.endpointStore.endpoints.get(theirs.id)).toEqual(theirs);
+  });
+});
+
+describe('EndpointService.update: enabling a disabled endpoint', () => {
+  const off = anEndpoint({
+    disabled: true,
+    disabledReason: 'every attempt failed from 2025-02-24T12:00:00.000Z to 2025-03-01T11:00:00.000Z',
+    failingSince: '2025-02-24T12:00:00.000Z',
+    consecutiveFailures: 57,
+  });
+  const n = (i: number) => `dlv_01JN${String(i).padStart(22, '0')}`;
+  const undated = (overrides: Partial<Delivery>): Delivery => {
+    const { nextAttemptAt: _none, ...rest } = aDelivery(overrides);
+    return rest;
+  };
+  const waitingPending = undated({ id: n(1), status: 'pending' });
+  const waitingFailed = undated({ id: n(2), status: 'failed', attemptCount: 3, lastError: 'endpoint is disabled' });
+  const scheduled = aDelivery({ id: n(3), status: 'failed', attemptCount: 1, nextAttemptAt: at(DAY_MS) });
+  const dead = undated({ id: n(4), status: 'dead', attemptCount: 8 });
+  const succeeded = undated({ id: n(5), status: 'succeeded', attemptCount: 1 });
+  const elsewhere = undated({ id: n(6), status: 'pending', endpointId: 'ep_01JN0000000000000000000EL' });
+  const all = [waitingPending, waitingFailed, scheduled, dead, succeeded, elsewhere];
+
+  test('clears the disabled reason and the health record, and resumes the deliveries that waited', async () => {
+    const s = setup([off], all);
+    s.clock.advance(3600_000);
+    const now = at(3600_000);
+    const updated = await s.service.update(TENANT, off.id, { disabled: false });
+
+    expect(updated.disabled).toBe(false);
+    for (const field of ['disabledReason', 'failingSince', 'consecutiveFailures'] as const) expect(updated[field]).toBeUndefined();
+    expect(s.endpointStore.endpoints.get(off.id)).toEqual(updated);
+    expect(updated.updatedAt).toBe(now);
+
+    expect(s.deliveryStore.deliveries.get(waitingPending.id)).toEqual({ ...waitingPending, nextAttemptAt: now, updatedAt: now });
+    expect(s.deliveryStore.deliveries.get(waitingFailed.id)).toEqual({ ...waitingFailed, nextAttemptAt: now, updatedAt: now });
+    for (const untouched of [scheduled, dead, succeeded, elsewhere])
+      expect(s.deliveryStore.deliveries.get(untouched.id)).toEqual(untouched);
+
+    expect(s.queue.calls).toHaveLength(1);
+    expect(s.queue.calls[0]?.lane).toBe('primary');
+    expect(s.queue.calls[0]?.delaySeconds).toBeUndefined();
+    expect([...(s.queue.calls[0]?.jobs ?? [])].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1))).toEqual([
+      jobOf(waitingPending),
+      jobOf(waitingFailed),
+    ]);
+  });
+
+  test('nothing waiting: nothing enqueued', async () => {
+    const s = setup([off], [scheduled]);
+    await s.service.update(TENANT, off.id, { disabled: false });
+    expect(s.queue.calls).toEqual([]);
+  });
+
+  test('other changes to a disabled endpoint resume nothing and keep its health record', async () => {
+    const s = setup([off], all);
+    const updated = await s.service.update(TENANT, off.id, { description: 'still off' });
+    expect(updated).toMatchObject({
+      disabled: true,
+      disabledReason: off.disabledReason,
+      failingSince: off.failingSince,
+      consecutiveFailures: 57,
+    });
+    expect(s.queue.calls).toEqual([]);
+    expect(s.deliveryStore.deliveries.get(waitingPending.id)).toEqual(waitingPending);
+  });
+
+  test('`disabled: false` on an enabled endpoint resumes nothing and keeps its run of failures', async () => {
+    const failing = anEndpoint({ failingSince: '2025-03-01T11:00:00.000Z', consecutiveFailures: 4 });
+    const s = setup([failing], [waitingPending]);
+    const updated = await s.service.update(TENANT, failing.id, { disabled: false });
+    expect(updated).toMatchObject({ disabled: false, failingSince: failing.failingSince, consecutiveFailures: 4 });
+    expect(s.queue.calls).toEqual([]);
+    expect(s.deliveryStore.deliveries.get(waitingPending.id)).toEqual(waitingPending);
+  });
+
+  test('a delivery that moved on between the read and the write is not resumed', async () => {
+    const s = setup([off], [waitingPending, waitingFailed]);
+    const update = s.deliveryStore.update.bind(s.deliveryStore);
+    s.deliveryStore.update = async (next, previous) => {
+      if (previous.id === waitingFailed.id) s.deliveryStore.deliveries.set(previous.id, { ...waitingFailed, status: 'dead' });
+      return update(next, previous);
+    };
+    await s.service.update(TENANT, off.id, { disabled: false });
+    expect(s.queue.jobs).toEqual([jobOf(waitingPending)]);
+    expect(s.deliveryStore.deliveries.get(waitingFailed.id)?.status).toBe('dead');
+  });
+});
