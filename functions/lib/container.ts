@@ -22,6 +22,7 @@ import { EventTypeService } from './core/event-types.ts';
 import { FanOutService } from './core/fan-out.ts';
 import { HistoryService } from './core/history.ts';
 import { type IdGenerator, ulidIdGenerator } from './core/ids.ts';
+import { InboxService } from './core/inbox.ts';
 import { MessageService } from './core/messages.ts';
 import type { DeadLetterSink } from './core/ports.ts';
 import { RecoveryService } from './core/recovery.ts';
@@ -48,6 +49,7 @@ export interface Sluice {
   readonly recovery: RecoveryService;
   readonly tester: EndpointTester;
   readonly sweeper: SweeperService;
+  readonly inbox: InboxService;
   /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
   readonly deadLetters: { readonly fanOut: DeadLetterSink; readonly delivery: DeadLetterSink };
 }
@@ -139,6 +141,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
       clock,
       graceSeconds: config.sweepGraceSeconds,
     }),
+    inbox: new InboxService({ deliveries: deliveryStore, messages: messageStore, endpoints: endpointStore, clock, ids }),
     deadLetters,
   };
 }

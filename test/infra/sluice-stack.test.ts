@@ -232,7 +232,7 @@ describe('SluiceStack', () => {
   });
 
   test('every route of the route table exists and is integrated with its own function', () => {
-    expect(routeTable).toHaveLength(28);
+    expect(routeTable).toHaveLength(31);
     for (const name of [
       'retry-delivery',
       'recover-endpoint',
@@ -240,6 +240,9 @@ describe('SluiceStack', () => {
       'redrive-dead-letters',
       'rotate-endpoint-secret',
       'test-endpoint',
+      'get-inbox-item',
+      'ack-inbox-item',
+      'list-inbox',
     ]) {
       expect(routeTable.map((route) => route.name)).toContain(name);
     }

@@ -96,6 +96,11 @@ const endpointFields = {
   deviceId: z.string().min(1).max(200),
   groups: z.array(z.string().min(1).max(100)).max(50),
   disabled: z.boolean(),
+  userAgent: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x20-\x7e]+$/, 'printable ASCII only'),
 };
 
 export const CreateEndpointBody = z.strictObject({
@@ -111,6 +116,7 @@ export const CreateEndpointBody = z.strictObject({
   deviceId: endpointFields.deviceId.optional(),
   groups: endpointFields.groups.optional(),
   disabled: endpointFields.disabled.optional(),
+  userAgent: endpointFields.userAgent.optional(),
 });
 
 export const UpdateEndpointBody = z.strictObject({
@@ -126,6 +132,7 @@ export const UpdateEndpointBody = z.strictObject({
   deviceId: endpointFields.deviceId.nullable().optional(),
   groups: endpointFields.groups.nullable().optional(),
   disabled: endpointFields.disabled.optional(),
+  userAgent: endpointFields.userAgent.nullable().optional(),
 });
 
 export const EndpointView = z
@@ -147,6 +154,9 @@ export const EndpointView = z
     groups: z.array(z.string()).optional(),
     disabled: z.boolean(),
     disabledReason: z.string().optional(),
+    userAgent: z.string().optional(),
+    failingSince: z.string().optional().meta({ description: 'Start of the current run of failed attempts' }),
+    consecutiveFailures: z.number().optional(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

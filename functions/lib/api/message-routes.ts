@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_PAYLOAD_BYTES } from '../core/messages.ts';
-import { type Attempt, type Delivery, deliveryStatuses, type Message } from '../core/model.ts';
+import { type Attempt, type Delivery, type DeliveryEvent, deliveryStatuses, type Message } from '../core/model.ts';
 import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
 
 // Messages (§4)
@@ -93,7 +93,18 @@ export const AttemptView = z
   })
   .meta({ id: 'Attempt' });
 
-export const DeliveryDetail = DeliveryView.extend({ attempts: z.array(AttemptView) }).meta({ id: 'DeliveryDetail' });
+export const DeliveryEventView = z
+  .object({ type: z.enum(['fetched', 'acknowledged']), at: z.string(), keyId: z.string().meta({ description: 'The API key that did it' }) })
+  .meta({ id: 'DeliveryEvent' });
+
+export const DeliveryDetail = DeliveryView.extend({
+  attempts: z.array(AttemptView),
+  events: z.array(DeliveryEventView).meta({ description: 'Thin mode: every inbox fetch and the ack, oldest first' }),
+}).meta({ id: 'DeliveryDetail' });
+
+export function deliveryEventView(event: DeliveryEvent) {
+  return { type: event.type, at: event.at, keyId: event.keyId };
+}
 
 export const listMessageDeliveries = defineRoute({
   name: 'list-message-deliveries',

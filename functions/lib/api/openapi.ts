@@ -2,6 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import { z } from 'zod';
 import * as accessRoutes from './access-routes.ts';
 import * as catalogRoutes from './catalog-routes.ts';
+import * as inboxRoutes from './inbox-routes.ts';
 import * as messageRoutes from './message-routes.ts';
 import * as recoveryRoutes from './recovery-routes.ts';
 import { defineRoute, type RouteSpec } from './route-spec.ts';
@@ -20,7 +21,9 @@ function isRouteSpec(value: unknown): value is RouteSpec {
 
 /** Every route contract, collected from the modules that define them. */
 export const routeSpecs: readonly RouteSpec[] = [
-  ...[accessRoutes, catalogRoutes, messageRoutes, recoveryRoutes].flatMap((module) => Object.values(module).filter(isRouteSpec)),
+  ...[accessRoutes, catalogRoutes, messageRoutes, recoveryRoutes, inboxRoutes].flatMap((module) =>
+    Object.values(module).filter(isRouteSpec),
+  ),
   getOpenApi,
 ];
 

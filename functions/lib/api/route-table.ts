@@ -39,6 +39,9 @@ export const routeTable = [
   { name: 'redrive-dead-letters', method: 'POST', path: '/v1/dead-letters/redrive' },
   { name: 'rotate-endpoint-secret', method: 'POST', path: '/v1/endpoints/{id}/secret/rotate' },
   { name: 'test-endpoint', method: 'POST', path: '/v1/endpoints/{id}/test' },
+  { name: 'get-inbox-item', method: 'GET', path: '/v1/inbox/{id}' },
+  { name: 'ack-inbox-item', method: 'POST', path: '/v1/inbox/{id}/ack' },
+  { name: 'list-inbox', method: 'GET', path: '/v1/inbox' },
   { name: 'get-openapi', method: 'GET', path: '/v1/openapi.json' },
 ] as const satisfies readonly RouteEntry[];
 

@@ -1,5 +1,12 @@
-import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { Attempt, Delivery, DeliveryStatus, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Attempt, Delivery, DeliveryEvent, DeliveryStatus, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
 import type {
   AttemptRecord,
   DeliveryContext,
@@ -10,7 +17,17 @@ import type {
 } from '../core/ports.ts';
 import type { DynamoEndpointStore } from './dynamo-endpoint-stores.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { chunk, expiresAtFor, isConditionFailure, isTransactionConflict, type LedgerTable, queryAll, queryPage } from './ledger-table.ts';
+import {
+  chunk,
+  decodeCursor,
+  encodeCursor,
+  expiresAtFor,
+  isConditionFailure,
+  isTransactionConflict,
+  type LedgerTable,
+  queryAll,
+  queryPage,
+} from './ledger-table.ts';
 
 /** DynamoDB's limits: 100 items a transaction and a BatchGetItem. */
 const TRANSACTION_LIMIT = 100;
@@ -61,8 +78,10 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     return new Map(items.map((item) => [String(item.id), toDelivery(item)]));
   }
 
-  async getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] } | undefined> {
-    // The delivery and its attempts share a partition: one query reads them all.
+  async getWithAttempts(
+    id: string,
+  ): Promise<{ delivery: Delivery; attempts: readonly Attempt[]; events: readonly DeliveryEvent[] } | undefined> {
+    // The delivery, its attempts and its audit events share a partition: one query reads them all.
     const items = await queryAll(this.table, {
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': keys.delivery(id).pk },
@@ -71,7 +90,82 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     const deliveryItem = items.find((item) => item.sk === 'DLV');
     if (!deliveryItem) return undefined;
     const attempts = items.filter((item) => String(item.sk).startsWith('ATT#')).map((item) => stripKeys<Attempt>(item));
-    return { delivery: toDelivery(deliveryItem), attempts };
+    const events = items.filter((item) => String(item.sk).startsWith('EVT#')).map((item) => stripKeys<DeliveryEvent>(item));
+    return { delivery: toDelivery(deliveryItem), attempts, events };
+  }
+
+  async recordEvent(event: DeliveryEvent): Promise<void> {
+    await this.table.client.send(new PutCommand({ TableName: this.table.name, Item: this.eventItem(event) }));
+  }
+
+  async acknowledge(delivery: Delivery, event: DeliveryEvent): Promise<'acknowledged' | 'already'> {
+    const { nextAttemptAt: _next, ...rest } = delivery;
+    const acknowledged: Delivery = { ...rest, status: 'acknowledged', updatedAt: event.at };
+    try {
+      await this.table.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table.name,
+                Item: this.toItem(acknowledged),
+                // A late ack of a dead delivery counts too: the receiver did get the event.
+                ConditionExpression: '#status IN (:pending, :failed, :dead)',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':dead': 'dead' },
+              },
+            },
+            { Put: { TableName: this.table.name, Item: this.eventItem(event), ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
+        }),
+      );
+      return 'acknowledged';
+    } catch (error) {
+      if (isTransactionConflict(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return 'already';
+      throw error;
+    }
+  }
+
+  async listOpenByEndpoint(endpointId: string, page: PageRequest): Promise<Page<Delivery>> {
+    // Two partitions (pending, failed) merged newest first. The cursor is the last id returned,
+    // so each page is `id < cursor` in both: keyset pagination across partitions.
+    const raw = decodeCursor(page.cursor)?.before;
+    if (raw !== undefined && typeof raw !== 'string') decodeCursor('!');
+    const before = typeof raw === 'string' ? raw : undefined;
+    const parts = await Promise.all(
+      (['pending', 'failed'] as const).map(async (status) => {
+        const result = await this.table.client.send(
+          new QueryCommand({
+            TableName: this.table.name,
+            IndexName: 'gsi3',
+            KeyConditionExpression: before ? 'gsi3pk = :pk AND gsi3sk < :before' : 'gsi3pk = :pk',
+            ExpressionAttributeValues: {
+              ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status),
+              ...(before && { ':before': before }),
+            },
+            ScanIndexForward: false,
+            Limit: page.limit,
+          }),
+        );
+        return { items: (result.Items ?? []).map(toDelivery), more: result.LastEvaluatedKey !== undefined };
+      }),
+    );
+    const merged = parts.flatMap((p) => p.items).sort((a, b) => (a.id < b.id ? 1 : -1));
+    const items = merged.slice(0, page.limit);
+    const more = merged.length > page.limit || parts.some((p) => p.more);
+    const last = items.at(-1);
+    const nextCursor = more && last ? encodeCursor({ before: last.id }) : undefined;
+    return { items, ...(nextCursor && { nextCursor }) };
+  }
+
+  private eventItem(event: DeliveryEvent): Record<string, unknown> {
+    return {
+      pk: keys.delivery(event.deliveryId).pk,
+      sk: `EVT#${event.id}`,
+      entity: 'deliveryEvent',
+      expiresAt: expiresAtFor(this.table, event.at),
+      ...event,
+    };
   }
 
   listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {

@@ -43,7 +43,7 @@ export function buildRequest(endpoint: Endpoint, message: Message, delivery: Del
   const body = endpoint.mode === 'thin' ? '' : deliveryBody(message);
   const headers: Record<string, string> = {
     ...endpoint.headers,
-    'user-agent': USER_AGENT,
+    'user-agent': endpoint.userAgent ?? USER_AGENT,
     'webhook-id': message.id,
     'webhook-timestamp': String(epochSeconds(now)),
     'webhook-signature': signatureHeader(activeSecrets(endpoint.secrets, now), message.id, now, body),
@@ -224,9 +224,11 @@ export class DeliveryService {
   }
 
   /**
-   * The delivery after an attempt. A failed attempt that was due uses up one retry. A manual
-   * attempt made before the next one was due changes nothing on the schedule, and a manual
-   * attempt on a finished delivery leaves its status as it was.
+   * The delivery after an attempt. A failed attempt that was due uses up one retry; so does a
+   * thin-mode notification, since a 2xx there only says "received": the delivery stays open,
+   * and is notified again on the schedule, until the receiver acknowledges it. A manual attempt
+   * made before the next one was due changes nothing on the schedule, and a manual attempt on a
+   * finished delivery leaves its status as it was.
    */
   private nextState(
     delivery: Delivery,
@@ -245,13 +247,15 @@ export class DeliveryService {
       ...(attempt.statusCode !== undefined && { lastStatusCode: attempt.statusCode }),
       ...(attempt.error !== undefined && { lastError: attempt.error }),
     };
-    if (attempt.outcome === 'succeeded') return { delivery: { ...base, status: 'succeeded' } };
-    // 410: the receiver unsubscribed. The endpoint is disabled; this delivery waits with it.
+    const thin = endpoint.mode === 'thin';
+    if (attempt.outcome === 'succeeded' && !thin) return { delivery: { ...base, status: 'succeeded' } };
     // A manual attempt never reopens a finished delivery, whatever the answer.
     if (manual && terminalStatuses.has(delivery.status)) return { delivery: { ...base, status: delivery.status } };
+    // 410: the receiver unsubscribed. The endpoint is disabled; this delivery waits with it.
     if (attempt.outcome === 'gone') return { delivery: { ...base, status: 'failed' } };
+    const open = attempt.outcome === 'succeeded' ? 'pending' : 'failed';
     if (manual && previousNext && Date.parse(previousNext) > finishedAt.getTime()) {
-      return { delivery: { ...base, status: 'failed', nextAttemptAt: previousNext } };
+      return { delivery: { ...base, status: open, nextAttemptAt: previousNext } };
     }
     const scheduledAttempts = delivery.scheduledAttempts + 1;
     const retryAfter =
@@ -259,7 +263,7 @@ export class DeliveryService {
     const retryIn = nextRetryDelaySeconds(endpoint.retryPolicy, scheduledAttempts, this.deps.random, retryAfter);
     if (retryIn === undefined) return { delivery: { ...base, scheduledAttempts, status: 'dead' } };
     return {
-      delivery: { ...base, scheduledAttempts, status: 'failed', nextAttemptAt: addSeconds(finishedAt, retryIn).toISOString() },
+      delivery: { ...base, scheduledAttempts, status: open, nextAttemptAt: addSeconds(finishedAt, retryIn).toISOString() },
       retryInSeconds: retryIn,
     };
   }

@@ -47,6 +47,7 @@ export interface EndpointInput {
   readonly deviceId?: string;
   readonly groups?: readonly string[];
   readonly disabled?: boolean;
+  readonly userAgent?: string;
 }
 
 /** PATCH: a present field replaces, `null` clears an optional field, absent leaves it. */
@@ -84,6 +85,7 @@ export class EndpointService {
         rateLimitPerSecond: input.rateLimitPerSecond,
         deviceId: input.deviceId,
         groups: input.groups,
+        userAgent: input.userAgent,
       }),
       id: this.deps.ids.next('endpoint'),
       tenantId,

@@ -1,5 +1,5 @@
 import { NotFoundError } from './errors.ts';
-import type { Attempt, Delivery, Page, PageRequest } from './model.ts';
+import type { Attempt, Delivery, DeliveryEvent, Page, PageRequest } from './model.ts';
 import type { DeliveryListFilter, DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
 
 /** Read side of the ledger. Every read checks the tenant: another tenant's id is a 404. */
@@ -21,7 +21,10 @@ export class HistoryService {
     return this.deliveries.listByEndpoint(endpointId, filter, page);
   }
 
-  async delivery(tenantId: string, deliveryId: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] }> {
+  async delivery(
+    tenantId: string,
+    deliveryId: string,
+  ): Promise<{ delivery: Delivery; attempts: readonly Attempt[]; events: readonly DeliveryEvent[] }> {
     const found = await this.deliveries.getWithAttempts(deliveryId);
     if (!found || found.delivery.tenantId !== tenantId) throw new NotFoundError('delivery', deliveryId);
     return found;

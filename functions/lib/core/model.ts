@@ -81,6 +81,8 @@ export interface Endpoint {
   readonly rateLimitPerSecond?: number;
   readonly deviceId?: string;
   readonly groups?: readonly string[];
+  /** Sent as `user-agent` on every delivery, so a producer can brand it; default `Sluice/1.0`. */
+  readonly userAgent?: string;
   readonly disabled: boolean;
   readonly disabledReason?: string;
   /** Start of the current run of failed attempts; absent while the endpoint is healthy. */
@@ -143,6 +145,16 @@ export interface Attempt {
   /** First 4 KiB of the response body. */
   readonly responseBody?: string;
   readonly outcome: AttemptOutcome;
+}
+
+/** Something a receiver did with a delivery: the audit trail of thin mode. */
+export interface DeliveryEvent {
+  readonly deliveryId: string;
+  readonly id: string;
+  readonly type: 'fetched' | 'acknowledged';
+  readonly at: string;
+  /** The API key that did it (its id, never the key). */
+  readonly keyId: string;
 }
 
 export interface Page<T> {

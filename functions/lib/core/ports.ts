@@ -6,6 +6,7 @@ import type {
   ApiKey,
   Attempt,
   Delivery,
+  DeliveryEvent,
   DeliveryLane,
   DeliveryStatus,
   Endpoint,
@@ -97,7 +98,16 @@ export interface DeliveryStore {
   createMany(deliveries: readonly Delivery[]): Promise<readonly string[]>;
   get(id: string): Promise<Delivery | undefined>;
   getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Delivery>>;
-  getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] } | undefined>;
+  getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[]; events: readonly DeliveryEvent[] } | undefined>;
+  /** Appends to the delivery's audit trail. */
+  recordEvent(event: DeliveryEvent): Promise<void>;
+  /**
+   * Marks an open (or dead) delivery acknowledged and records the ack, in one transaction.
+   * 'already' when it was acknowledged before (nothing is written).
+   */
+  acknowledge(delivery: Delivery, event: DeliveryEvent): Promise<'acknowledged' | 'already'>;
+  /** Open deliveries of an endpoint (pending or failed), newest first; the cursor is keyset-based. */
+  listOpenByEndpoint(endpointId: string, page: PageRequest): Promise<Page<Delivery>>;
   listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>>;
   listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>>;
   /**

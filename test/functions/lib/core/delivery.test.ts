@@ -572,7 +572,7 @@ describe('DeliveryService.run', () => {
   // says "received": the delivery must stay open until acknowledged and be repeated on the
   // endpoint's schedule. The code classifies every 2xx as `succeeded` (terminal), so a thin
   // delivery is never repeated and can never reach `acknowledged` through the inbox.
-  test.failing('thin mode: a 2xx keeps the delivery open and schedules the next notification', async () => {
+  test('thin mode: a 2xx keeps the delivery open and schedules the next notification', async () => {
     const s = setup({ endpoint: anEndpoint({ mode: 'thin', retryPolicy: { preset: 'daily' } }) });
     const report = attempted(await s.run());
     expect(terminalStatuses.has(report.delivery.status)).toBe(false);

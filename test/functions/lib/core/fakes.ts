@@ -9,6 +9,7 @@ import type {
   ApiKey,
   Attempt,
   Delivery,
+  DeliveryEvent,
   DeliveryLane,
   DeliveryStatus,
   Endpoint,
@@ -82,6 +83,7 @@ function paginate<T>(items: readonly T[], idOf: (item: T) => string, page: PageR
 export class InMemoryDeliveryStore implements DeliveryStore {
   readonly deliveries = new Map<string, Delivery>();
   readonly attempts = new Map<string, Attempt[]>();
+  readonly events = new Map<string, DeliveryEvent[]>();
   /** Every recordAttempt call, accepted or not. */
   readonly recordCalls: AttemptRecord[] = [];
   readonly updateCalls: { delivery: Delivery; previous: Delivery }[] = [];
@@ -114,10 +116,33 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return found;
   }
 
-  async getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[] } | undefined> {
+  async getWithAttempts(
+    id: string,
+  ): Promise<{ delivery: Delivery; attempts: readonly Attempt[]; events: readonly DeliveryEvent[] } | undefined> {
     const delivery = this.deliveries.get(id);
     if (!delivery) return undefined;
-    return { delivery, attempts: [...(this.attempts.get(id) ?? [])] };
+    return { delivery, attempts: [...(this.attempts.get(id) ?? [])], events: [...(this.events.get(id) ?? [])] };
+  }
+
+  async recordEvent(event: DeliveryEvent): Promise<void> {
+    this.events.set(event.deliveryId, [...(this.events.get(event.deliveryId) ?? []), event]);
+  }
+
+  /** As the real store: one transaction, conditional on the delivery being open or dead. */
+  async acknowledge(delivery: Delivery, event: DeliveryEvent): Promise<'acknowledged' | 'already'> {
+    const current = this.deliveries.get(delivery.id);
+    if (!current || !['pending', 'failed', 'dead'].includes(current.status)) return 'already';
+    const { nextAttemptAt: _next, ...rest } = delivery;
+    this.deliveries.set(delivery.id, { ...rest, status: 'acknowledged', updatedAt: event.at });
+    await this.recordEvent(event);
+    return 'acknowledged';
+  }
+
+  async listOpenByEndpoint(endpointId: string, page: PageRequest): Promise<Page<Delivery>> {
+    const items = [...this.deliveries.values()].filter(
+      (d) => d.endpointId === endpointId && (d.status === 'pending' || d.status === 'failed'),
+    );
+    return paginate(items, (d) => d.id, page);
   }
 
   async listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {

@@ -1,0 +1,69 @@
+import type { Clock } from './clock.ts';
+import { NotFoundError, ValidationError } from './errors.ts';
+import type { IdGenerator } from './ids.ts';
+import type { Delivery, DeliveryEvent, Message, Page, PageRequest, TenantPrincipal } from './model.ts';
+import type { DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
+
+export type InboxStatus = 'unacknowledged' | 'acknowledged';
+
+export interface InboxItem {
+  readonly delivery: Delivery;
+  readonly message: Message;
+}
+
+export interface InboxDeps {
+  readonly deliveries: DeliveryStore;
+  readonly messages: MessageStore;
+  readonly endpoints: EndpointStore;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+}
+
+/**
+ * The receiver's side of thin mode: fetch the event a notification pointed at, acknowledge it,
+ * or pull what is still waiting. Every fetch and ack is recorded against the key that made it.
+ */
+export class InboxService {
+  constructor(private readonly deps: InboxDeps) {}
+
+  async fetch(principal: TenantPrincipal, deliveryId: string): Promise<InboxItem> {
+    const item = await this.find(principal.tenantId, deliveryId);
+    await this.deps.deliveries.recordEvent(this.event(principal, deliveryId, 'fetched'));
+    return item;
+  }
+
+  /** Idempotent: the first ack closes the delivery and is recorded; later ones change nothing. */
+  async acknowledge(principal: TenantPrincipal, deliveryId: string): Promise<{ delivery: Delivery; alreadyAcknowledged: boolean }> {
+    const { delivery } = await this.find(principal.tenantId, deliveryId);
+    if (delivery.status === 'acknowledged') return { delivery, alreadyAcknowledged: true };
+    const event = this.event(principal, deliveryId, 'acknowledged');
+    const outcome = await this.deps.deliveries.acknowledge(delivery, event);
+    const { nextAttemptAt: _next, ...rest } = delivery;
+    return { delivery: { ...rest, status: 'acknowledged', updatedAt: event.at }, alreadyAcknowledged: outcome === 'already' };
+  }
+
+  async list(tenantId: string, endpointId: string, status: InboxStatus, page: PageRequest): Promise<Page<Delivery>> {
+    const endpoint = await this.deps.endpoints.get(tenantId, endpointId);
+    if (!endpoint) throw new NotFoundError('endpoint', endpointId);
+    if (endpoint.mode !== 'thin')
+      throw new ValidationError(`endpoint ${endpointId} is not a thin endpoint; its deliveries carry their data`);
+    return status === 'acknowledged'
+      ? this.deps.deliveries.listByEndpoint(endpointId, { status: 'acknowledged' }, page)
+      : this.deps.deliveries.listOpenByEndpoint(endpointId, page);
+  }
+
+  /** A thin delivery of this tenant and its message; anything else is a 404, as if absent. */
+  private async find(tenantId: string, deliveryId: string): Promise<InboxItem> {
+    const delivery = await this.deps.deliveries.get(deliveryId);
+    if (!delivery || delivery.tenantId !== tenantId) throw new NotFoundError('inbox delivery', deliveryId);
+    const endpoint = await this.deps.endpoints.get(tenantId, delivery.endpointId);
+    if (endpoint && endpoint.mode !== 'thin') throw new NotFoundError('inbox delivery', deliveryId);
+    const message = await this.deps.messages.get(delivery.messageId);
+    if (!message) throw new NotFoundError('message', delivery.messageId);
+    return { delivery, message };
+  }
+
+  private event(principal: TenantPrincipal, deliveryId: string, type: DeliveryEvent['type']): DeliveryEvent {
+    return { deliveryId, id: this.deps.ids.next('attemptEvent'), type, at: this.deps.clock.now().toISOString(), keyId: principal.keyId };
+  }
+}
