@@ -5,6 +5,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { documentClient, sqsClient } from './aws/clients.ts';
 import { DynamoApiKeyStore, DynamoTenantStore } from './aws/dynamo-access-stores.ts';
+import { DynamoActionStore } from './aws/dynamo-action-store.ts';
 import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
 import { DynamoEndpointStore, DynamoEventTypeStore } from './aws/dynamo-endpoint-stores.ts';
 import { DynamoMessageStore } from './aws/dynamo-message-store.ts';
@@ -13,6 +14,7 @@ import type { LedgerTable } from './aws/ledger-table.ts';
 import { readSecret, secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
 import { SqsDeadLetterSink, SqsDeliveryQueue, SqsFanOutQueue } from './aws/sqs-queues.ts';
 import { AccessService } from './core/access.ts';
+import { ActionService, HookService } from './core/actions.ts';
 import { ApiKeyService } from './core/api-keys.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { DeliveryService } from './core/delivery.ts';
@@ -50,6 +52,8 @@ export interface Sluice {
   readonly tester: EndpointTester;
   readonly sweeper: SweeperService;
   readonly inbox: InboxService;
+  readonly actions: ActionService;
+  readonly hooks: HookService;
   /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
   readonly deadLetters: { readonly fanOut: DeadLetterSink; readonly delivery: DeadLetterSink };
 }
@@ -96,6 +100,16 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
   };
 
   const access = new AccessService({ apiKeys: apiKeyStore, rootKey, clock, ids });
+  const apiKeys = new ApiKeyService(access, apiKeyStore);
+  const actionStore = new DynamoActionStore(table);
+  const rateLimiter = new DynamoRateLimiter(table);
+  const fanOut = new FanOutService({
+    messages: messageStore,
+    endpoints: endpointStore,
+    deliveries: deliveryStore,
+    queue: deliveryQueue,
+    clock,
+  });
   const messages = new MessageService({ messages: messageStore, eventTypes: eventTypeStore, validator, fanOut: fanOutQueue, clock, ids });
   const delivery = new DeliveryService({
     deliveries: deliveryStore,
@@ -104,7 +118,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     queue: deliveryQueue,
     deadLetters: deadLetters.delivery,
     sender: new UndiciHttpSender(policy),
-    rateLimiter: new DynamoRateLimiter(table),
+    rateLimiter,
     systemEvents: { publish: (tenantId, type, payload) => messages.publishSystemEvent(tenantId, type, payload) },
     clock,
     random: overrides.random ?? Math.random,
@@ -115,7 +129,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     clock,
     access,
     tenants: new TenantService({ tenants: tenantStore, access, clock, ids }),
-    apiKeys: new ApiKeyService(access, apiKeyStore),
+    apiKeys,
     eventTypes: new EventTypeService(eventTypeStore, validator, clock),
     endpoints: new EndpointService({
       endpoints: endpointStore,
@@ -127,7 +141,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
       ids,
     }),
     messages,
-    fanOut: new FanOutService({ messages: messageStore, endpoints: endpointStore, deliveries: deliveryStore, queue: deliveryQueue, clock }),
+    fanOut,
     delivery,
     history: new HistoryService(deliveryStore, messageStore, endpointStore),
     recovery: new RecoveryService({ deliveries: deliveryStore, endpoints: endpointStore, queue: deliveryQueue, clock }),
@@ -140,6 +154,18 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
       fanOutQueue,
       clock,
       graceSeconds: config.sweepGraceSeconds,
+    }),
+    actions: new ActionService({ actions: actionStore, apiKeys, clock, ids }),
+    hooks: new HookService({
+      access,
+      actions: actionStore,
+      endpoints: endpointStore,
+      messages: messageStore,
+      fanOut,
+      rateLimiter,
+      clock,
+      ids,
+      rateLimitPerSecond: config.hookRateLimitPerSecond,
     }),
     inbox: new InboxService({ deliveries: deliveryStore, messages: messageStore, endpoints: endpointStore, clock, ids }),
     deadLetters,

@@ -72,6 +72,16 @@ export const deleteApiKey = defineRoute({
   responses: { 204: { description: 'Revoked' }, ...errorResponses, ...notFound },
 });
 
+export const revealApiKey = defineRoute({
+  name: 'reveal-api-key',
+  tag: 'API keys',
+  summary: 'The full key again (the "view / copy" button)',
+  description: 'Keys are stored sealed (AES-256-GCM) next to their lookup hash, so an admin can show them again.',
+  access: ['admin'],
+  params: IdParams,
+  responses: { 200: { description: 'The key in full', schema: CreatedApiKey }, ...errorResponses, ...notFound },
+});
+
 export function apiKeyView(apiKey: ApiKey, fullKey?: string) {
   return {
     id: apiKey.id,

@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import * as accessRoutes from './access-routes.ts';
+import * as actionRoutes from './action-routes.ts';
 import * as catalogRoutes from './catalog-routes.ts';
 import * as inboxRoutes from './inbox-routes.ts';
 import * as messageRoutes from './message-routes.ts';
@@ -21,7 +22,7 @@ function isRouteSpec(value: unknown): value is RouteSpec {
 
 /** Every route contract, collected from the modules that define them. */
 export const routeSpecs: readonly RouteSpec[] = [
-  ...[accessRoutes, catalogRoutes, messageRoutes, recoveryRoutes, inboxRoutes].flatMap((module) =>
+  ...[accessRoutes, catalogRoutes, messageRoutes, recoveryRoutes, inboxRoutes, actionRoutes].flatMap((module) =>
     Object.values(module).filter(isRouteSpec),
   ),
   getOpenApi,

@@ -17,6 +17,7 @@ export const routeTable = [
   { name: 'create-api-key', method: 'POST', path: '/v1/api-keys' },
   { name: 'list-api-keys', method: 'GET', path: '/v1/api-keys' },
   { name: 'delete-api-key', method: 'DELETE', path: '/v1/api-keys/{id}' },
+  { name: 'reveal-api-key', method: 'GET', path: '/v1/api-keys/{id}/reveal' },
   { name: 'put-event-type', method: 'PUT', path: '/v1/event-types/{name}' },
   { name: 'list-event-types', method: 'GET', path: '/v1/event-types' },
   { name: 'get-event-type', method: 'GET', path: '/v1/event-types/{name}' },
@@ -42,6 +43,14 @@ export const routeTable = [
   { name: 'get-inbox-item', method: 'GET', path: '/v1/inbox/{id}' },
   { name: 'ack-inbox-item', method: 'POST', path: '/v1/inbox/{id}/ack' },
   { name: 'list-inbox', method: 'GET', path: '/v1/inbox' },
+  { name: 'create-action', method: 'POST', path: '/v1/actions' },
+  { name: 'list-actions', method: 'GET', path: '/v1/actions' },
+  { name: 'get-action', method: 'GET', path: '/v1/actions/{id}' },
+  { name: 'delete-action', method: 'DELETE', path: '/v1/actions/{id}' },
+  { name: 'get-trigger-url', method: 'GET', path: '/v1/actions/{id}/trigger-url' },
+  { name: 'list-action-triggers', method: 'GET', path: '/v1/actions/{id}/triggers' },
+  { name: 'post-hook', method: 'POST', path: '/v1/hooks' },
+  { name: 'get-hook', method: 'GET', path: '/v1/hooks' },
   { name: 'get-openapi', method: 'GET', path: '/v1/openapi.json' },
 ] as const satisfies readonly RouteEntry[];
 

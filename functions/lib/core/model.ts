@@ -167,3 +167,54 @@ export interface PageRequest {
   readonly limit: number;
   readonly cursor?: string;
 }
+
+export const actionKinds = [
+  'load_url',
+  'enable_emergency',
+  'disable_emergency',
+  'refresh_datasource',
+  'pause_loop',
+  'resume_loop',
+  'send_sensor_event',
+  'refresh_content',
+  'restart_device',
+] as const;
+export type ActionKind = (typeof actionKinds)[number];
+
+export type ActionTarget =
+  | { readonly type: 'device'; readonly deviceId: string }
+  | { readonly type: 'group'; readonly group: string }
+  | { readonly type: 'all' };
+
+/** Maps an `event_id` a third party sends to something to do on devices (contract §7). */
+export interface Action {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly eventId: string;
+  readonly action: ActionKind;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly target: ActionTarget;
+  readonly createdAt: string;
+}
+
+export interface SensorData {
+  readonly id: string;
+  readonly event: string;
+  readonly value: string | number | boolean;
+}
+
+/** One call to an inbound hook, as recorded for the action's history (never the key itself). */
+export interface TriggerRecord {
+  readonly id: string;
+  readonly actionId: string;
+  readonly tenantId: string;
+  readonly at: string;
+  readonly keyId: string;
+  readonly sourceIp: string;
+  readonly eventId: string;
+  readonly outcome: 'delivered' | 'rejected';
+  readonly messageId?: string;
+  readonly deliveries?: number;
+  readonly error?: string;
+}

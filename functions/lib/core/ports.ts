@@ -3,6 +3,7 @@
  * functions/lib/aws, the HTTP adapter in functions/lib/http; the core imports only this file.
  */
 import type {
+  Action,
   ApiKey,
   Attempt,
   Delivery,
@@ -16,6 +17,7 @@ import type {
   Page,
   PageRequest,
   Tenant,
+  TriggerRecord,
 } from './model.ts';
 
 export interface TenantStore {
@@ -227,4 +229,15 @@ export interface DeliveryContext {
 
 export interface DeliveryContextLoader {
   load(jobs: readonly DeliveryJob[]): Promise<DeliveryContext>;
+}
+
+export interface ActionStore {
+  /** Fails with ConflictError when the tenant already maps this `eventId`. */
+  create(action: Action): Promise<void>;
+  get(tenantId: string, id: string): Promise<Action | undefined>;
+  findByEventId(tenantId: string, eventId: string): Promise<Action | undefined>;
+  list(tenantId: string, page: PageRequest): Promise<Page<Action>>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+  recordTrigger(trigger: TriggerRecord): Promise<void>;
+  listTriggers(actionId: string, page: PageRequest): Promise<Page<TriggerRecord>>;
 }
