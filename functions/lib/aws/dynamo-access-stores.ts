@@ -3,7 +3,7 @@ import type { ApiKey, KeyGrant, Page, PageRequest, Tenant } from '../core/model.
 import type { ApiKeyStore, TenantStore } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { isConditionFailure, isTransactionConflict, type LedgerTable, queryPage } from './ledger-table.ts';
+import { isConditionFailure, isTransactionConflict, type LedgerTable, partition, queryPage } from './ledger-table.ts';
 
 export class DynamoTenantStore implements TenantStore {
   constructor(private readonly table: LedgerTable) {}
@@ -24,12 +24,7 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   list(page: PageRequest): Promise<Page<Tenant>> {
-    return queryPage(
-      this.table,
-      { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': keys.tenantsIndex() } },
-      page,
-      (item) => stripKeys<Tenant>(item),
-    );
+    return queryPage(this.table, partition(keys.tenantsIndex(), 'gsi1'), page, (item) => stripKeys<Tenant>(item));
   }
 }
 

@@ -3,7 +3,7 @@ import { ConflictError } from '../core/errors.ts';
 import type { Action, Page, PageRequest, TriggerRecord } from '../core/model.ts';
 import type { ActionStore } from '../core/ports.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { expiresAtFor, isTransactionConflict, type LedgerTable, queryPage } from './ledger-table.ts';
+import { expiresAtFor, isTransactionConflict, type LedgerTable, partition, queryPage } from './ledger-table.ts';
 
 /**
  * An action lives under its tenant, with a second item keyed by its `event_id` so a trigger
@@ -98,11 +98,6 @@ export class DynamoActionStore implements ActionStore {
   }
 
   listTriggers(actionId: string, page: PageRequest): Promise<Page<TriggerRecord>> {
-    return queryPage(
-      this.table,
-      { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.triggersOfAction(actionId) } },
-      page,
-      (item) => stripKeys<TriggerRecord>(item),
-    );
+    return queryPage(this.table, partition(keys.triggersOfAction(actionId)), page, (item) => stripKeys<TriggerRecord>(item));
   }
 }

@@ -25,6 +25,7 @@ import {
   isConditionFailure,
   isTransactionConflict,
   type LedgerTable,
+  partition,
   queryAll,
   queryPage,
 } from './ledger-table.ts';
@@ -169,44 +170,18 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
   }
 
   listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {
-    return queryPage(
-      this.table,
-      {
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.deliveriesOfMessage(messageId) },
-      },
-      page,
-      (item) => toDelivery(item),
-    );
+    return queryPage(this.table, partition(keys.deliveriesOfMessage(messageId), 'gsi1'), page, (item) => toDelivery(item));
   }
 
   listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
     const query = filter.status
-      ? {
-          IndexName: 'gsi3',
-          KeyConditionExpression: 'gsi3pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpointByStatus(endpointId, filter.status) },
-        }
-      : {
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpoint(endpointId) },
-        };
+      ? partition(keys.deliveriesOfEndpointByStatus(endpointId, filter.status), 'gsi3')
+      : partition(keys.deliveriesOfEndpoint(endpointId), 'gsi2');
     return queryPage(this.table, query, page, (item) => toDelivery(item));
   }
 
   listByTenant(tenantId: string, status: DeliveryStatus, page: PageRequest): Promise<Page<Delivery>> {
-    return queryPage(
-      this.table,
-      {
-        IndexName: 'gsi4',
-        KeyConditionExpression: 'gsi4pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.deliveriesOfTenantByStatus(tenantId, status) },
-      },
-      page,
-      toDelivery,
-    );
+    return queryPage(this.table, partition(keys.deliveriesOfTenantByStatus(tenantId, status), 'gsi4'), page, toDelivery);
   }
 
   async listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]> {

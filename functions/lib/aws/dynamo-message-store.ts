@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Message, Page, PageRequest } from '../core/model.ts';
 import type { IdempotencyClaim, MessageCreateResult, MessageListFilter, MessageStore } from '../core/ports.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { expiresAtFor, isTransactionConflict, type LedgerTable, queryPage } from './ledger-table.ts';
+import { expiresAtFor, isTransactionConflict, type LedgerTable, partition, queryPage } from './ledger-table.ts';
 
 export class DynamoMessageStore implements MessageStore {
   constructor(private readonly table: LedgerTable) {}
@@ -70,16 +70,8 @@ export class DynamoMessageStore implements MessageStore {
 
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
     const query = filter.type
-      ? {
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.messagesOfType(tenantId, filter.type) },
-        }
-      : {
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.messagesOfTenant(tenantId) },
-        };
+      ? partition(keys.messagesOfType(tenantId, filter.type), 'gsi2')
+      : partition(keys.messagesOfTenant(tenantId), 'gsi1');
     return queryPage(this.table, query, page, (item) => stripKeys<Message>(item));
   }
 

@@ -30,6 +30,20 @@ export function decodeCursor(cursor: string | undefined): Record<string, unknown
   ]);
 }
 
+export type IndexName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5';
+
+/** The items of one partition: of the table (`pk`), or of an index (`gsiNpk`). */
+export function partition(
+  value: string,
+  index?: IndexName,
+): Pick<QueryCommandInput, 'IndexName' | 'KeyConditionExpression' | 'ExpressionAttributeValues'> {
+  return {
+    ...(index && { IndexName: index }),
+    KeyConditionExpression: `${index ? `${index}pk` : 'pk'} = :pk`,
+    ExpressionAttributeValues: { ':pk': value },
+  };
+}
+
 /** One page of a query, newest first (ids are time-sortable). */
 export async function queryPage<T>(
   table: LedgerTable,
