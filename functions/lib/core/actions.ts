@@ -114,8 +114,9 @@ export class HookService {
   constructor(private readonly deps: HookDeps) {}
 
   async trigger(presentedKey: string | undefined, input: HookInput, sourceIp: string): Promise<{ actionId: string; deliveries: number }> {
-    const principal = await this.deps.access.authenticate(presentedKey).catch(() => {
-      throw new UnauthorizedError('the API key is missing or not valid');
+    // Only a refused key is a 401; a store that failed (throttled, timed out) stays a 500, safe to retry.
+    const principal = await this.deps.access.authenticate(presentedKey).catch((error: unknown) => {
+      throw error instanceof UnauthorizedError ? new UnauthorizedError('the API key is missing or not valid') : error;
     });
     if (principal.kind !== 'tenant' || !(principal.scopes.includes('inbound') || principal.scopes.includes('admin'))) {
       throw new UnauthorizedError("the API key is missing or not valid (it needs the 'inbound' scope)");

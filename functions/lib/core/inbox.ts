@@ -1,5 +1,5 @@
 import type { Clock } from './clock.ts';
-import { NotFoundError, ValidationError } from './errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
 import type { IdGenerator } from './ids.ts';
 import type { Delivery, DeliveryEvent, Message, Page, PageRequest, TenantPrincipal } from './model.ts';
 import type { DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
@@ -38,8 +38,15 @@ export class InboxService {
     if (delivery.status === 'acknowledged') return { delivery, alreadyAcknowledged: true };
     const event = this.event(principal, deliveryId, 'acknowledged');
     const outcome = await this.deps.deliveries.acknowledge(delivery, event);
+    if (outcome === 'already') {
+      // Refused by the ledger: either a concurrent ack won, or the delivery is in a state an ack cannot change.
+      const current = await this.deps.deliveries.get(deliveryId);
+      if (current?.status !== 'acknowledged')
+        throw new ConflictError(`delivery ${deliveryId} is ${current?.status ?? 'gone'}; there is nothing to acknowledge`);
+      return { delivery: current, alreadyAcknowledged: true };
+    }
     const { nextAttemptAt: _next, ...rest } = delivery;
-    return { delivery: { ...rest, status: 'acknowledged', updatedAt: event.at }, alreadyAcknowledged: outcome === 'already' };
+    return { delivery: { ...rest, status: 'acknowledged', updatedAt: event.at }, alreadyAcknowledged: false };
   }
 
   async list(tenantId: string, endpointId: string, status: InboxStatus, page: PageRequest): Promise<Page<Delivery>> {

@@ -75,7 +75,8 @@ export function hookHandler(extract: (event: HttpEvent) => HookRequest) {
 export function decodePayload(payload: string | undefined): string | undefined {
   if (payload === undefined) return undefined;
   if (payload.length > MAX_HOOK_BYTES * 2) throw new PayloadTooLargeError(`the payload is over ${MAX_HOOK_BYTES} bytes`);
-  const normalized = payload.trim().replace(/-/g, '+').replace(/_/g, '/');
+  // A `+` not percent-encoded arrives as a space; a space is never base64, so it can only be that.
+  const normalized = payload.trim().replace(/ /g, '+').replace(/-/g, '+').replace(/_/g, '/');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(normalized)) throw new ValidationError('payload is not base64: send the base64 of the JSON body');
   const text = Buffer.from(normalized, 'base64').toString('utf8');
   try {

@@ -567,11 +567,8 @@ describe('DeliveryService.run', () => {
     expect(s.deadLetters.parked).toEqual([]);
   });
 
-  // BUG (functions/lib/core/delivery.ts, DeliveryService.nextState, the `outcome === 'succeeded'` line ≈ line 243):
-  // contract §5/§6 says a 2xx means "succeeded" in full mode only; for a thin endpoint it only
-  // says "received": the delivery must stay open until acknowledged and be repeated on the
-  // endpoint's schedule. The code classifies every 2xx as `succeeded` (terminal), so a thin
-  // delivery is never repeated and can never reach `acknowledged` through the inbox.
+  // Contract §5/§6: a 2xx means "succeeded" in full mode only; for a thin endpoint it only says
+  // "received", so the delivery stays open and is notified again until acknowledged.
   test('thin mode: a 2xx keeps the delivery open and schedules the next notification', async () => {
     const s = setup({ endpoint: anEndpoint({ mode: 'thin', retryPolicy: { preset: 'daily' } }) });
     const report = attempted(await s.run());
@@ -910,13 +907,8 @@ describe('DeliveryService.run: manual attempts', () => {
     expect(s.queue.calls).toEqual([]);
   });
 
-  // BUG (functions/lib/core/delivery.ts, DeliveryService.nextState, lines 245-246): the 410 branch
-  // (`attempt.outcome === 'gone'` → status 'failed') comes before the "manual attempt on a
-  // terminal delivery leaves its status" branch. A manual retry of a succeeded (or dead) delivery
-  // that the receiver answers with 410 therefore turns it into an undated 'failed' delivery; when
-  // the endpoint is enabled again, EndpointService.resume picks it up (pending/failed without
-  // nextAttemptAt) and sends the already delivered event again. Fix: test
-  // `manual && terminalStatuses.has(delivery.status)` before the 'gone' branch (after 'succeeded').
+  // A manual retry of a finished delivery answered with 410 must not reopen it: enabling the
+  // endpoint again would otherwise send an already delivered event a second time.
   test.each(['succeeded', 'dead'] as const)('on a %s delivery, a manual attempt answered 410 leaves the status', async (status) => {
     const { nextAttemptAt: _none, ...finished } = aDelivery({ status, attemptCount: 3 });
     const s = setup({ delivery: finished, answer: { durationMs: 3, statusCode: 410 } });

@@ -4,8 +4,9 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../../../../functions/lib/core/clock.ts';
-import { ForbiddenDestinationError } from '../../../../functions/lib/core/errors.ts';
+import { ConflictError, ForbiddenDestinationError } from '../../../../functions/lib/core/errors.ts';
 import type {
+  Action,
   ApiKey,
   Attempt,
   Delivery,
@@ -18,8 +19,10 @@ import type {
   Message,
   Page,
   PageRequest,
+  TriggerRecord,
 } from '../../../../functions/lib/core/model.ts';
 import type {
+  ActionStore,
   ApiKeyStore,
   AttemptRecord,
   DeadLetterSink,
@@ -380,6 +383,61 @@ export class InMemoryApiKeyStore implements ApiKeyStore {
     if (stored) this.grants.set(grant.keyHash, { ...stored, lastUsedAt: at });
     const key = this.keys.get(grant.keyId);
     if (key) this.keys.set(key.id, { ...key, lastUsedAt: at });
+  }
+}
+
+/**
+ * Like the DynamoDB adapter: an action and its `event_id` lookup are written and removed together,
+ * so an `event_id` maps to at most one action per tenant; triggers are listed newest first.
+ */
+export class InMemoryActionStore implements ActionStore {
+  readonly actions = new Map<string, Action>();
+  readonly triggers: TriggerRecord[] = [];
+
+  constructor(initial: readonly Action[] = []) {
+    for (const action of initial) this.actions.set(action.id, action);
+  }
+
+  async create(action: Action): Promise<void> {
+    if (this.actions.has(action.id)) throw new Error(`the conditional write failed: action ${action.id} exists`);
+    if (await this.findByEventId(action.tenantId, action.eventId)) {
+      throw new ConflictError(`an action for event_id '${action.eventId}' already exists; delete it first or use another event_id`);
+    }
+    this.actions.set(action.id, action);
+  }
+
+  async get(tenantId: string, id: string): Promise<Action | undefined> {
+    const action = this.actions.get(id);
+    return action?.tenantId === tenantId ? action : undefined;
+  }
+
+  async findByEventId(tenantId: string, eventId: string): Promise<Action | undefined> {
+    return [...this.actions.values()].find((a) => a.tenantId === tenantId && a.eventId === eventId);
+  }
+
+  async list(tenantId: string, page: PageRequest): Promise<Page<Action>> {
+    return paginate(
+      [...this.actions.values()].filter((a) => a.tenantId === tenantId),
+      (a) => a.id,
+      page,
+    );
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    if (!(await this.get(tenantId, id))) return false;
+    return this.actions.delete(id);
+  }
+
+  async recordTrigger(trigger: TriggerRecord): Promise<void> {
+    this.triggers.push(trigger);
+  }
+
+  async listTriggers(actionId: string, page: PageRequest): Promise<Page<TriggerRecord>> {
+    return paginate(
+      this.triggers.filter((t) => t.actionId === actionId),
+      (t) => t.id,
+      page,
+    );
   }
 }
 

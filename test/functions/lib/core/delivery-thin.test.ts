@@ -1,0 +1,242 @@
+/**
+ * DeliveryService with thin endpoints (README "Thin deliveries"): a 2xx only says "received", so
+ * the delivery stays open and is notified again on the schedule until the receiver acknowledges it.
+ * The general behaviour of DeliveryService is in delivery.test.ts.
+ */
+import { type DeliveryReport, DeliveryService, USER_AGENT } from '../../../../functions/lib/core/delivery.ts';
+import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import { InboxService } from '../../../../functions/lib/core/inbox.ts';
+import type { Delivery, DeliveryLane, Endpoint, TenantPrincipal } from '../../../../functions/lib/core/model.ts';
+import type { DeliveryJob, HttpResult } from '../../../../functions/lib/core/ports.ts';
+import { presetDelaysSeconds } from '../../../../functions/lib/core/retry-schedule.ts';
+import {
+  aDelivery,
+  aMessage,
+  anEndpoint,
+  expectedSignature,
+  FakeClock,
+  FakeRateLimiter,
+  InMemoryDeliveryStore,
+  InMemoryEndpointStore,
+  InMemoryMessageStore,
+  jobFor,
+  RecordingDeadLetterSink,
+  RecordingDeliveryQueue,
+  RecordingSystemEventPublisher,
+  ScriptedHttpSender,
+  SECRET,
+  SnapshotContextLoader,
+  T0,
+  TENANT,
+} from './fakes.ts';
+
+const at = (offsetMs: number, from: Date = T0) => new Date(from.getTime() + offsetMs).toISOString();
+
+const THIN = anEndpoint({ mode: 'thin', retryPolicy: { preset: 'daily' } });
+
+interface Setup {
+  readonly delivery?: Delivery;
+  readonly endpoint?: Endpoint;
+  readonly answer?: HttpResult;
+}
+
+function setup(options: Setup = {}) {
+  const delivery = options.delivery ?? aDelivery();
+  const endpoint = options.endpoint ?? THIN;
+  const message = aMessage();
+  const deliveries = new InMemoryDeliveryStore([delivery]);
+  const endpoints = new InMemoryEndpointStore([endpoint]);
+  const messages = new InMemoryMessageStore([message]);
+  const queue = new RecordingDeliveryQueue();
+  const deadLetters = new RecordingDeadLetterSink();
+  const sender = new ScriptedHttpSender(options.answer ?? { durationMs: 15, statusCode: 202 });
+  const clock = new FakeClock(T0);
+  const service = new DeliveryService({
+    deliveries,
+    endpoints,
+    loader: new SnapshotContextLoader(deliveries, endpoints, messages),
+    queue,
+    deadLetters,
+    sender,
+    rateLimiter: new FakeRateLimiter(),
+    systemEvents: new RecordingSystemEventPublisher(clock),
+    clock,
+    // No jitter: every delay is exactly the schedule's.
+    random: () => 0.5,
+  });
+  const run = async (job: DeliveryJob = jobFor(delivery), lane?: DeliveryLane): Promise<DeliveryReport> =>
+    service.run(job, await service.prepare([job]), lane);
+  const stored = () => deliveries.deliveries.get(delivery.id);
+  const inbox = new InboxService({ deliveries, messages, endpoints, clock, ids: ulidIdGenerator(() => clock.now().getTime()) });
+  return { delivery, endpoint, message, deliveries, endpoints, queue, deadLetters, sender, clock, service, run, stored, inbox };
+}
+
+function attempted(report: DeliveryReport) {
+  if (report.kind !== 'attempted') throw new Error(`expected an attempt, got ${JSON.stringify(report)}`);
+  return report;
+}
+
+const RECEIVER: TenantPrincipal = { kind: 'tenant', tenantId: TENANT, keyId: 'key_01JN000000000000000RECEIVER', scopes: ['receiver'] };
+const FIRST_DAILY_DELAY = presetDelaysSeconds.daily[0] ?? Number.NaN;
+
+describe('DeliveryService.run: thin endpoints', () => {
+  test('the daily schedule starts at one minute (the fixture relies on it)', () => {
+    expect(FIRST_DAILY_DELAY).toBe(60);
+  });
+
+  test('a 2xx keeps the delivery pending, dated by the schedule, with a retry-lane job', async () => {
+    const s = setup();
+    const report = attempted(await s.run());
+    expect(report.attempt).toMatchObject({ attempt: 1, statusCode: 202, outcome: 'succeeded', trigger: 'scheduled' });
+    expect(report.delivery).toMatchObject({
+      status: 'pending',
+      attemptCount: 1,
+      scheduledAttempts: 1,
+      lastStatusCode: 202,
+      nextAttemptAt: at(FIRST_DAILY_DELAY * 1000),
+    });
+    expect(report.retryInSeconds).toBe(FIRST_DAILY_DELAY);
+    expect(s.stored()).toEqual(report.delivery);
+    expect(s.queue.calls).toEqual([{ jobs: [jobFor(s.delivery)], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
+    expect(s.deadLetters.parked).toEqual([]);
+    // A 2xx is not a failure of the endpoint.
+    expect(s.endpoints.failureCalls).toEqual([]);
+  });
+
+  test('the notifications follow the schedule: the second one is due after the second delay', async () => {
+    const s = setup();
+    attempted(await s.run());
+    s.clock.advance(FIRST_DAILY_DELAY * 1000);
+    const second = attempted(await s.run());
+    const secondDelay = presetDelaysSeconds.daily[1] ?? Number.NaN;
+    expect(second.attempt.attempt).toBe(2);
+    expect(second.delivery).toMatchObject({
+      status: 'pending',
+      scheduledAttempts: 2,
+      nextAttemptAt: at((FIRST_DAILY_DELAY + secondDelay) * 1000),
+    });
+    expect(s.queue.calls.map((c) => [c.delaySeconds, c.lane])).toEqual([
+      [FIRST_DAILY_DELAY, 'retry'],
+      [secondDelay, 'retry'],
+    ]);
+  });
+
+  test('a custom schedule is used as given', async () => {
+    const s = setup({ endpoint: anEndpoint({ mode: 'thin', retryPolicy: { delaysSeconds: [7, 11] } }) });
+    const report = attempted(await s.run());
+    expect(report.delivery.nextAttemptAt).toBe(at(7000));
+    expect(s.queue.calls).toEqual([{ jobs: [jobFor(s.delivery)], delaySeconds: 7, lane: 'retry' }]);
+  });
+
+  test('when the schedule is exhausted a 2xx makes the delivery dead and parks it', async () => {
+    const endpoint = anEndpoint({ mode: 'thin', retryPolicy: { delaysSeconds: [7, 11] } });
+    // Two notifications made on the schedule; this is the third and last.
+    const s = setup({ endpoint, delivery: aDelivery({ attemptCount: 2, scheduledAttempts: 2 }) });
+    const report = attempted(await s.run());
+    expect(report.attempt).toMatchObject({ attempt: 3, outcome: 'succeeded', statusCode: 202 });
+    expect(report.delivery).toMatchObject({ status: 'dead', attemptCount: 3, scheduledAttempts: 3 });
+    expect(report.delivery.nextAttemptAt).toBeUndefined();
+    expect(report.retryInSeconds).toBeUndefined();
+    expect(s.stored()).toEqual(report.delivery);
+    expect(s.queue.calls).toEqual([]);
+    expect(s.deadLetters.parked).toEqual([{ body: JSON.stringify({ ...jobFor(s.delivery), attempts: 3 }), reason: 'retries exhausted' }]);
+  });
+
+  test('the whole daily schedule: every 2xx keeps it open until the last one, which makes it dead', async () => {
+    const s = setup();
+    const notifications = presetDelaysSeconds.daily.length + 1;
+    const reports: DeliveryReport[] = [];
+    for (let i = 0; i < notifications; i++) {
+      const report = attempted(await s.run());
+      reports.push(report);
+      if (report.retryInSeconds !== undefined) s.clock.advance(report.retryInSeconds * 1000);
+    }
+    const statuses = reports.map((r) => (r.kind === 'attempted' ? r.delivery.status : r.kind));
+    expect(statuses).toEqual([...Array<string>(notifications - 1).fill('pending'), 'dead']);
+    expect(s.sender.requests).toHaveLength(notifications);
+    expect(s.deadLetters.parked).toHaveLength(1);
+    // About 24 hours of notifications in all.
+    expect(s.clock.now().getTime() - T0.getTime()).toBe(presetDelaysSeconds.daily.reduce((a, b) => a + b, 0) * 1000);
+    // Nothing more is sent for it.
+    expect(await s.run()).toMatchObject({ kind: 'skipped', reason: 'delivery is already dead' });
+  });
+
+  test.each([
+    [500, { durationMs: 30, statusCode: 500 }],
+    [404, { durationMs: 30, statusCode: 404 }],
+    ['a timeout', { durationMs: 10_000, error: { code: 'timeout', message: 'no complete response within 10000 ms' } }],
+  ] as const)('a non-2xx (%s) makes the delivery failed, retried on the schedule', async (_case, answer) => {
+    const s = setup({ answer });
+    const report = attempted(await s.run());
+    expect(report.attempt.outcome).toBe('failed');
+    expect(report.delivery).toMatchObject({ status: 'failed', scheduledAttempts: 1, nextAttemptAt: at(FIRST_DAILY_DELAY * 1000) });
+    expect(s.queue.calls).toEqual([{ jobs: [jobFor(s.delivery)], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
+    expect(s.endpoints.failureCalls).toEqual([{ tenantId: TENANT, id: THIN.id, at: T0.toISOString() }]);
+  });
+
+  test('a 2xx after a failure makes a failed delivery pending again and ends the endpoint’s run of failures', async () => {
+    const endpoint = { ...THIN, failingSince: at(-60_000), consecutiveFailures: 1 };
+    const s = setup({ endpoint, delivery: aDelivery({ status: 'failed', attemptCount: 1, lastStatusCode: 500, lastError: 'boom' }) });
+    // A failing endpoint is served from the retry lane.
+    const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(report.delivery.status).toBe('pending');
+    expect(report.delivery.lastError).toBeUndefined();
+    expect(s.endpoints.successCalls).toEqual([{ tenantId: TENANT, id: THIN.id }]);
+    expect(s.endpoints.endpoints.get(THIN.id)?.failingSince).toBeUndefined();
+  });
+
+  test('the notification: empty body, x-message-id, no content-type, signed over the empty body, default user-agent', async () => {
+    const s = setup();
+    await s.run();
+    const [request] = s.sender.requests;
+    if (!request) throw new Error('nothing was sent');
+    expect(request.url).toBe(THIN.url);
+    expect(request.body).toBe('');
+    expect(request.headers['x-message-id']).toBe(s.delivery.id);
+    expect(request.headers).not.toHaveProperty('content-type');
+    expect(request.headers['user-agent']).toBe(USER_AGENT);
+    expect(request.headers['webhook-id']).toBe(s.message.id);
+    const seconds = Number(request.headers['webhook-timestamp']);
+    expect(request.headers['webhook-signature']).toBe(`v1,${expectedSignature(SECRET, s.message.id, seconds, '')}`);
+    // The payload never travels in a thin notification.
+    expect(JSON.stringify(request)).not.toContain('L-1');
+  });
+
+  test('the notification carries the endpoint’s userAgent when it has one', async () => {
+    const s = setup({ endpoint: { ...THIN, userAgent: 'Acme-Notifier/2.1' } });
+    await s.run();
+    expect(s.sender.requests[0]?.headers['user-agent']).toBe('Acme-Notifier/2.1');
+    expect(s.sender.requests[0]?.body).toBe('');
+  });
+
+  test('an acknowledged delivery is not notified again: its scheduled job is skipped', async () => {
+    const s = setup();
+    attempted(await s.run());
+    const [nextJob] = s.queue.jobs;
+    if (!nextJob) throw new Error('no next notification was scheduled');
+    expect((await s.inbox.acknowledge(RECEIVER, s.delivery.id)).alreadyAcknowledged).toBe(false);
+    s.clock.advance(FIRST_DAILY_DELAY * 1000);
+    expect(await s.run(nextJob)).toEqual({ kind: 'skipped', deliveryId: s.delivery.id, reason: 'delivery is already acknowledged' });
+    expect(s.sender.requests).toHaveLength(1);
+    expect(s.stored()?.status).toBe('acknowledged');
+  });
+
+  test('a dead thin delivery can still be acknowledged, and is not notified again', async () => {
+    const endpoint = anEndpoint({ mode: 'thin', retryPolicy: { delaysSeconds: [7] } });
+    const s = setup({ endpoint, delivery: aDelivery({ attemptCount: 1, scheduledAttempts: 1 }) });
+    expect(attempted(await s.run()).delivery.status).toBe('dead');
+    expect((await s.inbox.acknowledge(RECEIVER, s.delivery.id)).alreadyAcknowledged).toBe(false);
+    expect(s.stored()?.status).toBe('acknowledged');
+    expect(await s.run()).toMatchObject({ kind: 'skipped', reason: 'delivery is already acknowledged' });
+  });
+
+  test('a manual notification before the next one is due leaves the schedule as it was', async () => {
+    const s = setup();
+    attempted(await s.run());
+    s.clock.advance(10_000);
+    const manual = attempted(await s.run(jobFor(s.delivery, 'manual')));
+    expect(manual.attempt).toMatchObject({ attempt: 2, trigger: 'manual', outcome: 'succeeded' });
+    expect(manual.delivery).toMatchObject({ status: 'pending', scheduledAttempts: 1, nextAttemptAt: at(FIRST_DAILY_DELAY * 1000) });
+    expect(s.queue.calls).toHaveLength(1);
+  });
+});
