@@ -435,7 +435,7 @@ describe('HookService.trigger', () => {
       expect(s.actions.triggers).toHaveLength(1);
     });
 
-    // BUG (functions/lib/core/actions.ts, HookService.trigger, the `.catch(() => { throw new
+    // Regression guard, fixed (functions/lib/core/actions.ts, HookService.trigger, the `.catch(() => { throw new
     // UnauthorizedError(…) })` on `access.authenticate`, line 117): every failure of authenticate
     // becomes a 401 "missing or not valid", including a failure of the key store itself (DynamoDB
     // throttling, a timeout). The caller is told its valid key is invalid and stops, where the hook

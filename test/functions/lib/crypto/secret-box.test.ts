@@ -74,7 +74,7 @@ describe('SecretBox', () => {
     expect(() => box.open(text)).toThrow();
   });
 
-  // BUG (functions/lib/crypto/secret-box.ts line 32-33): `createDecipheriv('aes-256-gcm', …)` is
+  // Regression guard, fixed (functions/lib/crypto/secret-box.ts line 32-33): `createDecipheriv('aes-256-gcm', …)` is
   // called without `authTagLength`, and `setAuthTag` accepts any tag of 4 to 16 bytes. A sealed
   // value whose tag was cut down to 4 bytes therefore still opens, which drops the forgery bound
   // from 2^-128 to 2^-32. Fix: pass `{ authTagLength: 16 }` to createDecipheriv (or refuse a tag

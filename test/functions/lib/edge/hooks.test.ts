@@ -76,7 +76,7 @@ describe('decodePayload', () => {
     expect(decodePayload(payload)).toBe(text);
   });
 
-  // BUG (functions/lib/edge/hooks.ts, decodePayload, the `normalized` line, line 78): a `+` of
+  // Regression guard, fixed (functions/lib/edge/hooks.ts, decodePayload, the `normalized` line, line 78): a `+` of
   // standard base64 that the caller did not percent-encode reaches the handler as a space, because
   // query strings decode `+` as a space (URLSearchParams in the local stack's infra/local/http-api.ts
   // does so). The README's own GET example, `base64 | sed 's/=/%3D/g'`, escapes `=` but not `+`,

@@ -55,7 +55,7 @@ describe('AddressPolicy.refusal', () => {
     expect(policy().refusal('')).toMatch(/not an IP address/);
   });
 
-  // BUG (functions/lib/http/address-policy.ts line 31): the IPv6 metadata address is matched on the
+  // Regression guard, fixed (functions/lib/http/address-policy.ts line 31): the IPv6 metadata address is matched on the
   // raw input text (`address === 'fd00:ec2::254'`), not on the parsed address, so any other
   // spelling of the same address (uncompressed, upper case, leading zeros) falls through to the
   // range check, where it is a `uniqueLocal` address that allowPrivate lets through. Compare

@@ -158,7 +158,7 @@ describe('UndiciHttpSender', () => {
     expect(received.map((r) => r.path)).toEqual(['/hang']);
   });
 
-  // BUG (functions/lib/http/undici-sender.ts line 93): the deadline is `AbortSignal.timeout()`,
+  // Regression guard, fixed (functions/lib/http/undici-sender.ts line 93): the deadline is `AbortSignal.timeout()`,
   // whose abort reason is a DOMException named 'TimeoutError' with the legacy numeric `code` 23.
   // describeNetworkError picks `err.code` before `err.name`, so the switch sees 23 and every
   // timed-out attempt is recorded as `network_error: 23: The operation was aborted due to
@@ -241,7 +241,7 @@ describe('describeNetworkError', () => {
     expect(describeNetworkError('weird', 1)).toEqual({ code: 'network_error', message: 'unknown: weird' });
   });
 
-  // BUG (same as above, undici-sender.ts line 93): the real abort reason of AbortSignal.timeout()
+  // Regression guard, fixed (same as above, undici-sender.ts line 93): the real abort reason of AbortSignal.timeout()
   // carries `code: 23`, which shadows its name 'TimeoutError'.
   test('the DOMException raised by AbortSignal.timeout() is a timeout', () => {
     const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError');

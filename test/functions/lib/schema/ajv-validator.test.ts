@@ -114,7 +114,7 @@ describe('AjvPayloadValidator', () => {
     expect(fresh.validate('lock@2', v2, { a: 1 })).toEqual([{ path: 'payload', message: "must have required property 'b'" }]);
   });
 
-  // BUG (functions/lib/schema/ajv-validator.ts lines 37-41): compile() hands ajv a fresh object each
+  // Regression guard, fixed (functions/lib/schema/ajv-validator.ts lines 37-41): compile() hands ajv a fresh object each
   // time (`anonymous`), and ajv keeps every schema it compiled in its own cache, keyed by that
   // object. So the MAX_CACHED bound on the class's map is moot: each cache miss and each
   // checkSchema call (every PUT /v1/event-types) adds an entry to ajv's cache that is never
@@ -129,7 +129,7 @@ describe('AjvPayloadValidator', () => {
     expect((internal as Map<unknown, unknown>).size).toBeLessThanOrEqual(520);
   });
 
-  // BUG (functions/lib/schema/ajv-validator.ts lines 6 and 38): DRAFT_07 matches draft-04, -05,
+  // Regression guard, fixed (functions/lib/schema/ajv-validator.ts lines 6 and 38): DRAFT_07 matches draft-04, -05,
   // -06 and -07 `$schema` URIs and sends them all to the draft-07 Ajv instance, but that instance
   // only has the draft-07 meta-schema. A schema that declares draft-06 (or -04) fails to compile
   // with `no schema with key or ref "http://json-schema.org/draft-06/schema#"`, so checkSchema
