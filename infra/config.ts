@@ -5,44 +5,128 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { type ConsumerDescription, consumers } from './description.ts';
 
 /** `true` from cdk.json, `"true"`/`"1"`/`"yes"` (and their negatives) from `-c key=value`. */
 const contextBoolean = z.union([z.boolean(), z.stringbool()]);
 
-export const sluiceConfigSchema = z.object({
-  /** Names the deployment in tags and the API name; lower-case so it is valid everywhere. */
-  stage: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,19}$/, 'stage must be lower-case letters, digits and dashes (at most 20)')
-    .default('dev'),
-  /** Run the cdk-nag AwsSolutions checks during synth. */
-  nag: contextBoolean.default(false),
-  /** Guards the ledger against an accidental `DeleteTable`; turn off only for throwaway stages. */
-  tableDeletionProtection: contextBoolean.default(true),
-  /** Retention of every log group of the stack (Lambda and API access logs). */
-  logRetentionDays: z.coerce.number().pipe(z.enum(RetentionDays)).default(RetentionDays.ONE_MONTH),
-  /**
-   * How long message and delivery history is kept (`SLUICE_RETENTION_DAYS`, DynamoDB TTL). At most
-   * 365, as `functions/lib/env.ts` allows: a larger value would fail every cold start.
-   */
-  historyRetentionDays: z.coerce.number().int().min(1).max(365).default(30),
-  /**
-   * How overdue work must be before the sweeper re-enqueues it (`SLUICE_SWEEP_GRACE_SECONDS`).
-   * Default and bounds are those of `functions/lib/env.ts` (a test keeps them equal).
-   */
-  sweepGraceSeconds: z.coerce.number().int().min(1).max(3600).default(120),
-  /**
-   * A run of failed attempts this long disables an endpoint (`SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS`,
-   * default 5 days). Default and bound are those of `functions/lib/env.ts`.
-   */
-  endpointFailureWindowSeconds: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(5 * 24 * 3600),
-});
+/** SQS event sources accept a maximum concurrency of 2 to 1000. */
+const maxConcurrency = z.coerce.number().int().min(2).max(1000).optional();
+const reservedConcurrency = z.coerce.number().int().min(1).optional();
+
+/**
+ * The context keys that size each queue consumer. Optional: without them a consumer keeps the
+ * `maxConcurrency` of infra/description.ts and no reserved concurrency.
+ */
+export const consumerConcurrencyKeys = {
+  'fan-out': { max: 'fanOutMaxConcurrency', reserved: 'fanOutReservedConcurrency' },
+  deliver: { max: 'deliverMaxConcurrency', reserved: 'deliverReservedConcurrency' },
+  'deliver-retries': { max: 'deliverRetriesMaxConcurrency', reserved: 'deliverRetriesReservedConcurrency' },
+} as const;
+
+type ConcurrencyKey = (typeof consumerConcurrencyKeys)[keyof typeof consumerConcurrencyKeys]['max' | 'reserved'];
+
+const hostname = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+export const sluiceConfigSchema = z
+  .object({
+    /** Names the deployment in tags, the API name and the dashboard; lower-case so it is valid everywhere. */
+    stage: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,19}$/, 'stage must be lower-case letters, digits and dashes (at most 20)')
+      .default('dev'),
+    /** Run the cdk-nag AwsSolutions checks during synth. */
+    nag: contextBoolean.default(false),
+    /** Guards the ledger against an accidental `DeleteTable`; turn off only for throwaway stages. */
+    tableDeletionProtection: contextBoolean.default(true),
+    /** Retention of every log group of the stack (Lambda and API access logs). */
+    logRetentionDays: z.coerce.number().pipe(z.enum(RetentionDays)).default(RetentionDays.ONE_MONTH),
+    /**
+     * How long message and delivery history is kept (`SLUICE_RETENTION_DAYS`, DynamoDB TTL). At most
+     * 365, as `functions/lib/env.ts` allows: a larger value would fail every cold start.
+     */
+    historyRetentionDays: z.coerce.number().int().min(1).max(365).default(30),
+    /**
+     * How overdue work must be before the sweeper re-enqueues it (`SLUICE_SWEEP_GRACE_SECONDS`).
+     * Default and bounds are those of `functions/lib/env.ts` (a test keeps them equal).
+     */
+    sweepGraceSeconds: z.coerce.number().int().min(1).max(3600).default(120),
+    /**
+     * A run of failed attempts this long disables an endpoint (`SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS`,
+     * default 5 days). Default and bound are those of `functions/lib/env.ts`.
+     */
+    endpointFailureWindowSeconds: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(5 * 24 * 3600),
+    /**
+     * Inbound-hook triggers a second per key (`SLUICE_HOOK_RATE_LIMIT_PER_SECOND`, read by the two
+     * hook functions only). Default and bounds are those of `functions/lib/env.ts`.
+     */
+    hookRateLimitPerSecond: z.coerce.number().int().min(1).max(10_000).default(10),
+
+    /** Subscribes this address to the alarm topic the stack creates (confirm the e-mail SNS sends). */
+    alarmEmail: z.email().optional(),
+    /** An existing SNS topic for the alarms instead of one created by the stack (same account and region). */
+    alarmTopicArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'alarmTopicArn must be an SNS topic ARN')
+      .optional(),
+    /** The delivery failure-rate alarm fires when failed / attempts over 5 minutes exceeds this share. */
+    failureRateThreshold: z.coerce.number().gt(0).max(1).default(0.2),
+    /** ... and only when there were more attempts than this in those 5 minutes (a few failures are noise). */
+    failureRateMinAttempts: z.coerce.number().int().min(0).default(10),
+
+    /** Custom domain of the API (optional); needs `certificateArn`, an ACM certificate in the stack's region. */
+    domainName: z.string().toLowerCase().regex(hostname, 'domainName must be a host name such as hooks.example.com').optional(),
+    certificateArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'certificateArn must be an ACM certificate ARN')
+      .optional(),
+
+    fanOutMaxConcurrency: maxConcurrency,
+    fanOutReservedConcurrency: reservedConcurrency,
+    deliverMaxConcurrency: maxConcurrency,
+    deliverReservedConcurrency: reservedConcurrency,
+    deliverRetriesMaxConcurrency: maxConcurrency,
+    deliverRetriesReservedConcurrency: reservedConcurrency,
+  })
+  .refine((config) => !(config.alarmEmail && config.alarmTopicArn), {
+    message: 'set alarmEmail (subscribed to the topic the stack creates) or alarmTopicArn (your own topic), not both',
+    path: ['alarmEmail'],
+  })
+  .refine((config) => (config.domainName === undefined) === (config.certificateArn === undefined), {
+    message: 'a custom domain needs both domainName and certificateArn',
+    path: ['domainName'],
+  })
+  .superRefine((config, context) => {
+    for (const consumer of consumers) {
+      const { maxConcurrency: max, reservedConcurrency: reserved } = concurrencyOf(config, consumer);
+      // AWS: an event source allowed more concurrency than the function has throttles its own polls.
+      if (reserved !== undefined && max > reserved) {
+        const keys = consumerConcurrencyKeys[consumer.name as keyof typeof consumerConcurrencyKeys];
+        context.addIssue({
+          code: 'custom',
+          path: [keys.max],
+          message: `${keys.max} (${max}) must not exceed ${keys.reserved} (${reserved}); set both`,
+        });
+      }
+    }
+  });
 
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;
+
+/** The event source's maximum concurrency and the function's reserved concurrency of a consumer. */
+export function concurrencyOf(
+  config: Pick<SluiceConfig, ConcurrencyKey>,
+  consumer: ConsumerDescription,
+): { maxConcurrency: number; reservedConcurrency?: number } {
+  const keys = consumerConcurrencyKeys[consumer.name as keyof typeof consumerConcurrencyKeys];
+  if (!keys) throw new Error(`Consumer ${consumer.name} has no concurrency keys in infra/config.ts`);
+  const reserved = config[keys.reserved];
+  return { maxConcurrency: config[keys.max] ?? consumer.maxConcurrency, ...(reserved !== undefined && { reservedConcurrency: reserved }) };
+}
 
 /** Reads every key of the schema from the construct's context and validates the lot. */
 export function readSluiceConfig(scope: Construct): SluiceConfig {

@@ -1,126 +1,126 @@
 import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { SluiceConfig } from './config.ts';
+import { functionAccess } from './access.ts';
+import { concurrencyOf, type SluiceConfig } from './config.ts';
 import { DeliveryPipeline } from './constructs/delivery-pipeline.ts';
-import { SluiceHttpApi } from './constructs/http-api.ts';
-import { KeySecrets } from './constructs/key-secrets.ts';
-import { Ledger } from './constructs/ledger.ts';
-import { QueueWithDeadLetter } from './constructs/queue-with-dead-letter.ts';
-import { ScheduledFunctions } from './constructs/scheduled-functions.ts';
+import { hookRouteNames, InboundHooks } from './constructs/inbound-hooks.ts';
+import { IngestApi } from './constructs/ingest-api.ts';
+import { Observability } from './constructs/observability.ts';
 import type { SluiceFunction } from './constructs/sluice-function.ts';
-import { apiFunctions, consumers, envNames, ledgerTable, type QueueName, queues, scheduledFunctions } from './description.ts';
+import { Storage } from './constructs/storage.ts';
+import { apiFunctions, consumers, envNames, ledgerTable, scheduledFunctions } from './description.ts';
 
 export interface SluiceStackProps extends StackProps {
   readonly config: SluiceConfig;
 }
 
-/** A queue a function sends to: the work queue itself or its dead-letter queue. */
-interface QueueTarget {
-  readonly queue: QueueName;
-  readonly deadLetter?: boolean;
-}
-
-/** Both delivery lanes: first attempts go to `delivery`, retries and failing endpoints to `retry`. */
-const deliveryLanes: readonly QueueTarget[] = [{ queue: 'delivery' }, { queue: 'retry' }];
-
 /**
- * What running a delivery attempt (`DeliveryService`) may send: the job again on either lane
- * (deferred, throttled, retried), the delivery dead-letter queue once retries are exhausted, and
- * the fan-out queue, because disabling an endpoint publishes an `endpoint.disabled` event.
+ * Sluice on AWS, composed from one construct per concern: `Storage` (ledger, queues, keys),
+ * `IngestApi` (the HTTP API and its route functions), `InboundHooks` (the hook routes),
+ * `DeliveryPipeline` (queue consumers and the sweeper) and `Observability` (alarms, metrics,
+ * dashboard). Grants come from the table in infra/access.ts.
  */
-const deliveryAttempts: readonly QueueTarget[] = [...deliveryLanes, { queue: 'delivery', deadLetter: true }, { queue: 'fanOut' }];
-
-/**
- * Sends beyond the event sources (which CDK grants on their own; they never include
- * `sqs:SendMessage`). Keys are function names; the stack throws if one names no function, so a
- * rename cannot silently drop a grant. A function not listed may send to no queue at all.
- */
-const queueSendsByFunction: Readonly<Record<string, readonly QueueTarget[]>> = {
-  'create-message': [{ queue: 'fanOut' }],
-  'fan-out': [...deliveryLanes, { queue: 'fanOut', deadLetter: true }],
-  deliver: deliveryAttempts,
-  'deliver-retries': deliveryAttempts,
-  // Re-enabling an endpoint re-enqueues its paused deliveries.
-  'update-endpoint': deliveryLanes,
-  // Operator actions enqueue manual attempts on the retry lane.
-  'retry-delivery': [{ queue: 'retry' }],
-  'recover-endpoint': [{ queue: 'retry' }],
-  'redrive-dead-letters': [{ queue: 'retry' }],
-  // The ping is a real attempt (`DeliveryService.run`): a failure schedules retries, and a 410 (or
-  // a failure window that runs out) disables the endpoint, which publishes `endpoint.disabled`.
-  // Its delivery is new and every retry policy has a first retry, so it never dead-letters.
-  'test-endpoint': [...deliveryLanes, { queue: 'fanOut' }],
-  // Re-enqueues overdue deliveries (either lane) and overdue fan-out jobs.
-  sweeper: [...deliveryLanes, { queue: 'fanOut' }],
-};
-
-/** Sluice on AWS: the ledger table, the work queues, the HTTP API, the queue consumers and the sweeper. */
 export class SluiceStack extends Stack {
-  readonly ledger: Ledger;
-  readonly queues: Readonly<Record<QueueName, QueueWithDeadLetter>>;
-  readonly keySecrets: KeySecrets;
-  readonly api: SluiceHttpApi;
+  readonly config: SluiceConfig;
+  readonly storage: Storage;
+  readonly api: IngestApi;
+  readonly hooks: InboundHooks;
   readonly deliveryPipeline: DeliveryPipeline;
-  readonly scheduled: ScheduledFunctions;
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.config = config;
     Tags.of(this).add('sluice:stage', config.stage);
 
-    this.ledger = new Ledger(this, ledgerTable.id, {
-      description: ledgerTable,
-      deletionProtection: config.tableDeletionProtection,
+    this.storage = new Storage(this, 'Storage', {
+      stage: config.stage,
+      ledger: ledgerTable,
+      tableDeletionProtection: config.tableDeletionProtection,
     });
-    this.queues = createQueues(this);
-    this.keySecrets = new KeySecrets(this, 'Keys');
+    const { queues } = this.storage;
 
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: 'sluice',
       POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
       [envNames.profile]: 'aws',
-      [envNames.tableName]: this.ledger.table.tableName,
-      [envNames.fanOutQueueUrl]: this.queues.fanOut.queue.queueUrl,
-      [envNames.fanOutDeadLetterQueueUrl]: this.queues.fanOut.deadLetterQueue.queueUrl,
-      [envNames.deliveryQueueUrl]: this.queues.delivery.queue.queueUrl,
-      [envNames.deliveryDeadLetterQueueUrl]: this.queues.delivery.deadLetterQueue.queueUrl,
-      [envNames.retryQueueUrl]: this.queues.retry.queue.queueUrl,
+      [envNames.tableName]: this.storage.table.tableName,
+      [envNames.fanOutQueueUrl]: queues.fanOut.queue.queueUrl,
+      [envNames.fanOutDeadLetterQueueUrl]: queues.fanOut.deadLetterQueue.queueUrl,
+      [envNames.deliveryQueueUrl]: queues.delivery.queue.queueUrl,
+      [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterQueue.queueUrl,
+      [envNames.retryQueueUrl]: queues.retry.queue.queueUrl,
       [envNames.sweepGraceSeconds]: String(config.sweepGraceSeconds),
       [envNames.endpointFailureWindowSeconds]: String(config.endpointFailureWindowSeconds),
-      [envNames.rootKeySecretArn]: this.keySecrets.rootKey.secretArn,
-      [envNames.encryptionKeySecretArn]: this.keySecrets.encryptionKey.secretArn,
+      [envNames.rootKeySecretArn]: this.storage.rootKey.secretArn,
+      [envNames.encryptionKeySecretArn]: this.storage.encryptionKey.secretArn,
       [envNames.retentionDays]: String(config.historyRetentionDays),
     };
+    const logRetention = config.logRetentionDays;
 
-    this.api = new SluiceHttpApi(this, 'Api', {
+    this.api = new IngestApi(this, 'Api', {
       stage: config.stage,
-      routes: apiFunctions,
+      routes: apiFunctions.filter((route) => !hookRouteNames.includes(route.name)),
       environment,
-      logRetention: config.logRetentionDays,
+      logRetention,
+      ...(config.domainName &&
+        config.certificateArn && { customDomain: { domainName: config.domainName, certificateArn: config.certificateArn } }),
+    });
+    this.hooks = new InboundHooks(this, 'InboundHooks', {
+      api: this.api,
+      routes: apiFunctions.filter((route) => hookRouteNames.includes(route.name)),
+      environment,
+      logRetention,
+      rateLimitPerSecond: config.hookRateLimitPerSecond,
     });
     this.deliveryPipeline = new DeliveryPipeline(this, 'DeliveryPipeline', {
       consumers,
-      queues: this.queues,
-      environment,
-      logRetention: config.logRetentionDays,
-    });
-    this.scheduled = new ScheduledFunctions(this, 'Scheduled', {
       scheduledFunctions,
+      queues,
       environment,
-      logRetention: config.logRetentionDays,
+      logRetention,
+      concurrency: (consumer) => concurrencyOf(config, consumer),
     });
 
     this.grantFunctionAccess();
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.defaultStage.url });
-    new CfnOutput(this, 'RootKeySecretName', { value: this.keySecrets.rootKey.secretName });
-    new CfnOutput(this, 'TableName', { value: this.ledger.table.tableName });
+    this.observability = new Observability(this, 'Observability', {
+      stage: config.stage,
+      ...(config.alarmEmail && { alarmEmail: config.alarmEmail }),
+      ...(config.alarmTopicArn && { alarmTopicArn: config.alarmTopicArn }),
+      queues,
+      deliveryFunctions: [this.deliveryPipeline.consumerFor('deliver'), this.deliveryPipeline.consumerFor('deliver-retries')],
+      workerFunctions: [...this.deliveryPipeline.functions.values()],
+      httpApi: this.api.httpApi,
+      failureRateThreshold: config.failureRateThreshold,
+      failureRateMinAttempts: config.failureRateMinAttempts,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the Sluice API', value: this.api.defaultStage.url });
+    new CfnOutput(this, 'RootKeySecretName', {
+      description: 'Secrets Manager secret holding the root key (creates tenants)',
+      value: this.storage.rootKey.secretName,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'CloudWatch dashboard',
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.observability.dashboard.dashboardName}`,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { description: 'SNS topic every alarm notifies', value: this.observability.alarmTopic.topicArn });
+    new CfnOutput(this, 'TableName', { description: 'The ledger (DynamoDB)', value: this.storage.table.tableName });
+    if (this.api.customDomain) {
+      new CfnOutput(this, 'CustomDomainUrl', { value: `https://${this.api.customDomain.name}/` });
+      new CfnOutput(this, 'CustomDomainTarget', {
+        description: 'Point a CNAME (or Route 53 alias) for the custom domain here',
+        value: this.api.customDomain.regionalDomainName,
+      });
+    }
   }
 
-  /** Every Sluice function (API routes, queue consumers, scheduled), keyed by name (`functions/<name>.ts`). */
+  /** Every Sluice function (API routes, hooks, queue consumers, scheduled), keyed by name (`functions/<name>.ts`). */
   get functions(): ReadonlyMap<string, SluiceFunction> {
     const all = new Map<string, SluiceFunction>();
-    for (const group of [this.api.functions, this.deliveryPipeline.functions, this.scheduled.functions]) {
+    for (const group of [this.api.functions, this.hooks.functions, this.deliveryPipeline.functions]) {
       for (const [name, sluiceFunction] of group) {
         if (all.has(name)) throw new Error(`Two Sluice functions are named ${name}`);
         all.set(name, sluiceFunction);
@@ -129,28 +129,25 @@ export class SluiceStack extends Stack {
     return all;
   }
 
+  /** Grants each function exactly its row of infra/access.ts; a row without a function, or the reverse, is an error. */
   private grantFunctionAccess(): void {
-    const { functions } = this;
-    for (const name of Object.keys(queueSendsByFunction)) {
-      if (!functions.has(name)) throw new Error(`queueSendsByFunction names ${name}, which is no function`);
+    const { functions, storage } = this;
+    for (const name of Object.keys(functionAccess)) {
+      if (!functions.has(name)) throw new Error(`infra/access.ts has a row for ${name}, which is no function`);
     }
     for (const [name, sluiceFunction] of functions) {
-      // Skeleton default: ledger read/write and both keys for every handler, still scoped to those
-      // ARNs. Narrow per function (e.g. `mode: 'read'`) once the handlers' needs are settled.
-      sluiceFunction.grantAccess({
-        ledger: { ledger: this.ledger, mode: 'readWrite' },
-        sendTo: (queueSendsByFunction[name] ?? []).map(({ queue, deadLetter }) =>
-          deadLetter ? this.queues[queue].deadLetterQueue : this.queues[queue].queue,
-        ),
-        readSecrets: [this.keySecrets.rootKey, this.keySecrets.encryptionKey],
-      });
+      const access = functionAccess[name];
+      if (!access) throw new Error(`Function ${name} has no row in infra/access.ts`);
+      if (access.authenticates && access.table === 'none') {
+        throw new Error(`Function ${name} authenticates, which reads (and may touch) the key grant: it needs table access`);
+      }
+      const principal = sluiceFunction.lambdaFunction;
+      storage.grantTableAccess(principal, access.table, access.query);
+      for (const { queue, deadLetter } of access.sends) {
+        storage.grantSend(principal, deadLetter ? storage.queues[queue].deadLetterQueue : storage.queues[queue].queue);
+      }
+      storage.grantReadSecret(principal, storage.encryptionKey);
+      if (access.authenticates) storage.grantReadSecret(principal, storage.rootKey);
     }
   }
-}
-
-function createQueues(scope: Construct): Record<QueueName, QueueWithDeadLetter> {
-  const entries = (Object.keys(queues) as QueueName[]).map(
-    (name) => [name, new QueueWithDeadLetter(scope, queues[name].id, { description: queues[name] })] as const,
-  );
-  return Object.fromEntries(entries) as Record<QueueName, QueueWithDeadLetter>;
 }

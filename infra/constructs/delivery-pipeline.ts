@@ -1,33 +1,53 @@
 import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { ConsumerDescription, QueueName } from '../description.ts';
+import type { ConsumerDescription, QueueName, ScheduledFunctionDescription } from '../description.ts';
 import type { QueueWithDeadLetter } from './queue-with-dead-letter.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 
+export interface ConsumerConcurrency {
+  /** SQS event source `maxConcurrency` (2..1000). */
+  readonly maxConcurrency: number;
+  readonly reservedConcurrency?: number;
+}
+
 export interface DeliveryPipelineProps {
   readonly consumers: readonly ConsumerDescription[];
+  readonly scheduledFunctions: readonly ScheduledFunctionDescription[];
   readonly queues: Readonly<Record<QueueName, QueueWithDeadLetter>>;
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
+  /** Sizing of each consumer; the description's `maxConcurrency` when absent. */
+  readonly concurrency?: (consumer: ConsumerDescription) => ConsumerConcurrency;
 }
 
 /** AWS guidance: a message must stay hidden for several tries of the function that holds it. */
-const minimumVisibilityToTimeoutRatio = 6;
+export const minimumVisibilityToTimeoutRatio = 6;
+
+/** What EventBridge accepts as a rule schedule: `rate(...)` or `cron(...)`. */
+const scheduleExpressionPattern = /^(rate|cron)\(.+\)$/;
 
 /**
- * The queue consumers (fan-out, deliver, deliver-retries): one function per consumer, fed by its
- * SQS queue. Every consumer's queue is checked against its timeout, so a new lane is too.
+ * Everything that moves work after the API accepted it: the queue consumers (fan-out, deliver,
+ * deliver-retries), each fed by its SQS queue with partial batch failures, and the sweeper on its
+ * EventBridge schedule, which re-enqueues work overdue in the ledger. Every consumer's queue is
+ * checked against its timeout, so a new lane is too.
  */
 export class DeliveryPipeline extends Construct {
   /** Consumer functions by name (`functions/<name>.ts`). */
-  readonly functions: ReadonlyMap<string, SluiceFunction>;
+  readonly consumers: ReadonlyMap<string, SluiceFunction>;
+  /** Scheduled functions by name. */
+  readonly scheduled: ReadonlyMap<string, SluiceFunction>;
+  /** The schedule rule of each scheduled function, by function name. */
+  readonly rules: ReadonlyMap<string, events.Rule>;
 
   constructor(scope: Construct, id: string, props: DeliveryPipelineProps) {
     super(scope, id);
 
-    const functions = new Map<string, SluiceFunction>();
+    const consumerFunctions = new Map<string, SluiceFunction>();
     for (const consumer of props.consumers) {
       const { queue, visibilityTimeout } = props.queues[consumer.queue];
       const visibilitySeconds = visibilityTimeout.toSeconds();
@@ -37,11 +57,13 @@ export class DeliveryPipeline extends Construct {
             `${minimumVisibilityToTimeoutRatio} x the ${consumer.name} timeout (${consumer.timeoutSeconds} s)`,
         );
       }
+      const { maxConcurrency, reservedConcurrency } = props.concurrency?.(consumer) ?? { maxConcurrency: consumer.maxConcurrency };
 
       const consumerFunction = new SluiceFunction(this, constructIdFor(consumer.name), {
         description: consumer,
         environment: props.environment,
         logRetention: props.logRetention,
+        ...(reservedConcurrency !== undefined && { reservedConcurrency }),
       });
       consumerFunction.lambdaFunction.addEventSource(
         new SqsEventSource(queue, {
@@ -49,18 +71,67 @@ export class DeliveryPipeline extends Construct {
           reportBatchItemFailures: true,
           batchSize: consumer.batchSize,
           maxBatchingWindow: consumer.maxBatchingWindowSeconds > 0 ? Duration.seconds(consumer.maxBatchingWindowSeconds) : undefined,
-          maxConcurrency: consumer.maxConcurrency,
+          maxConcurrency,
         }),
       );
-      functions.set(consumer.name, consumerFunction);
+      consumerFunctions.set(consumer.name, consumerFunction);
     }
-    this.functions = functions;
+    this.consumers = consumerFunctions;
+
+    const scheduled = new Map<string, SluiceFunction>();
+    const rules = new Map<string, events.Rule>();
+    for (const description of props.scheduledFunctions) {
+      if (!scheduleExpressionPattern.test(description.schedule)) {
+        throw new Error(`Scheduled function ${description.name}: ${description.schedule} is no rate(...) or cron(...) expression`);
+      }
+      const constructId = constructIdFor(description.name);
+      const scheduledFunction = new SluiceFunction(this, constructId, {
+        description,
+        environment: props.environment,
+        logRetention: props.logRetention,
+      });
+      const rule = new events.Rule(this, `${constructId}Schedule`, {
+        description: `Runs Sluice ${description.name} on ${description.schedule}`,
+        schedule: events.Schedule.expression(description.schedule),
+        targets: [
+          new targets.LambdaFunction(scheduledFunction.lambdaFunction, {
+            // A tick EventBridge could not hand over (e.g. throttled) is retried only briefly:
+            // the next tick does the same work anyway, so a backlog of old ticks is useless.
+            retryAttempts: 2,
+            maxEventAge: Duration.seconds(Math.max(60, description.everySeconds)),
+          }),
+        ],
+      });
+      scheduled.set(description.name, scheduledFunction);
+      rules.set(description.name, rule);
+    }
+    this.scheduled = scheduled;
+    this.rules = rules;
+  }
+
+  /** Consumers and scheduled functions together, by name. */
+  get functions(): ReadonlyMap<string, SluiceFunction> {
+    return new Map([...this.consumers, ...this.scheduled]);
   }
 
   /** The consumer's function; throws when there is no such consumer (e.g. after a rename). */
-  functionFor(consumerName: string): SluiceFunction {
-    const consumerFunction = this.functions.get(consumerName);
+  consumerFor(consumerName: string): SluiceFunction {
+    const consumerFunction = this.consumers.get(consumerName);
     if (!consumerFunction) throw new Error(`No consumer function named ${consumerName}`);
     return consumerFunction;
+  }
+
+  /** The scheduled function; throws when there is none of that name. */
+  scheduledFor(name: string): SluiceFunction {
+    const scheduledFunction = this.scheduled.get(name);
+    if (!scheduledFunction) throw new Error(`No scheduled function named ${name}`);
+    return scheduledFunction;
+  }
+
+  /** The schedule rule of the function; throws when there is none of that name. */
+  ruleFor(name: string): events.Rule {
+    const rule = this.rules.get(name);
+    if (!rule) throw new Error(`No schedule rule for ${name}`);
+    return rule;
   }
 }

@@ -1,5 +1,4 @@
 import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueDescription } from '../description.ts';
@@ -8,25 +7,29 @@ export interface QueueWithDeadLetterProps {
   readonly description: QueueDescription;
 }
 
+/** The maximum SQS allows, so there is time to inspect and redrive after an incident. */
+export const deadLetterRetention = Duration.days(14);
+
 /**
- * A work queue, its dead-letter queue and an alarm that fires as soon as anything lands in the
- * dead-letter queue (a message there is a delivery Sluice gave up on, or a bug).
+ * A work queue and its dead-letter queue (a message there is a delivery Sluice gave up on, or a
+ * bug). Both are encrypted (SQS-managed SSE) and refuse requests without TLS. The alarm on the
+ * dead-letter queue is declared with the others in `Observability`.
  */
 export class QueueWithDeadLetter extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
-  readonly deadLetterAlarm: cloudwatch.Alarm;
   /** Kept so consumers can be checked against it (`sqs.Queue` does not expose it). */
   readonly visibilityTimeout: Duration;
+  readonly description: QueueDescription;
 
   constructor(scope: Construct, id: string, props: QueueWithDeadLetterProps) {
     super(scope, id);
     const { description } = props;
+    this.description = description;
     this.visibilityTimeout = Duration.seconds(description.visibilityTimeoutSeconds);
 
     this.deadLetterQueue = new sqs.Queue(this, description.deadLetter.id, {
-      // The maximum, so there is time to inspect and redrive after an incident.
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: deadLetterRetention,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
@@ -37,19 +40,6 @@ export class QueueWithDeadLetter extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: description.deadLetter.maxReceiveCount },
-    });
-
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: `Messages are waiting in the dead-letter queue of ${description.id}`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      // SQS publishes no datapoints for an idle queue; silence is not a problem.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 }

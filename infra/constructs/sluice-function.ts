@@ -1,25 +1,18 @@
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionDescription } from '../description.ts';
-import type { Ledger } from './ledger.ts';
 
 export interface SluiceFunctionProps {
   readonly description: FunctionDescription;
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
-}
-
-/** Everything a function may touch besides its own logs (and its event source, granted by CDK). */
-export interface FunctionAccess {
-  readonly ledger?: { readonly ledger: Ledger; readonly mode: 'read' | 'readWrite' };
-  readonly sendTo?: readonly sqs.IQueue[];
-  readonly readSecrets?: readonly secretsmanager.ISecret[];
+  /** Reserved concurrency (a ceiling and a guarantee); none unless configured. */
+  readonly reservedConcurrency?: number;
 }
 
 /** `create-message` -> `CreateMessage`: construct ids that read like the function they hold. */
@@ -32,20 +25,32 @@ export function constructIdFor(functionName: string): string {
 }
 
 /**
- * The house Lambda: `functions/<name>.ts` bundled by the local esbuild into one ESM file, on
- * Node 22 / arm64, with its own log group. Paths come from `process.cwd()` because cdk and jest
- * both run at the repository root (and jest compiles to CommonJS, so no `import.meta`).
+ * The house Lambda: `functions/<name>.ts` bundled by the local esbuild into one minified ESM
+ * file, on Node 22 / arm64, with its own log group and its own role. The role starts empty but
+ * for writing that log group (no AWSLambdaBasicExecutionRole, which may write any log group in
+ * the account); everything else is granted from infra/access.ts. Paths come from
+ * `process.cwd()` because cdk and jest both run at the repository root (and jest compiles to
+ * CommonJS, so no `import.meta`).
  */
 export class SluiceFunction extends Construct {
   readonly lambdaFunction: NodejsFunction;
   readonly logGroup: logs.LogGroup;
+  readonly role: iam.Role;
+  readonly description: FunctionDescription;
 
   constructor(scope: Construct, id: string, props: SluiceFunctionProps) {
     super(scope, id);
     const { description } = props;
+    this.description = description;
     const repositoryRoot = process.cwd();
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Sluice ${description.name}`,
+    });
+    // CreateLogStream and PutLogEvents on this log group (its ARN ends in `:*`, the streams).
+    this.logGroup.grantWrite(this.role);
 
     this.lambdaFunction = new NodejsFunction(this, 'Function', {
       entry: path.join(repositoryRoot, 'functions', `${description.name}.ts`),
@@ -57,10 +62,16 @@ export class SluiceFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       timeout: Duration.seconds(description.timeoutSeconds),
       memorySize: description.memoryMb,
+      role: this.role,
       logGroup: this.logGroup,
+      ...(props.reservedConcurrency !== undefined && { reservedConcurrentExecutions: props.reservedConcurrency }),
       // X-Ray would need `xray:Put*` on Resource "*"; Powertools metrics and logs cover the need.
       tracing: lambda.Tracing.DISABLED,
-      environment: { ...props.environment },
+      environment: {
+        ...props.environment,
+        // Stack traces point into the TypeScript sources (the map ships next to the bundle).
+        NODE_OPTIONS: '--enable-source-maps',
+      },
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
@@ -68,22 +79,13 @@ export class SluiceFunction extends Construct {
         target: 'node22',
         minify: true,
         sourceMap: true,
-        // The Lambda Node 22 runtime ships AWS SDK v3.
+        // File and line mappings only: the sources themselves would triple the asset for nothing.
+        sourcesContent: false,
+        // The Lambda Node 22 runtime ships AWS SDK v3: leaving it out shrinks every bundle.
         externalModules: ['@aws-sdk/*'],
         // CommonJS dependencies bundled into ESM still call `require`.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
     });
-  }
-
-  /** Grants exactly the listed access, each scoped to the resource's own ARN. */
-  grantAccess(access: FunctionAccess): void {
-    const principal = this.lambdaFunction;
-    if (access.ledger) {
-      if (access.ledger.mode === 'read') access.ledger.ledger.grantReadData(principal);
-      else access.ledger.ledger.grantReadWriteData(principal);
-    }
-    for (const queue of access.sendTo ?? []) queue.grantSendMessages(principal);
-    for (const secret of access.readSecrets ?? []) secret.grantRead(principal);
   }
 }

@@ -1,17 +1,28 @@
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ApiFunctionDescription } from '../description.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 
-export interface SluiceHttpApiProps {
+export interface CustomDomain {
+  readonly domainName: string;
+  readonly certificateArn: string;
+}
+
+export interface IngestApiProps {
   readonly stage: string;
+  /** The routes this construct serves with its own functions (all but the inbound hooks). */
   readonly routes: readonly ApiFunctionDescription[];
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
+  readonly customDomain?: CustomDomain;
 }
+
+/** Stage-wide defaults; API Gateway answers 429 beyond them, before any Lambda runs. */
+export const apiThrottle = { burstLimit: 200, rateLimit: 100 } as const;
 
 const httpMethods: Readonly<Record<string, apigwv2.HttpMethod>> = {
   GET: apigwv2.HttpMethod.GET,
@@ -39,17 +50,21 @@ const accessLogFormat = AccessLogFormat.custom(
 );
 
 /**
- * The public Sluice API (management and message ingest): one HTTP API route and one Lambda per
- * entry of the route table. Callers authenticate with Sluice API keys, checked in the Lambda.
+ * The public Sluice HTTP API: management and message-ingest routes, one Lambda per route of the
+ * route table, on one `$default` stage with throttling and JSON access logs, and optionally a
+ * custom domain. Callers authenticate with Sluice API keys, checked in the Lambda. Other
+ * constructs (the inbound hooks) add their routes with `addLambdaRoute`.
  */
-export class SluiceHttpApi extends Construct {
+export class IngestApi extends Construct {
   readonly httpApi: apigwv2.HttpApi;
   readonly defaultStage: apigwv2.HttpStage;
   readonly accessLogGroup: logs.LogGroup;
+  readonly customDomain?: apigwv2.DomainName;
   /** Route functions by route name (`functions/<name>.ts`). */
   readonly functions: ReadonlyMap<string, SluiceFunction>;
+  private readonly routeKeys = new Set<string>();
 
-  constructor(scope: Construct, id: string, props: SluiceHttpApiProps) {
+  constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
 
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
@@ -63,36 +78,55 @@ export class SluiceHttpApi extends Construct {
     this.defaultStage = this.httpApi.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
-      throttle: { burstLimit: 200, rateLimit: 100 },
+      throttle: apiThrottle,
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
         format: accessLogFormat,
       },
     });
 
+    if (props.customDomain) {
+      this.customDomain = new apigwv2.DomainName(this, 'CustomDomain', {
+        domainName: props.customDomain.domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', props.customDomain.certificateArn),
+        securityPolicy: apigwv2.SecurityPolicy.TLS_1_2,
+      });
+      new apigwv2.ApiMapping(this, 'CustomDomainMapping', {
+        api: this.httpApi,
+        domainName: this.customDomain,
+        stage: this.defaultStage,
+      });
+    }
+
     const functions = new Map<string, SluiceFunction>();
     for (const route of props.routes) {
-      const method = httpMethods[route.method];
-      if (method === undefined) throw new Error(`Route ${route.name}: unsupported HTTP method ${route.method}`);
       if (functions.has(route.name)) throw new Error(`Route ${route.name} appears twice in the route table`);
-
       const routeFunction = new SluiceFunction(this, constructIdFor(route.name), {
         description: route,
         environment: props.environment,
         logRetention: props.logRetention,
       });
+      this.addLambdaRoute(route, routeFunction);
       functions.set(route.name, routeFunction);
-
-      this.httpApi.addRoutes({
-        path: route.path,
-        methods: [method],
-        integration: new HttpLambdaIntegration(`${constructIdFor(route.name)}Integration`, routeFunction.lambdaFunction),
-      });
     }
     this.functions = functions;
   }
 
-  /** The route's function; throws when the route table has no such route (e.g. after a rename). */
+  /** Routes `METHOD path` to the function (Lambda proxy, payload 2.0); each route key once. */
+  addLambdaRoute(route: ApiFunctionDescription, routeFunction: SluiceFunction): void {
+    const method = httpMethods[route.method];
+    if (method === undefined) throw new Error(`Route ${route.name}: unsupported HTTP method ${route.method}`);
+    const routeKey = `${route.method} ${route.path}`;
+    if (this.routeKeys.has(routeKey)) throw new Error(`Route ${routeKey} is declared twice`);
+    this.routeKeys.add(routeKey);
+    this.httpApi.addRoutes({
+      path: route.path,
+      methods: [method],
+      integration: new HttpLambdaIntegration(`${constructIdFor(route.name)}Integration`, routeFunction.lambdaFunction),
+    });
+  }
+
+  /** The route's function; throws when this construct serves no such route (e.g. after a rename). */
   functionFor(routeName: string): SluiceFunction {
     const routeFunction = this.functions.get(routeName);
     if (!routeFunction) throw new Error(`No API function named ${routeName}`);

@@ -1,0 +1,167 @@
+/**
+ * What each Sluice function may do, besides writing its own log group and reading its own event
+ * source (both granted where those are declared). One row per function, derived from the code
+ * paths it reaches: `functions/<name>.ts` -> `functions/lib/core/*.ts` -> `functions/lib/aws/*.ts`.
+ * The stack grants exactly this and throws when a row names no function or a function has no
+ * row, so a new route cannot silently run with another's rights (or none).
+ *
+ * Every function also reads the data-encryption-key secret: `functions/lib/container.ts` opens it
+ * at every cold start to build the SecretBox, whatever the route (get-openapi included).
+ */
+import type { QueueName } from './description.ts';
+
+/**
+ * DynamoDB item actions by level, on the ledger table's ARN only. IAM has no action for
+ * transactions: each element of a TransactWriteItems is authorised as its own PutItem, UpdateItem
+ * or DeleteItem (and a ConditionCheck element as ConditionCheckItem, which Sluice never sends, so
+ * no function gets it). Scan, BatchWriteItem, DescribeTable and the stream actions are used by no
+ * function and granted to none.
+ *
+ * - `read`: GetItem and BatchGetItem (a batch reads nothing a GetItem could not), plus UpdateItem.
+ *   UpdateItem is in every level because every function with table access needs it: an
+ *   authenticated call refreshes the key's `lastUsedAt` (`AccessService.authenticate` ->
+ *   `DynamoApiKeyStore.touch`, a TransactWriteItems of two Updates, at most once a minute per
+ *   key), and the consumers and the sweeper update attributes in place (health counters, the
+ *   sweeper's postponement, `fannedOutAt`, the per-second rate-limit counters).
+ * - `write`: `read` plus PutItem. Sluice creates items with conditional Puts and replaces whole
+ *   items for state changes (an endpoint update, a delivery's next state, an attempt record,
+ *   an inbox fetch or ack event), so every writer needs PutItem and none needs more.
+ * - `delete`: `read` plus DeleteItem, for the four routes that remove items (and a transaction
+ *   of two Deletes for a key's grant and an action's event-id item). No deleter also puts.
+ */
+export const tableActionsByLevel = {
+  none: [],
+  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+  write: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+  delete: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type TableLevel = keyof typeof tableActionsByLevel;
+
+/**
+ * Where a function runs `dynamodb:Query`: `table` (a partition of the base table, e.g. a
+ * tenant's keys or a delivery with its attempts) or a GSI by name. Each is granted on its own
+ * ARN (`<table>/index/<name>`), never `index/*`, so a function that lists tenants cannot also
+ * walk another index.
+ */
+export type QueryTarget = 'table' | 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5';
+
+/** A queue a function sends to (`sqs:SendMessage`, which also covers SendMessageBatch). */
+export interface QueueTarget {
+  readonly queue: QueueName;
+  readonly deadLetter?: boolean;
+}
+
+export interface FunctionAccess {
+  /**
+   * Authenticates its caller with `AccessService.authenticate`: reads the root-key secret (the
+   * presented key is compared with its hash first) and the key grant (GetItem), and may touch
+   * the key (UpdateItem). Every route but get-openapi does, the inbound hooks included.
+   */
+  readonly authenticates: boolean;
+  readonly table: TableLevel;
+  readonly query: readonly QueryTarget[];
+  readonly sends: readonly QueueTarget[];
+}
+
+const to = (queue: QueueName): QueueTarget => ({ queue });
+const deadLettersOf = (queue: QueueName): QueueTarget => ({ queue, deadLetter: true });
+
+/** Both delivery lanes (`SqsDeliveryQueue`): `primary` is the delivery queue, `retry` the retry queue. */
+const bothLanes = [to('delivery'), to('retry')];
+
+function route(table: TableLevel, query: readonly QueryTarget[] = [], sends: readonly QueueTarget[] = []): FunctionAccess {
+  return { authenticates: true, table, query, sends };
+}
+
+function worker(table: TableLevel, query: readonly QueryTarget[], sends: readonly QueueTarget[]): FunctionAccess {
+  return { authenticates: false, table, query, sends };
+}
+
+/**
+ * The grants of every function. Comments name the store calls beyond authentication that need
+ * the level, the queries and the sends.
+ */
+export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
+  // Tenants and keys. The root-key routes authenticate too: a tenant key presented there is
+  // looked up (and touched) before the 403.
+  'create-tenant': route('write'), // tenant Put; the admin key: a transaction of two Puts
+  'list-tenants': route('read', ['gsi1']), // gsi1 'TENANTS' partition
+  'create-api-key': route('write'), // transaction of two Puts (key record, key grant)
+  'list-api-keys': route('read', ['table']), // the tenant's KEY# items
+  'delete-api-key': route('delete'), // Get, then a transaction of two Deletes
+  'reveal-api-key': route('read'), // Get of the sealed key, opened with the data key
+
+  // Catalog: event types and endpoints.
+  'put-event-type': route('write'), // Get (created or replaced?), Put
+  'list-event-types': route('read', ['table']),
+  'get-event-type': route('read'),
+  'delete-event-type': route('delete'),
+  'create-endpoint': route('write'), // Get of each subscribed event type, conditional Put
+  'list-endpoints': route('read', ['table']),
+  'get-endpoint': route('read'),
+  // Put of the whole endpoint; re-enabling it dates its waiting deliveries again (gsi3 by
+  // status, a conditional Put each) and enqueues them on the primary lane only.
+  'update-endpoint': route('write', ['gsi3'], [to('delivery')]),
+  'delete-endpoint': route('delete'),
+  'get-endpoint-secret': route('read'),
+  'rotate-endpoint-secret': route('write'), // Get, Put with the new secret list
+
+  // Messages and history.
+  'create-message': route('write', [], [to('fanOut')]), // event type Get; Put or a claim+message transaction; fan-out job
+  'list-messages': route('read', ['gsi1', 'gsi2']), // by tenant (gsi1) or by tenant and type (gsi2)
+  'get-message': route('read'),
+  'list-message-deliveries': route('read', ['gsi1']),
+  'list-endpoint-deliveries': route('read', ['gsi2', 'gsi3']), // by endpoint (gsi2) or endpoint and status (gsi3)
+  'get-delivery': route('read', ['table']), // one consistent Query: delivery, attempts, events
+
+  // Recovery: operator attempts go to the retry lane (`RecoveryService`).
+  'retry-delivery': route('read', [], [to('retry')]),
+  'recover-endpoint': route('read', ['gsi3'], [to('retry')]),
+  'list-dead-letters': route('read', ['gsi4']),
+  'redrive-dead-letters': route('write', ['gsi4'], [to('retry')]), // BatchGet or gsi4 page; conditional Put each
+  // A real attempt (`EndpointTester` -> `DeliveryService.run` on the retry lane): message and
+  // delivery Puts, a BatchGet, the attempt record, health updates; a retry goes to the retry
+  // lane, and disabling the endpoint (410, failure window) publishes `endpoint.disabled` through
+  // fan-out. It never sends to the primary lane (the run is on the retry lane) and never dead-
+  // letters (a new delivery always has a first retry).
+  'test-endpoint': route('write', [], [to('retry'), to('fanOut')]),
+
+  // Thin-mode inbox (receiver keys). A fetch records a `fetched` event (Put); an ack is a
+  // transaction of two Puts.
+  'get-inbox-item': route('write'),
+  'ack-inbox-item': route('write'),
+  'list-inbox': route('read', ['gsi3']), // open (pending + failed) or acknowledged, by endpoint and status
+
+  // Actions (inbound-hook configuration).
+  'create-action': route('write'), // transaction of two Puts (action, event-id index item)
+  'list-actions': route('read', ['table']),
+  'get-action': route('read'),
+  'delete-action': route('delete'), // Get, then a transaction of two Deletes
+  'get-trigger-url': route('read'), // action Get, key reveal (Get)
+  'list-action-triggers': route('read', ['table']), // action Get; the action's TRG partition
+
+  // Inbound hooks (`HookService.trigger`): per-key rate counter (Update), action by event id
+  // (two Gets), trigger record (Put), the tenant's endpoints (Query), a `device.command`
+  // message born fanned out (Put) and its deliveries (transaction of Puts), whose jobs go to
+  // either lane (`FanOutService.deliver`). Nothing goes through the fan-out queue.
+  'post-hook': route('write', ['table'], bothLanes),
+  'get-hook': route('write', ['table'], bothLanes),
+
+  // Static document; the container still opens the data key at cold start.
+  'get-openapi': { authenticates: false, table: 'none', query: [], sends: [] },
+
+  // Queue consumers. Fan-out: message Get, the tenant's endpoints (Query), delivery Puts,
+  // `fannedOutAt` (Update); jobs to either lane; an unparseable job is parked in its own DLQ.
+  'fan-out': worker('write', ['table'], [...bothLanes, deadLettersOf('fanOut')]),
+  // Delivery attempts (`DeliveryService.run`): one BatchGet per batch, attempt records and state
+  // changes (Puts), health and rate-limit counters (Updates), `endpoint.disabled` messages
+  // (Put + fan-out job). Deferred, diverted and retried jobs go to the retry lane; a throttled
+  // job waits on the lane it came from, so only the primary consumer sends to the primary lane.
+  // Exhausted retries and poison jobs are parked in the delivery DLQ.
+  deliver: worker('write', [], [...bothLanes, deadLettersOf('delivery'), to('fanOut')]),
+  'deliver-retries': worker('write', [], [to('retry'), deadLettersOf('delivery'), to('fanOut')]),
+  // Sweeper: overdue items from gsi5, postponed in place (Update), deliveries by BatchGet and
+  // messages by Get; re-enqueues deliveries on either lane and unfanned messages on fan-out.
+  sweeper: worker('read', ['gsi5'], [...bothLanes, to('fanOut')]),
+};

@@ -1,0 +1,147 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { type QueryTarget, type TableLevel, tableActionsByLevel } from '../access.ts';
+import { type QueueName, queues, type TableDescription } from '../description.ts';
+import { QueueWithDeadLetter } from './queue-with-dead-letter.ts';
+
+export interface StorageProps {
+  readonly stage: string;
+  readonly ledger: TableDescription;
+  readonly tableDeletionProtection: boolean;
+}
+
+/** Secrets Manager's punctuation set minus `+` and `/`, leaving exactly the base64 alphabet. */
+const punctuationOutsideBase64 = '!"#$%&\'()*,-.:;<=>?@[\\]^_`{|}~';
+
+/** 43 base64 characters carry 258 bits; Node's `Buffer.from(value, 'base64')` yields exactly 32 bytes. */
+const encryptionKeyLength = 43;
+
+const projectionTypes = {
+  ALL: dynamodb.ProjectionType.ALL,
+  KEYS_ONLY: dynamodb.ProjectionType.KEYS_ONLY,
+} as const satisfies Record<TableDescription['indexes'][number]['projection'], dynamodb.ProjectionType>;
+
+/**
+ * Everything that holds Sluice's state: the ledger table (docs/data-model.md), the work queues
+ * with their dead-letter queues, the two generated keys in Secrets Manager and the
+ * customer-managed KMS key that encrypts them. The grant helpers scope every permission to
+ * the resource's own ARN.
+ */
+export class Storage extends Construct {
+  readonly table: dynamodb.Table;
+  readonly queues: Readonly<Record<QueueName, QueueWithDeadLetter>>;
+  /** Encrypts both secrets. The ledger and the queues use AWS-owned keys (no per-call KMS grants or cost). */
+  readonly secretsKey: kms.Key;
+  /** The root key: may create tenants. */
+  readonly rootKey: secretsmanager.Secret;
+  /** The data encryption key: seals endpoint signing secrets, Basic-auth passwords and API keys in the ledger. */
+  readonly encryptionKey: secretsmanager.Secret;
+  private readonly indexNames: ReadonlySet<string>;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+    const { ledger } = props;
+    this.indexNames = new Set(ledger.indexes.map((index) => index.name));
+
+    this.table = new dynamodb.Table(this, ledger.id, {
+      partitionKey: { name: ledger.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: ledger.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: ledger.ttlAttribute,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      deletionProtection: props.tableDeletionProtection,
+      // Tenants' history lives here: deleting the stack must never delete the data.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const index of ledger.indexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: projectionTypes[index.projection],
+      });
+    }
+
+    const entries = (Object.keys(queues) as QueueName[]).map(
+      (name) => [name, new QueueWithDeadLetter(this, queues[name].id, { description: queues[name] })] as const,
+    );
+    this.queues = Object.fromEntries(entries) as Record<QueueName, QueueWithDeadLetter>;
+
+    this.secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: `Sluice (${props.stage}): encrypts the root-key and data-encryption-key secrets`,
+      enableKeyRotation: true,
+      // The data key secret outlives the stack (below), and it is unreadable without this key.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.rootKey = new secretsmanager.Secret(this, 'RootKey', {
+      description: 'Sluice root key: authorises tenant creation',
+      encryptionKey: this.secretsKey,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+    });
+
+    this.encryptionKey = new secretsmanager.Secret(this, 'EncryptionKey', {
+      description: 'Sluice data encryption key: 32 random bytes, base64 without padding',
+      encryptionKey: this.secretsKey,
+      generateSecretString: {
+        passwordLength: encryptionKeyLength,
+        excludeCharacters: punctuationOutsideBase64,
+        includeSpace: false,
+        // Forcing one character of each class would bias the key.
+        requireEachIncludedType: false,
+      },
+      // The ledger is retained with data sealed under this key; losing the key loses the data.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /**
+   * The level's item actions on the table ARN, and `dynamodb:Query` on exactly the listed
+   * targets (the table ARN for `table`, `<table>/index/<name>` for a GSI). Never `index/*`.
+   */
+  grantTableAccess(grantee: iam.IGrantable, level: TableLevel, query: readonly QueryTarget[]): void {
+    const tableArn = this.table.tableArn;
+    const itemActions = tableActionsByLevel[level];
+    if (itemActions.length > 0) iam.Grant.addToPrincipal({ grantee, actions: [...itemActions], resourceArns: [tableArn] });
+    if (query.length === 0) return;
+    const queryArns = query.map((target) => {
+      if (target === 'table') return tableArn;
+      if (!this.indexNames.has(target)) throw new Error(`The ledger has no index ${target}`);
+      return `${tableArn}/index/${target}`;
+    });
+    iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: queryArns });
+  }
+
+  /** `sqs:SendMessage` only (it covers SendMessageBatch); Sluice never reads queue attributes or URLs at run time. */
+  grantSend(grantee: iam.IGrantable, queue: sqs.IQueue): void {
+    queue.grant(grantee, 'sqs:SendMessage');
+  }
+
+  /**
+   * `secretsmanager:GetSecretValue` on the secret, and `kms:Decrypt` on the secrets key only when
+   * Secrets Manager asks for it on behalf of this very secret (its ARN is the encryption context
+   * of every data key it stores), so the grant cannot decrypt the other secret or anything else.
+   */
+  grantReadSecret(grantee: iam.IGrantable, secret: secretsmanager.Secret): void {
+    if (secret.encryptionKey !== this.secretsKey) throw new Error(`${secret.node.path} is not encrypted with the Sluice secrets key`);
+    iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [secret.secretArn] });
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [this.secretsKey.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `secretsmanager.${this.secretsKey.stack.region}.amazonaws.com`,
+            'kms:EncryptionContext:SecretARN': secret.secretArn,
+          },
+        },
+      }),
+    );
+  }
+}

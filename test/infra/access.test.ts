@@ -1,0 +1,171 @@
+/**
+ * Least privilege, read back from the synthesised IAM policies: every function's DynamoDB
+ * actions, queries, queue sends and secrets, against a matrix written out here on purpose (a
+ * grant changes only when this file changes too), plus the invariants behind it.
+ */
+import { Template } from 'aws-cdk-lib/assertions';
+import { functionAccess, tableActionsByLevel } from '#infra/access';
+import type { QueueName } from '#infra/description';
+import type { SluiceStack } from '#infra/sluice-stack';
+import { routeSpecs } from '#lib/api/openapi';
+import {
+  createSluiceStack,
+  type FunctionPermissions,
+  logicalIdOf,
+  permissionsByFunction,
+  type QueueRef,
+  type SecretRef,
+  synthTimeoutMs,
+} from './support.ts';
+
+const get = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'];
+const levels = {
+  none: [],
+  read: get,
+  write: [...get, 'dynamodb:PutItem'],
+  delete: [...get, 'dynamodb:DeleteItem'],
+} as const;
+
+type Level = keyof typeof levels;
+type Row = readonly [level: Level, queries: readonly string[], sends: readonly QueueRef[], authenticates: boolean];
+
+const lanes: QueueRef[] = ['delivery', 'retry'];
+
+/** One row per function: table level, Query targets, queues it sends to, and whether it authenticates callers. */
+const expected: Record<string, Row> = {
+  'create-tenant': ['write', [], [], true],
+  'list-tenants': ['read', ['gsi1'], [], true],
+  'create-api-key': ['write', [], [], true],
+  'list-api-keys': ['read', ['table'], [], true],
+  'delete-api-key': ['delete', [], [], true],
+  'reveal-api-key': ['read', [], [], true],
+  'put-event-type': ['write', [], [], true],
+  'list-event-types': ['read', ['table'], [], true],
+  'get-event-type': ['read', [], [], true],
+  'delete-event-type': ['delete', [], [], true],
+  'create-endpoint': ['write', [], [], true],
+  'list-endpoints': ['read', ['table'], [], true],
+  'get-endpoint': ['read', [], [], true],
+  'update-endpoint': ['write', ['gsi3'], ['delivery'], true],
+  'delete-endpoint': ['delete', [], [], true],
+  'get-endpoint-secret': ['read', [], [], true],
+  'list-endpoint-deliveries': ['read', ['gsi2', 'gsi3'], [], true],
+  'create-message': ['write', [], ['fanOut'], true],
+  'list-messages': ['read', ['gsi1', 'gsi2'], [], true],
+  'get-message': ['read', [], [], true],
+  'list-message-deliveries': ['read', ['gsi1'], [], true],
+  'get-delivery': ['read', ['table'], [], true],
+  'retry-delivery': ['read', [], ['retry'], true],
+  'recover-endpoint': ['read', ['gsi3'], ['retry'], true],
+  'list-dead-letters': ['read', ['gsi4'], [], true],
+  'redrive-dead-letters': ['write', ['gsi4'], ['retry'], true],
+  'rotate-endpoint-secret': ['write', [], [], true],
+  'test-endpoint': ['write', [], ['retry', 'fanOut'], true],
+  'get-inbox-item': ['write', [], [], true],
+  'ack-inbox-item': ['write', [], [], true],
+  'list-inbox': ['read', ['gsi3'], [], true],
+  'create-action': ['write', [], [], true],
+  'list-actions': ['read', ['table'], [], true],
+  'get-action': ['read', [], [], true],
+  'delete-action': ['delete', [], [], true],
+  'get-trigger-url': ['read', [], [], true],
+  'list-action-triggers': ['read', ['table'], [], true],
+  'post-hook': ['write', ['table'], lanes, true],
+  'get-hook': ['write', ['table'], lanes, true],
+  'get-openapi': ['none', [], [], false],
+  'fan-out': ['write', ['table'], [...lanes, 'fanOut dead letters'], false],
+  deliver: ['write', [], [...lanes, 'delivery dead letters', 'fanOut'], false],
+  'deliver-retries': ['write', [], ['retry', 'delivery dead letters', 'fanOut'], false],
+  sweeper: ['read', ['gsi5'], [...lanes, 'fanOut'], false],
+};
+
+const sorted = <T>(values: readonly T[]): T[] => [...values].sort();
+
+describe('least privilege', () => {
+  let stack: SluiceStack;
+  let permissions: Map<string, FunctionPermissions>;
+
+  beforeAll(() => {
+    ({ stack } = createSluiceStack());
+    permissions = permissionsByFunction(stack, Template.fromStack(stack));
+  }, synthTimeoutMs);
+
+  test('the matrix covers every function, and only functions', () => {
+    expect(sorted(Object.keys(expected))).toEqual(sorted([...stack.functions.keys()]));
+    expect(sorted(Object.keys(functionAccess))).toEqual(sorted([...stack.functions.keys()]));
+  });
+
+  test('the levels of infra/access.ts are the action sets written here', () => {
+    for (const level of Object.keys(levels) as Level[]) {
+      expect({ level, actions: sorted(tableActionsByLevel[level]) }).toEqual({ level, actions: sorted(levels[level]) });
+    }
+  });
+
+  test('every function holds exactly the DynamoDB actions, queries and sends of its row', () => {
+    const actual = Object.fromEntries(
+      [...permissions].map(([name, p]) => [name, { table: sorted(p.tableActions), queries: sorted(p.queries), sends: sorted(p.sends) }]),
+    );
+    const wanted = Object.fromEntries(
+      Object.entries(expected).map(([name, [level, queries, sends]]) => [
+        name,
+        { table: sorted(levels[level]), queries: sorted(queries), sends: sorted(sends) },
+      ]),
+    );
+    expect(actual).toEqual(wanted);
+  });
+
+  test('every function reads the data key; exactly the authenticating ones read the root key; KMS decrypts only for those secrets', () => {
+    for (const [name, p] of permissions) {
+      const wanted: SecretRef[] = expected[name]?.[3] ? ['encryption key', 'root key'] : ['encryption key'];
+      expect({ name, secrets: sorted(p.secrets), decrypts: sorted(p.decrypts) }).toEqual({ name, secrets: wanted, decrypts: wanted });
+    }
+  });
+
+  test('authenticating routes are exactly the non-public route contracts plus the inbound hooks', () => {
+    const hooks = new Set(['post-hook', 'get-hook']);
+    expect(routeSpecs.length).toBeGreaterThan(0);
+    for (const spec of routeSpecs) {
+      const authenticates = spec.access !== 'public' || hooks.has(spec.name);
+      expect({ route: spec.name, authenticates: functionAccess[spec.name]?.authenticates }).toEqual({ route: spec.name, authenticates });
+    }
+  });
+
+  test('each function writes only its own log group and consumes only its own queue; nothing else is granted', () => {
+    const consumed = new Map<string, QueueName>([
+      ['fan-out', 'fanOut'],
+      ['deliver', 'delivery'],
+      ['deliver-retries', 'retry'],
+    ]);
+    for (const [name, p] of permissions) {
+      const fn = stack.functions.get(name);
+      if (!fn) throw new Error(`No function ${name}`);
+      expect({ name, logGroups: p.logGroups, consumes: p.consumes, unexpected: p.unexpected }).toEqual({
+        name,
+        logGroups: [logicalIdOf(fn.logGroup)],
+        consumes: consumed.has(name) ? [consumed.get(name)] : [],
+        unexpected: [],
+      });
+    }
+  });
+
+  test('spelled out for the ones that matter most', () => {
+    const all = [...permissions.values()];
+    // No function scans, batch-writes, describes the table or runs ConditionCheck elements.
+    for (const action of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:ConditionCheckItem']) {
+      expect(all.flatMap((p) => p.tableActions)).not.toContain(action);
+    }
+    // Only the four delete routes may delete, and none of them may put.
+    const deleters = [...permissions].filter(([, p]) => p.tableActions.includes('dynamodb:DeleteItem')).map(([name]) => name);
+    expect(sorted(deleters)).toEqual(['delete-action', 'delete-api-key', 'delete-endpoint', 'delete-event-type']);
+    for (const name of deleters) expect(permissions.get(name)?.tableActions).not.toContain('dynamodb:PutItem');
+    // The public OpenAPI route touches no data and no root key.
+    expect(permissions.get('get-openapi')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: ['encryption key'] });
+    // Only the sweeper walks the due-work index.
+    expect([...permissions].filter(([, p]) => p.queries.includes('gsi5')).map(([name]) => name)).toEqual(['sweeper']);
+    // Hooks enqueue deliveries on both lanes and nothing else.
+    expect(sorted(permissions.get('post-hook')?.sends ?? [])).toEqual(['delivery', 'retry']);
+    // The retry consumer never sends to the primary lane; nothing sends to the retry lane's DLQ.
+    expect(permissions.get('deliver-retries')?.sends).not.toContain('delivery');
+    expect(all.flatMap((p) => p.sends)).not.toContain('retry dead letters');
+  });
+});

@@ -1,0 +1,150 @@
+/** CDK context (infra/config.ts): validation, defaults shared with the functions, and the optional features. */
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { consumerConcurrencyKeys, readSluiceConfig } from '#infra/config';
+import { hookRateLimitEnvName } from '#infra/constructs/inbound-hooks';
+import { consumers, envNames } from '#infra/description';
+import { loadConfig } from '#lib/env';
+import { createSluiceStack, environmentOf, logicalIdOf, resource, synthTimeoutMs } from './support.ts';
+
+function runtimeEnv(): Record<string, string> {
+  return {
+    [envNames.tableName]: 'ledger',
+    [envNames.fanOutQueueUrl]: 'https://sqs.test/fan-out',
+    [envNames.fanOutDeadLetterQueueUrl]: 'https://sqs.test/fan-out-dlq',
+    [envNames.deliveryQueueUrl]: 'https://sqs.test/delivery',
+    [envNames.deliveryDeadLetterQueueUrl]: 'https://sqs.test/delivery-dlq',
+    [envNames.retryQueueUrl]: 'https://sqs.test/retry',
+    [envNames.rootKeySecretArn]: 'root',
+    [envNames.encryptionKeySecretArn]: 'encryption',
+  };
+}
+
+function configWith(context: Record<string, unknown>) {
+  return () => readSluiceConfig(new App({ context }));
+}
+
+describe('Sluice CDK context', () => {
+  test(
+    'accepts command-line strings and turns deletion protection off when told',
+    () => {
+      const { stack } = createSluiceStack({ stage: 'test', tableDeletionProtection: 'false', logRetentionDays: '7' });
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
+      template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+      template.hasResourceProperties('AWS::ApiGatewayV2::Api', { Name: 'sluice-test' });
+    },
+    synthTimeoutMs,
+  );
+
+  test('rejects invalid values, each with the name of its key', () => {
+    expect(configWith({ stage: 'Prod!' })).toThrow(/stage/);
+    expect(configWith({ logRetentionDays: '8' })).toThrow(/logRetentionDays/);
+    expect(configWith({ historyRetentionDays: '400' })).toThrow(/historyRetentionDays/);
+    expect(configWith({ sweepGraceSeconds: '0' })).toThrow(/sweepGraceSeconds/);
+    expect(configWith({ endpointFailureWindowSeconds: '1.5' })).toThrow(/endpointFailureWindowSeconds/);
+    expect(configWith({ hookRateLimitPerSecond: '0' })).toThrow(/hookRateLimitPerSecond/);
+    expect(configWith({ alarmEmail: 'not-an-address' })).toThrow(/alarmEmail/);
+    expect(configWith({ alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' })).toThrow(/alarmTopicArn/);
+    expect(configWith({ failureRateThreshold: '1.5' })).toThrow(/failureRateThreshold/);
+    expect(configWith({ failureRateThreshold: '0' })).toThrow(/failureRateThreshold/);
+    expect(configWith({ deliverMaxConcurrency: '1' })).toThrow(/deliverMaxConcurrency/);
+    expect(configWith({ domainName: 'not a host' })).toThrow(/domainName/);
+  });
+
+  test('rejects contradictory combinations', () => {
+    expect(configWith({ alarmEmail: 'ops@example.com', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' })).toThrow(
+      /alarmEmail.*not both/s,
+    );
+    expect(configWith({ domainName: 'hooks.example.com' })).toThrow(/both domainName and certificateArn/);
+    expect(configWith({ certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123' })).toThrow(
+      /both domainName and certificateArn/,
+    );
+    // The description's deliver maxConcurrency (50) is over a reserved concurrency of 20.
+    expect(configWith({ deliverReservedConcurrency: '20' })).toThrow(
+      /deliverMaxConcurrency \(50\) must not exceed deliverReservedConcurrency \(20\)/,
+    );
+    expect(configWith({ deliverReservedConcurrency: '20', deliverMaxConcurrency: '20' })).not.toThrow();
+  });
+
+  test('every consumer has its concurrency keys', () => {
+    expect(Object.keys(consumerConcurrencyKeys).sort()).toEqual(consumers.map((consumer) => consumer.name).sort());
+  });
+
+  test(
+    'passes the sweeper grace, the failure window and the hook rate limit through, with the defaults the functions use',
+    () => {
+      const defaults = readSluiceConfig(new App());
+      const runtime = loadConfig(runtimeEnv());
+      expect({
+        sweepGraceSeconds: defaults.sweepGraceSeconds,
+        endpointFailureWindowSeconds: defaults.endpointFailureWindowSeconds,
+        historyRetentionDays: defaults.historyRetentionDays,
+        hookRateLimitPerSecond: defaults.hookRateLimitPerSecond,
+      }).toEqual({
+        sweepGraceSeconds: runtime.sweepGraceSeconds,
+        endpointFailureWindowSeconds: runtime.endpointFailureWindowSeconds,
+        historyRetentionDays: runtime.retentionDays,
+        hookRateLimitPerSecond: runtime.hookRateLimitPerSecond,
+      });
+      // The functions read the hook limit under this name.
+      expect(loadConfig({ ...runtimeEnv(), [hookRateLimitEnvName]: '25' }).hookRateLimitPerSecond).toBe(25);
+
+      const { stack } = createSluiceStack({
+        sweepGraceSeconds: '300',
+        endpointFailureWindowSeconds: '86400',
+        hookRateLimitPerSecond: '25',
+      });
+      const template = Template.fromStack(stack);
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({ [envNames.sweepGraceSeconds]: '300', [envNames.endpointFailureWindowSeconds]: '86400' }),
+        },
+      });
+      expect(environmentOf(template, logicalIdOf(stack.hooks.functionFor('post-hook').lambdaFunction))[hookRateLimitEnvName]).toBe('25');
+    },
+    synthTimeoutMs,
+  );
+
+  test(
+    'a custom domain maps the $default stage and prints where to point DNS',
+    () => {
+      const certificateArn = 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789';
+      const { stack } = createSluiceStack({ domainName: 'Hooks.Example.com', certificateArn });
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
+        DomainName: 'hooks.example.com',
+        DomainNameConfigurations: [{ CertificateArn: certificateArn, EndpointType: 'REGIONAL', SecurityPolicy: 'TLS_1_2' }],
+      });
+      template.hasResourceProperties('AWS::ApiGatewayV2::ApiMapping', {
+        ApiId: { Ref: logicalIdOf(stack.api.httpApi) },
+        DomainName: { Ref: logicalIdOf(stack.api.customDomain ?? stack) },
+        Stage: '$default',
+      });
+      template.hasOutput('CustomDomainUrl', { Value: Match.anyValue() });
+      template.hasOutput('CustomDomainTarget', { Value: Match.anyValue() });
+    },
+    synthTimeoutMs,
+  );
+
+  test(
+    'consumer concurrency: the event source maximum and the function reservation come from the context',
+    () => {
+      const { stack } = createSluiceStack({ deliverMaxConcurrency: '80', deliverReservedConcurrency: '100', fanOutMaxConcurrency: '5' });
+      const template = Template.fromStack(stack);
+      const deliver = stack.deliveryPipeline.consumerFor('deliver');
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: logicalIdOf(deliver.lambdaFunction) },
+        ScalingConfig: { MaximumConcurrency: 80 },
+      });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: logicalIdOf(stack.deliveryPipeline.consumerFor('fan-out').lambdaFunction) },
+        ScalingConfig: { MaximumConcurrency: 5 },
+      });
+      expect(resource(template, logicalIdOf(deliver.lambdaFunction)).Properties?.ReservedConcurrentExecutions).toBe(100);
+      const retries = resource(template, logicalIdOf(stack.deliveryPipeline.consumerFor('deliver-retries').lambdaFunction));
+      expect(retries.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+    },
+    synthTimeoutMs,
+  );
+});

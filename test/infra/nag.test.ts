@@ -1,0 +1,73 @@
+/** cdk-nag AwsSolutions: zero unacknowledged errors, every acknowledgement reasoned and still needed. */
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { acknowledgeNagFindings, applyNagChecks, nagAcknowledgements } from '#infra/nag-suppressions';
+import { createSluiceStack, synthTimeoutMs } from './support.ts';
+
+interface Finding {
+  readonly rule: string;
+  readonly severity: string;
+  readonly path: string;
+}
+
+function findings(acknowledged: boolean, context: Record<string, unknown> = {}): Finding[] {
+  const { app, stack } = createSluiceStack(context);
+  if (acknowledged) acknowledgeNagFindings(stack);
+  return new AwsSolutionsChecks(app).validateScope(stack).violations.flatMap((violation) =>
+    violation.violatingResources.map((violating) => ({
+      rule: violation.ruleName,
+      severity: String(violation.severity),
+      path: String(violating.constructPath),
+    })),
+  );
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  test(
+    'reports no unacknowledged error or warning, with the optional features on too',
+    () => {
+      expect(findings(true)).toEqual([]);
+      expect(
+        findings(true, {
+          alarmEmail: 'ops@example.com',
+          domainName: 'hooks.example.com',
+          certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123',
+          deliverReservedConcurrency: '60',
+        }),
+      ).toEqual([]);
+    },
+    synthTimeoutMs,
+  );
+
+  test(
+    'every acknowledgement has a reason and covers a finding that would otherwise be reported',
+    () => {
+      const { stack } = createSluiceStack();
+      const raw = findings(false);
+      const acknowledgements = nagAcknowledgements(stack);
+      expect(new Set(acknowledgements.map((ack) => ack.id))).toEqual(
+        new Set(['AwsSolutions-L1', 'AwsSolutions-APIG4', 'AwsSolutions-SMG4']),
+      );
+      for (const { scope, id, reason } of acknowledgements) {
+        expect(reason.length).toBeGreaterThan(60);
+        const prefix = `${scope.node.path}/`;
+        expect({ id, scope: scope.node.path, covers: raw.some((f) => f.rule === id && f.path.startsWith(prefix)) }).toEqual({
+          id,
+          scope: scope.node.path,
+          covers: true,
+        });
+      }
+    },
+    synthTimeoutMs,
+  );
+
+  test(
+    'synth passes with the pack registered the way infra/app.ts does it',
+    () => {
+      const { app, stack } = createSluiceStack({ nag: true });
+      applyNagChecks(app, stack);
+      // The policy-validation framework throws from synth when a plugin reports a failure.
+      expect(() => app.synth()).not.toThrow();
+    },
+    synthTimeoutMs,
+  );
+});
