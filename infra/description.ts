@@ -165,6 +165,7 @@ export const envNames = {
   retryQueueUrl: 'SLUICE_RETRY_QUEUE_URL',
   sweepGraceSeconds: 'SLUICE_SWEEP_GRACE_SECONDS',
   endpointFailureWindowSeconds: 'SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS',
+  hookRateLimitPerSecond: 'SLUICE_HOOK_RATE_LIMIT_PER_SECOND',
   rootKey: 'SLUICE_ROOT_KEY',
   rootKeySecretArn: 'SLUICE_ROOT_KEY_SECRET_ARN',
   encryptionKey: 'SLUICE_ENCRYPTION_KEY',

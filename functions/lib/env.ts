@@ -15,7 +15,7 @@ const envSchema = z
     [envNames.deliveryQueueUrl]: z.url(),
     [envNames.deliveryDeadLetterQueueUrl]: z.url(),
     [envNames.retryQueueUrl]: z.url(),
-    SLUICE_HOOK_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(10),
+    [envNames.hookRateLimitPerSecond]: z.coerce.number().int().min(1).max(10_000).default(10),
     [envNames.sweepGraceSeconds]: z.coerce.number().int().min(1).max(3600).default(120),
     [envNames.endpointFailureWindowSeconds]: z.coerce
       .number()
@@ -87,7 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
       retry: e[envNames.retryQueueUrl],
     },
     sweepGraceSeconds: e[envNames.sweepGraceSeconds],
-    hookRateLimitPerSecond: e.SLUICE_HOOK_RATE_LIMIT_PER_SECOND,
+    hookRateLimitPerSecond: e[envNames.hookRateLimitPerSecond],
     endpointFailureWindowSeconds: e[envNames.endpointFailureWindowSeconds],
     rootKey: rootKey ? { value: rootKey } : { secretArn: e[envNames.rootKeySecretArn] ?? '' },
     encryptionKey: encryptionKey ? { value: encryptionKey } : { secretArn: e[envNames.encryptionKeySecretArn] ?? '' },

@@ -1,11 +1,11 @@
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { ApiFunctionDescription } from '../description.ts';
+import { type ApiFunctionDescription, envNames } from '../description.ts';
 import type { IngestApi } from './ingest-api.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 
 /** Read by the hook functions only (`functions/lib/env.ts`); not in `envNames`, which the local stack shares. */
-export const hookRateLimitEnvName = 'SLUICE_HOOK_RATE_LIMIT_PER_SECOND';
+export const hookRateLimitEnvName = envNames.hookRateLimitPerSecond;
 
 /** The routes third parties call with an inbound key (`functions/post-hook.ts`, `functions/get-hook.ts`). */
 export const hookRouteNames: readonly string[] = ['post-hook', 'get-hook'];
