@@ -1,3 +1,4 @@
+import './lib/schema/use-ajv.ts';
 import { createMessage, messageAccepted } from './lib/api/message-routes.ts';
 import { asTenant } from './lib/core/access.ts';
 import { httpHandler } from './lib/edge/http.ts';

@@ -1,3 +1,4 @@
+import './lib/http/use-undici.ts';
 import { deliveryConsumer } from './lib/edge/delivery-consumer.ts';
 
 /** Delivery queue consumer: first attempts to healthy endpoints. */

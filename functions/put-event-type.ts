@@ -1,3 +1,4 @@
+import './lib/schema/use-ajv.ts';
 import { eventTypeView, putEventType } from './lib/api/catalog-routes.ts';
 import { asTenant } from './lib/core/access.ts';
 import { httpHandler } from './lib/edge/http.ts';

@@ -1,3 +1,4 @@
+import './lib/http/use-undici.ts';
 import { messageAccepted } from './lib/api/message-routes.ts';
 import { testEndpoint, testResult } from './lib/api/recovery-routes.ts';
 import { asTenant } from './lib/core/access.ts';

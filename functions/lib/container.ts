@@ -13,6 +13,7 @@ import { DynamoDueWorkIndex, DynamoRateLimiter } from './aws/dynamo-scheduling.t
 import type { LedgerTable } from './aws/ledger-table.ts';
 import { readSecret, secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
 import { SqsDeadLetterSink, SqsDeliveryQueue, SqsFanOutQueue } from './aws/sqs-queues.ts';
+import { lazyHttpSender, lazySchemaValidator } from './capabilities.ts';
 import { AccessService } from './core/access.ts';
 import { ActionService, HookService } from './core/actions.ts';
 import { ApiKeyService } from './core/api-keys.ts';
@@ -33,8 +34,6 @@ import { TenantService } from './core/tenants.ts';
 import { SecretBox } from './crypto/secret-box.ts';
 import { loadConfig, type SluiceConfig } from './env.ts';
 import { AddressPolicy, DnsDestinationGuard } from './http/address-policy.ts';
-import { UndiciHttpSender } from './http/undici-sender.ts';
-import { AjvPayloadValidator } from './schema/ajv-validator.ts';
 
 export interface Sluice {
   readonly config: SluiceConfig;
@@ -93,7 +92,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
   const deliveryStore = new DynamoDeliveryStore(table, endpointStore);
   const deliveryQueue = new SqsDeliveryQueue(sqs, { primary: config.queues.delivery, retry: config.queues.retry });
   const fanOutQueue = new SqsFanOutQueue(sqs, config.queues.fanOut);
-  const validator = new AjvPayloadValidator();
+  const validator = lazySchemaValidator(config);
   const deadLetters = {
     fanOut: new SqsDeadLetterSink(sqs, config.queues.fanOutDeadLetter),
     delivery: new SqsDeadLetterSink(sqs, config.queues.deliveryDeadLetter),
@@ -117,7 +116,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     loader: deliveryStore,
     queue: deliveryQueue,
     deadLetters: deadLetters.delivery,
-    sender: new UndiciHttpSender(policy),
+    sender: lazyHttpSender(config),
     rateLimiter,
     systemEvents: { publish: (tenantId, type, payload) => messages.publishSystemEvent(tenantId, type, payload) },
     clock,
