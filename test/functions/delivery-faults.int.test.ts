@@ -8,7 +8,7 @@ import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } fr
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../functions/lib/aws/ledger-keys.ts';
 import { expectLedgerSettled } from '../support/ledger.ts';
-import { Receiver, respondWith } from '../support/receiver.ts';
+import { Receiver, receiverPool, respondWith } from '../support/receiver.ts';
 import {
   call,
   createEndpoint,
@@ -55,15 +55,11 @@ async function setup(eventType = 'order.created'): Promise<TestTenant> {
 const fast = { delaysSeconds: [1, 1, 1, 1, 1] };
 
 describe('delivery under faults', () => {
-  const open: Receiver[] = [];
-  async function receiver(...args: Parameters<typeof Receiver.start>): Promise<Receiver> {
-    const started = await Receiver.start(...args);
-    open.push(started);
-    return started;
-  }
+  const receivers = receiverPool();
+  const receiver = receivers.start;
 
   afterAll(async () => {
-    await Promise.all(open.map((r) => r.close().catch(() => undefined)));
+    await receivers.closeAll();
     console.log(`duplicates seen per fault: ${JSON.stringify(duplicatesSeen)}`);
   });
 

@@ -4,7 +4,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { Receiver } from '../support/receiver.ts';
+import { receiverPool } from '../support/receiver.ts';
 import {
   call,
   createEndpoint,
@@ -26,7 +26,7 @@ interface DeliveryDetail {
 
 describe('outbound pipeline', () => {
   let tenant: TestTenant;
-  const receivers: Receiver[] = [];
+  const receivers = receiverPool();
 
   beforeAll(async () => {
     tenant = await createTenant();
@@ -38,15 +38,8 @@ describe('outbound pipeline', () => {
     await putEventType(tenant, 'lock.locked');
   });
 
-  afterAll(async () => {
-    await Promise.all(receivers.map((r) => r.close()));
-  });
-
-  async function receiver(...args: Parameters<typeof Receiver.start>): Promise<Receiver> {
-    const started = await Receiver.start(...args);
-    receivers.push(started);
-    return started;
-  }
+  afterAll(() => receivers.closeAll());
+  const receiver = receivers.start;
 
   test('lock.unlocked reaches both subscribed receivers, signed and with Basic auth, and not the lock.locked one', async () => {
     const [first, second, other] = [await receiver(), await receiver(), await receiver()];

@@ -4,7 +4,7 @@
  */
 import { Webhook } from 'standardwebhooks';
 import { expectLedgerSettled } from '../support/ledger.ts';
-import { Receiver, respondWith } from '../support/receiver.ts';
+import { receiverPool, respondWith } from '../support/receiver.ts';
 import { call, createEndpoint, createTenant, eventually, postMessage, putEventType, type TestTenant } from '../support/stack.ts';
 
 interface DeliveryDetail {
@@ -24,15 +24,9 @@ async function setup(): Promise<TestTenant> {
 }
 
 describe('recovery and endpoint operations', () => {
-  const open: Receiver[] = [];
-  async function receiver(...args: Parameters<typeof Receiver.start>): Promise<Receiver> {
-    const started = await Receiver.start(...args);
-    open.push(started);
-    return started;
-  }
-  afterAll(async () => {
-    await Promise.all(open.map((r) => r.close().catch(() => undefined)));
-  });
+  const receivers = receiverPool();
+  const receiver = receivers.start;
+  afterAll(() => receivers.closeAll());
 
   test('POST /v1/deliveries/{id}/retry makes one more attempt now, recorded as manual', async () => {
     const tenant = await setup();

@@ -4,7 +4,7 @@
  * notification repeats on the endpoint's schedule, and ends dead when the window closes.
  */
 import { Webhook } from 'standardwebhooks';
-import { Receiver } from '../support/receiver.ts';
+import { receiverPool } from '../support/receiver.ts';
 import { call, createEndpoint, createKey, createTenant, eventually, postMessage, putEventType, type TestTenant } from '../support/stack.ts';
 
 interface DeliveryDetail {
@@ -16,21 +16,15 @@ interface DeliveryDetail {
 describe('thin mode and the receiver inbox', () => {
   let tenant: TestTenant;
   let receiverKey: string;
-  const open: Receiver[] = [];
+  const receivers = receiverPool();
 
   beforeAll(async () => {
     tenant = await createTenant();
     await putEventType(tenant, 'lock.unlocked');
     receiverKey = await createKey(tenant, ['receiver']);
   });
-  afterAll(async () => {
-    await Promise.all(open.map((r) => r.close()));
-  });
-  async function receiver(): Promise<Receiver> {
-    const started = await Receiver.start();
-    open.push(started);
-    return started;
-  }
+  afterAll(() => receivers.closeAll());
+  const receiver = () => receivers.start();
 
   test('empty signed notifications repeat until the receiver fetches and acknowledges; then nothing more', async () => {
     const target = await receiver();

@@ -100,3 +100,18 @@ export class Receiver {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** The receivers one test file starts, all closed together in its `afterAll`. */
+export function receiverPool(): { start: typeof Receiver.start; closeAll: () => Promise<void> } {
+  const open: Receiver[] = [];
+  return {
+    start: async (...args) => {
+      const started = await Receiver.start(...args);
+      open.push(started);
+      return started;
+    },
+    closeAll: async () => {
+      await Promise.all(open.map((r) => r.close().catch(() => undefined)));
+    },
+  };
+}
