@@ -310,6 +310,19 @@ export class DeliveryService {
   }
 }
 
+/** Enqueues each delivery's job on the lane `laneOf` picks: one batched call per lane that has any. */
+export async function enqueueByLane(
+  queue: DeliveryQueue,
+  deliveries: readonly Delivery[],
+  laneOf: (delivery: Delivery) => DeliveryLane,
+): Promise<number> {
+  for (const lane of ['primary', 'retry'] as const) {
+    const jobs = deliveries.filter((d) => laneOf(d) === lane).map((d) => jobOf(d));
+    if (jobs.length > 0) await queue.enqueue(jobs, { lane });
+  }
+  return deliveries.length;
+}
+
 export function jobOf(delivery: Delivery, trigger?: DeliveryJob['trigger']): DeliveryJob {
   return {
     deliveryId: delivery.id,

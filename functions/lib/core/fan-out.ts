@@ -1,8 +1,8 @@
 import type { Clock } from './clock.ts';
-import { jobOf } from './delivery.ts';
+import { enqueueByLane } from './delivery.ts';
 import { deliveryIdFor } from './ids.ts';
 import type { Delivery, Endpoint, Message } from './model.ts';
-import type { DeliveryJob, DeliveryQueue, DeliveryStore, EndpointStore, FanOutJob, MessageStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, EndpointStore, FanOutJob, MessageStore } from './ports.ts';
 
 /** `device.command` reaches devices by an action's target only, never by subscription (§7). */
 const TARGET_ROUTED_TYPES = new Set(['device.command']);
@@ -64,15 +64,12 @@ export class FanOutService {
     // Only this run's deliveries get a job: one another run created is that run's to enqueue, and
     // if that run died between the two steps, the sweeper finds the delivery overdue in the ledger.
     const failing = new Set(endpoints.filter((e) => e.failingSince).map((e) => e.id));
-    const lanes: Record<'primary' | 'retry', DeliveryJob[]> = { primary: [], retry: [] };
-    for (const d of deliveries) {
-      if (!created.has(d.id) || d.nextAttemptAt === undefined) continue;
-      // A failing endpoint's first attempt waits in the retry lane, behind nothing healthy.
-      lanes[failing.has(d.endpointId) ? 'retry' : 'primary'].push(jobOf(d));
-    }
-    for (const lane of ['primary', 'retry'] as const) {
-      if (lanes[lane].length > 0) await this.deps.queue.enqueue(lanes[lane], { lane });
-    }
+    // A failing endpoint's first attempt waits in the retry lane, behind nothing healthy.
+    await enqueueByLane(
+      this.deps.queue,
+      deliveries.filter((d) => created.has(d.id) && d.nextAttemptAt !== undefined),
+      (d) => (failing.has(d.endpointId) ? 'retry' : 'primary'),
+    );
     return { kind: 'fanned-out', messageId: message.id, deliveries: deliveries.length, created: created.size };
   }
 }

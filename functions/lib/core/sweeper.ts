@@ -1,7 +1,7 @@
 import { addSeconds, type Clock } from './clock.ts';
-import { jobOf } from './delivery.ts';
+import { enqueueByLane } from './delivery.ts';
 import { terminalStatuses } from './model.ts';
-import type { DeliveryJob, DeliveryQueue, DeliveryStore, DueWorkIndex, FanOutQueue, MessageStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, DueWorkIndex, FanOutQueue, MessageStore } from './ports.ts';
 
 /** How late an item must be before the sweeper steps in (its own job is probably just queued). */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 120;
@@ -43,15 +43,8 @@ export class SweeperService {
       await Promise.all(items.map((item) => this.deps.due.postpone(item, until)));
 
       const found = await this.deps.deliveries.getMany(items.filter((i) => i.kind === 'delivery').map((i) => i.id));
-      const lanes: Record<'primary' | 'retry', DeliveryJob[]> = { primary: [], retry: [] };
-      for (const delivery of found.values()) {
-        if (terminalStatuses.has(delivery.status) || !delivery.nextAttemptAt) continue;
-        lanes[delivery.attemptCount > 0 ? 'retry' : 'primary'].push(jobOf(delivery));
-      }
-      for (const lane of ['primary', 'retry'] as const) {
-        if (lanes[lane].length > 0) await this.deps.deliveryQueue.enqueue(lanes[lane], { lane });
-        deliveries += lanes[lane].length;
-      }
+      const overdue = [...found.values()].filter((d) => !terminalStatuses.has(d.status) && d.nextAttemptAt);
+      deliveries += await enqueueByLane(this.deps.deliveryQueue, overdue, (d) => (d.attemptCount > 0 ? 'retry' : 'primary'));
       for (const item of items.filter((i) => i.kind === 'message')) {
         const message = await this.deps.messages.get(item.id);
         if (!message || message.fannedOutAt) continue;
