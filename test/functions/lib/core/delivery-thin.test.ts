@@ -3,32 +3,13 @@
  * the delivery stays open and is notified again on the schedule until the receiver acknowledges it.
  * The general behaviour of DeliveryService is in delivery.test.ts.
  */
-import { type DeliveryReport, DeliveryService, USER_AGENT } from '../../../../functions/lib/core/delivery.ts';
+import { type DeliveryReport, USER_AGENT } from '../../../../functions/lib/core/delivery.ts';
 import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
 import { InboxService } from '../../../../functions/lib/core/inbox.ts';
-import type { Delivery, DeliveryLane, Endpoint, TenantPrincipal } from '../../../../functions/lib/core/model.ts';
-import type { DeliveryJob, HttpResult } from '../../../../functions/lib/core/ports.ts';
+import type { Delivery, Endpoint, TenantPrincipal } from '../../../../functions/lib/core/model.ts';
+import type { HttpResult } from '../../../../functions/lib/core/ports.ts';
 import { presetDelaysSeconds } from '../../../../functions/lib/core/retry-schedule.ts';
-import {
-  aDelivery,
-  aMessage,
-  anEndpoint,
-  expectedSignature,
-  FakeClock,
-  FakeRateLimiter,
-  InMemoryDeliveryStore,
-  InMemoryEndpointStore,
-  InMemoryMessageStore,
-  jobFor,
-  RecordingDeadLetterSink,
-  RecordingDeliveryQueue,
-  RecordingSystemEventPublisher,
-  ScriptedHttpSender,
-  SECRET,
-  SnapshotContextLoader,
-  T0,
-  TENANT,
-} from './fakes.ts';
+import { aDelivery, anEndpoint, deliveryHarness, expectedSignature, jobFor, SECRET, T0, TENANT } from './fakes.ts';
 
 const at = (offsetMs: number, from: Date = T0) => new Date(from.getTime() + offsetMs).toISOString();
 
@@ -40,35 +21,14 @@ interface Setup {
   readonly answer?: HttpResult;
 }
 
+/** The shared DeliveryService harness with a thin endpoint, plus the receiver's inbox. */
 function setup(options: Setup = {}) {
-  const delivery = options.delivery ?? aDelivery();
   const endpoint = options.endpoint ?? THIN;
-  const message = aMessage();
-  const deliveries = new InMemoryDeliveryStore([delivery]);
-  const endpoints = new InMemoryEndpointStore([endpoint]);
-  const messages = new InMemoryMessageStore([message]);
-  const queue = new RecordingDeliveryQueue();
-  const deadLetters = new RecordingDeadLetterSink();
-  const sender = new ScriptedHttpSender(options.answer ?? { durationMs: 15, statusCode: 202 });
-  const clock = new FakeClock(T0);
-  const service = new DeliveryService({
-    deliveries,
-    endpoints,
-    loader: new SnapshotContextLoader(deliveries, endpoints, messages),
-    queue,
-    deadLetters,
-    sender,
-    rateLimiter: new FakeRateLimiter(),
-    systemEvents: new RecordingSystemEventPublisher(clock),
-    clock,
-    // No jitter: every delay is exactly the schedule's.
-    random: () => 0.5,
-  });
-  const run = async (job: DeliveryJob = jobFor(delivery), lane?: DeliveryLane): Promise<DeliveryReport> =>
-    service.run(job, await service.prepare([job]), lane);
-  const stored = () => deliveries.deliveries.get(delivery.id);
+  const harness = deliveryHarness({ ...options, endpoint, answer: options.answer ?? { durationMs: 15, statusCode: 202 } });
+  const { deliveries, messages, endpoints, clock, message } = harness;
+  if (!message) throw new Error('the thin harness always stores a message');
   const inbox = new InboxService({ deliveries, messages, endpoints, clock, ids: ulidIdGenerator(() => clock.now().getTime()) });
-  return { delivery, endpoint, message, deliveries, endpoints, queue, deadLetters, sender, clock, service, run, stored, inbox };
+  return { ...harness, endpoint, message, inbox };
 }
 
 function attempted(report: DeliveryReport) {

@@ -7,37 +7,15 @@ import {
   classify,
   DEFAULT_FAILURE_WINDOW_SECONDS,
   type DeliveryReport,
-  DeliveryService,
   deliveryBody,
   InFlightAttempts,
   jobOf,
   MAX_QUEUE_DELAY_SECONDS,
   USER_AGENT,
 } from '../../../../functions/lib/core/delivery.ts';
-import type { Delivery, DeliveryLane, Endpoint, Message } from '../../../../functions/lib/core/model.ts';
 import { terminalStatuses } from '../../../../functions/lib/core/model.ts';
-import type { DeliveryJob, HttpResult } from '../../../../functions/lib/core/ports.ts';
-import {
-  aDelivery,
-  aMessage,
-  anEndpoint,
-  deferred,
-  expectedSignature,
-  FakeClock,
-  FakeRateLimiter,
-  InMemoryDeliveryStore,
-  InMemoryEndpointStore,
-  InMemoryMessageStore,
-  jobFor,
-  OLD_SECRET,
-  RecordingDeadLetterSink,
-  RecordingDeliveryQueue,
-  RecordingSystemEventPublisher,
-  ScriptedHttpSender,
-  SECRET,
-  SnapshotContextLoader,
-  T0,
-} from './fakes.ts';
+import type { HttpResult } from '../../../../functions/lib/core/ports.ts';
+import { aDelivery, aMessage, anEndpoint, deferred, deliveryHarness, expectedSignature, jobFor, OLD_SECRET, SECRET, T0 } from './fakes.ts';
 
 const at = (offsetMs: number) => new Date(T0.getTime() + offsetMs).toISOString();
 
@@ -195,68 +173,8 @@ describe('classify', () => {
   });
 });
 
-interface Setup {
-  readonly delivery?: Delivery;
-  /** More deliveries in the ledger (same message and endpoint unless they say otherwise). */
-  readonly others?: readonly Delivery[];
-  readonly endpoint?: Endpoint | null;
-  readonly message?: Message | null;
-  readonly answer?: HttpResult;
-  readonly random?: () => number;
-  readonly inFlight?: InFlightAttempts;
-  readonly failureWindowSeconds?: number;
-}
-
-function setup(options: Setup = {}) {
-  const delivery = options.delivery ?? aDelivery();
-  const endpoint = options.endpoint === null ? undefined : (options.endpoint ?? anEndpoint());
-  const message = options.message === null ? undefined : (options.message ?? aMessage());
-  const deliveries = new InMemoryDeliveryStore([delivery, ...(options.others ?? [])]);
-  const endpoints = new InMemoryEndpointStore(endpoint ? [endpoint] : []);
-  const messages = new InMemoryMessageStore(message ? [message] : []);
-  const queue = new RecordingDeliveryQueue();
-  const deadLetters = new RecordingDeadLetterSink();
-  const sender = new ScriptedHttpSender(options.answer ?? { durationMs: 42, statusCode: 200, responseBody: 'ok' });
-  const clock = new FakeClock(T0);
-  const rateLimiter = new FakeRateLimiter();
-  const systemEvents = new RecordingSystemEventPublisher(clock);
-  const service = new DeliveryService({
-    deliveries,
-    endpoints,
-    loader: new SnapshotContextLoader(deliveries, endpoints, messages),
-    queue,
-    deadLetters,
-    sender,
-    rateLimiter,
-    systemEvents,
-    clock,
-    random: options.random ?? (() => 0.5),
-    ...(options.inFlight && { inFlight: options.inFlight }),
-    ...(options.failureWindowSeconds !== undefined && { failureWindowSeconds: options.failureWindowSeconds }),
-  });
-  const run = async (job: DeliveryJob = jobFor(delivery), lane?: DeliveryLane): Promise<DeliveryReport> =>
-    service.run(job, await service.prepare([job]), lane);
-  const stored = () => deliveries.deliveries.get(delivery.id);
-  const attempts = () => deliveries.attempts.get(delivery.id) ?? [];
-  const storedEndpoint = () => endpoints.endpoints.get(delivery.endpointId);
-  return {
-    delivery,
-    deliveries,
-    endpoints,
-    messages,
-    queue,
-    deadLetters,
-    sender,
-    clock,
-    rateLimiter,
-    systemEvents,
-    service,
-    run,
-    stored,
-    attempts,
-    storedEndpoint,
-  };
-}
+/** The DeliveryService over in-memory ports (shared with delivery-thin.test.ts). */
+const setup = deliveryHarness;
 
 function attempted(report: DeliveryReport) {
   if (report.kind !== 'attempted') throw new Error(`expected an attempt, got ${JSON.stringify(report)}`);

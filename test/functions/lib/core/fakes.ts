@@ -4,6 +4,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../../../../functions/lib/core/clock.ts';
+import { type DeliveryReport, DeliveryService, type InFlightAttempts } from '../../../../functions/lib/core/delivery.ts';
 import { ConflictError, ForbiddenDestinationError } from '../../../../functions/lib/core/errors.ts';
 import type {
   Action,
@@ -680,4 +681,70 @@ export function sequence(...values: number[]): () => number {
 export function expectedSignature(secret: string, id: string, timestampSeconds: number, body: string): string {
   const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
   return createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`, 'utf8').digest('base64');
+}
+
+export interface DeliveryHarnessOptions {
+  readonly delivery?: Delivery;
+  /** More deliveries in the ledger (same message and endpoint unless they say otherwise). */
+  readonly others?: readonly Delivery[];
+  readonly endpoint?: Endpoint | null;
+  readonly message?: Message | null;
+  readonly answer?: HttpResult;
+  readonly random?: () => number;
+  readonly inFlight?: InFlightAttempts;
+  readonly failureWindowSeconds?: number;
+}
+
+/** A DeliveryService over in-memory ports, with no jitter unless `random` says otherwise. */
+export function deliveryHarness(options: DeliveryHarnessOptions = {}) {
+  const delivery = options.delivery ?? aDelivery();
+  const endpoint = options.endpoint === null ? undefined : (options.endpoint ?? anEndpoint());
+  const message = options.message === null ? undefined : (options.message ?? aMessage());
+  const deliveries = new InMemoryDeliveryStore([delivery, ...(options.others ?? [])]);
+  const endpoints = new InMemoryEndpointStore(endpoint ? [endpoint] : []);
+  const messages = new InMemoryMessageStore(message ? [message] : []);
+  const queue = new RecordingDeliveryQueue();
+  const deadLetters = new RecordingDeadLetterSink();
+  const sender = new ScriptedHttpSender(options.answer ?? { durationMs: 42, statusCode: 200, responseBody: 'ok' });
+  const clock = new FakeClock(T0);
+  const rateLimiter = new FakeRateLimiter();
+  const systemEvents = new RecordingSystemEventPublisher(clock);
+  const service = new DeliveryService({
+    deliveries,
+    endpoints,
+    loader: new SnapshotContextLoader(deliveries, endpoints, messages),
+    queue,
+    deadLetters,
+    sender,
+    rateLimiter,
+    systemEvents,
+    clock,
+    random: options.random ?? (() => 0.5),
+    ...(options.inFlight && { inFlight: options.inFlight }),
+    ...(options.failureWindowSeconds !== undefined && { failureWindowSeconds: options.failureWindowSeconds }),
+  });
+  const run = async (job: DeliveryJob = jobFor(delivery), lane?: DeliveryLane): Promise<DeliveryReport> =>
+    service.run(job, await service.prepare([job]), lane);
+  const stored = () => deliveries.deliveries.get(delivery.id);
+  const attempts = () => deliveries.attempts.get(delivery.id) ?? [];
+  const storedEndpoint = () => endpoints.endpoints.get(delivery.endpointId);
+  return {
+    delivery,
+    endpoint,
+    message,
+    deliveries,
+    endpoints,
+    messages,
+    queue,
+    deadLetters,
+    sender,
+    clock,
+    rateLimiter,
+    systemEvents,
+    service,
+    run,
+    stored,
+    attempts,
+    storedEndpoint,
+  };
 }
