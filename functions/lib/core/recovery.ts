@@ -2,7 +2,7 @@ import type { Clock } from './clock.ts';
 import { jobOf } from './delivery.ts';
 import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
 import { idFloor } from './ids.ts';
-import type { Delivery, Page, PageRequest } from './model.ts';
+import type { Delivery, Endpoint, Page, PageRequest } from './model.ts';
 import type { DeliveryQueue, DeliveryStore, EndpointStore } from './ports.ts';
 
 /** At most this many deliveries move in one recover or redrive call; the answer says if more remain. */
@@ -76,8 +76,11 @@ export class RecoveryService {
     }
     const now = this.deps.clock.now().toISOString();
     const redriven: Delivery[] = [];
+    // Dead letters usually pile up behind a few endpoints: read each of them once.
+    const endpoints = new Map<string, Promise<Endpoint | undefined>>();
     for (const delivery of candidates.slice(0, MAX_RECOVERY_BATCH)) {
-      const endpoint = await this.deps.endpoints.get(tenantId, delivery.endpointId);
+      if (!endpoints.has(delivery.endpointId)) endpoints.set(delivery.endpointId, this.deps.endpoints.get(tenantId, delivery.endpointId));
+      const endpoint = await endpoints.get(delivery.endpointId);
       if (!endpoint || endpoint.disabled) {
         skipped.push({ id: delivery.id, reason: endpoint ? 'endpoint is disabled' : 'endpoint was deleted' });
         continue;
