@@ -1,7 +1,7 @@
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ConsumerDescription } from '../description.ts';
-import { type LambdaHandler, lambdaContext } from './lambda-runtime.ts';
+import { invoke, type LambdaHandler } from './lambda-runtime.ts';
 
 export interface EventSourceOptions {
   readonly sqs: SQSClient;
@@ -112,7 +112,7 @@ export class SqsEventSource {
     this.stats.records += messages.length;
     let failed: Set<string>;
     try {
-      const response = await handler(event, lambdaContext(consumer.name, consumer.timeoutSeconds, consumer.memoryMb));
+      const response = await invoke(consumer, handler, event);
       failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (error) {
       // A failed invocation returns the whole batch to the queue, as Lambda does.

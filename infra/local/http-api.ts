@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { type ApiFunctionDescription, apiFunctions } from '../description.ts';
-import { type LambdaHandler, lambdaContext, loadHandler } from './lambda-runtime.ts';
+import { invoke, type LambdaHandler, loadHandler } from './lambda-runtime.ts';
 
 /** API Gateway HTTP APIs refuse bodies over 10 MB before any function runs. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -162,7 +162,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<LocalHttpAp
       ...(route.paramNames.length > 0 && { pathParameters }),
     });
     try {
-      const result = await route.handler(event, lambdaContext(route.fn.name, route.fn.timeoutSeconds, route.fn.memoryMb));
+      const result = await invoke(route.fn, route.handler, event);
       return writeResult(res, result);
     } catch (error) {
       console.error(`functions/${route.fn.name}.ts threw:`, error);

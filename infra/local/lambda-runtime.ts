@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { currentUsageMeter } from '../../functions/lib/aws/usage-meter.ts';
+import type { FunctionDescription } from '../description.ts';
 
 export type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
@@ -30,4 +32,17 @@ export function lambdaContext(functionName: string, timeoutSeconds: number, memo
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/**
+ * Runs one invocation as Lambda would (a fresh context with the function's deadline) and reports
+ * its duration to the usage meter, when the bench installed one: Lambda bills GB-seconds of it.
+ */
+export async function invoke<E, R>(fn: FunctionDescription, handler: LambdaHandler<E, R>, event: E): Promise<R> {
+  const started = performance.now();
+  try {
+    return await handler(event, lambdaContext(fn.name, fn.timeoutSeconds, fn.memoryMb));
+  } finally {
+    currentUsageMeter()?.invocation({ functionName: fn.name, memoryMb: fn.memoryMb, durationMs: performance.now() - started });
+  }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { meterClient } from '../../functions/lib/aws/usage-meter.ts';
 import { generateApiKey } from '../../functions/lib/core/access.ts';
 import { SecretBox } from '../../functions/lib/crypto/secret-box.ts';
 import { consumers, envNames, ledgerTable, type QueueName, scheduledFunctions } from '../description.ts';
@@ -10,7 +11,7 @@ import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
 import { freePort, portInUse } from './free-port.ts';
 import { type LocalHttpApi, startHttpApi } from './http-api.ts';
-import { lambdaContext, loadHandler } from './lambda-runtime.ts';
+import { invoke, loadHandler } from './lambda-runtime.ts';
 import { type ProvisionedQueue, provisionQueues, provisionTable } from './provision.ts';
 import { type SqsServer, startSqsServer } from './sqs-server.ts';
 
@@ -152,7 +153,11 @@ export class LocalStack {
     }
 
     try {
-      const sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: 'us-east-1', credentials, useQueueUrlAsEndpoint: false });
+      // The pollers' receives and deletes are what Lambda's event source mapping would bill: metered too.
+      const sqs = meterClient(
+        new SQSClient({ endpoint: sqsServer.endpoint, region: 'us-east-1', credentials, useQueueUrlAsEndpoint: false }),
+        'sqs',
+      );
       const queues = await timed(
         progress,
         'table and queues from infra/description.ts',
@@ -274,7 +279,7 @@ export class LocalStack {
           resources: [`arn:aws:events:us-east-1:000000000000:rule/${fn.name}`],
           detail: {},
         };
-        this.sweeping = handler(event, lambdaContext(fn.name, fn.timeoutSeconds, fn.memoryMb))
+        this.sweeping = invoke(fn, handler, event)
           .catch((error: unknown) => this.options.progress(`  ! ${fn.name} failed: ${String(error)}`))
           .finally(() => {
             if (!this.stopping) this.sweepTimer = setTimeout(tick, everySeconds * 1000);
