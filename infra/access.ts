@@ -14,18 +14,21 @@ import type { QueueName } from './description.ts';
  * DynamoDB item actions by level, on the ledger table's ARN only. IAM has no action for
  * transactions: each element of a TransactWriteItems is authorised as its own PutItem, UpdateItem
  * or DeleteItem (and a ConditionCheck element as ConditionCheckItem, which Sluice never sends, so
- * no function gets it). Scan, BatchWriteItem, DescribeTable and the stream actions are used by no
- * function and granted to none.
+ * no function gets it). Scan and DescribeTable are used by no function and granted to none. The
+ * stream actions are not levels: the stream consumer's event source grants them, to it alone (on
+ * the stream's ARN, but ListStreams, which IAM grants on "*" only).
  *
  * - `read`: GetItem and BatchGetItem (a batch reads nothing a GetItem could not), plus UpdateItem.
  *   UpdateItem is in every level because every function with table access needs it: an
  *   authenticated call refreshes the key's `lastUsedAt` (`AccessService.authenticate` ->
  *   `DynamoApiKeyStore.touch`, a TransactWriteItems of two Updates, at most once a minute per
- *   key), and the consumers and the sweeper update attributes in place (health counters, the
- *   sweeper's postponement, `fannedOutAt`, the per-second rate-limit counters).
- * - `write`: `read` plus PutItem. Sluice creates items with conditional Puts and replaces whole
- *   items for state changes (an endpoint update, a delivery's next state, an attempt record,
- *   an inbox fetch or ack event), so every writer needs PutItem and none needs more.
+ *   key and process), and the consumers and the sweeper update attributes in place (health
+ *   counters, the sweeper's postponement and bookmark, the per-second rate-limit counters).
+ * - `write`: `read` plus PutItem. Sluice creates items with conditional Puts (a message, a
+ *   delivery, an attempt record, an inbox fetch or ack event) and replaces whole endpoints.
+ * - `record`: `write` plus BatchWriteItem, for the functions that make delivery attempts: a
+ *   first attempt that succeeded is final, so its delivery is written unconditionally, batched
+ *   with others (`BatchWriter`). Nothing else batches writes.
  * - `delete`: `read` plus DeleteItem, for the four routes that remove items (and a transaction
  *   of two Deletes for a key's grant and an action's event-id item). No deleter also puts.
  */
@@ -33,6 +36,7 @@ export const tableActionsByLevel = {
   none: [],
   read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
   write: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+  record: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
   delete: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -107,31 +111,35 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   'get-endpoint-secret': route('read'),
   'rotate-endpoint-secret': route('write'), // Get, Put with the new secret list
 
-  // Messages and history.
-  'create-message': route('write', [], [to('fanOut')]), // event type Get; Put or a claim+message transaction; fan-out job
-  'list-messages': route('read', ['gsi1', 'gsi2']), // by tenant (gsi1) or by tenant and type (gsi2)
+  // Messages and history. Ingest routes the message by the tenant's endpoints (a Query of the
+  // tenant's EP# items, cached a few seconds) and stores it with its targets; it queues nothing:
+  // dispatch turns the stored message into jobs, from the ledger's stream.
+  'create-message': route('write', ['table']), // event type Get (cached); one conditional Put
+  'list-messages': route('read', ['gsi1']), // by tenant, filtered by type in the index; BatchGet of the page
   'get-message': route('read'),
-  'list-message-deliveries': route('read', ['gsi1']),
-  'list-endpoint-deliveries': route('read', ['gsi2', 'gsi3']), // by endpoint (gsi2) or endpoint and status (gsi3)
-  'get-delivery': route('read', ['table']), // one consistent Query: delivery, attempts, events
+  'list-message-deliveries': route('read', ['table']), // message Get; the message's partition
+  'list-endpoint-deliveries': route('read', ['gsi2', 'gsi3']), // by endpoint (gsi2) or endpoint and open status (gsi3)
+  'get-delivery': route('read', ['table']), // one consistent Query: delivery, later attempts, events
 
   // Recovery: operator attempts go to the retry lane (`RecoveryService`).
   'retry-delivery': route('read', [], [to('retry')]),
   'recover-endpoint': route('read', ['gsi3'], [to('retry')]),
   'list-dead-letters': route('read', ['gsi4']),
-  'redrive-dead-letters': route('write', ['gsi4'], [to('retry')]), // BatchGet or gsi4 page; conditional Put each
-  // A real attempt (`EndpointTester` -> `DeliveryService.run` on the retry lane): message and
-  // delivery Puts, a BatchGet, the attempt record, health updates; a retry goes to the retry
-  // lane, and disabling the endpoint (410, failure window) publishes `endpoint.disabled` through
-  // fan-out. It never sends to the primary lane (the run is on the retry lane) and never dead-
-  // letters (a new delivery always has a first retry).
-  'test-endpoint': route('write', [], [to('retry'), to('fanOut')]),
+  'redrive-dead-letters': route('write', ['gsi4'], [to('retry')]), // BatchGet or gsi4 page; conditional Update each
+  // A real first attempt made in the request (`EndpointTester` -> `DeliveryService.runFirst` on
+  // the retry lane): the ping message (Put, born attempted, so dispatch skips it), the endpoint
+  // cache (Query), the delivery (a batched write when it succeeded, a conditional Put otherwise),
+  // health updates; a throttled attempt or a retry goes to the retry lane, and disabling the
+  // endpoint (410, failure window) stores an `endpoint.disabled` message (Put), which dispatch
+  // queues. It never sends to the primary lane (the run is on the retry lane) and never dead-
+  // letters (a new delivery always has a retry).
+  'test-endpoint': route('record', ['table'], [to('retry')]),
 
   // Thin-mode inbox (receiver keys). A fetch records a `fetched` event (Put); an ack is a
-  // transaction of two Puts.
+  // transaction of an Update and a Put.
   'get-inbox-item': route('write'),
   'ack-inbox-item': route('write'),
-  'list-inbox': route('read', ['gsi3']), // open (pending + failed) or acknowledged, by endpoint and status
+  'list-inbox': route('read', ['gsi2', 'gsi3']), // open (gsi3: pending + failed) or acknowledged (gsi2 by status)
 
   // Actions (inbound-hook configuration).
   'create-action': route('write'), // transaction of two Puts (action, event-id index item)
@@ -142,26 +150,32 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   'list-action-triggers': route('read', ['table']), // action Get; the action's TRG partition
 
   // Inbound hooks (`HookService.trigger`): per-key rate counter (Update), action by event id
-  // (two Gets), trigger record (Put), the tenant's endpoints (Query), a `device.command`
-  // message born fanned out (Put) and its deliveries (transaction of Puts), whose jobs go to
-  // either lane (`FanOutService.deliver`). Nothing goes through the fan-out queue.
-  'post-hook': route('write', ['table'], bothLanes),
-  'get-hook': route('write', ['table'], bothLanes),
+  // (two Gets), trigger record (Put), the tenant's endpoints (Query, cached) and a `device.command`
+  // message for the targeted devices (Put), which dispatch queues: the hooks send nothing.
+  'post-hook': route('write', ['table']),
+  'get-hook': route('write', ['table']),
 
   // Static document; the container still opens the data key at cold start.
   'get-openapi': { authenticates: false, table: 'none', query: [], sends: [] },
 
-  // Queue consumers. Fan-out: message Get, the tenant's endpoints (Query), delivery Puts,
-  // `fannedOutAt` (Update); jobs to either lane; an unparseable job is parked in its own DLQ.
-  'fan-out': worker('write', ['table'], [...bothLanes, deadLettersOf('fanOut')]),
-  // Delivery attempts (`DeliveryService.run`): one BatchGet per batch, attempt records and state
-  // changes (Puts), health and rate-limit counters (Updates), `endpoint.disabled` messages
-  // (Put + fan-out job). Deferred, diverted and retried jobs go to the retry lane; a throttled
-  // job waits on the lane it came from, so only the primary consumer sends to the primary lane.
-  // Exhausted retries and poison jobs are parked in the delivery DLQ.
-  deliver: worker('write', [], [...bothLanes, deadLettersOf('delivery'), to('fanOut')]),
-  'deliver-retries': worker('write', [], [to('retry'), deadLettersOf('delivery'), to('fanOut')]),
-  // Sweeper: overdue items from gsi5, postponed in place (Update), deliveries by BatchGet and
-  // messages by Get; re-enqueues deliveries on either lane and unfanned messages on fan-out.
-  sweeper: worker('read', ['gsi5'], [...bothLanes, to('fanOut')]),
+  // Delivery attempts (`DeliveryService.runTask`): the tenant's endpoints for first attempts
+  // (Query, cached), one BatchGet per batch for later attempts, first attempts that succeeded in
+  // batches (BatchWriteItem), everything else as conditional Puts and Updates, health and
+  // rate-limit counters (Updates), `endpoint.disabled` messages (Put, queued by dispatch).
+  // Deferred, diverted and retried jobs go to the retry lane; a throttled job waits on the lane
+  // it came from, so only the primary consumer sends to the primary lane. Exhausted retries and
+  // poison jobs are parked in the delivery DLQ.
+  deliver: worker('record', ['table'], [...bothLanes, deadLettersOf('delivery')]),
+  'deliver-retries': worker('record', ['table'], [to('retry'), deadLettersOf('delivery')]),
+  // Dispatch (`DispatchService`, on the ledger's stream of new messages): the tenant's endpoints
+  // (Query, cached) to put failing ones on the retry lane, then each message's first-attempt jobs
+  // on either lane. Nothing else: the messages come whole in the stream records, and no item is
+  // read or written, so no item action is granted. Reading the stream (DescribeStream, GetRecords,
+  // GetShardIterator, ListStreams) comes with its event source, and sending a given-up batch to
+  // its failure queue with the event source's on-failure destination (infra/constructs/delivery-pipeline.ts).
+  dispatch: worker('none', ['table'], bothLanes),
+  // Sweeper: overdue deliveries and dispatched messages from gsi5, postponed or bookmarked in
+  // place (Update); deliveries by BatchGet, messages by Get; re-enqueues deliveries on either
+  // lane and lost first attempts on the retry lane.
+  sweeper: worker('read', ['gsi5'], bothLanes),
 };

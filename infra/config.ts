@@ -5,6 +5,8 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { DEFAULT_CACHE_SECONDS } from '../functions/lib/core/cache.ts';
+import { DEFAULT_TENANT_INGEST_PER_SECOND } from '../functions/lib/core/ingest-budget.ts';
 import { type ConsumerDescription, consumers } from './description.ts';
 
 /** `true` from cdk.json, `"true"`/`"1"`/`"yes"` (and their negatives) from `-c key=value`. */
@@ -19,7 +21,6 @@ const reservedConcurrency = z.coerce.number().int().min(1).optional();
  * `maxConcurrency` of infra/description.ts and no reserved concurrency.
  */
 export const consumerConcurrencyKeys = {
-  'fan-out': { max: 'fanOutMaxConcurrency', reserved: 'fanOutReservedConcurrency' },
   deliver: { max: 'deliverMaxConcurrency', reserved: 'deliverReservedConcurrency' },
   'deliver-retries': { max: 'deliverRetriesMaxConcurrency', reserved: 'deliverRetriesReservedConcurrency' },
 } as const;
@@ -65,6 +66,16 @@ export const sluiceConfigSchema = z
      * hook functions only). Default and bounds are those of `functions/lib/env.ts`.
      */
     hookRateLimitPerSecond: z.coerce.number().int().min(1).max(10_000).default(10),
+    /**
+     * Messages a second one tenant may post per ingest function instance (`SLUICE_TENANT_INGEST_PER_SECOND`,
+     * 0 for no limit). See the README's "Isolation" for what it guarantees where.
+     */
+    tenantIngestPerSecond: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_TENANT_INGEST_PER_SECOND),
+    /**
+     * How long a function instance may use a copy of a key grant, an event type or a tenant's
+     * endpoints (`SLUICE_CACHE_SECONDS`): the longest a revoked key or a changed endpoint lives on.
+     */
+    cacheSeconds: z.coerce.number().min(0).max(300).default(DEFAULT_CACHE_SECONDS),
 
     /** Subscribes this address to the alarm topic the stack creates (confirm the e-mail SNS sends). */
     alarmEmail: z.email().optional(),
@@ -85,8 +96,6 @@ export const sluiceConfigSchema = z
       .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'certificateArn must be an ACM certificate ARN')
       .optional(),
 
-    fanOutMaxConcurrency: maxConcurrency,
-    fanOutReservedConcurrency: reservedConcurrency,
     deliverMaxConcurrency: maxConcurrency,
     deliverReservedConcurrency: reservedConcurrency,
     deliverRetriesMaxConcurrency: maxConcurrency,

@@ -4,13 +4,18 @@
  * Plain data only: no CDK or AWS SDK imports, so the local runtime can load it cheaply.
  */
 import { routeTable } from '../functions/lib/api/route-table.ts';
+import { newDispatchedMessagePattern } from '../functions/lib/aws/ledger-keys.ts';
 
 export interface IndexDescription {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
-  /** `ALL` copies the item; `KEYS_ONLY` for indexes read only to find ids. */
-  readonly projection: 'ALL' | 'KEYS_ONLY';
+  /**
+   * What the index copies besides the keys: nothing, or a few small attributes a query filters
+   * or a reader needs. Every index entry costs a write unit when the item is written, so none
+   * copies whole items; listings read the items they page through.
+   */
+  readonly projection: { readonly type: 'KEYS_ONLY' } | { readonly type: 'INCLUDE'; readonly attributes: readonly string[] };
 }
 
 export interface TableDescription {
@@ -21,27 +26,34 @@ export interface TableDescription {
   readonly sortKey: string;
   readonly indexes: readonly IndexDescription[];
   readonly ttlAttribute: string;
+  /** The table's change stream: dispatch reads new message items from it. */
+  readonly stream: 'NEW_IMAGE';
 }
 
-/** Single-table design: see docs/data-model.md for the item shapes behind these keys. */
+/**
+ * Single-table design: see docs/data-model.md for the item shapes behind these keys. The listing
+ * indexes sort by the item's own `id` (time-sortable), so "newest first" is key order and no
+ * item stores its id twice.
+ */
 export const ledgerTable: TableDescription = {
   id: 'Ledger',
   localName: 'sluice-ledger',
   partitionKey: 'pk',
   sortKey: 'sk',
   indexes: [
-    // parent -> children, newest first: tenant -> messages, message -> deliveries, all tenants
-    { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projection: 'ALL' },
-    // endpoint -> deliveries; tenant + event type -> messages
-    { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk', projection: 'ALL' },
-    // endpoint + status -> deliveries (history filter, thin-mode inbox)
-    { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk', projection: 'ALL' },
-    // tenant + status -> deliveries (dead letters, inbox across endpoints)
-    { name: 'gsi4', partitionKey: 'gsi4pk', sortKey: 'gsi4sk', projection: 'ALL' },
-    // due-work shards -> items whose next step is overdue (the sweeper's index; sparse)
-    { name: 'gsi5', partitionKey: 'gsi5pk', sortKey: 'gsi5sk', projection: 'KEYS_ONLY' },
+    // tenant -> messages (with their type, to filter by it), all tenants
+    { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'id', projection: { type: 'INCLUDE', attributes: ['type'] } },
+    // endpoint -> deliveries (with their status, to filter by it)
+    { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'id', projection: { type: 'INCLUDE', attributes: ['status'] } },
+    // endpoint + status -> deliveries pending, failing or dead (sparse: history filter, inbox, recover, resume)
+    { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'id', projection: { type: 'KEYS_ONLY' } },
+    // tenant -> dead deliveries (sparse: dead letters)
+    { name: 'gsi4', partitionKey: 'gsi4pk', sortKey: 'id', projection: { type: 'KEYS_ONLY' } },
+    // the sweeper's: deliveries by next attempt (DUE shards), dispatched messages by id (NEW shards)
+    { name: 'gsi5', partitionKey: 'gsi5pk', sortKey: 'gsi5sk', projection: { type: 'INCLUDE', attributes: ['tenantId', 'endpointIds'] } },
   ],
   ttlAttribute: 'expiresAt',
+  stream: 'NEW_IMAGE',
 };
 
 export interface QueueDescription {
@@ -54,13 +66,6 @@ export interface QueueDescription {
 }
 
 export const queues = {
-  fanOut: {
-    id: 'FanOutQueue',
-    localName: 'sluice-fan-out',
-    visibilityTimeoutSeconds: 180,
-    retentionSeconds: 4 * 24 * 3600,
-    deadLetter: { id: 'FanOutDeadLetterQueue', localName: 'sluice-fan-out-dlq', maxReceiveCount: 5 },
-  },
   delivery: {
     id: 'DeliveryQueue',
     localName: 'sluice-delivery',
@@ -101,15 +106,6 @@ export interface ConsumerDescription extends FunctionDescription {
 
 export const consumers: readonly ConsumerDescription[] = [
   {
-    name: 'fan-out',
-    queue: 'fanOut',
-    timeoutSeconds: 30,
-    memoryMb: 512,
-    batchSize: 10,
-    maxBatchingWindowSeconds: 0,
-    maxConcurrency: 20,
-  },
-  {
     // Longest endpoint timeout is 30 s; the rest is the ledger writes around it.
     name: 'deliver',
     queue: 'delivery',
@@ -127,6 +123,37 @@ export const consumers: readonly ConsumerDescription[] = [
     batchSize: 10,
     maxBatchingWindowSeconds: 0,
     maxConcurrency: 20,
+  },
+];
+
+/** Where a stream consumer's batches go once their retries are spent: an SQS queue of batch descriptions. */
+export interface FailureQueueDescription {
+  readonly id: string;
+  readonly localName: string;
+  readonly retentionSeconds: number;
+}
+
+export interface StreamConsumerDescription extends FunctionDescription {
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  /** Retries of a failing batch (halved each time) before it is given up to the failure queue. */
+  readonly retryAttempts: number;
+  /** A Lambda event-filter pattern: only matching records invoke the function (and are billed). */
+  readonly filter: Readonly<Record<string, unknown>>;
+  readonly failureQueue: FailureQueueDescription;
+}
+
+export const streamConsumers: readonly StreamConsumerDescription[] = [
+  {
+    // New messages become first-attempt jobs; a batch it gives up on is still checked by the sweeper.
+    name: 'dispatch',
+    timeoutSeconds: 30,
+    memoryMb: 512,
+    batchSize: 100,
+    maxBatchingWindowSeconds: 0,
+    retryAttempts: 10,
+    filter: newDispatchedMessagePattern,
+    failureQueue: { id: 'DispatchFailureQueue', localName: 'sluice-dispatch-failures', retentionSeconds: 14 * 24 * 3600 },
   },
 ];
 
@@ -158,14 +185,14 @@ export const apiFunctions: readonly ApiFunctionDescription[] = routeTable.map((r
 export const envNames = {
   profile: 'SLUICE_PROFILE',
   tableName: 'SLUICE_TABLE_NAME',
-  fanOutQueueUrl: 'SLUICE_FAN_OUT_QUEUE_URL',
-  fanOutDeadLetterQueueUrl: 'SLUICE_FAN_OUT_DLQ_URL',
   deliveryQueueUrl: 'SLUICE_DELIVERY_QUEUE_URL',
   deliveryDeadLetterQueueUrl: 'SLUICE_DELIVERY_DLQ_URL',
   retryQueueUrl: 'SLUICE_RETRY_QUEUE_URL',
   sweepGraceSeconds: 'SLUICE_SWEEP_GRACE_SECONDS',
   endpointFailureWindowSeconds: 'SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS',
   hookRateLimitPerSecond: 'SLUICE_HOOK_RATE_LIMIT_PER_SECOND',
+  tenantIngestPerSecond: 'SLUICE_TENANT_INGEST_PER_SECOND',
+  cacheSeconds: 'SLUICE_CACHE_SECONDS',
   rootKey: 'SLUICE_ROOT_KEY',
   rootKeySecretArn: 'SLUICE_ROOT_KEY_SECRET_ARN',
   encryptionKey: 'SLUICE_ENCRYPTION_KEY',

@@ -24,6 +24,22 @@ export function nagAcknowledgements(stack: SluiceStack): readonly { scope: ICons
         'Pinned to nodejs22.x on purpose: the deployment contract names it, and the local stack and its dependencies ' +
         '(middy 7, fauxqs) run on Node 22; moving runtimes is a deliberate upgrade, tested locally first.',
     })),
+    ...[...stack.deliveryPipeline.streamConsumers].map(([name, sluiceFunction]) => ({
+      scope: sluiceFunction.role as IConstruct,
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        `dynamodb:ListStreams alone, granted by the ${name} stream event source as Lambda requires it: the action supports no ` +
+        'resource-level permissions (IAM grants it on "*" only) and returns stream ARNs, no data. Reading the stream ' +
+        '(DescribeStream, GetRecords, GetShardIterator) is granted on the ledger stream ARN only.',
+    })),
+    ...[...stack.storage.failureQueues.values()].map((failureQueue) => ({
+      scope: failureQueue.queue as IConstruct,
+      id: 'AwsSolutions-SQS3',
+      reason:
+        `${failureQueue.description.id} is itself a dead-letter queue: the on-failure destination of the ${failureQueue.consumer} ` +
+        'stream event source (a DestinationConfig, which the rule does not look for). Nothing consumes it, so a DLQ of its ' +
+        'own would never receive anything; an alarm fires on any message in it.',
+    })),
     {
       scope: stack.api.httpApi,
       id: 'AwsSolutions-APIG4',

@@ -8,17 +8,17 @@ import { IngestApi } from './constructs/ingest-api.ts';
 import { Observability } from './constructs/observability.ts';
 import type { SluiceFunction } from './constructs/sluice-function.ts';
 import { Storage } from './constructs/storage.ts';
-import { apiFunctions, consumers, envNames, ledgerTable, scheduledFunctions } from './description.ts';
+import { apiFunctions, consumers, envNames, ledgerTable, scheduledFunctions, streamConsumers } from './description.ts';
 
 export interface SluiceStackProps extends StackProps {
   readonly config: SluiceConfig;
 }
 
 /**
- * Sluice on AWS, composed from one construct per concern: `Storage` (ledger, queues, keys),
- * `IngestApi` (the HTTP API and its route functions), `InboundHooks` (the hook routes),
- * `DeliveryPipeline` (queue consumers and the sweeper) and `Observability` (alarms, metrics,
- * dashboard). Grants come from the table in infra/access.ts.
+ * Sluice on AWS, composed from one construct per concern: `Storage` (ledger and its stream,
+ * queues, keys), `IngestApi` (the HTTP API and its route functions), `InboundHooks` (the hook
+ * routes), `DeliveryPipeline` (the stream consumer, the queue consumers and the sweeper) and
+ * `Observability` (alarms, metrics, dashboard). Grants come from the table in infra/access.ts.
  */
 export class SluiceStack extends Stack {
   readonly config: SluiceConfig;
@@ -38,6 +38,7 @@ export class SluiceStack extends Stack {
       stage: config.stage,
       ledger: ledgerTable,
       tableDeletionProtection: config.tableDeletionProtection,
+      streamConsumers,
     });
     const { queues } = this.storage;
 
@@ -46,8 +47,6 @@ export class SluiceStack extends Stack {
       POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
       [envNames.profile]: 'aws',
       [envNames.tableName]: this.storage.table.tableName,
-      [envNames.fanOutQueueUrl]: queues.fanOut.queue.queueUrl,
-      [envNames.fanOutDeadLetterQueueUrl]: queues.fanOut.deadLetterQueue.queueUrl,
       [envNames.deliveryQueueUrl]: queues.delivery.queue.queueUrl,
       [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterQueue.queueUrl,
       [envNames.retryQueueUrl]: queues.retry.queue.queueUrl,
@@ -56,6 +55,8 @@ export class SluiceStack extends Stack {
       [envNames.rootKeySecretArn]: this.storage.rootKey.secretArn,
       [envNames.encryptionKeySecretArn]: this.storage.encryptionKey.secretArn,
       [envNames.retentionDays]: String(config.historyRetentionDays),
+      [envNames.tenantIngestPerSecond]: String(config.tenantIngestPerSecond),
+      [envNames.cacheSeconds]: String(config.cacheSeconds),
     };
     const logRetention = config.logRetentionDays;
 
@@ -76,8 +77,11 @@ export class SluiceStack extends Stack {
     });
     this.deliveryPipeline = new DeliveryPipeline(this, 'DeliveryPipeline', {
       consumers,
+      streamConsumers,
       scheduledFunctions,
       queues,
+      table: this.storage.table,
+      failureQueues: this.storage.failureQueues,
       environment,
       logRetention,
       concurrency: (consumer) => concurrencyOf(config, consumer),
@@ -90,6 +94,7 @@ export class SluiceStack extends Stack {
       ...(config.alarmEmail && { alarmEmail: config.alarmEmail }),
       ...(config.alarmTopicArn && { alarmTopicArn: config.alarmTopicArn }),
       queues,
+      failureQueues: [...this.storage.failureQueues.values()],
       deliveryFunctions: [this.deliveryPipeline.consumerFor('deliver'), this.deliveryPipeline.consumerFor('deliver-retries')],
       workerFunctions: [...this.deliveryPipeline.functions.values()],
       httpApi: this.api.httpApi,
@@ -117,7 +122,7 @@ export class SluiceStack extends Stack {
     }
   }
 
-  /** Every Sluice function (API routes, hooks, queue consumers, scheduled), keyed by name (`functions/<name>.ts`). */
+  /** Every Sluice function (API routes, hooks, stream and queue consumers, scheduled), keyed by name (`functions/<name>.ts`). */
   get functions(): ReadonlyMap<string, SluiceFunction> {
     const all = new Map<string, SluiceFunction>();
     for (const group of [this.api.functions, this.hooks.functions, this.deliveryPipeline.functions]) {

@@ -3,30 +3,36 @@
  * Lambda entries call `sluice()`; the local stack runs the same entries, so it wires the same way.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { BatchWriter } from './aws/batch-writer.ts';
 import { documentClient, sqsClient } from './aws/clients.ts';
 import { DynamoApiKeyStore, DynamoTenantStore } from './aws/dynamo-access-stores.ts';
 import { DynamoActionStore } from './aws/dynamo-action-store.ts';
 import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
 import { DynamoEndpointStore, DynamoEventTypeStore } from './aws/dynamo-endpoint-stores.ts';
-import { DynamoMessageStore } from './aws/dynamo-message-store.ts';
-import { DynamoDueWorkIndex, DynamoRateLimiter } from './aws/dynamo-scheduling.ts';
+import { DynamoMessageStore, newMessagesOf } from './aws/dynamo-message-store.ts';
+import { DynamoDispatchedMessages, DynamoDueWorkIndex, DynamoRateLimiter } from './aws/dynamo-scheduling.ts';
 import type { LedgerTable } from './aws/ledger-table.ts';
 import { readSecret, secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
-import { SqsDeadLetterSink, SqsDeliveryQueue, SqsFanOutQueue } from './aws/sqs-queues.ts';
+import { SqsDeadLetterSink, SqsDeliveryQueue } from './aws/sqs-queues.ts';
+import { meterClient } from './aws/usage-meter.ts';
 import { lazyHttpSender, lazySchemaValidator } from './capabilities.ts';
 import { AccessService } from './core/access.ts';
 import { ActionService, HookService } from './core/actions.ts';
 import { ApiKeyService } from './core/api-keys.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { DeliveryService } from './core/delivery.ts';
+import { DispatchService } from './core/dispatch.ts';
+import { EndpointDirectory } from './core/endpoint-directory.ts';
 import { EndpointTester } from './core/endpoint-test.ts';
 import { EndpointService } from './core/endpoints.ts';
-import { EventTypeService } from './core/event-types.ts';
-import { FanOutService } from './core/fan-out.ts';
+import { EventTypeCatalog, EventTypeService } from './core/event-types.ts';
 import { HistoryService } from './core/history.ts';
 import { type IdGenerator, ulidIdGenerator } from './core/ids.ts';
 import { InboxService } from './core/inbox.ts';
+import { TokenBucketBudget } from './core/ingest-budget.ts';
 import { MessageService } from './core/messages.ts';
+import type { Message } from './core/model.ts';
 import type { DeadLetterSink } from './core/ports.ts';
 import { RecoveryService } from './core/recovery.ts';
 import { SweeperService } from './core/sweeper.ts';
@@ -44,7 +50,9 @@ export interface Sluice {
   readonly eventTypes: EventTypeService;
   readonly endpoints: EndpointService;
   readonly messages: MessageService;
-  readonly fanOut: FanOutService;
+  readonly dispatch: DispatchService;
+  /** Reads the ledger's stream: the message items a batch of its records created. */
+  readonly ledgerStream: { newMessages(records: readonly DynamoDBRecord[]): Message[] };
   readonly delivery: DeliveryService;
   readonly history: HistoryService;
   readonly recovery: RecoveryService;
@@ -54,7 +62,7 @@ export interface Sluice {
   readonly actions: ActionService;
   readonly hooks: HookService;
   /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
-  readonly deadLetters: { readonly fanOut: DeadLetterSink; readonly delivery: DeadLetterSink };
+  readonly deadLetters: { readonly delivery: DeadLetterSink };
 }
 
 export interface Overrides {
@@ -67,7 +75,9 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? ulidIdGenerator(() => clock.now().getTime());
   const secrets =
-    'secretArn' in config.rootKey || 'secretArn' in config.encryptionKey ? new SecretsManagerClient({ region: config.region }) : undefined;
+    'secretArn' in config.rootKey || 'secretArn' in config.encryptionKey
+      ? meterClient(new SecretsManagerClient({ region: config.region }), 'secretsmanager')
+      : undefined;
   const box = new SecretBox(
     'value' in config.encryptionKey
       ? config.encryptionKey.value
@@ -89,30 +99,36 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
   const eventTypeStore = new DynamoEventTypeStore(table);
   const endpointStore = new DynamoEndpointStore(table, box);
   const messageStore = new DynamoMessageStore(table);
-  const deliveryStore = new DynamoDeliveryStore(table, endpointStore);
+  const deliveryStore = new DynamoDeliveryStore(
+    table,
+    new BatchWriter(table),
+    (item) => endpointStore.fromItem(item),
+    (item) => messageStore.fromItem(item),
+  );
   const deliveryQueue = new SqsDeliveryQueue(sqs, { primary: config.queues.delivery, retry: config.queues.retry });
-  const fanOutQueue = new SqsFanOutQueue(sqs, config.queues.fanOut);
   const validator = lazySchemaValidator(config);
-  const deadLetters = {
-    fanOut: new SqsDeadLetterSink(sqs, config.queues.fanOutDeadLetter),
-    delivery: new SqsDeadLetterSink(sqs, config.queues.deliveryDeadLetter),
-  };
+  const deadLetters = { delivery: new SqsDeadLetterSink(sqs, config.queues.deliveryDeadLetter) };
 
-  const access = new AccessService({ apiKeys: apiKeyStore, rootKey, clock, ids });
+  // What the hot path would otherwise read on every message, kept for `cacheSeconds`.
+  const directory = new EndpointDirectory(endpointStore, clock, config.cacheSeconds);
+  const catalog = new EventTypeCatalog(eventTypeStore, clock, config.cacheSeconds);
+  const access = new AccessService({ apiKeys: apiKeyStore, rootKey, clock, ids, keyCacheSeconds: config.cacheSeconds });
   const apiKeys = new ApiKeyService(access, apiKeyStore);
   const actionStore = new DynamoActionStore(table);
   const rateLimiter = new DynamoRateLimiter(table);
-  const fanOut = new FanOutService({
+  const messages = new MessageService({
     messages: messageStore,
-    endpoints: endpointStore,
-    deliveries: deliveryStore,
-    queue: deliveryQueue,
+    eventTypes: catalog,
+    validator,
+    endpoints: directory,
     clock,
+    ids,
+    ...(config.tenantIngestPerSecond > 0 && { budget: new TokenBucketBudget(clock, config.tenantIngestPerSecond) }),
   });
-  const messages = new MessageService({ messages: messageStore, eventTypes: eventTypeStore, validator, fanOut: fanOutQueue, clock, ids });
   const delivery = new DeliveryService({
     deliveries: deliveryStore,
-    endpoints: endpointStore,
+    endpointStore,
+    endpoints: directory,
     loader: deliveryStore,
     queue: deliveryQueue,
     deadLetters: deadLetters.delivery,
@@ -129,7 +145,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     access,
     tenants: new TenantService({ tenants: tenantStore, access, clock, ids }),
     apiKeys,
-    eventTypes: new EventTypeService(eventTypeStore, validator, clock),
+    eventTypes: new EventTypeService(eventTypeStore, validator, clock, catalog),
     endpoints: new EndpointService({
       endpoints: endpointStore,
       eventTypes: eventTypeStore,
@@ -138,19 +154,22 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
       guard: new DnsDestinationGuard(policy),
       clock,
       ids,
+      directory,
     }),
     messages,
-    fanOut,
+    dispatch: new DispatchService({ endpoints: directory, queue: deliveryQueue }),
+    ledgerStream: { newMessages: newMessagesOf },
     delivery,
     history: new HistoryService(deliveryStore, messageStore, endpointStore),
     recovery: new RecoveryService({ deliveries: deliveryStore, endpoints: endpointStore, queue: deliveryQueue, clock }),
-    tester: new EndpointTester({ endpoints: endpointStore, messages: messageStore, deliveries: deliveryStore, delivery, clock, ids }),
+    tester: new EndpointTester({ endpoints: endpointStore, messages, delivery, clock }),
     sweeper: new SweeperService({
       due: new DynamoDueWorkIndex(table),
       deliveries: deliveryStore,
       messages: messageStore,
+      dispatched: new DynamoDispatchedMessages(table),
+      endpoints: directory,
       deliveryQueue,
-      fanOutQueue,
       clock,
       graceSeconds: config.sweepGraceSeconds,
     }),
@@ -158,9 +177,8 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     hooks: new HookService({
       access,
       actions: actionStore,
-      endpoints: endpointStore,
-      messages: messageStore,
-      fanOut,
+      endpoints: directory,
+      messages,
       rateLimiter,
       clock,
       ids,

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { envNames } from '../../infra/description.ts';
+import { DEFAULT_CACHE_SECONDS } from './core/cache.ts';
+import { DEFAULT_TENANT_INGEST_PER_SECOND } from './core/ingest-budget.ts';
 
 const flag = z
   .enum(['1', '0', 'true', 'false'])
@@ -10,12 +12,13 @@ const envSchema = z
   .object({
     [envNames.profile]: z.enum(['local', 'aws']).default('aws'),
     [envNames.tableName]: z.string().min(1),
-    [envNames.fanOutQueueUrl]: z.url(),
-    [envNames.fanOutDeadLetterQueueUrl]: z.url(),
     [envNames.deliveryQueueUrl]: z.url(),
     [envNames.deliveryDeadLetterQueueUrl]: z.url(),
     [envNames.retryQueueUrl]: z.url(),
     [envNames.hookRateLimitPerSecond]: z.coerce.number().int().min(1).max(10_000).default(10),
+    // 0 turns the per-tenant ingest budget off.
+    [envNames.tenantIngestPerSecond]: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_TENANT_INGEST_PER_SECOND),
+    [envNames.cacheSeconds]: z.coerce.number().min(0).max(300).default(DEFAULT_CACHE_SECONDS),
     [envNames.sweepGraceSeconds]: z.coerce.number().int().min(1).max(3600).default(120),
     [envNames.endpointFailureWindowSeconds]: z.coerce
       .number()
@@ -45,14 +48,16 @@ export interface SluiceConfig {
   readonly profile: 'local' | 'aws';
   readonly tableName: string;
   readonly queues: {
-    readonly fanOut: string;
-    readonly fanOutDeadLetter: string;
     readonly delivery: string;
     readonly deliveryDeadLetter: string;
     readonly retry: string;
   };
   /** Inbound-hook triggers a second, per key. */
   readonly hookRateLimitPerSecond: number;
+  /** Messages a second one tenant may post (0: no limit). */
+  readonly tenantIngestPerSecond: number;
+  /** How long a process may use a copy of a key grant, an event type or a tenant's endpoints. */
+  readonly cacheSeconds: number;
   /** How overdue work must be before the sweeper re-enqueues it. */
   readonly sweepGraceSeconds: number;
   /** A run of failed attempts this long disables an endpoint. */
@@ -80,14 +85,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     profile: e[envNames.profile],
     tableName: e[envNames.tableName],
     queues: {
-      fanOut: e[envNames.fanOutQueueUrl],
-      fanOutDeadLetter: e[envNames.fanOutDeadLetterQueueUrl],
       delivery: e[envNames.deliveryQueueUrl],
       deliveryDeadLetter: e[envNames.deliveryDeadLetterQueueUrl],
       retry: e[envNames.retryQueueUrl],
     },
     sweepGraceSeconds: e[envNames.sweepGraceSeconds],
     hookRateLimitPerSecond: e[envNames.hookRateLimitPerSecond],
+    tenantIngestPerSecond: e[envNames.tenantIngestPerSecond],
+    cacheSeconds: e[envNames.cacheSeconds],
     endpointFailureWindowSeconds: e[envNames.endpointFailureWindowSeconds],
     rootKey: rootKey ? { value: rootKey } : { secretArn: e[envNames.rootKeySecretArn] ?? '' },
     encryptionKey: encryptionKey ? { value: encryptionKey } : { secretArn: e[envNames.encryptionKeySecretArn] ?? '' },

@@ -1,12 +1,15 @@
 import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { ConsumerDescription, QueueName, ScheduledFunctionDescription } from '../description.ts';
+import type { ConsumerDescription, QueueName, ScheduledFunctionDescription, StreamConsumerDescription } from '../description.ts';
 import type { QueueWithDeadLetter } from './queue-with-dead-letter.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
+import type { FailureQueue } from './storage.ts';
 
 export interface ConsumerConcurrency {
   /** SQS event source `maxConcurrency` (2..1000). */
@@ -16,8 +19,13 @@ export interface ConsumerConcurrency {
 
 export interface DeliveryPipelineProps {
   readonly consumers: readonly ConsumerDescription[];
+  readonly streamConsumers: readonly StreamConsumerDescription[];
   readonly scheduledFunctions: readonly ScheduledFunctionDescription[];
   readonly queues: Readonly<Record<QueueName, QueueWithDeadLetter>>;
+  /** The ledger: its stream feeds the stream consumers (it must have one). */
+  readonly table: dynamodb.ITable;
+  /** Each stream consumer's failure queue, by consumer name. */
+  readonly failureQueues: ReadonlyMap<string, FailureQueue>;
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
   /** Sizing of each consumer; the description's `maxConcurrency` when absent. */
@@ -27,18 +35,28 @@ export interface DeliveryPipelineProps {
 /** AWS guidance: a message must stay hidden for several tries of the function that holds it. */
 export const minimumVisibilityToTimeoutRatio = 6;
 
+/**
+ * The oldest stream record a stream consumer is handed: the stream's own retention, so a record
+ * about to be trimmed goes to the failure queue (and its alarm) rather than vanishing.
+ */
+export const maxStreamRecordAge = Duration.hours(24);
+
 /** What EventBridge accepts as a rule schedule: `rate(...)` or `cron(...)`. */
 const scheduleExpressionPattern = /^(rate|cron)\(.+\)$/;
 
 /**
- * Everything that moves work after the API accepted it: the queue consumers (fan-out, deliver,
- * deliver-retries), each fed by its SQS queue with partial batch failures, and the sweeper on its
- * EventBridge schedule, which re-enqueues work overdue in the ledger. Every consumer's queue is
+ * Everything that moves work after the API accepted it: the stream consumer (dispatch), fed by the
+ * ledger's stream of new messages through an event filter, which turns them into first-attempt
+ * jobs; the queue consumers (deliver, deliver-retries), each fed by its SQS queue with partial
+ * batch failures; and the sweeper on its EventBridge schedule, which re-enqueues work overdue in
+ * the ledger and re-dispatches messages whose dispatch was lost. Every consumer's queue is
  * checked against its timeout, so a new lane is too.
  */
 export class DeliveryPipeline extends Construct {
   /** Consumer functions by name (`functions/<name>.ts`). */
   readonly consumers: ReadonlyMap<string, SluiceFunction>;
+  /** Stream consumer functions by name. */
+  readonly streamConsumers: ReadonlyMap<string, SluiceFunction>;
   /** Scheduled functions by name. */
   readonly scheduled: ReadonlyMap<string, SluiceFunction>;
   /** The schedule rule of each scheduled function, by function name. */
@@ -78,6 +96,37 @@ export class DeliveryPipeline extends Construct {
     }
     this.consumers = consumerFunctions;
 
+    const streamFunctions = new Map<string, SluiceFunction>();
+    for (const consumer of props.streamConsumers) {
+      const failureQueue = props.failureQueues.get(consumer.name);
+      if (!failureQueue) throw new Error(`Stream consumer ${consumer.name} has no failure queue`);
+      const streamFunction = new SluiceFunction(this, constructIdFor(consumer.name), {
+        description: consumer,
+        environment: props.environment,
+        logRetention: props.logRetention,
+      });
+      // The event source grants reading the stream (DescribeStream, GetRecords, GetShardIterator
+      // on the stream's ARN, and ListStreams, which IAM grants on "*" only) and its on-failure
+      // destination grants sending to the failure queue; infra/access.ts grants the rest.
+      streamFunction.lambdaFunction.addEventSource(
+        new DynamoEventSource(props.table, {
+          // From the oldest record kept: a message stored before the mapping existed is dispatched too.
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize: consumer.batchSize,
+          maxBatchingWindow: consumer.maxBatchingWindowSeconds > 0 ? Duration.seconds(consumer.maxBatchingWindowSeconds) : undefined,
+          // A failing batch is retried in halves, so a poison record ends alone on the failure queue.
+          retryAttempts: consumer.retryAttempts,
+          bisectBatchOnError: true,
+          maxRecordAge: maxStreamRecordAge,
+          onFailure: new SqsDlq(failureQueue.queue),
+          // Only matching records invoke the function (and are billed).
+          filters: [lambda.FilterCriteria.filter(consumer.filter)],
+        }),
+      );
+      streamFunctions.set(consumer.name, streamFunction);
+    }
+    this.streamConsumers = streamFunctions;
+
     const scheduled = new Map<string, SluiceFunction>();
     const rules = new Map<string, events.Rule>();
     for (const description of props.scheduledFunctions) {
@@ -109,9 +158,9 @@ export class DeliveryPipeline extends Construct {
     this.rules = rules;
   }
 
-  /** Consumers and scheduled functions together, by name. */
+  /** Queue consumers, stream consumers and scheduled functions together, by name. */
   get functions(): ReadonlyMap<string, SluiceFunction> {
-    return new Map([...this.consumers, ...this.scheduled]);
+    return new Map([...this.consumers, ...this.streamConsumers, ...this.scheduled]);
   }
 
   /** The consumer's function; throws when there is no such consumer (e.g. after a rename). */
@@ -119,6 +168,13 @@ export class DeliveryPipeline extends Construct {
     const consumerFunction = this.consumers.get(consumerName);
     if (!consumerFunction) throw new Error(`No consumer function named ${consumerName}`);
     return consumerFunction;
+  }
+
+  /** The stream consumer's function; throws when there is no such consumer. */
+  streamConsumerFor(consumerName: string): SluiceFunction {
+    const streamFunction = this.streamConsumers.get(consumerName);
+    if (!streamFunction) throw new Error(`No stream consumer function named ${consumerName}`);
+    return streamFunction;
   }
 
   /** The scheduled function; throws when there is none of that name. */

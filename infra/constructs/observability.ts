@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import type { QueueName } from '../description.ts';
 import type { QueueWithDeadLetter } from './queue-with-dead-letter.ts';
 import type { SluiceFunction } from './sluice-function.ts';
+import type { FailureQueue } from './storage.ts';
 
 export interface ObservabilityProps {
   readonly stage: string;
@@ -18,9 +19,11 @@ export interface ObservabilityProps {
   /** Notify this existing topic instead of creating one. */
   readonly alarmTopicArn?: string;
   readonly queues: Readonly<Record<QueueName, QueueWithDeadLetter>>;
+  /** The stream consumers' failure queues: alarmed like the dead-letter queues. */
+  readonly failureQueues: readonly FailureQueue[];
   /** The delivery consumers (deliver, deliver-retries): their log groups carry the delivery log. */
   readonly deliveryFunctions: readonly SluiceFunction[];
-  /** The queue consumers and the sweeper, for the errors and throttles on the dashboard. */
+  /** The stream and queue consumers and the sweeper, for the errors and throttles on the dashboard. */
   readonly workerFunctions: readonly SluiceFunction[];
   readonly httpApi: apigwv2.HttpApi;
   /** Failed / attempts over 5 minutes above which the failure-rate alarm fires (0..1). */
@@ -73,12 +76,15 @@ export const endpointMetricFilters = [
 ] as const;
 
 /**
- * Operations: the alarm topic, an alarm on every dead-letter queue and on the delivery failure
- * rate (all notify the topic), per-endpoint metrics from the delivery log, and one dashboard.
+ * Operations: the alarm topic, an alarm on every dead-letter queue, on every failure queue and on
+ * the delivery failure rate (all notify the topic), per-endpoint metrics from the delivery log,
+ * and one dashboard.
  */
 export class Observability extends Construct {
   readonly alarmTopic: sns.ITopic;
   readonly deadLetterAlarms: ReadonlyMap<QueueName, cloudwatch.Alarm>;
+  /** The alarm on each stream consumer's failure queue, by consumer name. */
+  readonly failureQueueAlarms: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly failureRateAlarm: cloudwatch.Alarm;
   readonly metricFilters: readonly logs.MetricFilter[];
   readonly dashboard: cloudwatch.Dashboard;
@@ -110,6 +116,24 @@ export class Observability extends Construct {
       deadLetterAlarms.set(name, alarm);
     }
     this.deadLetterAlarms = deadLetterAlarms;
+
+    const failureQueueAlarms = new Map<string, cloudwatch.Alarm>();
+    for (const { consumer, description, queue } of props.failureQueues) {
+      const alarm = new cloudwatch.Alarm(this, `${description.id}Alarm`, {
+        alarmDescription:
+          `Batches of the ledger stream are waiting in ${description.id}: ${consumer} gave up on them after its retries ` +
+          `(a bug, or a delivery lane it could not reach). Their messages are not lost: the sweeper still re-dispatches ` +
+          `every message without deliveries once its grace period has passed. Find the cause in the ${consumer} log, then purge the queue.`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(notify);
+      failureQueueAlarms.set(consumer, alarm);
+    }
+    this.failureQueueAlarms = failureQueueAlarms;
 
     const window = Duration.minutes(5);
     const failureRate = new cloudwatch.MathExpression({
@@ -192,7 +216,7 @@ export class Observability extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms',
-        alarms: [...this.deadLetterAlarms.values(), this.failureRateAlarm],
+        alarms: [...this.deadLetterAlarms.values(), ...this.failureQueueAlarms.values(), this.failureRateAlarm],
         width: 24,
         height: 3,
       }),
@@ -232,14 +256,19 @@ export class Observability extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Dead-letter queues',
-        left: queues.map((q) =>
-          q.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            period: minute,
-            statistic: 'Maximum',
-            label: q.description.deadLetter.id,
-          }),
-        ),
+        title: 'Dead-letter and failure queues',
+        left: [
+          ...queues.map((q) =>
+            q.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+              period: minute,
+              statistic: 'Maximum',
+              label: q.description.deadLetter.id,
+            }),
+          ),
+          ...props.failureQueues.map((f) =>
+            f.queue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: f.description.id }),
+          ),
+        ],
         width: 8,
       }),
     );

@@ -1,19 +1,44 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type QueryTarget, type TableLevel, tableActionsByLevel } from '../access.ts';
-import { type QueueName, queues, type TableDescription } from '../description.ts';
+import {
+  type FailureQueueDescription,
+  type QueueName,
+  queues,
+  type StreamConsumerDescription,
+  type TableDescription,
+} from '../description.ts';
 import { QueueWithDeadLetter } from './queue-with-dead-letter.ts';
 
 export interface StorageProps {
   readonly stage: string;
   readonly ledger: TableDescription;
   readonly tableDeletionProtection: boolean;
+  /** The consumers of the ledger's stream: each gets its failure queue here. */
+  readonly streamConsumers: readonly StreamConsumerDescription[];
 }
+
+/**
+ * Where a stream consumer's batches go once their retries are spent (the event source's
+ * on-failure destination): descriptions of the records (shard, sequence numbers), not the records.
+ */
+export interface FailureQueue {
+  /** The stream consumer (`functions/<name>.ts`) whose batches land here. */
+  readonly consumer: string;
+  readonly description: FailureQueueDescription;
+  readonly queue: sqs.Queue;
+}
+
+/** Stream views by the description's name; the ledger's is the only one Sluice uses. */
+const streamViewTypes = { NEW_IMAGE: dynamodb.StreamViewType.NEW_IMAGE } as const satisfies Record<
+  TableDescription['stream'],
+  dynamodb.StreamViewType
+>;
 
 /** Secrets Manager's punctuation set minus `+` and `/`, leaving exactly the base64 alphabet. */
 const punctuationOutsideBase64 = '!"#$%&\'()*,-.:;<=>?@[\\]^_`{|}~';
@@ -21,20 +46,17 @@ const punctuationOutsideBase64 = '!"#$%&\'()*,-.:;<=>?@[\\]^_`{|}~';
 /** 43 base64 characters carry 258 bits; Node's `Buffer.from(value, 'base64')` yields exactly 32 bytes. */
 const encryptionKeyLength = 43;
 
-const projectionTypes = {
-  ALL: dynamodb.ProjectionType.ALL,
-  KEYS_ONLY: dynamodb.ProjectionType.KEYS_ONLY,
-} as const satisfies Record<TableDescription['indexes'][number]['projection'], dynamodb.ProjectionType>;
-
 /**
- * Everything that holds Sluice's state: the ledger table (docs/data-model.md), the work queues
- * with their dead-letter queues, the two generated keys in Secrets Manager and the
- * customer-managed KMS key that encrypts them. The grant helpers scope every permission to
- * the resource's own ARN.
+ * Everything that holds Sluice's state: the ledger table (docs/data-model.md) and its stream, the
+ * work queues with their dead-letter queues, the stream consumers' failure queues, the two
+ * generated keys in Secrets Manager and the customer-managed KMS key that encrypts them. The
+ * grant helpers scope every permission to the resource's own ARN.
  */
 export class Storage extends Construct {
   readonly table: dynamodb.Table;
   readonly queues: Readonly<Record<QueueName, QueueWithDeadLetter>>;
+  /** The failure queue of each stream consumer, by consumer name. */
+  readonly failureQueues: ReadonlyMap<string, FailureQueue>;
   /** Encrypts both secrets. The ledger and the queues use AWS-owned keys (no per-call KMS grants or cost). */
   readonly secretsKey: kms.Key;
   /** The root key: may create tenants. */
@@ -55,6 +77,8 @@ export class Storage extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: ledger.ttlAttribute,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      // New items feed the stream consumers (dispatch); keys alone would cost each a read.
+      stream: streamViewTypes[ledger.stream],
       deletionProtection: props.tableDeletionProtection,
       // Tenants' history lives here: deleting the stack must never delete the data.
       removalPolicy: RemovalPolicy.RETAIN,
@@ -64,7 +88,9 @@ export class Storage extends Construct {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
-        projectionType: projectionTypes[index.projection],
+        ...(index.projection.type === 'INCLUDE'
+          ? { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...index.projection.attributes] }
+          : { projectionType: dynamodb.ProjectionType.KEYS_ONLY }),
       });
     }
 
@@ -72,6 +98,19 @@ export class Storage extends Construct {
       (name) => [name, new QueueWithDeadLetter(this, queues[name].id, { description: queues[name] })] as const,
     );
     this.queues = Object.fromEntries(entries) as Record<QueueName, QueueWithDeadLetter>;
+
+    const failureQueues = new Map<string, FailureQueue>();
+    for (const consumer of props.streamConsumers) {
+      const description = consumer.failureQueue;
+      // Encrypted and TLS-only like every queue; nothing consumes it, so it has no DLQ of its own.
+      const queue = new sqs.Queue(this, description.id, {
+        retentionPeriod: Duration.seconds(description.retentionSeconds),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      failureQueues.set(consumer.name, { consumer: consumer.name, description, queue });
+    }
+    this.failureQueues = failureQueues;
 
     this.secretsKey = new kms.Key(this, 'SecretsKey', {
       description: `Sluice (${props.stage}): encrypts the root-key and data-encryption-key secrets`,
@@ -116,6 +155,13 @@ export class Storage extends Construct {
       return `${tableArn}/index/${target}`;
     });
     iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: queryArns });
+  }
+
+  /** The stream consumer's failure queue; throws when it has none (e.g. after a rename). */
+  failureQueueFor(consumerName: string): FailureQueue {
+    const failureQueue = this.failureQueues.get(consumerName);
+    if (!failureQueue) throw new Error(`No failure queue for the stream consumer ${consumerName}`);
+    return failureQueue;
   }
 
   /** `sqs:SendMessage` only (it covers SendMessageBatch); Sluice never reads queue attributes or URLs at run time. */

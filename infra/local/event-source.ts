@@ -9,10 +9,18 @@ export interface EventSourceOptions {
   readonly queueArn: string;
   readonly consumer: ConsumerDescription;
   readonly handler: LambdaHandler<SQSEvent, SQSBatchResponse | undefined>;
-  /** Concurrent pollers, each running one invocation at a time (Lambda scales these out). */
-  readonly concurrency: number;
+  /**
+   * Receive loops. One keeps up locally (a receive takes a millisecond or two and the invocations
+   * it starts run on without it); more only race each other for the same messages, and fauxqs
+   * then answers the losers empty, a cost real SQS long polling does not have.
+   */
+  readonly pollers?: number;
+  /** Most invocations in flight at once: the event source's `maxConcurrency` (the consumer's, by default). */
+  readonly maxConcurrency?: number;
   readonly waitTimeSeconds?: number;
   readonly onError?: (message: string) => void;
+  /** Holds back new invocations while the process is saturated (see LoadGovernor). */
+  readonly governor?: { readonly busy: boolean };
 }
 
 export interface EventSourceStats {
@@ -20,6 +28,8 @@ export interface EventSourceStats {
   records: number;
   failedRecords: number;
   failedInvocations: number;
+  /** The most invocations that were in flight at once. */
+  peakConcurrency: number;
 }
 
 function toRecord(message: Message, queueArn: string): SQSRecord {
@@ -55,29 +65,62 @@ function toRecord(message: Message, queueArn: string): SQSRecord {
 /**
  * Behaves like Lambda's SQS event source mapping: long polls in batches, invokes the function,
  * deletes only what succeeded (honouring `batchItemFailures`), and leaves failures to reappear
- * after the visibility timeout until the queue's redrive policy moves them to the DLQ.
+ * after the visibility timeout until the queue's redrive policy moves them to the DLQ. Like
+ * Lambda, it scales out while the queue has work: a poller hands each batch to a new invocation
+ * and polls again at once, up to `maxConcurrency` invocations in flight, so a batch waiting on a
+ * slow endpoint holds up only itself.
  */
 export class SqsEventSource {
-  readonly stats: EventSourceStats = { invocations: 0, records: 0, failedRecords: 0, failedInvocations: 0 };
+  readonly stats: EventSourceStats = { invocations: 0, records: 0, failedRecords: 0, failedInvocations: 0, peakConcurrency: 0 };
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly waiting: (() => void)[] = [];
   private failing = false;
 
   constructor(private readonly options: EventSourceOptions) {}
 
+  private get maxConcurrency(): number {
+    return Math.max(1, this.options.maxConcurrency ?? this.options.consumer.maxConcurrency);
+  }
+
   start(): void {
-    for (let i = 0; i < this.options.concurrency; i++) this.loops.push(this.poll());
+    const pollers = Math.min(this.options.pollers ?? 1, this.maxConcurrency);
+    for (let i = 0; i < pollers; i++) this.loops.push(this.poll());
   }
 
   /** Stops receiving; invocations in flight finish, their results are applied, then it resolves. */
   async stop(): Promise<void> {
     this.abort.abort();
+    for (const wake of this.waiting.splice(0)) wake();
     await Promise.all(this.loops);
+    await Promise.all([...this.inFlight]);
+  }
+
+  /**
+   * Resolves when one more invocation may start: a slot under `maxConcurrency`, and, with one or
+   * more in flight, a process that is not saturated.
+   */
+  private async slot(): Promise<void> {
+    for (;;) {
+      if (this.abort.signal.aborted) return;
+      if (this.inFlight.size >= this.maxConcurrency) {
+        await new Promise<void>((resolve) => this.waiting.push(resolve));
+        continue;
+      }
+      if (this.inFlight.size > 0 && this.options.governor?.busy) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
+      return;
+    }
   }
 
   private async poll(): Promise<void> {
     const { sqs, queueUrl, consumer } = this.options;
     while (!this.abort.signal.aborted) {
+      await this.slot();
+      if (this.abort.signal.aborted) return;
       let messages: Message[];
       try {
         const result = await sqs.send(
@@ -101,7 +144,13 @@ export class SqsEventSource {
         await new Promise((resolve) => setTimeout(resolve, 1000));
         continue;
       }
-      if (messages.length > 0) await this.invoke(messages);
+      if (messages.length === 0) continue;
+      const invocation = this.invoke(messages).finally(() => {
+        this.inFlight.delete(invocation);
+        this.waiting.shift()?.();
+      });
+      this.inFlight.add(invocation);
+      this.stats.peakConcurrency = Math.max(this.stats.peakConcurrency, this.inFlight.size);
     }
   }
 

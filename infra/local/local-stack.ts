@@ -1,19 +1,22 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import type { ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { meterClient } from '../../functions/lib/aws/usage-meter.ts';
 import { generateApiKey } from '../../functions/lib/core/access.ts';
 import { SecretBox } from '../../functions/lib/crypto/secret-box.ts';
-import { consumers, envNames, ledgerTable, type QueueName, scheduledFunctions } from '../description.ts';
+import { consumers, envNames, ledgerTable, type QueueName, scheduledFunctions, streamConsumers } from '../description.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
 import { freePort, portInUse } from './free-port.ts';
 import { type LocalHttpApi, startHttpApi } from './http-api.ts';
 import { invoke, loadHandler } from './lambda-runtime.ts';
-import { type ProvisionedQueue, provisionQueues, provisionTable } from './provision.ts';
+import { LoadGovernor } from './load-governor.ts';
+import { type ProvisionedQueue, provisionFailureQueues, provisionQueues, provisionTable } from './provision.ts';
 import { type SqsServer, startSqsServer } from './sqs-server.ts';
+import { DynamoStreamSource } from './stream-source.ts';
 
 export const IN_MEMORY = ':memory:';
 
@@ -24,8 +27,8 @@ export interface LocalStackOptions {
   readonly port: number;
   readonly host: string;
   readonly rootKey?: string;
-  /** Concurrent invocations per consumer (Lambda would scale these out). */
-  readonly concurrency: Readonly<Record<string, number>>;
+  /** Most concurrent invocations per consumer, where not the description's `maxConcurrency`. */
+  readonly maxConcurrency?: Readonly<Record<string, number>>;
   /** Seconds between sweeper runs (EventBridge runs it every minute in AWS). */
   readonly sweepIntervalSeconds?: number;
   readonly progress: (line: string) => void;
@@ -91,8 +94,11 @@ export class LocalStack {
     readonly queues: Record<QueueName, ProvisionedQueue>,
     readonly api: LocalHttpApi,
     private readonly sources: SqsEventSource[],
+    private readonly streamSources: DynamoStreamSource[],
     private readonly sqs: SQSClient,
+    private readonly streamClients: { readonly dynamodb: DynamoDBClient; readonly streams: DynamoDBStreamsClient },
     private readonly servers: Servers,
+    private readonly governor: LoadGovernor,
   ) {}
 
   get apiUrl(): string {
@@ -163,9 +169,9 @@ export class LocalStack {
         'table and queues from infra/description.ts',
         async () => {
           await LocalStack.provisionTable(dynamodb.endpoint);
-          return provisionQueues(sqs);
+          return { ...(await provisionQueues(sqs)), failures: await provisionFailureQueues(sqs) };
         },
-        (q) => `${ledgerTable.localName}; ${Object.values(q).length * 2} queues`,
+        (q) => `${ledgerTable.localName}; ${(Object.keys(q).length - 1) * 2 + Object.keys(q.failures).length} queues`,
       );
 
       const keys = localKeys(dataDir, options.rootKey);
@@ -173,8 +179,6 @@ export class LocalStack {
       Object.assign(process.env, {
         [envNames.profile]: 'local',
         [envNames.tableName]: ledgerTable.localName,
-        [envNames.fanOutQueueUrl]: queues.fanOut.url,
-        [envNames.fanOutDeadLetterQueueUrl]: queues.fanOut.deadLetterUrl,
         [envNames.deliveryQueueUrl]: queues.delivery.url,
         [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterUrl,
         [envNames.retryQueueUrl]: queues.retry.url,
@@ -214,6 +218,7 @@ export class LocalStack {
         (a) => `on ${a.url} (${a.routes} routes)`,
       );
 
+      const governor = new LoadGovernor();
       const sources = await Promise.all(
         consumers.map(async (consumer) => {
           const queue = queues[consumer.queue];
@@ -223,15 +228,57 @@ export class LocalStack {
             queueArn: queue.arn,
             consumer,
             handler: await loadHandler<SQSEvent, SQSBatchResponse | undefined>(consumer.name),
-            concurrency: options.concurrency[consumer.name] ?? 2,
+            ...(options.maxConcurrency?.[consumer.name] !== undefined && { maxConcurrency: options.maxConcurrency[consumer.name] }),
             onError: (message) => progress(`  ! ${message}`),
+            governor,
           });
         }),
       );
       for (const source of sources) source.start();
-      progress(`  ✓ pollers: ${consumers.map((c) => `${c.name} ×${options.concurrency[c.name] ?? 2}`).join(', ')}`);
 
-      stack = new LocalStack(options, keys.rootKey, dynamodb, sqsServer, queues, api, sources, sqs, servers);
+      // The ledger's stream, polled as Lambda polls it, with the position kept beside the data.
+      const streamClients = {
+        dynamodb: new DynamoDBClient({ endpoint: dynamodb.endpoint, region: 'us-east-1', credentials }),
+        streams: new DynamoDBStreamsClient({ endpoint: dynamodb.endpoint, region: 'us-east-1', credentials }),
+      };
+      const streamSources = await Promise.all(
+        streamConsumers.map(
+          async (consumer) =>
+            new DynamoStreamSource({
+              ...streamClients,
+              tableName: ledgerTable.localName,
+              consumer,
+              handler: await loadHandler<DynamoDBStreamEvent, DynamoDBBatchResponse | undefined>(consumer.name),
+              ...(dataDir && { checkpointFile: path.join(dataDir, `stream-${consumer.name}.json`) }),
+              pollIntervalMs: 250,
+              onFailure: async (batch) => {
+                await sqs.send(
+                  new SendMessageCommand({ QueueUrl: queues.failures[consumer.name]?.url, MessageBody: JSON.stringify(batch) }),
+                );
+              },
+              onError: (message) => progress(`  ! ${message}`),
+            }),
+        ),
+      );
+      for (const source of streamSources) source.start();
+      progress(
+        `  ✓ pollers: ${consumers.map((c) => `${c.name} (up to ${options.maxConcurrency?.[c.name] ?? c.maxConcurrency} at once)`).join(', ')}`,
+      );
+
+      stack = new LocalStack(
+        options,
+        keys.rootKey,
+        dynamodb,
+        sqsServer,
+        queues,
+        api,
+        sources,
+        streamSources,
+        sqs,
+        streamClients,
+        servers,
+        governor,
+      );
       await stack.startSchedules();
       stack.supervise();
       stack.ready = true;
@@ -297,6 +344,7 @@ export class LocalStack {
         this.options.progress(`  ! SQS server exited (code ${code}); starting it again`);
         this.sqsServer = await LocalStack.startSqs(this.servers);
         await provisionQueues(this.sqs);
+        await provisionFailureQueues(this.sqs);
         this.options.progress('  ✓ SQS server is back');
         watchSqs(this.sqsServer);
       });
@@ -316,7 +364,10 @@ export class LocalStack {
   }
 
   pollerStats(): Record<string, unknown> {
-    return Object.fromEntries(consumers.map((consumer, i) => [consumer.name, this.sources[i]?.stats]));
+    return Object.fromEntries([
+      ...consumers.map((consumer, i) => [consumer.name, this.sources[i]?.stats]),
+      ...streamConsumers.map((consumer, i) => [consumer.name, this.streamSources[i]?.stats]),
+    ]);
   }
 
   /** Stops polling (in-flight invocations finish), the sweeper, then the API, then the servers. */
@@ -324,10 +375,14 @@ export class LocalStack {
     this.ready = false;
     this.stopping = true;
     clearTimeout(this.sweepTimer);
+    await Promise.all(this.streamSources.map((source) => source.stop()));
     await Promise.all(this.sources.map((source) => source.stop()));
+    this.governor.stop();
     await this.sweeping;
     await this.api.close();
     this.sqs.destroy();
+    this.streamClients.dynamodb.destroy();
+    this.streamClients.streams.destroy();
     await this.sqsServer.stop();
     await this.dynamodbServer.child.stop();
   }

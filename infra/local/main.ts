@@ -16,7 +16,8 @@ Environment:
   SLUICE_DATA_DIR    where state persists (default ./.sluice; ":memory:" keeps nothing)
   SLUICE_ROOT_KEY    root key to use (default: generated once and kept in the data dir)
   SLUICE_ALLOW_PRIVATE=1  let endpoints target private-range addresses
-  SLUICE_CONCURRENCY_DELIVER / _RETRIES / _FAN_OUT  pollers per queue (default 4 / 4 / 2)
+  SLUICE_MAX_CONCURRENCY_DELIVER / _RETRIES  most invocations at once per queue (default: the
+                     consumer's maxConcurrency in infra/description.ts, as in AWS)
   SLUICE_SWEEP_INTERVAL_SECONDS  how often the sweeper runs (default 60, as in AWS)
   SLUICE_SWEEP_GRACE_SECONDS     how overdue work must be before it is re-enqueued (default 120)
   SLUICE_LOCAL_METRICS=1  print CloudWatch EMF metric lines too
@@ -29,9 +30,8 @@ const env = z
     SLUICE_DATA_DIR: z.string().default('./.sluice'),
     SLUICE_ROOT_KEY: z.string().min(16, 'SLUICE_ROOT_KEY must be at least 16 characters').optional(),
     SLUICE_ALLOW_PRIVATE: z.enum(['0', '1']).optional(),
-    SLUICE_CONCURRENCY_DELIVER: z.coerce.number().int().min(1).max(64).default(4),
-    SLUICE_CONCURRENCY_FAN_OUT: z.coerce.number().int().min(1).max(64).default(2),
-    SLUICE_CONCURRENCY_RETRIES: z.coerce.number().int().min(1).max(64).default(4),
+    SLUICE_MAX_CONCURRENCY_DELIVER: z.coerce.number().int().min(1).max(1000).optional(),
+    SLUICE_MAX_CONCURRENCY_RETRIES: z.coerce.number().int().min(1).max(1000).optional(),
     SLUICE_SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3600).default(60),
     SLUICE_LOCAL_METRICS: z.enum(['0', '1']).default('0'),
     SLUICE_READY_FILE: z.string().optional(),
@@ -57,10 +57,9 @@ async function main(): Promise<void> {
     port: config.PORT,
     host: config.HOST,
     ...(config.SLUICE_ROOT_KEY && { rootKey: config.SLUICE_ROOT_KEY }),
-    concurrency: {
-      deliver: config.SLUICE_CONCURRENCY_DELIVER,
-      'deliver-retries': config.SLUICE_CONCURRENCY_RETRIES,
-      'fan-out': config.SLUICE_CONCURRENCY_FAN_OUT,
+    maxConcurrency: {
+      ...(config.SLUICE_MAX_CONCURRENCY_DELIVER && { deliver: config.SLUICE_MAX_CONCURRENCY_DELIVER }),
+      ...(config.SLUICE_MAX_CONCURRENCY_RETRIES && { 'deliver-retries': config.SLUICE_MAX_CONCURRENCY_RETRIES }),
     },
     sweepIntervalSeconds: config.SLUICE_SWEEP_INTERVAL_SECONDS,
     progress,

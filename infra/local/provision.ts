@@ -1,6 +1,6 @@
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ledgerTable, type QueueDescription, type QueueName, queues } from '../description.ts';
+import { ledgerTable, type QueueDescription, type QueueName, queues, streamConsumers } from '../description.ts';
 
 /**
  * Creates the table and queues the CDK stack declares, from the same description, idempotently:
@@ -24,13 +24,17 @@ export async function provisionTable(dynamodb: DynamoDBClient): Promise<void> {
         { AttributeName: table.partitionKey, KeyType: 'HASH' },
         { AttributeName: table.sortKey, KeyType: 'RANGE' },
       ],
+      StreamSpecification: { StreamEnabled: true, StreamViewType: table.stream },
       GlobalSecondaryIndexes: table.indexes.map((index) => ({
         IndexName: index.name,
         KeySchema: [
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: index.projection },
+        Projection:
+          index.projection.type === 'INCLUDE'
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection.attributes] }
+            : { ProjectionType: 'KEYS_ONLY' },
       })),
     }),
   );
@@ -73,4 +77,20 @@ export async function provisionQueues(sqs: SQSClient): Promise<Record<QueueName,
     ),
   );
   return Object.fromEntries(entries) as Record<QueueName, ProvisionedQueue>;
+}
+
+/** The failure destination of each stream consumer, by consumer name. */
+export async function provisionFailureQueues(sqs: SQSClient): Promise<Record<string, { url: string; arn: string }>> {
+  const entries = await Promise.all(
+    streamConsumers.map(
+      async (consumer) =>
+        [
+          consumer.name,
+          await createQueue(sqs, consumer.failureQueue.localName, {
+            MessageRetentionPeriod: String(consumer.failureQueue.retentionSeconds),
+          }),
+        ] as const,
+    ),
+  );
+  return Object.fromEntries(entries);
 }

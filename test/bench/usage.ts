@@ -25,6 +25,8 @@ export interface UsageTotals {
   apiRequests: number;
   logBytes: number;
   logLines: number;
+  /** Log lines by their `message` (what happened, in the functions' words). */
+  readonly logMessages: Record<string, number>;
 }
 
 function empty(): UsageTotals {
@@ -35,11 +37,13 @@ function empty(): UsageTotals {
     apiRequests: 0,
     logBytes: 0,
     logLines: 0,
+    logMessages: {},
   };
 }
 
 export class BenchUsage implements UsageMeter {
   private current = empty();
+  countCapacity = false;
 
   /** Installs the meter and diverts the functions' JSON log lines (counted, not printed). */
   static install(): BenchUsage {
@@ -51,7 +55,11 @@ export class BenchUsage implements UsageMeter {
       // Powertools log lines and EMF metric blobs are one JSON object a line.
       if (text.startsWith('{')) {
         usage.current.logBytes += Buffer.byteLength(text);
-        usage.current.logLines += text.split('\n').filter((line) => line.startsWith('{')).length;
+        for (const line of text.split('\n').filter((l) => l.startsWith('{'))) {
+          usage.current.logLines++;
+          const message = /"message":"([^"]*)"/.exec(line)?.[1] ?? '(metrics)';
+          usage.current.logMessages[message] = (usage.current.logMessages[message] ?? 0) + 1;
+        }
         return true;
       }
       return write(chunk, ...rest);

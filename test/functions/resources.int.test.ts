@@ -274,6 +274,6 @@ describe('OpenAPI', () => {
     const health = await call<{ status: string; pollers: Record<string, unknown> }>('GET', '/health');
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('ok');
-    expect(Object.keys(health.body.pollers)).toEqual(['fan-out', 'deliver', 'deliver-retries']);
+    expect(Object.keys(health.body.pollers)).toEqual(['deliver', 'deliver-retries', 'dispatch']);
   });
 });

@@ -23,6 +23,7 @@ const levels = {
   none: [],
   read: get,
   write: [...get, 'dynamodb:PutItem'],
+  record: [...get, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
   delete: [...get, 'dynamodb:DeleteItem'],
 } as const;
 
@@ -50,34 +51,39 @@ const expected: Record<string, Row> = {
   'delete-endpoint': ['delete', [], [], true],
   'get-endpoint-secret': ['read', [], [], true],
   'list-endpoint-deliveries': ['read', ['gsi2', 'gsi3'], [], true],
-  'create-message': ['write', [], ['fanOut'], true],
-  'list-messages': ['read', ['gsi1', 'gsi2'], [], true],
+  'create-message': ['write', ['table'], [], true],
+  'list-messages': ['read', ['gsi1'], [], true],
   'get-message': ['read', [], [], true],
-  'list-message-deliveries': ['read', ['gsi1'], [], true],
+  'list-message-deliveries': ['read', ['table'], [], true],
   'get-delivery': ['read', ['table'], [], true],
   'retry-delivery': ['read', [], ['retry'], true],
   'recover-endpoint': ['read', ['gsi3'], ['retry'], true],
   'list-dead-letters': ['read', ['gsi4'], [], true],
   'redrive-dead-letters': ['write', ['gsi4'], ['retry'], true],
   'rotate-endpoint-secret': ['write', [], [], true],
-  'test-endpoint': ['write', [], ['retry', 'fanOut'], true],
+  'test-endpoint': ['record', ['table'], ['retry'], true],
   'get-inbox-item': ['write', [], [], true],
   'ack-inbox-item': ['write', [], [], true],
-  'list-inbox': ['read', ['gsi3'], [], true],
+  'list-inbox': ['read', ['gsi2', 'gsi3'], [], true],
   'create-action': ['write', [], [], true],
   'list-actions': ['read', ['table'], [], true],
   'get-action': ['read', [], [], true],
   'delete-action': ['delete', [], [], true],
   'get-trigger-url': ['read', [], [], true],
   'list-action-triggers': ['read', ['table'], [], true],
-  'post-hook': ['write', ['table'], lanes, true],
-  'get-hook': ['write', ['table'], lanes, true],
+  'post-hook': ['write', ['table'], [], true],
+  'get-hook': ['write', ['table'], [], true],
   'get-openapi': ['none', [], [], false],
-  'fan-out': ['write', ['table'], [...lanes, 'fanOut dead letters'], false],
-  deliver: ['write', [], [...lanes, 'delivery dead letters', 'fanOut'], false],
-  'deliver-retries': ['write', [], ['retry', 'delivery dead letters', 'fanOut'], false],
-  sweeper: ['read', ['gsi5'], [...lanes, 'fanOut'], false],
+  deliver: ['record', ['table'], [...lanes, 'delivery dead letters'], false],
+  'deliver-retries': ['record', ['table'], ['retry', 'delivery dead letters'], false],
+  dispatch: ['none', ['table'], lanes, false],
+  sweeper: ['read', ['gsi5'], lanes, false],
 };
+
+/** What a DynamoDB stream event source grants its function, on the ledger's stream ARN. */
+const streamRead = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
+/** The stream consumers: each reads the stream and may send to its own failure queue (the event source's on-failure destination). */
+const streamConsumers = ['dispatch'];
 
 const sorted = <T>(values: readonly T[]): T[] => [...values].sort();
 
@@ -130,19 +136,33 @@ describe('least privilege', () => {
     }
   });
 
-  test('each function writes only its own log group and consumes only its own queue; nothing else is granted', () => {
+  test('each function writes only its own log group and consumes only its own queue or stream; nothing else is granted', () => {
     const consumed = new Map<string, QueueName>([
-      ['fan-out', 'fanOut'],
       ['deliver', 'delivery'],
       ['deliver-retries', 'retry'],
     ]);
+    expect(sorted([...stack.deliveryPipeline.streamConsumers.keys()])).toEqual(streamConsumers);
     for (const [name, p] of permissions) {
       const fn = stack.functions.get(name);
       if (!fn) throw new Error(`No function ${name}`);
-      expect({ name, logGroups: p.logGroups, consumes: p.consumes, unexpected: p.unexpected }).toEqual({
+      const readsStream = streamConsumers.includes(name);
+      expect({
+        name,
+        logGroups: p.logGroups,
+        consumes: p.consumes,
+        streamActions: sorted(p.streamActions),
+        anyResourceActions: p.anyResourceActions,
+        failureDestinations: p.failureDestinations,
+        unexpected: p.unexpected,
+      }).toEqual({
         name,
         logGroups: [logicalIdOf(fn.logGroup)],
         consumes: consumed.has(name) ? [consumed.get(name)] : [],
+        // DescribeStream, GetRecords and GetShardIterator on the stream ARN; ListStreams, which
+        // supports no resource-level permissions, alone on "*".
+        streamActions: readsStream ? streamRead : [],
+        anyResourceActions: readsStream ? ['dynamodb:ListStreams'] : [],
+        failureDestinations: readsStream ? [name] : [],
         unexpected: [],
       });
     }
@@ -150,10 +170,19 @@ describe('least privilege', () => {
 
   test('spelled out for the ones that matter most', () => {
     const all = [...permissions.values()];
-    // No function scans, batch-writes, describes the table or runs ConditionCheck elements.
-    for (const action of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:ConditionCheckItem']) {
+    // No function scans, describes the table or runs ConditionCheck elements.
+    for (const action of ['dynamodb:Scan', 'dynamodb:DescribeTable', 'dynamodb:ConditionCheckItem']) {
       expect(all.flatMap((p) => p.tableActions)).not.toContain(action);
     }
+    // Only the functions that make delivery attempts batch-write (first attempts that succeeded).
+    const batchWriters = [...permissions].filter(([, p]) => p.tableActions.includes('dynamodb:BatchWriteItem')).map(([name]) => name);
+    expect(sorted(batchWriters)).toEqual(['deliver', 'deliver-retries', 'test-endpoint']);
+    // Dispatch reads the tenant's endpoints (Query on the table) and queues jobs: no item action at all.
+    expect(permissions.get('dispatch')).toMatchObject({ tableActions: [], queries: ['table'], secrets: ['encryption key'] });
+    // Only dispatch reads the stream, or holds anything on "*".
+    expect([...permissions].filter(([, p]) => p.streamActions.length > 0 || p.anyResourceActions.length > 0).map(([name]) => name)).toEqual(
+      ['dispatch'],
+    );
     // Only the four delete routes may delete, and none of them may put.
     const deleters = [...permissions].filter(([, p]) => p.tableActions.includes('dynamodb:DeleteItem')).map(([name]) => name);
     expect(sorted(deleters)).toEqual(['delete-action', 'delete-api-key', 'delete-endpoint', 'delete-event-type']);
@@ -162,10 +191,14 @@ describe('least privilege', () => {
     expect(permissions.get('get-openapi')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: ['encryption key'] });
     // Only the sweeper walks the due-work index.
     expect([...permissions].filter(([, p]) => p.queries.includes('gsi5')).map(([name]) => name)).toEqual(['sweeper']);
-    // Hooks enqueue deliveries on both lanes and nothing else.
-    expect(sorted(permissions.get('post-hook')?.sends ?? [])).toEqual(['delivery', 'retry']);
-    // The retry consumer never sends to the primary lane; nothing sends to the retry lane's DLQ.
+    // Ingest and the hooks only store messages; dispatch (and the sweeper, for lost ones) queues them.
+    for (const name of ['create-message', 'post-hook', 'get-hook'])
+      expect({ name, sends: permissions.get(name)?.sends }).toEqual({ name, sends: [] });
+    const primarySenders = [...permissions].filter(([, p]) => p.sends.includes('delivery')).map(([name]) => name);
+    expect(sorted(primarySenders)).toEqual(['deliver', 'dispatch', 'sweeper', 'update-endpoint']);
+    // The retry consumer and the endpoint test never send to the primary lane; nothing sends to the retry lane's DLQ.
     expect(permissions.get('deliver-retries')?.sends).not.toContain('delivery');
+    expect(permissions.get('test-endpoint')?.sends).not.toContain('delivery');
     expect(all.flatMap((p) => p.sends)).not.toContain('retry dead letters');
   });
 });

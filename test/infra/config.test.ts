@@ -3,15 +3,13 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { consumerConcurrencyKeys, readSluiceConfig } from '#infra/config';
 import { hookRateLimitEnvName } from '#infra/constructs/inbound-hooks';
-import { consumers, envNames } from '#infra/description';
+import { consumers, envNames, streamConsumers } from '#infra/description';
 import { loadConfig } from '#lib/env';
 import { createSluiceStack, environmentOf, logicalIdOf, resource, synthTimeoutMs } from './support.ts';
 
 function runtimeEnv(): Record<string, string> {
   return {
     [envNames.tableName]: 'ledger',
-    [envNames.fanOutQueueUrl]: 'https://sqs.test/fan-out',
-    [envNames.fanOutDeadLetterQueueUrl]: 'https://sqs.test/fan-out-dlq',
     [envNames.deliveryQueueUrl]: 'https://sqs.test/delivery',
     [envNames.deliveryDeadLetterQueueUrl]: 'https://sqs.test/delivery-dlq',
     [envNames.retryQueueUrl]: 'https://sqs.test/retry',
@@ -44,6 +42,10 @@ describe('Sluice CDK context', () => {
     expect(configWith({ sweepGraceSeconds: '0' })).toThrow(/sweepGraceSeconds/);
     expect(configWith({ endpointFailureWindowSeconds: '1.5' })).toThrow(/endpointFailureWindowSeconds/);
     expect(configWith({ hookRateLimitPerSecond: '0' })).toThrow(/hookRateLimitPerSecond/);
+    expect(configWith({ tenantIngestPerSecond: '-1' })).toThrow(/tenantIngestPerSecond/);
+    expect(configWith({ tenantIngestPerSecond: '2.5' })).toThrow(/tenantIngestPerSecond/);
+    expect(configWith({ cacheSeconds: '301' })).toThrow(/cacheSeconds/);
+    expect(configWith({ cacheSeconds: '-1' })).toThrow(/cacheSeconds/);
     expect(configWith({ alarmEmail: 'not-an-address' })).toThrow(/alarmEmail/);
     expect(configWith({ alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' })).toThrow(/alarmTopicArn/);
     expect(configWith({ failureRateThreshold: '1.5' })).toThrow(/failureRateThreshold/);
@@ -67,12 +69,13 @@ describe('Sluice CDK context', () => {
     expect(configWith({ deliverReservedConcurrency: '20', deliverMaxConcurrency: '20' })).not.toThrow();
   });
 
-  test('every consumer has its concurrency keys', () => {
+  test('every queue consumer has its concurrency keys; the stream consumers have none', () => {
     expect(Object.keys(consumerConcurrencyKeys).sort()).toEqual(consumers.map((consumer) => consumer.name).sort());
+    for (const consumer of streamConsumers) expect(consumerConcurrencyKeys).not.toHaveProperty(consumer.name);
   });
 
   test(
-    'passes the sweeper grace, the failure window and the hook rate limit through, with the defaults the functions use',
+    'passes the sweeper grace, the failure window, the hook rate limit, the ingest budget and the cache age through, with the defaults the functions use',
     () => {
       const defaults = readSluiceConfig(new App());
       const runtime = loadConfig(runtimeEnv());
@@ -81,11 +84,24 @@ describe('Sluice CDK context', () => {
         endpointFailureWindowSeconds: defaults.endpointFailureWindowSeconds,
         historyRetentionDays: defaults.historyRetentionDays,
         hookRateLimitPerSecond: defaults.hookRateLimitPerSecond,
+        tenantIngestPerSecond: defaults.tenantIngestPerSecond,
+        cacheSeconds: defaults.cacheSeconds,
       }).toEqual({
         sweepGraceSeconds: runtime.sweepGraceSeconds,
         endpointFailureWindowSeconds: runtime.endpointFailureWindowSeconds,
         historyRetentionDays: runtime.retentionDays,
         hookRateLimitPerSecond: runtime.hookRateLimitPerSecond,
+        tenantIngestPerSecond: runtime.tenantIngestPerSecond,
+        cacheSeconds: runtime.cacheSeconds,
+      });
+      // The functions read them under these names; 0 turns the ingest budget off on both sides.
+      expect(loadConfig({ ...runtimeEnv(), [envNames.tenantIngestPerSecond]: '0', [envNames.cacheSeconds]: '0' })).toMatchObject({
+        tenantIngestPerSecond: 0,
+        cacheSeconds: 0,
+      });
+      expect(readSluiceConfig(new App({ context: { tenantIngestPerSecond: '0', cacheSeconds: '0' } }))).toMatchObject({
+        tenantIngestPerSecond: 0,
+        cacheSeconds: 0,
       });
       // The functions read the hook limit under this name.
       expect(loadConfig({ ...runtimeEnv(), [hookRateLimitEnvName]: '25' }).hookRateLimitPerSecond).toBe(25);
@@ -94,11 +110,18 @@ describe('Sluice CDK context', () => {
         sweepGraceSeconds: '300',
         endpointFailureWindowSeconds: '86400',
         hookRateLimitPerSecond: '25',
+        tenantIngestPerSecond: '40',
+        cacheSeconds: '2.5',
       });
       const template = Template.fromStack(stack);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Environment: {
-          Variables: Match.objectLike({ [envNames.sweepGraceSeconds]: '300', [envNames.endpointFailureWindowSeconds]: '86400' }),
+          Variables: Match.objectLike({
+            [envNames.sweepGraceSeconds]: '300',
+            [envNames.endpointFailureWindowSeconds]: '86400',
+            [envNames.tenantIngestPerSecond]: '40',
+            [envNames.cacheSeconds]: '2.5',
+          }),
         },
       });
       expect(environmentOf(template, logicalIdOf(stack.hooks.functionFor('post-hook').lambdaFunction))[hookRateLimitEnvName]).toBe('25');
@@ -130,7 +153,11 @@ describe('Sluice CDK context', () => {
   test(
     'consumer concurrency: the event source maximum and the function reservation come from the context',
     () => {
-      const { stack } = createSluiceStack({ deliverMaxConcurrency: '80', deliverReservedConcurrency: '100', fanOutMaxConcurrency: '5' });
+      const { stack } = createSluiceStack({
+        deliverMaxConcurrency: '80',
+        deliverReservedConcurrency: '100',
+        deliverRetriesMaxConcurrency: '5',
+      });
       const template = Template.fromStack(stack);
       const deliver = stack.deliveryPipeline.consumerFor('deliver');
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -138,7 +165,7 @@ describe('Sluice CDK context', () => {
         ScalingConfig: { MaximumConcurrency: 80 },
       });
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        FunctionName: { Ref: logicalIdOf(stack.deliveryPipeline.consumerFor('fan-out').lambdaFunction) },
+        FunctionName: { Ref: logicalIdOf(stack.deliveryPipeline.consumerFor('deliver-retries').lambdaFunction) },
         ScalingConfig: { MaximumConcurrency: 5 },
       });
       expect(resource(template, logicalIdOf(deliver.lambdaFunction)).Properties?.ReservedConcurrentExecutions).toBe(100);

@@ -1,10 +1,11 @@
 /**
- * CloudWatch: the alarm topic, an alarm on every dead-letter queue and on the delivery failure
- * rate (all notifying the topic), per-endpoint metric filters on the delivery log, the dashboard.
+ * CloudWatch: the alarm topic, an alarm on every dead-letter queue, on every stream consumer's
+ * failure queue and on the delivery failure rate (all notifying the topic), per-endpoint metric
+ * filters on the delivery log, the dashboard.
  */
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { emfNamespace, endpointNamespace } from '#infra/constructs/observability';
-import { type QueueName, queues } from '#infra/description';
+import { type QueueName, queues, streamConsumers } from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
 import { createSluiceStack, logicalIdOf, refOf, resource, resourcesOfType, statementsOf, synthTimeoutMs } from './support.ts';
 
@@ -34,6 +35,34 @@ describe('Observability', () => {
         EvaluationPeriods: 1,
         TreatMissingData: 'notBreaching',
       });
+    }
+  });
+
+  test('an alarm fires on any message visible in each failure queue, and says the sweeper still re-dispatches those messages', () => {
+    expect([...stack.observability.failureQueueAlarms.keys()]).toEqual(streamConsumers.map((consumer) => consumer.name));
+    for (const consumer of streamConsumers) {
+      const alarm = stack.observability.failureQueueAlarms.get(consumer.name);
+      if (!alarm) throw new Error(`No failure-queue alarm for ${consumer.name}`);
+      expect(alarm.node.id).toBe(`${consumer.failureQueue.id}Alarm`);
+      const properties = resource(template, logicalIdOf(alarm)).Properties;
+      expect(properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Statistic: 'Maximum',
+        Period: 60,
+        Dimensions: [
+          { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(stack.storage.failureQueueFor(consumer.name).queue), 'QueueName'] } },
+        ],
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      expect(properties?.AlarmDescription).toEqual(expect.stringContaining(consumer.failureQueue.id));
+      expect(properties?.AlarmDescription).toEqual(expect.stringContaining(`${consumer.name} gave up on them`));
+      expect(properties?.AlarmDescription).toEqual(
+        expect.stringContaining('the sweeper still re-dispatches every message without deliveries once its grace period has passed'),
+      );
     }
   });
 
@@ -67,7 +96,7 @@ describe('Observability', () => {
 
   test('every alarm notifies the alarm topic', () => {
     const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(Object.keys(queues).length + 1);
+    expect(alarms).toHaveLength(Object.keys(queues).length + streamConsumers.length + 1);
     for (const alarm of alarms) {
       expect(alarm.Properties?.AlarmActions).toEqual([{ Ref: logicalIdOf(stack.observability.alarmTopic) }]);
     }
@@ -128,7 +157,7 @@ describe('Observability', () => {
       'Delivery attempts',
       'Failure rate (5 min)',
       'Delivery latency (ms)',
-      'Dead-letter queues',
+      'Dead-letter and failure queues',
       'Endpoints with the most failed attempts',
       'Attempts by endpoint (delivery log)',
       'Workers: errors and throttles',
@@ -137,6 +166,19 @@ describe('Observability', () => {
       expect(body).toContain(title);
     }
     expect(body).toContain(`SCHEMA(\\\\\\"${endpointNamespace}\\\\\\", endpointId)`);
+    // Every alarm is on the status widget; the failure queues are graphed with the dead-letter queues.
+    for (const alarm of [
+      ...stack.observability.deadLetterAlarms.values(),
+      ...stack.observability.failureQueueAlarms.values(),
+      stack.observability.failureRateAlarm,
+    ]) {
+      expect(body).toContain(logicalIdOf(alarm));
+    }
+    for (const failureQueue of stack.storage.failureQueues.values()) {
+      expect(body).toContain(`\\"label\\":\\"${failureQueue.description.id}\\"`);
+    }
+    // The workers' errors and throttles include the stream consumers.
+    for (const consumer of streamConsumers) expect(body).toContain(`${consumer.name} errors`);
   });
 });
 

@@ -6,13 +6,26 @@
 
 import { App, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DeliveryPipeline } from '#infra/constructs/delivery-pipeline';
+import { DeliveryPipeline, maxStreamRecordAge } from '#infra/constructs/delivery-pipeline';
 import { hookRateLimitEnvName, hookRouteNames } from '#infra/constructs/inbound-hooks';
 import { QueueWithDeadLetter } from '#infra/constructs/queue-with-dead-letter';
-import { apiFunctions, consumers, envNames, ledgerTable, type QueueName, queues, scheduledFunctions } from '#infra/description';
+import {
+  apiFunctions,
+  consumers,
+  envNames,
+  ledgerTable,
+  type QueueName,
+  queues,
+  scheduledFunctions,
+  streamConsumers,
+} from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
 import { routeTable } from '#lib/api/route-table';
+import { newDispatchedMessagePattern } from '#lib/aws/ledger-keys';
+import { DEFAULT_CACHE_SECONDS } from '#lib/core/cache';
+import { DEFAULT_TENANT_INGEST_PER_SECOND } from '#lib/core/ingest-budget';
 import {
   createSluiceStack,
   environmentOf,
@@ -35,8 +48,16 @@ describe('SluiceStack', () => {
     template = Template.fromStack(stack);
   }, synthTimeoutMs);
 
+  /** The event source mappings that read an SQS queue, and the ones that read the ledger's stream. */
+  function mappings(source: 'queue' | 'stream') {
+    const streamArn = JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(stack.storage.table), 'StreamArn'] });
+    return Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) => (JSON.stringify(mapping.Properties?.EventSourceArn) === streamArn) === (source === 'stream'),
+    );
+  }
+
   describe('storage', () => {
-    test('the ledger table has the described keys, every GSI, on-demand billing, PITR, TTL on history, encryption and is retained', () => {
+    test('the ledger table has the described keys, every GSI, on-demand billing, PITR, TTL on history, a stream, encryption and is retained', () => {
       expect(ledgerTable.indexes).toHaveLength(5);
       template.resourceCountIs('AWS::DynamoDB::Table', 1);
       template.hasResource('AWS::DynamoDB::Table', {
@@ -51,6 +72,7 @@ describe('SluiceStack', () => {
           PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
           TimeToLiveSpecification: { AttributeName: ledgerTable.ttlAttribute, Enabled: true },
           SSESpecification: { SSEEnabled: true },
+          StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
           DeletionProtectionEnabled: true,
           GlobalSecondaryIndexes: ledgerTable.indexes.map((index) =>
             Match.objectLike({
@@ -59,16 +81,45 @@ describe('SluiceStack', () => {
                 { AttributeName: index.partitionKey, KeyType: 'HASH' },
                 { AttributeName: index.sortKey, KeyType: 'RANGE' },
               ],
-              Projection: { ProjectionType: index.projection },
+              Projection:
+                index.projection.type === 'INCLUDE'
+                  ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection.attributes] }
+                  : { ProjectionType: 'KEYS_ONLY' },
             }),
           ),
         }),
       });
     });
 
+    test('the indexes copy no whole items: the listing indexes sort by the item id and carry at most a filter attribute', () => {
+      expect(ledgerTable.stream).toBe('NEW_IMAGE');
+      const table = resource(template, logicalIdOf(stack.storage.table)).Properties ?? {};
+      const indexes = table.GlobalSecondaryIndexes as Array<{ IndexName: string; KeySchema: unknown; Projection: unknown }>;
+      expect(indexes.map((index) => [index.IndexName, index.KeySchema, index.Projection])).toEqual([
+        ['gsi1', keys('gsi1pk', 'id'), { ProjectionType: 'INCLUDE', NonKeyAttributes: ['type'] }],
+        ['gsi2', keys('gsi2pk', 'id'), { ProjectionType: 'INCLUDE', NonKeyAttributes: ['status'] }],
+        ['gsi3', keys('gsi3pk', 'id'), { ProjectionType: 'KEYS_ONLY' }],
+        ['gsi4', keys('gsi4pk', 'id'), { ProjectionType: 'KEYS_ONLY' }],
+        ['gsi5', keys('gsi5pk', 'gsi5sk'), { ProjectionType: 'INCLUDE', NonKeyAttributes: ['tenantId', 'endpointIds'] }],
+      ]);
+      // Every key attribute is a string, declared once (the shared `id` sort key included).
+      const definitions = table.AttributeDefinitions as Array<{ AttributeName: string; AttributeType: string }>;
+      expect(definitions.map((definition) => definition.AttributeName).sort()).toEqual(
+        ['pk', 'sk', 'id', 'gsi1pk', 'gsi2pk', 'gsi3pk', 'gsi4pk', 'gsi5pk', 'gsi5sk'].sort(),
+      );
+      expect(new Set(definitions.map((definition) => definition.AttributeType))).toEqual(new Set(['S']));
+
+      function keys(partitionKey: string, sortKey: string) {
+        return [
+          { AttributeName: partitionKey, KeyType: 'HASH' },
+          { AttributeName: sortKey, KeyType: 'RANGE' },
+        ];
+      }
+    });
+
     test('each queue redrives to its own dead-letter queue, kept 14 days; all are encrypted', () => {
       const queueNames = Object.keys(queues) as QueueName[];
-      template.resourceCountIs('AWS::SQS::Queue', 2 * queueNames.length);
+      template.resourceCountIs('AWS::SQS::Queue', 2 * queueNames.length + streamConsumers.length);
       const deadLetterIds = new Set<string>();
       for (const name of queueNames) {
         const description = queues[name];
@@ -91,6 +142,28 @@ describe('SluiceStack', () => {
       expect(deadLetterIds.size).toBe(queueNames.length);
     });
 
+    test('each stream consumer has its own failure queue: encrypted, kept as described, and itself the end of the line', () => {
+      expect(streamConsumers.map((consumer) => consumer.name)).toEqual(['dispatch']);
+      expect([...stack.storage.failureQueues.keys()]).toEqual(streamConsumers.map((consumer) => consumer.name));
+      for (const consumer of streamConsumers) {
+        const failureQueue = stack.storage.failureQueueFor(consumer.name);
+        expect(failureQueue.description).toBe(consumer.failureQueue);
+        expect(failureQueue.queue.node.id).toBe(consumer.failureQueue.id);
+        const properties = resource(template, logicalIdOf(failureQueue.queue)).Properties;
+        // No redrive policy: nothing consumes it, so it is the end of the line (and alarmed).
+        expect(properties).toEqual({
+          MessageRetentionPeriod: consumer.failureQueue.retentionSeconds,
+          SqsManagedSseEnabled: true,
+          Tags: [{ Key: 'sluice:stage', Value: 'dev' }],
+        });
+      }
+      expect(stack.storage.failureQueueFor('dispatch').description).toMatchObject({
+        id: 'DispatchFailureQueue',
+        retentionSeconds: 14 * 24 * 3600,
+      });
+      expect(() => stack.storage.failureQueueFor('deliver')).toThrow(/No failure queue for the stream consumer deliver/);
+    });
+
     test('every queue policy denies requests without TLS', () => {
       const policies = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy'));
       const queuesWithTlsOnly = policies.flatMap((policy) => {
@@ -101,7 +174,9 @@ describe('SluiceStack', () => {
         );
         return deniesPlainHttp ? (policy.Properties?.Queues as unknown[]) : [];
       });
-      expect(queuesWithTlsOnly).toHaveLength(2 * Object.keys(queues).length);
+      const failureQueueIds = [...stack.storage.failureQueues.values()].map((f) => logicalIdOf(f.queue));
+      for (const id of failureQueueIds) expect(queuesWithTlsOnly).toContainEqual({ Ref: id });
+      expect(queuesWithTlsOnly).toHaveLength(2 * Object.keys(queues).length + failureQueueIds.length);
     });
 
     test('the two keys are generated secrets encrypted with a rotating customer-managed KMS key; the data key and the KMS key are retained', () => {
@@ -125,9 +200,10 @@ describe('SluiceStack', () => {
 
   describe('delivery pipeline', () => {
     test('each consumer reads its queue with ReportBatchItemFailures, the described batching and concurrency, and its queue has a redrive policy', () => {
-      const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
-      expect(mappings).toHaveLength(consumers.length);
-      for (const mapping of mappings) {
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', consumers.length + streamConsumers.length);
+      const queueMappings = mappings('queue');
+      expect(queueMappings).toHaveLength(consumers.length);
+      for (const mapping of queueMappings) {
         expect(mapping.Properties?.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
         const [queueId] = getAttOf(mapping.Properties?.EventSourceArn);
         expect(resource(template, queueId).Properties?.RedrivePolicy).toEqual({
@@ -147,8 +223,57 @@ describe('SluiceStack', () => {
       }
     });
 
+    test('each stream consumer reads the ledger stream from the oldest record, filtered, bisecting failed batches, then giving them to its failure queue', () => {
+      const streamMappings = mappings('stream');
+      expect(streamMappings).toHaveLength(streamConsumers.length);
+      for (const consumer of streamConsumers) {
+        const fn = stack.deliveryPipeline.streamConsumerFor(consumer.name);
+        const [mapping] = streamMappings.filter(
+          (candidate) => refOf(candidate.Properties?.FunctionName) === logicalIdOf(fn.lambdaFunction),
+        );
+        expect(mapping?.Properties).toEqual({
+          EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(stack.storage.table), 'StreamArn'] },
+          FunctionName: { Ref: logicalIdOf(fn.lambdaFunction) },
+          StartingPosition: 'TRIM_HORIZON',
+          BatchSize: consumer.batchSize,
+          ...(consumer.maxBatchingWindowSeconds > 0 && { MaximumBatchingWindowInSeconds: consumer.maxBatchingWindowSeconds }),
+          MaximumRetryAttempts: consumer.retryAttempts,
+          BisectBatchOnFunctionError: true,
+          MaximumRecordAgeInSeconds: 24 * 3600,
+          DestinationConfig: {
+            OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(stack.storage.failureQueueFor(consumer.name).queue), 'Arn'] } },
+          },
+          FilterCriteria: { Filters: [{ Pattern: JSON.stringify(consumer.filter) }] },
+          Tags: [{ Key: 'sluice:stage', Value: 'dev' }],
+        });
+      }
+      expect(maxStreamRecordAge.toSeconds()).toBe(24 * 3600);
+    });
+
+    test('dispatch is invoked only for new messages that still need dispatching, with the described batching', () => {
+      const dispatch = streamConsumers.find((consumer) => consumer.name === 'dispatch');
+      expect(dispatch).toMatchObject({
+        batchSize: 100,
+        maxBatchingWindowSeconds: 0,
+        retryAttempts: 10,
+        filter: newDispatchedMessagePattern,
+      });
+      const [mapping] = mappings('stream');
+      if (!mapping) throw new Error('No stream event source mapping');
+      const criteria = mapping.Properties?.FilterCriteria as { Filters?: Array<{ Pattern: string }> } | undefined;
+      expect(criteria?.Filters).toHaveLength(1);
+      const [filter] = criteria?.Filters ?? [];
+      // Inserts of message items (sk MSG) in a NEW# sweeper shard, not attempted inline (a ping).
+      expect(JSON.parse(filter?.Pattern ?? '')).toEqual({
+        eventName: ['INSERT'],
+        dynamodb: { NewImage: { sk: { S: ['MSG'] }, gsi5pk: { S: [{ prefix: 'NEW#' }] }, inline: { BOOL: [{ exists: false }] } } },
+      });
+      expect(mapping.Properties).not.toHaveProperty('FunctionResponseTypes');
+      expect(mapping.Properties).not.toHaveProperty('ScalingConfig');
+    });
+
     test('the retry lane is read by deliver-retries alone', () => {
-      expect(Object.keys(queues).sort()).toEqual(['delivery', 'fanOut', 'retry']);
+      expect(Object.keys(queues).sort()).toEqual(['delivery', 'retry']);
       const retryMappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).filter(
         (mapping) => getAttOf(mapping.Properties?.EventSourceArn)[0] === logicalIdOf(stack.storage.queues.retry.queue),
       );
@@ -159,7 +284,7 @@ describe('SluiceStack', () => {
     });
 
     test('every queue stays invisible for at least 6x the timeout of the function consuming it', () => {
-      for (const mapping of Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'))) {
+      for (const mapping of mappings('queue')) {
         const [queueId] = getAttOf(mapping.Properties?.EventSourceArn);
         const functionId = refOf(mapping.Properties?.FunctionName);
         const visibilityTimeout = resource(template, queueId).Properties?.VisibilityTimeout;
@@ -177,16 +302,47 @@ describe('SluiceStack', () => {
       });
       const retryConsumer = consumers.find((consumer) => consumer.queue === 'retry');
       if (!retryConsumer) throw new Error('No consumer reads the retry queue');
+      const table = new dynamodb.Table(stackUnderTest, 'Table', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
       expect(
         () =>
           new DeliveryPipeline(stackUnderTest, 'Pipeline', {
             consumers: [retryConsumer],
+            streamConsumers: [],
             scheduledFunctions: [],
-            queues: { fanOut: shortRetry, delivery: shortRetry, retry: shortRetry },
+            queues: { delivery: shortRetry, retry: shortRetry },
+            table,
+            failureQueues: new Map(),
             environment: {},
             logRetention: RetentionDays.ONE_DAY,
           }),
       ).toThrow(/Queue retry: visibility timeout 300 s is under 6 x the deliver-retries timeout \(60 s\)/);
+    });
+
+    test('a stream consumer needs a failure queue and a table with a stream', () => {
+      const [dispatch] = streamConsumers;
+      if (!dispatch) throw new Error('No stream consumer');
+      const build = (stream: boolean, withFailureQueue: boolean) => {
+        const stackUnderTest = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Check');
+        const queue = new QueueWithDeadLetter(stackUnderTest, 'Queue', { description: queues.delivery });
+        const table = new dynamodb.Table(stackUnderTest, 'Table', {
+          partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+          ...(stream && { stream: dynamodb.StreamViewType.NEW_IMAGE }),
+        });
+        const failureQueue = { consumer: dispatch.name, description: dispatch.failureQueue, queue: queue.deadLetterQueue };
+        return new DeliveryPipeline(stackUnderTest, 'Pipeline', {
+          consumers: [],
+          streamConsumers: [dispatch],
+          scheduledFunctions: [],
+          queues: { delivery: queue, retry: queue },
+          table,
+          failureQueues: new Map(withFailureQueue ? [[dispatch.name, failureQueue]] : []),
+          environment: {},
+          logRetention: RetentionDays.ONE_DAY,
+        });
+      };
+      expect(() => build(true, true)).not.toThrow();
+      expect(() => build(true, false)).toThrow(/Stream consumer dispatch has no failure queue/);
+      expect(() => build(false, true)).toThrow(/DynamoDB Streams must be enabled/);
     });
 
     test('the sweeper runs on its EventBridge schedule, which may invoke it', () => {
@@ -267,7 +423,9 @@ describe('SluiceStack', () => {
   describe('functions', () => {
     test('every function runs Node 22 on arm64 with its own role, its own log group with retention, and the Sluice env', () => {
       const functions = resourcesOfType(template, 'AWS::Lambda::Function');
-      expect(Object.keys(functions)).toHaveLength(apiFunctions.length + consumers.length + scheduledFunctions.length);
+      expect(Object.keys(functions)).toHaveLength(
+        apiFunctions.length + consumers.length + streamConsumers.length + scheduledFunctions.length,
+      );
       expect(stack.functions.size).toBe(Object.keys(functions).length);
       const logGroups = resourcesOfType(template, 'AWS::Logs::LogGroup');
       const usedLogGroups = new Set<string>();
@@ -298,15 +456,13 @@ describe('SluiceStack', () => {
           [envNames.encryptionKeySecretArn]: { Ref: logicalIdOf(stack.storage.encryptionKey) },
           [envNames.sweepGraceSeconds]: '120',
           [envNames.endpointFailureWindowSeconds]: String(5 * 24 * 3600),
+          [envNames.tenantIngestPerSecond]: String(DEFAULT_TENANT_INGEST_PER_SECOND),
+          [envNames.cacheSeconds]: String(DEFAULT_CACHE_SECONDS),
+          [envNames.deliveryQueueUrl]: { Ref: logicalIdOf(stack.storage.queues.delivery.queue) },
+          [envNames.deliveryDeadLetterQueueUrl]: { Ref: logicalIdOf(stack.storage.queues.delivery.deadLetterQueue) },
         });
-        for (const name of [
-          envNames.fanOutQueueUrl,
-          envNames.fanOutDeadLetterQueueUrl,
-          envNames.deliveryQueueUrl,
-          envNames.deliveryDeadLetterQueueUrl,
-        ]) {
-          expect(variables[name]).toBeDefined();
-        }
+        // Nothing names the fan-out queue any more.
+        expect(Object.keys(variables).filter((name) => /FAN_OUT/.test(name))).toEqual([]);
       }
       expect(usedLogGroups.size).toBe(Object.keys(functions).length);
       expect(usedRoles.size).toBe(Object.keys(functions).length);
@@ -325,7 +481,7 @@ describe('SluiceStack', () => {
     });
 
     test('function timeouts and memory come from the description; no reserved concurrency unless configured', () => {
-      for (const description of [...apiFunctions, ...consumers, ...scheduledFunctions]) {
+      for (const description of [...apiFunctions, ...consumers, ...streamConsumers, ...scheduledFunctions]) {
         const fn = stack.functions.get(description.name);
         if (!fn) throw new Error(`No function ${description.name}`);
         const properties = resource(template, logicalIdOf(fn.lambdaFunction)).Properties;
@@ -335,25 +491,37 @@ describe('SluiceStack', () => {
     });
   });
 
-  test('no IAM, queue or topic policy grants on a wildcard resource', () => {
+  test('no IAM, queue or topic policy grants on a wildcard resource, but ListStreams to the stream consumers', () => {
     // Key policies are left out: their `Resource` is always "*", which there means "this key".
-    const statements: PolicyStatementJson[] = [];
+    const streamConsumerRoles = new Set([...stack.deliveryPipeline.streamConsumers.values()].map((fn) => logicalIdOf(fn.role)));
+    const statements: { statement: PolicyStatementJson; roles: string[] }[] = [];
     for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy']) {
-      for (const policy of Object.values(resourcesOfType(template, type)))
-        statements.push(...statementsOf(policy.Properties?.PolicyDocument));
+      for (const policy of Object.values(resourcesOfType(template, type))) {
+        const roles = ((policy.Properties?.Roles as unknown[] | undefined) ?? []).map(refOf);
+        statements.push(...statementsOf(policy.Properties?.PolicyDocument).map((statement) => ({ statement, roles })));
+      }
     }
     for (const role of Object.values(resourcesOfType(template, 'AWS::IAM::Role'))) {
       for (const inline of (role.Properties?.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []) {
-        statements.push(...statementsOf(inline.PolicyDocument));
+        statements.push(...statementsOf(inline.PolicyDocument).map((statement) => ({ statement, roles: [] })));
       }
     }
     expect(statements.length).toBeGreaterThan(stack.functions.size);
-    const wildcard = statements.filter((statement) => JSON.stringify(statement.Resource ?? null).includes('*'));
+    // dynamodb:ListStreams supports no resource-level permissions: IAM grants it on "*" only. It
+    // lists stream ARNs, no data; the stream itself is read on its own ARN (access.test.ts).
+    const listStreams = { Action: 'dynamodb:ListStreams', Effect: 'Allow', Resource: '*' };
+    const isListStreams = ({ statement, roles }: (typeof statements)[number]) =>
+      JSON.stringify(statement) === JSON.stringify(listStreams) && roles.length === 1 && streamConsumerRoles.has(roles[0] ?? '');
+    expect(statements.filter(isListStreams)).toHaveLength(streamConsumerRoles.size);
+    const wildcard = statements
+      .filter((entry) => !isListStreams(entry))
+      .map(({ statement }) => statement)
+      .filter((statement) => JSON.stringify(statement.Resource ?? null).includes('*'));
     expect(wildcard).toEqual([]);
     // Denies may be broad (the TLS-only queue and topic policies deny `sqs:*` / `sns:Publish` over plain HTTP).
-    const wildcardActions = statements.filter(
-      (statement) => statement.Effect === 'Allow' && [statement.Action].flat().some((action) => action.includes('*')),
-    );
+    const wildcardActions = statements
+      .map(({ statement }) => statement)
+      .filter((statement) => statement.Effect === 'Allow' && [statement.Action].flat().some((action) => action.includes('*')));
     expect(wildcardActions).toEqual([]);
   });
 

@@ -92,6 +92,12 @@ export interface FunctionPermissions {
   readonly logGroups: string[];
   /** Queues it consumes (the event source's grant). */
   readonly consumes: QueueRef[];
+  /** Actions on the ledger's stream ARN (a stream event source's grant). */
+  readonly streamActions: string[];
+  /** Actions granted on `"*"` (IAM offers dynamodb:ListStreams on nothing narrower). */
+  readonly anyResourceActions: string[];
+  /** Stream consumers whose failure queue it may send to (the on-failure destination's grant), by consumer name. */
+  readonly failureDestinations: string[];
   /** Anything the sorting above did not recognise: must stay empty. */
   readonly unexpected: PolicyStatementJson[];
 }
@@ -103,6 +109,9 @@ const eventSourceActions = [
   'sqs:DeleteMessage',
   'sqs:GetQueueAttributes',
 ].sort();
+
+/** What `SqsDlq` grants on a failure queue (`grantSendMessages`). */
+const failureDestinationActions = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
 
 /** Every function's permissions, by function name, from the IAM policies attached to its role. */
 export function permissionsByFunction(stack: SluiceStack, template: Template): Map<string, FunctionPermissions> {
@@ -116,13 +125,26 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
     [logicalIdOf(stack.storage.rootKey), 'root key'],
     [logicalIdOf(stack.storage.encryptionKey), 'encryption key'],
   ]);
+  const failureQueueOwners = new Map([...stack.storage.failureQueues.values()].map((f) => [logicalIdOf(f.queue), f.consumer]));
   const keyId = logicalIdOf(stack.storage.secretsKey);
   const roleNames = new Map([...stack.functions].map(([name, fn]) => [logicalIdOf(fn.role), name]));
 
   const result = new Map<string, FunctionPermissions>(
     [...stack.functions.keys()].map((name) => [
       name,
-      { tableActions: [], queries: [], sends: [], secrets: [], decrypts: [], logGroups: [], consumes: [], unexpected: [] },
+      {
+        tableActions: [],
+        queries: [],
+        sends: [],
+        secrets: [],
+        decrypts: [],
+        logGroups: [],
+        consumes: [],
+        streamActions: [],
+        anyResourceActions: [],
+        failureDestinations: [],
+        unexpected: [],
+      },
     ]),
   );
 
@@ -158,8 +180,26 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
       }
       return true;
     }
+    if (JSON.stringify(resources) === JSON.stringify(['*'])) {
+      if (statement.Condition || JSON.stringify(actions) !== JSON.stringify(['dynamodb:ListStreams'])) return false;
+      permissions.anyResourceActions.push(...actions);
+      return true;
+    }
+    if (JSON.stringify(actions) === JSON.stringify(failureDestinationActions)) {
+      for (const queueResource of resources) {
+        const consumer = failureQueueOwners.get(getAttOf(queueResource)[0]);
+        if (!consumer || getAttOf(queueResource)[1] !== 'Arn') return false;
+        permissions.failureDestinations.push(consumer);
+      }
+      return true;
+    }
     if (actions.every((action) => action.startsWith('dynamodb:'))) {
       if (statement.Condition) return false;
+      if (resources.some((r) => JSON.stringify(r) === JSON.stringify({ 'Fn::GetAtt': [tableId, 'StreamArn'] }))) {
+        if (resources.length !== 1) return false;
+        permissions.streamActions.push(...actions);
+        return true;
+      }
       if (actions.includes('dynamodb:Query')) {
         if (actions.length !== 1) return false;
         for (const queryResource of resources) {

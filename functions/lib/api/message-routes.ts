@@ -32,6 +32,11 @@ export const createMessage = defineRoute({
     ...errorResponses,
     413: { description: 'Payload over 256 KiB', schema: ErrorBody },
     422: { description: 'Unknown event type, or the payload fails its schema', schema: ErrorBody },
+    429: {
+      description: "Over the tenant's ingest budget; `Retry-After` says when to come back",
+      schema: ErrorBody,
+      headers: { 'retry-after': 'Seconds to wait before retrying' },
+    },
   },
 });
 

@@ -58,6 +58,11 @@ export function openApiDocument(): Record<string, unknown> {
           status,
           {
             description: response.description,
+            ...(response.headers && {
+              headers: Object.fromEntries(
+                Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: 'integer' } }]),
+              ),
+            }),
             ...(response.schema && { content: { 'application/json': { schema: response.schema } } }),
           },
         ]),

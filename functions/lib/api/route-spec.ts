@@ -5,6 +5,8 @@ import { type RouteName, routeTable } from './route-table.ts';
 export interface ResponseSpec {
   readonly description: string;
   readonly schema?: z.ZodType;
+  /** Response headers worth declaring, by name, with what they say. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface RouteSpecInput<B extends z.ZodType | undefined, Q extends z.ZodType | undefined, P extends z.ZodType | undefined> {

@@ -3,7 +3,15 @@ import type { ApiKey, KeyGrant, Page, PageRequest, Tenant } from '../core/model.
 import type { ApiKeyStore, TenantStore } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { isConditionFailure, isTransactionConflict, type LedgerTable, partition, queryPage } from './ledger-table.ts';
+import {
+  isConditionFailure,
+  isTransactionConflict,
+  type LedgerTable,
+  partition,
+  partitionPrefix,
+  queryPage,
+  queryPageOfItems,
+} from './ledger-table.ts';
 
 export class DynamoTenantStore implements TenantStore {
   constructor(private readonly table: LedgerTable) {}
@@ -12,7 +20,7 @@ export class DynamoTenantStore implements TenantStore {
     await this.table.client.send(
       new PutCommand({
         TableName: this.table.name,
-        Item: { ...keys.tenant(tenant.id), gsi1pk: keys.tenantsIndex(), gsi1sk: tenant.id, entity: 'tenant', ...tenant },
+        Item: { ...keys.tenant(tenant.id), gsi1pk: keys.tenantsIndex(), entity: 'tenant', ...tenant },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -24,7 +32,7 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   list(page: PageRequest): Promise<Page<Tenant>> {
-    return queryPage(this.table, partition(keys.tenantsIndex(), 'gsi1'), page, (item) => stripKeys<Tenant>(item));
+    return queryPageOfItems(this.table, partition(keys.tenantsIndex(), 'gsi1'), page, (item) => stripKeys<Tenant>(item));
   }
 }
 
@@ -85,8 +93,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     return queryPage(
       this.table,
       {
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.tenant(tenantId).pk, ':prefix': 'KEY#' },
+        ...partitionPrefix(keys.apiKeysOfTenant(tenantId)),
       },
       page,
       (item) => publicKey(stripKeys<StoredApiKey>(item)),

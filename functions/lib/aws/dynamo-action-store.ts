@@ -3,7 +3,7 @@ import { ConflictError } from '../core/errors.ts';
 import type { Action, Page, PageRequest, TriggerRecord } from '../core/model.ts';
 import type { ActionStore } from '../core/ports.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { expiresAtFor, isTransactionConflict, type LedgerTable, partition, queryPage } from './ledger-table.ts';
+import { expiresAtFor, isTransactionConflict, type LedgerTable, partition, partitionPrefix, queryPage } from './ledger-table.ts';
 
 /**
  * An action lives under its tenant, with a second item keyed by its `event_id` so a trigger
@@ -60,8 +60,7 @@ export class DynamoActionStore implements ActionStore {
     return queryPage(
       this.table,
       {
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.tenant(tenantId).pk, ':prefix': 'ACT#' },
+        ...partitionPrefix(keys.actionsOfTenant(tenantId)),
       },
       page,
       (item) => stripKeys<Action>(item),

@@ -1,97 +1,99 @@
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isDeliveryId } from '../core/ids.ts';
+import type { DeliveryJob } from '../core/jobs.ts';
 import type { Attempt, Delivery, DeliveryEvent, DeliveryStatus, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
-import type {
-  AttemptRecord,
-  DeliveryContext,
-  DeliveryContextLoader,
-  DeliveryJob,
-  DeliveryListFilter,
-  DeliveryStore,
-} from '../core/ports.ts';
-import type { DynamoEndpointStore } from './dynamo-endpoint-stores.ts';
+import type { AttemptRecord, DeliveryContextLoader, DeliveryListFilter, DeliveryStore, LedgerSnapshot } from '../core/ports.ts';
+import type { BatchWriter } from './batch-writer.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
 import {
-  chunk,
+  batchGet,
   decodeCursor,
   encodeCursor,
   expiresAtFor,
+  type ItemKey,
   isConditionFailure,
   isTransactionConflict,
   type LedgerTable,
   partition,
+  partitionPrefix,
   queryAll,
-  queryPage,
+  queryPageOfItems,
 } from './ledger-table.ts';
 
-/** DynamoDB's limits: 100 items a transaction and a BatchGetItem. */
-const TRANSACTION_LIMIT = 100;
-const BATCH_GET_LIMIT = 100;
+/** Statuses someone lists by endpoint or tenant: only these put a delivery into the sparse status indexes. */
+const LISTED_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failed', 'dead']);
 
+/** The first attempt lives on the delivery item, without the fields the delivery already says. */
+type EmbeddedAttempt = Omit<Attempt, 'deliveryId' | 'attempt'>;
+
+/** How an item of the message partition says it is a delivery (and not one of its attempts or events). */
+const DELIVERY_ENTITY = 'delivery';
+
+/**
+ * The delivery ledger. A delivery is one item in its message's partition, written once after its
+ * first attempt (which it carries); later attempts are items of their own. An item is in the
+ * sparse indexes only while someone may look for it there: `gsi3`/`gsi4` while pending, failing
+ * or dead, `gsi5` while a next attempt is scheduled. Every delivery is in `gsi2` (the endpoint's
+ * history), with its status so the history filters without reading other items.
+ */
 export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader {
   constructor(
     private readonly table: LedgerTable,
-    private readonly endpointStore: DynamoEndpointStore,
+    private readonly writer: BatchWriter,
+    private readonly openEndpoint: (item: Record<string, unknown>) => Endpoint,
+    private readonly openMessage: (item: Record<string, unknown>) => Message,
   ) {}
 
-  async createMany(deliveries: readonly Delivery[]): Promise<readonly string[]> {
-    const created: string[] = [];
-    for (const group of chunk(deliveries, TRANSACTION_LIMIT)) {
-      const puts = group.map((delivery) => ({
-        TableName: this.table.name,
-        Item: this.toItem(delivery),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }));
-      try {
-        await this.table.client.send(new TransactWriteCommand({ TransactItems: puts.map((Put) => ({ Put })) }));
-        created.push(...group.map((d) => d.id));
-      } catch (error) {
-        if (!isTransactionConflict(error)) throw error;
-        // Some already exist (a repeated fan-out): create the rest one by one, keeping the others.
-        for (const [index, put] of puts.entries()) {
-          try {
-            await this.table.client.send(new PutCommand(put));
-            created.push(group[index]?.id ?? '');
-          } catch (putError) {
-            if (!isConditionFailure(putError)) throw putError;
-          }
-        }
-      }
+  settleFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<void> {
+    return this.writer.put(this.toItem(delivery, attempt));
+  }
+
+  recordFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<boolean> {
+    return this.putNew(this.toItem(delivery, attempt));
+  }
+
+  create(delivery: Delivery): Promise<boolean> {
+    return this.putNew(this.toItem(delivery));
+  }
+
+  private async putNew(item: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new PutCommand({ TableName: this.table.name, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
     }
-    return created;
   }
 
   async get(id: string): Promise<Delivery | undefined> {
-    const { Item } = await this.table.client.send(
-      new GetCommand({ TableName: this.table.name, Key: keys.delivery(id), ConsistentRead: true }),
-    );
-    return Item && toDelivery(Item);
+    return (await this.getMany([id])).get(id);
   }
 
   async getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Delivery>> {
-    const items = await this.batchGet(ids.map((id) => keys.delivery(id)));
+    const items = await batchGet(this.table, deliveryKeys(ids), true);
     return new Map(items.map((item) => [String(item.id), toDelivery(item)]));
+  }
+
+  async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
+    const items = await batchGet(this.table, deliveryKeys(ids), false, 'id');
+    return new Set(items.map((item) => String(item.id)));
   }
 
   async getWithAttempts(
     id: string,
   ): Promise<{ delivery: Delivery; attempts: readonly Attempt[]; events: readonly DeliveryEvent[] } | undefined> {
-    // The delivery, its attempts and its audit events share a partition: one query reads them all.
-    const items = await queryAll(this.table, {
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.delivery(id).pk },
-      ConsistentRead: true,
-    });
-    const deliveryItem = items.find((item) => item.sk === 'DLV');
+    if (!isDeliveryId(id)) return undefined;
+    // The delivery, its later attempts and its audit events share a key prefix: one query reads them all.
+    const items = await queryAll(this.table, { ...partitionPrefix(keys.deliveryWithHistory(id)), ConsistentRead: true });
+    const deliveryItem = items.find((item) => item.entity === DELIVERY_ENTITY && item.id === id);
     if (!deliveryItem) return undefined;
-    const attempts = items.filter((item) => String(item.sk).startsWith('ATT#')).map((item) => stripKeys<Attempt>(item));
-    const events = items.filter((item) => String(item.sk).startsWith('EVT#')).map((item) => stripKeys<DeliveryEvent>(item));
+    const first = deliveryItem.firstAttempt as EmbeddedAttempt | undefined;
+    const later = items.filter((item) => item.entity === 'attempt').map((item) => stripKeys<Attempt>(item));
+    const attempts = [...(first ? [{ deliveryId: id, attempt: 1, ...first }] : []), ...later].sort((a, b) => a.attempt - b.attempt);
+    const events = items.filter((item) => item.entity === 'deliveryEvent').map((item) => stripKeys<DeliveryEvent>(item));
     return { delivery: toDelivery(deliveryItem), attempts, events };
   }
 
@@ -102,18 +104,22 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
   async acknowledge(delivery: Delivery, event: DeliveryEvent): Promise<'acknowledged' | 'already'> {
     const { nextAttemptAt: _next, ...rest } = delivery;
     const acknowledged: Delivery = { ...rest, status: 'acknowledged', updatedAt: event.at };
+    const update = this.stateUpdate(acknowledged);
     try {
       await this.table.client.send(
         new TransactWriteCommand({
           TransactItems: [
             {
-              Put: {
-                TableName: this.table.name,
-                Item: this.toItem(acknowledged),
+              Update: {
+                ...update,
                 // A late ack of a dead delivery counts too: the receiver did get the event.
                 ConditionExpression: '#status IN (:pending, :failed, :dead)',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':pending': 'pending', ':failed': 'failed', ':dead': 'dead' },
+                ExpressionAttributeValues: {
+                  ...update.ExpressionAttributeValues,
+                  ':pending': 'pending',
+                  ':failed': 'failed',
+                  ':dead': 'dead',
+                },
               },
             },
             { Put: { TableName: this.table.name, Item: this.eventItem(event), ConditionExpression: 'attribute_not_exists(pk)' } },
@@ -139,7 +145,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
           new QueryCommand({
             TableName: this.table.name,
             IndexName: 'gsi3',
-            KeyConditionExpression: before ? 'gsi3pk = :pk AND gsi3sk < :before' : 'gsi3pk = :pk',
+            KeyConditionExpression: before ? 'gsi3pk = :pk AND id < :before' : 'gsi3pk = :pk',
             ExpressionAttributeValues: {
               ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status),
               ...(before && { ':before': before }),
@@ -148,48 +154,56 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
             Limit: page.limit,
           }),
         );
-        return { items: (result.Items ?? []).map(toDelivery), more: result.LastEvaluatedKey !== undefined };
+        return { entries: (result.Items ?? []) as { pk: string; sk: string; id: string }[], more: result.LastEvaluatedKey !== undefined };
       }),
     );
-    const merged = parts.flatMap((p) => p.items).sort((a, b) => (a.id < b.id ? 1 : -1));
-    const items = merged.slice(0, page.limit);
+    const merged = parts.flatMap((p) => p.entries).sort((a, b) => (a.id < b.id ? 1 : -1));
+    const chosen = merged.slice(0, page.limit);
+    const items = await this.read(chosen);
     const more = merged.length > page.limit || parts.some((p) => p.more);
-    const last = items.at(-1);
+    const last = chosen.at(-1);
     const nextCursor = more && last ? encodeCursor({ before: last.id }) : undefined;
     return { items, ...(nextCursor && { nextCursor }) };
   }
 
-  private eventItem(event: DeliveryEvent): Record<string, unknown> {
-    return {
-      pk: keys.delivery(event.deliveryId).pk,
-      sk: `EVT#${event.id}`,
-      entity: 'deliveryEvent',
-      expiresAt: expiresAtFor(this.table, event.at),
-      ...event,
-    };
-  }
-
-  listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {
-    return queryPage(this.table, partition(keys.deliveriesOfMessage(messageId), 'gsi1'), page, (item) => toDelivery(item));
-  }
-
   listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
-    const query = filter.status
-      ? partition(keys.deliveriesOfEndpointByStatus(endpointId, filter.status), 'gsi3')
-      : partition(keys.deliveriesOfEndpoint(endpointId), 'gsi2');
-    return queryPage(this.table, query, page, (item) => toDelivery(item));
+    if (filter.status && LISTED_STATUSES.has(filter.status)) {
+      return queryPageOfItems(
+        this.table,
+        partition(keys.deliveriesOfEndpointByStatus(endpointId, filter.status), 'gsi3'),
+        page,
+        toDelivery,
+      );
+    }
+    // Succeeded and acknowledged deliveries are most of the history: filtered in the index by
+    // its projected status, then read.
+    return queryPageOfItems(
+      this.table,
+      {
+        ...partition(keys.deliveriesOfEndpoint(endpointId), 'gsi2'),
+        ...(filter.status && {
+          FilterExpression: '#status = :status',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpoint(endpointId), ':status': filter.status },
+        }),
+      },
+      page,
+      toDelivery,
+    );
   }
 
-  listByTenant(tenantId: string, status: DeliveryStatus, page: PageRequest): Promise<Page<Delivery>> {
-    return queryPage(this.table, partition(keys.deliveriesOfTenantByStatus(tenantId, status), 'gsi4'), page, toDelivery);
+  listDead(tenantId: string, page: PageRequest): Promise<Page<Delivery>> {
+    return queryPageOfItems(this.table, partition(keys.deadDeliveriesOfTenant(tenantId), 'gsi4'), page, toDelivery);
   }
 
   async listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]> {
-    const lists = await Promise.all(
+    const unlisted = statuses.filter((status) => !LISTED_STATUSES.has(status));
+    if (unlisted.length > 0) throw new Error(`deliveries in ${unlisted.join(', ')} are not listed by endpoint and status`);
+    const entries = await Promise.all(
       statuses.map((status) =>
         queryAll(this.table, {
           IndexName: 'gsi3',
-          KeyConditionExpression: sinceId ? 'gsi3pk = :pk AND gsi3sk >= :since' : 'gsi3pk = :pk',
+          KeyConditionExpression: sinceId ? 'gsi3pk = :pk AND id >= :since' : 'gsi3pk = :pk',
           ExpressionAttributeValues: {
             ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status),
             ...(sinceId && { ':since': sinceId }),
@@ -198,26 +212,30 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
         }),
       ),
     );
-    return lists
-      .flat()
-      .map(toDelivery)
-      .sort((a, b) => (a.id < b.id ? 1 : -1));
+    const sorted = entries.flat().sort((a, b) => (String(a.id) < String(b.id) ? 1 : -1));
+    return this.read(sorted.map((entry) => ({ pk: String(entry.pk), sk: String(entry.sk) })));
   }
 
   async recordAttempt(record: AttemptRecord): Promise<boolean> {
+    const { delivery, previous, attempt } = record;
     try {
+      if (attempt.attempt === 1) {
+        // The first attempt of a delivery that was recorded without one (moved to the retry lane).
+        await this.table.client.send(new UpdateCommand(this.conditionalUpdate(delivery, previous, embedded(attempt))));
+        return true;
+      }
       await this.table.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { ...this.conditionalPut(record.delivery, record.previous) } },
+            { Update: this.conditionalUpdate(delivery, previous) },
             {
               Put: {
                 TableName: this.table.name,
                 Item: {
-                  ...keys.attempt(record.attempt.deliveryId, record.attempt.attempt),
+                  ...keys.attempt(attempt.deliveryId, attempt.attempt),
                   entity: 'attempt',
-                  expiresAt: expiresAtFor(this.table, record.attempt.startedAt),
-                  ...record.attempt,
+                  expiresAt: expiresAtFor(this.table, delivery.createdAt),
+                  ...attempt,
                 },
                 // One record per attempt number, whatever the queue redelivers.
                 ConditionExpression: 'attribute_not_exists(pk)',
@@ -228,6 +246,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
       );
       return true;
     } catch (error) {
+      if (isConditionFailure(error)) return false;
       if (isTransactionConflict(error) && error.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
       throw error;
     }
@@ -235,7 +254,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
 
   async update(delivery: Delivery, previous: Delivery): Promise<boolean> {
     try {
-      await this.table.client.send(new PutCommand(this.conditionalPut(delivery, previous)));
+      await this.table.client.send(new UpdateCommand(this.conditionalUpdate(delivery, previous)));
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -243,85 +262,151 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     }
   }
 
-  async load(jobs: readonly DeliveryJob[]): Promise<DeliveryContext> {
-    const wanted = new Map<string, Record<string, string>>();
+  async load(jobs: readonly DeliveryJob[], messageIds: readonly string[]): Promise<LedgerSnapshot> {
+    const wanted: ItemKey[] = [...messageIds.map((id) => keys.message(id))];
     for (const job of jobs) {
-      for (const key of [keys.delivery(job.deliveryId), keys.endpoint(job.tenantId, job.endpointId), keys.message(job.messageId)]) {
-        wanted.set(`${key.pk}|${key.sk}`, key);
-      }
+      if (isDeliveryId(job.deliveryId)) wanted.push(keys.delivery(job.deliveryId));
+      wanted.push(keys.endpoint(job.tenantId, job.endpointId), keys.message(job.messageId));
     }
     const found = new Map<string, Record<string, unknown>>();
-    for (const item of await this.batchGet([...wanted.values()])) found.set(`${item.pk}|${item.sk}`, item);
-    const cache = new Map<string, Endpoint>();
+    for (const item of await batchGet(this.table, wanted, true)) found.set(`${item.pk}|${item.sk}`, item);
+    const at = (key: ItemKey) => found.get(`${key.pk}|${key.sk}`);
+    const endpoints = new Map<string, Endpoint>();
     return {
       delivery: (id) => {
-        const item = found.get(`${keys.delivery(id).pk}|DLV`);
-        return item && toDelivery(item);
+        const item = isDeliveryId(id) ? at(keys.delivery(id)) : undefined;
+        return item?.id === id ? toDelivery(item) : undefined;
       },
       endpoint: (tenantId, id) => {
-        const key = keys.endpoint(tenantId, id);
-        const item = found.get(`${key.pk}|${key.sk}`);
+        const item = at(keys.endpoint(tenantId, id));
         if (!item) return undefined;
-        const cached = cache.get(id) ?? this.endpointStore.fromItem(item);
-        cache.set(id, cached);
-        return cached;
+        const opened = endpoints.get(id) ?? this.openEndpoint(item);
+        endpoints.set(id, opened);
+        return opened;
       },
       message: (id) => {
-        const item = found.get(`${keys.message(id).pk}|MSG`);
-        return item && stripKeys<Message>(item);
+        const item = at(keys.message(id));
+        return item?.id === id ? this.openMessage(item) : undefined;
       },
     };
   }
 
-  private async batchGet(keyList: readonly Record<string, string>[]): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    for (const group of chunk(keyList, BATCH_GET_LIMIT)) {
-      let pending: Record<string, unknown>[] | undefined = group;
-      for (let round = 0; pending && pending.length > 0; round++) {
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
-        const result: BatchGetCommandOutput = await this.table.client.send(
-          new BatchGetCommand({ RequestItems: { [this.table.name]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        items.push(...(result.Responses?.[this.table.name] ?? []));
-        pending = result.UnprocessedKeys?.[this.table.name]?.Keys;
-      }
-    }
-    return items;
+  /** Items by their index entries, in the entries' order. */
+  private async read(entries: readonly ItemKey[]): Promise<Delivery[]> {
+    if (entries.length === 0) return [];
+    const found = new Map((await batchGet(this.table, entries, false)).map((item) => [`${item.pk}|${item.sk}`, item]));
+    return entries.flatMap((entry) => {
+      const item = found.get(`${entry.pk}|${entry.sk}`);
+      return item ? [toDelivery(item)] : [];
+    });
   }
 
-  /** A whole-item put that applies only if the ledger still holds `previous` (status and count). */
-  private conditionalPut(delivery: Delivery, previous: Delivery) {
+  private eventItem(event: DeliveryEvent): Record<string, unknown> {
     return {
-      TableName: this.table.name,
-      Item: this.toItem(delivery),
-      ConditionExpression: 'attemptCount = :count AND #status = :status',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':count': previous.attemptCount, ':status': previous.status },
+      ...keys.deliveryEvent(event.deliveryId, event.id),
+      entity: 'deliveryEvent',
+      expiresAt: expiresAtFor(this.table, event.at),
+      ...event,
     };
   }
 
-  private toItem(delivery: Delivery): Record<string, unknown> {
+  /** The index keys a delivery in this state carries; the others are removed. */
+  private indexKeys(delivery: Delivery): Record<string, string> {
+    const listed = LISTED_STATUSES.has(delivery.status);
     return {
-      ...keys.delivery(delivery.id),
-      entity: 'delivery',
-      gsi1pk: keys.deliveriesOfMessage(delivery.messageId),
-      gsi1sk: delivery.id,
       gsi2pk: keys.deliveriesOfEndpoint(delivery.endpointId),
-      gsi2sk: delivery.id,
-      gsi3pk: keys.deliveriesOfEndpointByStatus(delivery.endpointId, delivery.status),
-      gsi3sk: delivery.id,
-      gsi4pk: keys.deliveriesOfTenantByStatus(delivery.tenantId, delivery.status),
-      gsi4sk: delivery.id,
+      ...(listed && { gsi3pk: keys.deliveriesOfEndpointByStatus(delivery.endpointId, delivery.status) }),
+      ...(delivery.status === 'dead' && { gsi4pk: keys.deadDeliveriesOfTenant(delivery.tenantId) }),
       // Only deliveries with a next attempt sit in the sweeper's index.
       ...(delivery.nextAttemptAt && { gsi5pk: keys.dueShard(delivery.id), gsi5sk: `${delivery.nextAttemptAt}#${delivery.id}` }),
-      expiresAt: expiresAtFor(this.table, delivery.createdAt),
+    };
+  }
+
+  private toItem(delivery: Delivery, first?: Attempt): Record<string, unknown> {
+    return {
+      ...keys.delivery(delivery.id),
+      entity: DELIVERY_ENTITY,
       ...delivery,
+      ...(first && { firstAttempt: embedded(first) }),
+      ...this.indexKeys(delivery),
+      expiresAt: expiresAtFor(this.table, delivery.createdAt),
+    };
+  }
+
+  /**
+   * Replaces the delivery's state in place (its first attempt, if any, stays), conditionally on
+   * the `status` and `attemptCount` the new state was computed from.
+   */
+  private conditionalUpdate(delivery: Delivery, previous: Delivery, firstAttempt?: EmbeddedAttempt) {
+    const update = this.stateUpdate(delivery, firstAttempt);
+    return {
+      ...update,
+      ConditionExpression: 'attemptCount = :previousCount AND #status = :previousStatus',
+      ExpressionAttributeValues: {
+        ...update.ExpressionAttributeValues,
+        ':previousCount': previous.attemptCount,
+        ':previousStatus': previous.status,
+      },
+    };
+  }
+
+  private stateUpdate(delivery: Delivery, firstAttempt?: EmbeddedAttempt) {
+    const values: Record<string, unknown> = {
+      ...stateOf(delivery),
+      ...this.indexKeys(delivery),
+      ...(firstAttempt && { firstAttempt }),
+    };
+    const removed = [...OPTIONAL_STATE, 'gsi3pk', 'gsi4pk', 'gsi5pk', 'gsi5sk'].filter((name) => values[name] === undefined);
+    const names: Record<string, string> = {};
+    const expressionValues: Record<string, unknown> = {};
+    const sets = Object.entries(values)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value], i) => {
+        names[`#a${i}`] = name;
+        expressionValues[`:a${i}`] = value;
+        return `#a${i} = :a${i}`;
+      });
+    const removes = removed.map((name, i) => {
+      names[`#r${i}`] = name;
+      return `#r${i}`;
+    });
+    names['#status'] = 'status';
+    return {
+      TableName: this.table.name,
+      Key: keys.delivery(delivery.id),
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: expressionValues,
     };
   }
 }
 
-/** Items written before `scheduledAttempts` existed count every attempt as scheduled. */
+/** State fields a delivery may or may not have; an update removes the ones its new state lacks. */
+const OPTIONAL_STATE = ['nextAttemptAt', 'lastAttemptAt', 'lastStatusCode', 'lastError'] as const;
+
+function stateOf(delivery: Delivery): Record<string, unknown> {
+  return {
+    status: delivery.status,
+    attemptCount: delivery.attemptCount,
+    scheduledAttempts: delivery.scheduledAttempts,
+    updatedAt: delivery.updatedAt,
+    nextAttemptAt: delivery.nextAttemptAt,
+    lastAttemptAt: delivery.lastAttemptAt,
+    lastStatusCode: delivery.lastStatusCode,
+    lastError: delivery.lastError,
+  };
+}
+
+function embedded(attempt: Attempt): EmbeddedAttempt {
+  const { deliveryId: _delivery, attempt: _number, ...rest } = attempt;
+  return rest;
+}
+
+function deliveryKeys(ids: readonly string[]): ItemKey[] {
+  return ids.filter(isDeliveryId).map((id) => keys.delivery(id));
+}
+
 function toDelivery(item: Record<string, unknown>): Delivery {
-  const stored = stripKeys<Delivery & { scheduledAttempts?: number }>(item);
-  return { ...stored, scheduledAttempts: stored.scheduledAttempts ?? stored.attemptCount };
+  const { firstAttempt: _first, ...stored } = stripKeys<Delivery & { firstAttempt?: unknown }>(item);
+  return stored;
 }

@@ -3,7 +3,7 @@ import type { Endpoint, EventType, Page, PageRequest } from '../core/model.ts';
 import type { EndpointStore, EventTypeStore } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { isConditionFailure, type LedgerTable, queryAll, queryPage } from './ledger-table.ts';
+import { isConditionFailure, type LedgerTable, partitionPrefix, queryAll, queryPage } from './ledger-table.ts';
 
 type StoredEventType = Omit<EventType, 'schema'> & { schemaJson?: string };
 
@@ -31,8 +31,7 @@ export class DynamoEventTypeStore implements EventTypeStore {
     return queryPage(
       this.table,
       {
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.tenant(tenantId).pk, ':prefix': 'ET#' },
+        ...partitionPrefix(keys.eventTypesOfTenant(tenantId)),
         // Names read best in alphabetical order.
         ScanIndexForward: true,
       },
@@ -78,8 +77,7 @@ export class DynamoEndpointStore implements EndpointStore {
     return queryPage(
       this.table,
       {
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.tenant(tenantId).pk, ':prefix': 'EP#' },
+        ...partitionPrefix(keys.endpointsOfTenant(tenantId)),
       },
       page,
       (item) => this.fromItem(item),
@@ -88,8 +86,7 @@ export class DynamoEndpointStore implements EndpointStore {
 
   async listAll(tenantId: string): Promise<readonly Endpoint[]> {
     const items = await queryAll(this.table, {
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': keys.tenant(tenantId).pk, ':prefix': 'EP#' },
+      ...partitionPrefix(keys.endpointsOfTenant(tenantId)),
     });
     return items.map((item) => this.fromItem(item));
   }

@@ -1,6 +1,7 @@
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DueItem, DueWorkIndex, RateLimiter } from '../core/ports.ts';
-import { DUE_SHARDS, keys } from './ledger-keys.ts';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { idFloor } from '../core/ids.ts';
+import type { DispatchedMessage, DispatchedMessages, DueItem, DueWorkIndex, RateLimiter } from '../core/ports.ts';
+import { keys } from './ledger-keys.ts';
 import { isConditionFailure, type LedgerTable } from './ledger-table.ts';
 
 /**
@@ -10,13 +11,13 @@ import { isConditionFailure, type LedgerTable } from './ledger-table.ts';
 export class DynamoRateLimiter implements RateLimiter {
   constructor(private readonly table: LedgerTable) {}
 
-  async tryAcquire(endpointId: string, limitPerSecond: number, now: Date): Promise<boolean> {
+  async tryAcquire(scope: string, limitPerSecond: number, now: Date): Promise<boolean> {
     const second = Math.floor(now.getTime() / 1000);
     try {
       await this.table.client.send(
         new UpdateCommand({
           TableName: this.table.name,
-          Key: { pk: `RATE#${endpointId}`, sk: String(second) },
+          Key: keys.rateCounter(scope, second),
           UpdateExpression: 'ADD used :one SET expiresAt = :expires',
           ConditionExpression: 'attribute_not_exists(used) OR used < :limit',
           ExpressionAttributeValues: { ':one': 1, ':limit': limitPerSecond, ':expires': second + 120 },
@@ -30,42 +31,40 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 }
 
-/** The sweeper's view of the sparse `gsi5` index: messages not fanned out, deliveries with a next attempt. */
+/** The sweeper's view of the sparse `gsi5` index: deliveries with a next attempt, by due time. */
 export class DynamoDueWorkIndex implements DueWorkIndex {
   constructor(private readonly table: LedgerTable) {}
 
   async overdue(before: string, limit: number): Promise<readonly DueItem[]> {
-    const perShard = Math.ceil(limit / DUE_SHARDS);
-    const shards = await Promise.all(
-      Array.from({ length: DUE_SHARDS }, (_, shard) =>
+    const shards = keys.dueShards();
+    const results = await Promise.all(
+      shards.map((shard) =>
         this.table.client.send(
           new QueryCommand({
             TableName: this.table.name,
             IndexName: 'gsi5',
             KeyConditionExpression: 'gsi5pk = :shard AND gsi5sk < :before',
-            ExpressionAttributeValues: { ':shard': `DUE#${shard}`, ':before': before },
-            Limit: perShard,
+            ExpressionAttributeValues: { ':shard': shard, ':before': before },
+            Limit: Math.ceil(limit / shards.length),
           }),
         ),
       ),
     );
-    return shards.flatMap((result) =>
-      (result.Items ?? []).flatMap((item): DueItem[] => {
-        const pk = String(item.pk);
-        if (pk.startsWith('DLV#')) return [{ kind: 'delivery', id: pk.slice(4) }];
-        if (pk.startsWith('MSG#')) return [{ kind: 'message', id: pk.slice(4) }];
-        return [];
+    // The due key is `<time>#<delivery id>`: the id is what follows the last `#`.
+    return results.flatMap((result) =>
+      (result.Items ?? []).map((item): DueItem => {
+        const dueKey = String(item.gsi5sk);
+        return { kind: 'delivery', id: dueKey.slice(dueKey.lastIndexOf('#') + 1) };
       }),
     );
   }
 
   async postpone(item: DueItem, until: string): Promise<void> {
-    const key = item.kind === 'delivery' ? keys.delivery(item.id) : keys.message(item.id);
     try {
       await this.table.client.send(
         new UpdateCommand({
           TableName: this.table.name,
-          Key: key,
+          Key: keys.delivery(item.id),
           UpdateExpression: 'SET gsi5sk = :sk',
           // Only while it is still in the index: a finished item must not re-enter it.
           ConditionExpression: 'attribute_exists(gsi5pk)',
@@ -75,5 +74,72 @@ export class DynamoDueWorkIndex implements DueWorkIndex {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
+  }
+}
+
+/**
+ * The dispatched messages in `gsi5`, by id (creation time), with their endpoints projected into
+ * the index, and the sweeper's bookmark in one small item.
+ */
+export class DynamoDispatchedMessages implements DispatchedMessages {
+  constructor(private readonly table: LedgerTable) {}
+
+  async after(position: string | undefined, before: string, limit: number): Promise<readonly DispatchedMessage[]> {
+    // Strictly after `position`: ids have one length, so `position` + NUL sorts just above it.
+    const from = position === undefined ? 'msg_' : `${position}\u0000`;
+    const to = idFloor('message', new Date(before));
+    const results = await Promise.all(
+      keys.dispatchShards().map((shard) =>
+        this.table.client.send(
+          new QueryCommand({
+            TableName: this.table.name,
+            IndexName: 'gsi5',
+            KeyConditionExpression: 'gsi5pk = :shard AND gsi5sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':shard': shard, ':from': from, ':to': to },
+            Limit: limit,
+          }),
+        ),
+      ),
+    );
+    return results
+      .flatMap((result) => result.Items ?? [])
+      .map((item) => ({
+        messageId: String(item.gsi5sk),
+        tenantId: String(item.tenantId),
+        endpointIds: (item.endpointIds as string[] | undefined) ?? [],
+        position: String(item.gsi5sk),
+      }))
+      .sort((a, b) => (a.position < b.position ? -1 : 1))
+      .slice(0, limit);
+  }
+
+  async checkedUpTo(): Promise<string | undefined> {
+    const { Item } = await this.table.client.send(
+      new GetCommand({ TableName: this.table.name, Key: keys.sweeperBookmark(), ConsistentRead: true }),
+    );
+    return typeof Item?.position === 'string' ? Item.position : undefined;
+  }
+
+  async markCheckedUpTo(position: string, previous: string | undefined): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.sweeperBookmark(),
+          UpdateExpression: 'SET #position = :position',
+          ConditionExpression: previous === undefined ? 'attribute_not_exists(pk)' : '#position = :previous',
+          ExpressionAttributeNames: { '#position': 'position' },
+          ExpressionAttributeValues: { ':position': position, ...(previous !== undefined && { ':previous': previous }) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  positionAt(at: string): string {
+    return idFloor('message', new Date(at));
   }
 }

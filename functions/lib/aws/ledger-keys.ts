@@ -3,50 +3,88 @@
  * here and nowhere else.
  */
 import { createHash } from 'node:crypto';
+import { deliveryTag, messageIdOfDelivery, messageSlot } from '../core/ids.ts';
 
+/** The sweeper's indexes are spread over a few partitions so none of them is hot. */
 export const DUE_SHARDS = 4;
+
+function shardOf(id: string): number {
+  return (createHash('sha1').update(id).digest()[0] ?? 0) % DUE_SHARDS;
+}
+
+/** A message, its deliveries and their attempts and events share one partition. */
+function messagePartition(messageId: string): string {
+  return `MSG#${messageSlot(messageId)}`;
+}
+
+function deliveryPrefix(deliveryId: string): string {
+  return `DLV#${deliveryTag(deliveryId)}`;
+}
 
 export const keys = {
   tenant: (id: string) => ({ pk: `TEN#${id}`, sk: 'TEN' }),
   tenantsIndex: () => 'TENANTS',
   apiKey: (tenantId: string, keyId: string) => ({ pk: `TEN#${tenantId}`, sk: `KEY#${keyId}` }),
+  apiKeysOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'KEY#' }),
   keyGrant: (keyHash: string) => ({ pk: `KEYHASH#${keyHash}`, sk: 'KEYHASH' }),
   eventType: (tenantId: string, name: string) => ({ pk: `TEN#${tenantId}`, sk: `ET#${name}` }),
+  eventTypesOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'ET#' }),
   endpoint: (tenantId: string, id: string) => ({ pk: `TEN#${tenantId}`, sk: `EP#${id}` }),
+  endpointsOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'EP#' }),
   action: (tenantId: string, id: string) => ({ pk: `TEN#${tenantId}`, sk: `ACT#${id}` }),
+  actionsOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'ACT#' }),
   actionByEvent: (tenantId: string, eventId: string) => ({ pk: `TEN#${tenantId}`, sk: `ACTEVT#${eventId}` }),
   triggersOfAction: (actionId: string) => `ACT#${actionId}#TRIGGERS`,
-  message: (id: string) => ({ pk: `MSG#${id}`, sk: 'MSG' }),
+  message: (id: string) => ({ pk: messagePartition(id), sk: 'MSG' }),
   messagesOfTenant: (tenantId: string) => `TEN#${tenantId}#MSG`,
-  messagesOfType: (tenantId: string, type: string) => `TEN#${tenantId}#MSG#${type}`,
-  idempotency: (tenantId: string, keyHash: string) => ({ pk: `IDEM#${tenantId}#${keyHash}`, sk: 'IDEM' }),
-  delivery: (id: string) => ({ pk: `DLV#${id}`, sk: 'DLV' }),
-  attempt: (deliveryId: string, attempt: number) => ({ pk: `DLV#${deliveryId}`, sk: `ATT#${String(attempt).padStart(5, '0')}` }),
-  deliveriesOfMessage: (messageId: string) => `MSG#${messageId}`,
+  delivery: (id: string) => ({ pk: messagePartition(messageIdOfDelivery(id)), sk: deliveryPrefix(id) }),
+  /** Attempts after the first (which lives on the delivery item). */
+  attempt: (deliveryId: string, attempt: number) => ({
+    pk: messagePartition(messageIdOfDelivery(deliveryId)),
+    sk: `${deliveryPrefix(deliveryId)}#ATT#${String(attempt).padStart(5, '0')}`,
+  }),
+  deliveryEvent: (deliveryId: string, eventId: string) => ({
+    pk: messagePartition(messageIdOfDelivery(deliveryId)),
+    sk: `${deliveryPrefix(deliveryId)}#EVT#${eventId}`,
+  }),
+  /** The delivery item and its attempt and event items: one Query. */
+  deliveryWithHistory: (deliveryId: string) => ({
+    pk: messagePartition(messageIdOfDelivery(deliveryId)),
+    skPrefix: deliveryPrefix(deliveryId),
+  }),
+  /** The deliveries of a message (with their attempt and event items, filtered out by `entity`). */
+  deliveriesOfMessage: (messageId: string) => ({ pk: messagePartition(messageId), skPrefix: 'DLV#' }),
   deliveriesOfEndpoint: (endpointId: string) => `EP#${endpointId}`,
   deliveriesOfEndpointByStatus: (endpointId: string, status: string) => `EP#${endpointId}#${status}`,
-  deliveriesOfTenantByStatus: (tenantId: string, status: string) => `TEN#${tenantId}#${status}`,
-  /** Work is spread over a few shards so the sweeper's index has no single hot partition. */
-  dueShard: (id: string) => `DUE#${(createHash('sha1').update(id).digest()[0] ?? 0) % DUE_SHARDS}`,
+  deadDeliveriesOfTenant: (tenantId: string) => `TEN#${tenantId}#dead`,
+  /** Deliveries with a next attempt, by due time: the sweeper's overdue list. */
+  dueShard: (id: string) => `DUE#${shardOf(id)}`,
+  dueShards: () => Array.from({ length: DUE_SHARDS }, (_, shard) => `DUE#${shard}`),
+  /** Every dispatched message, by id (time order): the sweeper's check that first attempts ran. */
+  dispatchShard: (messageId: string) => `NEW#${shardOf(messageId)}`,
+  dispatchShards: () => Array.from({ length: DUE_SHARDS }, (_, shard) => `NEW#${shard}`),
+  sweeperBookmark: () => ({ pk: 'SWEEPER', sk: 'DISPATCHED' }),
+  rateCounter: (scope: string, second: number) => ({ pk: `RATE#${scope}`, sk: String(second) }),
 };
 
+/**
+ * The ledger-stream records dispatch wants: new message items that went to endpoints (they sit in
+ * the sweeper's dispatch shards), unless their first attempts were made where they were published.
+ * A Lambda event-filter pattern; the local stack applies the same pattern.
+ */
+export const newDispatchedMessagePattern = {
+  eventName: ['INSERT'],
+  dynamodb: {
+    NewImage: {
+      sk: { S: ['MSG'] },
+      gsi5pk: { S: [{ prefix: 'NEW#' }] },
+      inline: { BOOL: [{ exists: false }] },
+    },
+  },
+} as const;
+
 /** Attributes that exist only to place an item in the table; stripped before the core sees it. */
-export const keyAttributes = [
-  'pk',
-  'sk',
-  'gsi1pk',
-  'gsi1sk',
-  'gsi2pk',
-  'gsi2sk',
-  'gsi3pk',
-  'gsi3sk',
-  'gsi4pk',
-  'gsi4sk',
-  'gsi5pk',
-  'gsi5sk',
-  'expiresAt',
-  'entity',
-] as const;
+export const keyAttributes = ['pk', 'sk', 'gsi1pk', 'gsi2pk', 'gsi3pk', 'gsi4pk', 'gsi5pk', 'gsi5sk', 'expiresAt', 'entity'] as const;
 
 export function stripKeys<T>(item: Record<string, unknown>): T {
   const copy: Record<string, unknown> = { ...item };

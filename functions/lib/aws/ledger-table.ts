@@ -1,4 +1,11 @@
-import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../core/errors.ts';
 import type { Page, PageRequest } from '../core/model.ts';
 
@@ -32,6 +39,15 @@ export function decodeCursor(cursor: string | undefined): Record<string, unknown
 
 export type IndexName = 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5';
 
+/**
+ * The attributes a query's position is made of: the table key, plus the index's keys. The
+ * listing indexes sort by the item's own `id`.
+ */
+function positionAttributes(index: IndexName | undefined): readonly string[] {
+  if (!index) return ['pk', 'sk'];
+  return index === 'gsi5' ? ['pk', 'sk', 'gsi5pk', 'gsi5sk'] : ['pk', 'sk', `${index}pk`, 'id'];
+}
+
 /** The items of one partition: of the table (`pk`), or of an index (`gsiNpk`). */
 export function partition(
   value: string,
@@ -44,31 +60,95 @@ export function partition(
   };
 }
 
-/** One page of a query, newest first (ids are time-sortable). */
+/** The items of a table partition whose sort key starts with `skPrefix`. */
+export function partitionPrefix(key: {
+  readonly pk: string;
+  readonly skPrefix: string;
+}): Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'> {
+  return {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': key.pk, ':prefix': key.skPrefix },
+  };
+}
+
+type QueryInput = Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>;
+
+/** Query rounds one page may take to fill itself when a filter drops items. */
+const MAX_FILL_ROUNDS = 5;
+
+/**
+ * One page of a query, newest first (ids are time-sortable). With a filter, DynamoDB applies
+ * `Limit` before filtering, so the page reads on (a few rounds at most) until it holds `limit`
+ * items; the cursor then points just after the last item returned.
+ */
 export async function queryPage<T>(
   table: LedgerTable,
-  input: Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>,
+  input: QueryInput,
   page: PageRequest,
   map: (item: Record<string, unknown>) => T,
 ): Promise<Page<T>> {
-  const exclusiveStartKey = decodeCursor(page.cursor);
-  try {
-    const result = await table.client.send(
-      new QueryCommand({
-        ScanIndexForward: false,
-        ...input,
-        TableName: table.name,
-        Limit: page.limit,
-        ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
-      }),
-    );
-    const nextCursor = encodeCursor(result.LastEvaluatedKey);
-    return { items: (result.Items ?? []).map(map), ...(nextCursor && { nextCursor }) };
-  } catch (error) {
-    // A cursor from another query does not fit this one's keys; DynamoDB says so as a ValidationException.
-    if (exclusiveStartKey && error instanceof Error && error.name === 'ValidationException') decodeCursor('!');
-    throw error;
+  const { items, nextCursor } = await queryRaw(table, input, page);
+  return { items: items.map(map), ...(nextCursor && { nextCursor }) };
+}
+
+/**
+ * One page of an index whose entries point at items (a KEYS_ONLY or narrow INCLUDE projection):
+ * the page's entries from the index, then the items themselves in one BatchGet, in index order.
+ */
+export async function queryPageOfItems<T>(
+  table: LedgerTable,
+  input: QueryInput,
+  page: PageRequest,
+  map: (item: Record<string, unknown>) => T,
+): Promise<Page<T>> {
+  const { items: entries, nextCursor } = await queryRaw(table, input, page);
+  const items = await batchGetInOrder(
+    table,
+    entries.map((entry) => ({ pk: String(entry.pk), sk: String(entry.sk) })),
+    false,
+  );
+  return { items: items.map(map), ...(nextCursor && { nextCursor }) };
+}
+
+async function queryRaw(
+  table: LedgerTable,
+  input: QueryInput,
+  page: PageRequest,
+): Promise<{ items: Record<string, unknown>[]; nextCursor?: string }> {
+  let exclusiveStartKey = decodeCursor(page.cursor);
+  const items: Record<string, unknown>[] = [];
+  const filtered = input.FilterExpression !== undefined;
+  let lastKey: Record<string, unknown> | undefined;
+  for (let round = 0; round < (filtered ? MAX_FILL_ROUNDS : 1); round++) {
+    let result: QueryCommandOutput;
+    try {
+      result = await table.client.send(
+        new QueryCommand({
+          ScanIndexForward: false,
+          ...input,
+          TableName: table.name,
+          Limit: page.limit,
+          ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
+        }),
+      );
+    } catch (error) {
+      // A cursor from another query does not fit this one's keys; DynamoDB says so as a ValidationException.
+      if (exclusiveStartKey && error instanceof Error && error.name === 'ValidationException') decodeCursor('!');
+      throw error;
+    }
+    items.push(...(result.Items ?? []));
+    lastKey = result.LastEvaluatedKey;
+    exclusiveStartKey = lastKey;
+    if (!lastKey || items.length >= page.limit) break;
   }
+  if (items.length > page.limit) {
+    items.length = page.limit;
+    const last = items.at(-1) ?? {};
+    const position = Object.fromEntries(positionAttributes(input.IndexName as IndexName | undefined).map((name) => [name, last[name]]));
+    return { items, nextCursor: encodeCursor(position) as string };
+  }
+  const nextCursor = encodeCursor(lastKey);
+  return { items, ...(nextCursor && { nextCursor }) };
 }
 
 /** Every item of a query, following pagination. */
@@ -86,6 +166,55 @@ export async function queryAll(
     exclusiveStartKey = result.LastEvaluatedKey;
   } while (exclusiveStartKey);
   return items;
+}
+
+/** DynamoDB's limit: 100 keys a BatchGetItem. */
+const BATCH_GET_LIMIT = 100;
+
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** Reads items by key, 100 a call, retrying what DynamoDB leaves unprocessed; in no particular order. */
+export async function batchGet(
+  table: LedgerTable,
+  keyList: readonly ItemKey[],
+  consistent: boolean,
+  projection?: string,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  const unique = [...new Map(keyList.map((key) => [`${key.pk}|${key.sk}`, key])).values()];
+  for (const group of chunk(unique, BATCH_GET_LIMIT)) {
+    let pending: Record<string, unknown>[] | undefined = group.map((key) => ({ pk: key.pk, sk: key.sk }));
+    for (let round = 0; pending && pending.length > 0; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** round)));
+      const result: BatchGetCommandOutput = await table.client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [table.name]: { Keys: pending, ConsistentRead: consistent, ...(projection && { ProjectionExpression: projection }) },
+          },
+        }),
+      );
+      items.push(...(result.Responses?.[table.name] ?? []));
+      pending = result.UnprocessedKeys?.[table.name]?.Keys;
+    }
+  }
+  return items;
+}
+
+/** `batchGet`, in the order of the keys (missing items left out). */
+export async function batchGetInOrder(
+  table: LedgerTable,
+  keyList: readonly ItemKey[],
+  consistent: boolean,
+): Promise<Record<string, unknown>[]> {
+  if (keyList.length === 0) return [];
+  const found = new Map((await batchGet(table, keyList, consistent)).map((item) => [`${item.pk}|${item.sk}`, item]));
+  return keyList.flatMap((key) => {
+    const item = found.get(`${key.pk}|${key.sk}`);
+    return item ? [item] : [];
+  });
 }
 
 export function isConditionFailure(error: unknown): boolean {

@@ -1,22 +1,56 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { QueueTask } from '../core/jobs.ts';
 import type { DeliveryLane } from '../core/model.ts';
-import type { DeadLetterSink, DeliveryJob, DeliveryQueue, EnqueueOptions, FanOutJob, FanOutQueue } from '../core/ports.ts';
-import { chunk } from './ledger-table.ts';
+import type { DeadLetterSink, DeliveryQueue, EnqueueOptions } from '../core/ports.ts';
 
 const SQS_BATCH_LIMIT = 10;
+/** SQS's limit on one SendMessageBatch, all bodies together (256 KiB), with room for attributes. */
+const SQS_BATCH_BYTES = 250 * 1024;
 
-/** Sends in batches of ten and retries the entries SQS reports as failed. */
-export async function sendBatch(sqs: SQSClient, queueUrl: string, bodies: readonly string[], delaySeconds = 0): Promise<void> {
-  for (const group of chunk(bodies, SQS_BATCH_LIMIT)) {
-    let entries = group.map((body, index) => ({ Id: String(index), MessageBody: body, DelaySeconds: delaySeconds }));
-    for (let round = 0; entries.length > 0; round++) {
-      if (round >= 5) throw new Error(`SQS refused ${entries.length} messages after ${round} tries`);
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-      const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-      const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
-      entries = entries.filter((entry) => failed.has(entry.Id));
+export interface OutgoingMessage {
+  readonly body: string;
+  /** SQS fair queues order work per group: the tenant, so one tenant's burst does not delay another's. */
+  readonly groupId?: string;
+}
+
+/** Groups of at most ten messages and 250 KiB, in order. */
+function batches(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
+  const groups: OutgoingMessage[][] = [];
+  let current: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = Buffer.byteLength(message.body);
+    if (current.length === SQS_BATCH_LIMIT || (current.length > 0 && bytes + size > SQS_BATCH_BYTES)) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
     }
+    current.push(message);
+    bytes += size;
   }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** Sends in batches and retries the entries SQS reports as failed. */
+export async function sendBatch(sqs: SQSClient, queueUrl: string, messages: readonly OutgoingMessage[], delaySeconds = 0): Promise<void> {
+  await Promise.all(
+    batches(messages).map(async (group) => {
+      let entries = group.map((message, index) => ({
+        Id: String(index),
+        MessageBody: message.body,
+        DelaySeconds: delaySeconds,
+        ...(message.groupId && { MessageGroupId: message.groupId }),
+      }));
+      for (let round = 0; entries.length > 0; round++) {
+        if (round >= 5) throw new Error(`SQS refused ${entries.length} messages after ${round} tries`);
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+        const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
+        entries = entries.filter((entry) => failed.has(entry.Id));
+      }
+    }),
+  );
 }
 
 export class SqsDeliveryQueue implements DeliveryQueue {
@@ -25,25 +59,14 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     private readonly queueUrls: Readonly<Record<DeliveryLane, string>>,
   ) {}
 
-  enqueue(jobs: readonly DeliveryJob[], options: EnqueueOptions = {}): Promise<void> {
+  enqueue(tasks: readonly QueueTask[], options: EnqueueOptions = {}): Promise<void> {
     const delay = Math.max(0, Math.min(900, Math.round(options.delaySeconds ?? 0)));
     return sendBatch(
       this.sqs,
       this.queueUrls[options.lane ?? 'primary'],
-      jobs.map((job) => JSON.stringify(job)),
+      tasks.map((task) => ({ body: JSON.stringify(task), groupId: task.tenantId })),
       delay,
     );
-  }
-}
-
-export class SqsFanOutQueue implements FanOutQueue {
-  constructor(
-    private readonly sqs: SQSClient,
-    private readonly queueUrl: string,
-  ) {}
-
-  async enqueue(job: FanOutJob): Promise<void> {
-    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(job) }));
   }
 }
 

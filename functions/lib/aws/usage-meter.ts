@@ -30,6 +30,8 @@ export interface InvocationRecord {
 }
 
 export interface UsageMeter {
+  /** Ask DynamoDB for the capacity each call consumed (it costs the server a little, so only when measuring it). */
+  readonly countCapacity: boolean;
   awsCall(record: AwsCallRecord): void;
   invocation(record: InvocationRecord): void;
 }
@@ -86,7 +88,7 @@ export function meterClient<I extends object, O extends object, T extends { midd
     const command = String((context as { commandName?: string }).commandName ?? 'unknown');
     const input = (args as { input: Record<string, unknown> }).input;
     const metered = service === 'dynamodb' && (readCommands.has(command) || writeCommands.has(command));
-    if (metered) input.ReturnConsumedCapacity = 'INDEXES';
+    if (metered && meter.countCapacity) input.ReturnConsumedCapacity = 'INDEXES';
     const record = (output: unknown, error?: Error): void => {
       const units = capacityUnits(output);
       meter.awsCall({

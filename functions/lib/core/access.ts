@@ -1,12 +1,15 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_CACHE_SECONDS, TtlCache } from './cache.ts';
 import type { Clock } from './clock.ts';
 import { ForbiddenScopeError, UnauthorizedError } from './errors.ts';
 import type { IdGenerator } from './ids.ts';
-import type { ApiKey, Principal, Scope, TenantPrincipal } from './model.ts';
+import type { ApiKey, KeyGrant, Principal, Scope, TenantPrincipal } from './model.ts';
 import type { ApiKeyStore } from './ports.ts';
 
 /** `lastUsedAt` is refreshed at most this often, so auth stays one read on the hot path. */
 const TOUCH_INTERVAL_MS = 60_000;
+/** Grants a process keeps, and key ids it can forget by. */
+const MAX_KNOWN_KEYS = 10_000;
 
 /**
  * Keys carry 256 random bits, so a single SHA-256 is a sound lookup hash: there is nothing to
@@ -41,10 +44,19 @@ export interface AccessDeps {
   readonly rootKey: RootKeySource;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+  /** Seconds a grant may be served from memory; 0 reads the ledger on every request. */
+  readonly keyCacheSeconds?: number;
 }
 
 export class AccessService {
-  constructor(private readonly deps: AccessDeps) {}
+  /** Grants by key hash. Only found grants are kept: a new key works at once. */
+  private readonly grants: TtlCache<KeyGrant | null>;
+  /** Which hash a key id has in the cache, so revoking in this process drops it at once. */
+  private readonly hashOfKey = new Map<string, string>();
+
+  constructor(private readonly deps: AccessDeps) {
+    this.grants = new TtlCache(deps.clock, (deps.keyCacheSeconds ?? DEFAULT_CACHE_SECONDS) * 1000, MAX_KNOWN_KEYS);
+  }
 
   async authenticate(presentedKey: string | undefined): Promise<Principal> {
     if (!presentedKey) {
@@ -52,17 +64,35 @@ export class AccessService {
     }
     const presentedHash = hashKey(presentedKey);
     if (sameDigest(presentedHash, await this.deps.rootKey.hash())) return { kind: 'root' };
-    const grant = await this.deps.apiKeys.findGrant(presentedHash);
+    const grant = await this.grants.getOrLoad(
+      presentedHash,
+      async () => (await this.deps.apiKeys.findGrant(presentedHash)) ?? null,
+      (found) => found !== null,
+    );
     // The store looked the grant up by this hash; the constant-time check guards against a store
     // that matches loosely, and keeps the two branches alike.
     if (!grant || !sameDigest(grant.keyHash, presentedHash)) {
       throw new UnauthorizedError('the API key is not valid (unknown or revoked)');
     }
+    this.hashOfKey.delete(grant.keyId);
+    this.hashOfKey.set(grant.keyId, presentedHash);
+    // As many as the cache holds: the oldest go first.
+    if (this.hashOfKey.size > MAX_KNOWN_KEYS) this.hashOfKey.delete(this.hashOfKey.keys().next().value as string);
     const now = this.deps.clock.now();
     if (!grant.lastUsedAt || now.getTime() - Date.parse(grant.lastUsedAt) > TOUCH_INTERVAL_MS) {
       await this.deps.apiKeys.touch(grant, now.toISOString());
+      this.grants.set(presentedHash, { ...grant, lastUsedAt: now.toISOString() });
     }
     return { kind: 'tenant', tenantId: grant.tenantId, keyId: grant.keyId, scopes: grant.scopes };
+  }
+
+  /** A key was revoked in this process: stop honouring it here at once (elsewhere within the cache's age). */
+  forget(keyId: string): void {
+    const hash = this.hashOfKey.get(keyId);
+    this.hashOfKey.delete(keyId);
+    if (hash !== undefined) this.grants.invalidate(hash);
+    // Its first lookup may be running now, under a hash this process does not know yet.
+    else this.grants.discardPendingLoads();
   }
 
   async createKey(tenantId: string, name: string, keyScopes: readonly Scope[]): Promise<{ apiKey: ApiKey; key: string }> {

@@ -1,11 +1,12 @@
 import type { AccessService } from './access.ts';
 import type { ApiKeyService } from './api-keys.ts';
 import type { Clock } from './clock.ts';
+import type { EndpointDirectory } from './endpoint-directory.ts';
 import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from './errors.ts';
-import type { FanOutService } from './fan-out.ts';
 import type { IdGenerator } from './ids.ts';
-import type { Action, ActionKind, ActionTarget, Endpoint, Message, Page, PageRequest, SensorData, TriggerRecord } from './model.ts';
-import type { ActionStore, EndpointStore, MessageStore, RateLimiter } from './ports.ts';
+import type { MessageService } from './messages.ts';
+import type { Action, ActionKind, ActionTarget, Endpoint, Page, PageRequest, SensorData, TriggerRecord } from './model.ts';
+import type { ActionStore, RateLimiter } from './ports.ts';
 
 export const DEVICE_COMMAND_TYPE = 'device.command';
 /** Triggers per second a single inbound key may make before it gets 429. */
@@ -96,9 +97,8 @@ export interface HookInput {
 export interface HookDeps {
   readonly access: AccessService;
   readonly actions: ActionStore;
-  readonly endpoints: EndpointStore;
-  readonly messages: MessageStore;
-  readonly fanOut: FanOutService;
+  readonly endpoints: EndpointDirectory;
+  readonly messages: MessageService;
   readonly rateLimiter: RateLimiter;
   readonly clock: Clock;
   readonly ids: IdGenerator;
@@ -151,9 +151,9 @@ export class HookService {
       await record({ outcome: 'rejected', error });
       throw new ValidationError(error);
     }
-    const devices = targetedDevices(await this.deps.endpoints.listAll(action.tenantId), action.target);
-    const message: Message = {
-      id: this.deps.ids.next('message'),
+    const devices = targetedDevices(await this.deps.endpoints.all(action.tenantId), action.target);
+    // Routed by target, never by subscription: the message goes to these devices only.
+    const { message } = await this.deps.messages.publish({
       tenantId: action.tenantId,
       type: DEVICE_COMMAND_TYPE,
       payloadJson: JSON.stringify({
@@ -163,12 +163,8 @@ export class HookService {
         params: action.params ?? {},
         sensorData: input.sensorData ?? null,
       }),
-      createdAt: now.toISOString(),
-      // Routed by target, never by subscription: it is born fanned out.
-      fannedOutAt: now.toISOString(),
-    };
-    await this.deps.messages.create(message, undefined, now.toISOString());
-    await this.deps.fanOut.deliver(message, devices);
+      endpoints: devices,
+    });
     await record({ outcome: 'delivered', messageId: message.id, deliveries: devices.length });
     return { actionId: action.id, deliveries: devices.length };
   }

@@ -18,7 +18,9 @@ export class ApiKeyService {
   }
 
   async revoke(tenantId: string, keyId: string): Promise<void> {
-    if (!(await this.apiKeys.delete(tenantId, keyId))) throw new NotFoundError('api key', keyId);
+    const deleted = await this.apiKeys.delete(tenantId, keyId);
+    this.access.forget(keyId);
+    if (!deleted) throw new NotFoundError('api key', keyId);
   }
 
   async reveal(tenantId: string, keyId: string): Promise<{ apiKey: ApiKey; key: string }> {

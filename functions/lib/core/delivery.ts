@@ -1,93 +1,36 @@
-import { addSeconds, type Clock, epochSeconds } from './clock.ts';
-import { activeSecrets } from './endpoints.ts';
+/**
+ * The delivery worker: one signed HTTP attempt per (message, endpoint), recorded in the ledger,
+ * then the next step (a retry, dead, done). First attempts come from the message's dispatch and
+ * touch the ledger once, after the attempt; later attempts read the delivery first.
+ */
+import { addSeconds, type Clock } from './clock.ts';
+import { type AttemptSubject, buildRequest, classify } from './delivery-request.ts';
+import type { EndpointDirectory } from './endpoint-directory.ts';
+import { deliveryIdFor } from './ids.ts';
+import { InFlightAttempts } from './in-flight.ts';
+import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type QueueTask } from './jobs.ts';
 import type { Attempt, AttemptOutcome, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
 import { terminalStatuses } from './model.ts';
 import type {
   DeadLetterSink,
-  DeliveryContext,
   DeliveryContextLoader,
-  DeliveryJob,
   DeliveryQueue,
   DeliveryStore,
   EndpointStore,
-  HttpRequest,
   HttpResult,
   HttpSender,
+  LedgerSnapshot,
   RateLimiter,
   SystemEventPublisher,
 } from './ports.ts';
 import { nextRetryDelaySeconds, parseRetryAfter } from './retry-schedule.ts';
-import { signatureHeader } from './signing.ts';
 
-export const USER_AGENT = 'Sluice/1.0';
 /** SQS caps a message's delay at 15 minutes; longer waits are re-enqueued in steps. */
 export const MAX_QUEUE_DELAY_SECONDS = 900;
 /** A job may arrive this much before its delivery is due and still be attempted. */
 const EARLY_TOLERANCE_MS = 1000;
 /** Default run of failures after which an endpoint is disabled (contract: 5 days). */
 export const DEFAULT_FAILURE_WINDOW_SECONDS = 5 * 24 * 3600;
-
-export function classify(result: HttpResult): AttemptOutcome {
-  if (result.statusCode === undefined) return 'failed';
-  if (result.statusCode >= 200 && result.statusCode < 300) return 'succeeded';
-  if (result.statusCode === 410) return 'gone';
-  return 'failed';
-}
-
-/** The full-mode body: the envelope around the payload exactly as it was posted. */
-export function deliveryBody(message: Message): string {
-  return `{"id":${JSON.stringify(message.id)},"type":${JSON.stringify(message.type)},"createdAt":${JSON.stringify(message.createdAt)},"data":${message.payloadJson}}`;
-}
-
-export function buildRequest(endpoint: Endpoint, message: Message, delivery: Delivery, attempt: number, now: Date): HttpRequest {
-  const body = endpoint.mode === 'thin' ? '' : deliveryBody(message);
-  const headers: Record<string, string> = {
-    ...endpoint.headers,
-    'user-agent': endpoint.userAgent ?? USER_AGENT,
-    'webhook-id': message.id,
-    'webhook-timestamp': String(epochSeconds(now)),
-    'webhook-signature': signatureHeader(activeSecrets(endpoint.secrets, now), message.id, now, body),
-    'x-sluice-event-type': message.type,
-    'x-sluice-delivery-id': delivery.id,
-    'x-sluice-attempt': String(attempt),
-  };
-  if (endpoint.mode === 'thin') headers['x-message-id'] = delivery.id;
-  else headers['content-type'] = 'application/json';
-  if (endpoint.auth) {
-    const credentials = Buffer.from(`${endpoint.auth.username}:${endpoint.auth.password}`).toString('base64');
-    headers.authorization = `Basic ${credentials}`;
-  }
-  return { url: endpoint.url, headers, body, timeoutMs: endpoint.timeoutMs };
-}
-
-/**
- * Attempts in flight in this process, per endpoint. An endpoint whose oldest attempt has been
- * waiting longer than `slowAfterMs` is slow: its next jobs go to the retry lane instead of
- * holding a primary-lane batch open until they time out too.
- */
-export class InFlightAttempts {
-  /** Start time of every attempt in flight, per endpoint, keyed by a per-attempt token. */
-  private readonly started = new Map<string, Map<number, number>>();
-  private nextToken = 0;
-
-  constructor(private readonly slowAfterMs = 1000) {}
-
-  begin(endpointId: string, at: number): () => void {
-    const attempts = this.started.get(endpointId) ?? new Map<number, number>();
-    const token = this.nextToken++;
-    attempts.set(token, at);
-    this.started.set(endpointId, attempts);
-    return () => {
-      attempts.delete(token);
-      if (attempts.size === 0) this.started.delete(endpointId);
-    };
-  }
-
-  isSlow(endpointId: string, now: number): boolean {
-    for (const at of this.started.get(endpointId)?.values() ?? []) if (now - at > this.slowAfterMs) return true;
-    return false;
-  }
-}
 
 export type DeliveryReport =
   | {
@@ -105,9 +48,15 @@ export type DeliveryReport =
   | { readonly kind: 'skipped'; readonly deliveryId: string; readonly reason: string }
   | { readonly kind: 'closed'; readonly delivery: Delivery; readonly reason: string };
 
+/** A report with the ids a log line needs. */
+export type AttributedReport = DeliveryReport & { readonly ids: { messageId: string; endpointId: string; deliveryId: string } };
+
 export interface DeliveryDeps {
   readonly deliveries: DeliveryStore;
-  readonly endpoints: EndpointStore;
+  /** Health writes (failures, successes, disabling). */
+  readonly endpointStore: EndpointStore;
+  /** Cached reads for first attempts; fresh reads where a stale copy must not decide. */
+  readonly endpoints: EndpointDirectory;
   readonly loader: DeliveryContextLoader;
   readonly queue: DeliveryQueue;
   readonly deadLetters: DeadLetterSink;
@@ -121,6 +70,19 @@ export interface DeliveryDeps {
   readonly failureWindowSeconds?: number;
 }
 
+/** A batch's reads: the ledger snapshot for later attempts, the endpoint cache for first ones. */
+export interface DeliveryContext {
+  readonly ledger: LedgerSnapshot;
+  /** First-attempt jobs that SQS handed out before: their deliveries already in the ledger. */
+  readonly recorded: ReadonlyMap<string, Delivery>;
+}
+
+export interface TaskRun {
+  readonly task: QueueTask;
+  /** SQS's ApproximateReceiveCount: above 1, an earlier run of this task may have done part of it. */
+  readonly receiveCount: number;
+}
+
 export class DeliveryService {
   private readonly inFlight: InFlightAttempts;
 
@@ -128,14 +90,116 @@ export class DeliveryService {
     this.inFlight = deps.inFlight ?? new InFlightAttempts();
   }
 
-  /** One read for a whole batch of jobs (deliveries, endpoints and messages together). */
-  prepare(jobs: readonly DeliveryJob[]): Promise<DeliveryContext> {
-    return this.deps.loader.load(jobs);
+  /**
+   * One read for a whole batch: deliveries, endpoints and messages of the later attempts, the
+   * messages of first attempts too large to travel in their job, and, for a first-attempt job
+   * SQS hands out again or the sweeper sent again, the deliveries already recorded (so it does
+   * not POST twice). A first-attempt job seen for the first time reads nothing.
+   */
+  async prepare(runs: readonly TaskRun[]): Promise<DeliveryContext> {
+    const jobs: DeliveryJob[] = [];
+    const messageIds: string[] = [];
+    const redelivered: string[] = [];
+    for (const { task, receiveCount } of runs) {
+      if (!isFirstAttemptJob(task)) {
+        jobs.push(task);
+        continue;
+      }
+      if (task.payloadJson === undefined) messageIds.push(task.messageId);
+      if (receiveCount > 1 || task.recheck) {
+        redelivered.push(...task.endpointIds.map((endpointId) => deliveryIdFor(task.messageId, endpointId)));
+      }
+    }
+    const [ledger, recorded] = await Promise.all([
+      jobs.length + messageIds.length > 0 ? this.deps.loader.load(jobs, messageIds) : Promise.resolve(emptySnapshot),
+      redelivered.length > 0 ? this.deps.deliveries.getMany(redelivered) : Promise.resolve(new Map<string, Delivery>()),
+    ]);
+    return { ledger, recorded };
   }
 
-  async run(job: DeliveryJob, context: DeliveryContext, lane: DeliveryLane = 'primary'): Promise<DeliveryReport> {
+  /** Runs one queue task: first attempts to each of a message's endpoints, or one later attempt. */
+  async runTask(task: QueueTask, context: DeliveryContext, lane: DeliveryLane): Promise<readonly AttributedReport[]> {
+    if (isFirstAttemptJob(task)) return this.runFirst(task, context, lane);
+    const report = await this.run(task, context.ledger, lane);
+    return [{ ...report, ids: { messageId: task.messageId, endpointId: task.endpointId, deliveryId: task.deliveryId } }];
+  }
+
+  /** First attempts of one message, to each endpoint of the job, at once. `manual`: an operator asked (a test ping). */
+  async runFirst(
+    job: FirstAttemptJob,
+    context: DeliveryContext,
+    lane: DeliveryLane,
+    options: { readonly manual?: boolean } = {},
+  ): Promise<readonly AttributedReport[]> {
+    const payloadJson = job.payloadJson ?? context.ledger.message(job.messageId)?.payloadJson;
+    return Promise.all(
+      job.endpointIds.map(async (endpointId): Promise<AttributedReport> => {
+        const deliveryId = deliveryIdFor(job.messageId, endpointId);
+        const ids = { messageId: job.messageId, endpointId, deliveryId };
+        const recorded = context.recorded.get(deliveryId);
+        if (recorded) return { kind: 'skipped', deliveryId, reason: `an earlier run recorded it (${recorded.status})`, ids };
+        const report = await this.first(job, endpointId, deliveryId, payloadJson, lane, options.manual ?? false);
+        return { ...report, ids };
+      }),
+    );
+  }
+
+  private async first(
+    job: FirstAttemptJob,
+    endpointId: string,
+    deliveryId: string,
+    payloadJson: string | undefined,
+    lane: DeliveryLane,
+    manual: boolean,
+  ): Promise<DeliveryReport> {
     const now = this.deps.clock.now();
-    const delivery = context.delivery(job.deliveryId);
+    const delivery: Delivery = {
+      id: deliveryId,
+      tenantId: job.tenantId,
+      messageId: job.messageId,
+      endpointId,
+      eventType: job.type,
+      status: 'pending',
+      attemptCount: 0,
+      scheduledAttempts: 0,
+      nextAttemptAt: now.toISOString(),
+      createdAt: job.createdAt,
+      updatedAt: now.toISOString(),
+    };
+    let endpoint = await this.deps.endpoints.cached(job.tenantId, endpointId);
+    // Pausing or closing rests on a fresh read: a stale copy must not strand a delivery.
+    if (!endpoint || endpoint.disabled) endpoint = await this.deps.endpoints.fresh(job.tenantId, endpointId);
+    if (!endpoint) return this.open(withoutNext(delivery, 'dead', 'the endpoint was deleted', now));
+    if (endpoint.disabled) return this.open(withoutNext(delivery, 'pending', disabledReason(endpoint), now));
+    if (payloadJson === undefined) return this.open(withoutNext(delivery, 'dead', 'the message is gone (expired from history)', now));
+    // A thin notification names the delivery, and its receiver fetches it at once: it must be in
+    // the ledger before the POST. From then on it is attempted like any delivery in the ledger.
+    const thin = endpoint.mode === 'thin';
+    if (thin && !(await this.deps.deliveries.create(delivery))) return { kind: 'skipped', deliveryId, reason: 'already in the ledger' };
+    const recorded = thin ? delivery : undefined;
+    if (lane === 'primary' && (endpoint.failingSince || this.inFlight.isSlow(endpoint.id, now.getTime()))) {
+      const reason = endpoint.failingSince ? 'endpoint is failing' : 'endpoint is slow';
+      if (!recorded && !(await this.deps.deliveries.create(delivery)))
+        return { kind: 'skipped', deliveryId, reason: 'already in the ledger' };
+      await this.deps.queue.enqueue([jobOf(delivery)], { lane: 'retry' });
+      return { kind: 'diverted', deliveryId, reason };
+    }
+    if (endpoint.rateLimitPerSecond && !(await this.deps.rateLimiter.tryAcquire(endpoint.id, endpoint.rateLimitPerSecond, now))) {
+      // The job comes back in a second; a delivery already recorded is due now, so it is attempted then.
+      const waiting = recorded ?? { ...delivery, nextAttemptAt: addSeconds(now, 1).toISOString() };
+      if (!recorded && !(await this.deps.deliveries.create(waiting)))
+        return { kind: 'skipped', deliveryId, reason: 'already in the ledger' };
+      await this.deps.queue.enqueue([jobOf(waiting)], { delaySeconds: 1, lane });
+      return { kind: 'throttled', deliveryId };
+    }
+    const subject: AttemptSubject = { messageId: job.messageId, type: job.type, createdAt: job.createdAt, deliveryId, payloadJson };
+    return this.attempt(delivery, recorded, endpoint, subject, manual, now);
+  }
+
+  /** A later attempt of a delivery in the ledger: a retry, a manual attempt, a re-enqueue. */
+  async run(job: DeliveryJob, ledger: LedgerSnapshot, lane: DeliveryLane = 'primary'): Promise<DeliveryReport> {
+    const now = this.deps.clock.now();
+    const delivery = ledger.delivery(job.deliveryId);
     if (!delivery) return { kind: 'skipped', deliveryId: job.deliveryId, reason: 'no such delivery in the ledger' };
     const manual = job.trigger === 'manual';
     if (terminalStatuses.has(delivery.status) && !manual) {
@@ -151,7 +215,7 @@ export class DeliveryService {
       return { kind: 'deferred', deliveryId: delivery.id, dueInSeconds };
     }
     const finished = terminalStatuses.has(delivery.status);
-    const endpoint = context.endpoint(delivery.tenantId, delivery.endpointId);
+    const endpoint = ledger.endpoint(delivery.tenantId, delivery.endpointId);
     if (!endpoint) {
       if (finished) return { kind: 'skipped', deliveryId: delivery.id, reason: 'the endpoint was deleted' };
       return this.close(delivery, 'dead', 'the endpoint was deleted', now);
@@ -159,10 +223,9 @@ export class DeliveryService {
     if (endpoint.disabled) {
       // Paused, not lost: enabling the endpoint dates the delivery again.
       if (manual) return { kind: 'skipped', deliveryId: delivery.id, reason: 'endpoint is disabled' };
-      const reason = `endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}`;
-      return this.close(delivery, delivery.status, reason, now);
+      return this.close(delivery, delivery.status, disabledReason(endpoint), now);
     }
-    const message = context.message(delivery.messageId);
+    const message = ledger.message(delivery.messageId);
     if (!message) {
       if (finished) return { kind: 'skipped', deliveryId: delivery.id, reason: 'the message is gone (expired from history)' };
       return this.close(delivery, 'dead', 'the message is gone (expired from history)', now);
@@ -176,15 +239,23 @@ export class DeliveryService {
       await this.deps.queue.enqueue([job], { delaySeconds: 1, lane });
       return { kind: 'throttled', deliveryId: delivery.id };
     }
-    return this.attempt(delivery, endpoint, message, manual, now);
+    return this.attempt(delivery, delivery, endpoint, subjectOf(message, delivery.id), manual, now);
   }
 
-  private async attempt(delivery: Delivery, endpoint: Endpoint, message: Message, manual: boolean, now: Date): Promise<DeliveryReport> {
+  /** One HTTP attempt; `previous` is the ledger's state of the delivery, absent on a first attempt. */
+  private async attempt(
+    delivery: Delivery,
+    previous: Delivery | undefined,
+    endpoint: Endpoint,
+    subject: AttemptSubject,
+    manual: boolean,
+    now: Date,
+  ): Promise<DeliveryReport> {
     const number = delivery.attemptCount + 1;
     const done = this.inFlight.begin(endpoint.id, now.getTime());
     let result: HttpResult;
     try {
-      result = await this.deps.sender.send(buildRequest(endpoint, message, delivery, number, now));
+      result = await this.deps.sender.send(buildRequest(endpoint, subject, number, now));
     } finally {
       done();
     }
@@ -202,8 +273,15 @@ export class DeliveryService {
       outcome,
     };
     const next = this.nextState(delivery, endpoint, attempt, result, manual, finishedAt);
-    const recorded = await this.deps.deliveries.recordAttempt({ delivery: next.delivery, previous: delivery, attempt });
-    if (!recorded) return { kind: 'skipped', deliveryId: delivery.id, reason: `attempt ${number} was already recorded` };
+    if (previous) {
+      if (!(await this.deps.deliveries.recordAttempt({ delivery: next.delivery, previous, attempt }))) {
+        return { kind: 'skipped', deliveryId: delivery.id, reason: `attempt ${number} was already recorded` };
+      }
+    } else if (next.delivery.status === 'succeeded') {
+      await this.deps.deliveries.settleFirstAttempt(next.delivery, attempt);
+    } else if (!(await this.deps.deliveries.recordFirstAttempt(next.delivery, attempt))) {
+      return { kind: 'skipped', deliveryId: delivery.id, reason: 'attempt 1 was already recorded' };
+    }
 
     if (next.retryInSeconds !== undefined) {
       await this.deps.queue.enqueue([jobOf(next.delivery)], {
@@ -271,14 +349,20 @@ export class DeliveryService {
   /**
    * Consecutive-failure tracking. A run of failures that spans the window disables the endpoint
    * and tells the tenant with an `endpoint.disabled` event. Returns the reason when it disabled.
+   * Only the start and the end of a run change what routing reads, so only they invalidate the
+   * endpoint cache.
    */
   private async trackHealth(endpoint: Endpoint, outcome: AttemptOutcome, at: Date): Promise<string | undefined> {
     if (outcome === 'succeeded') {
-      if (endpoint.failingSince) await this.deps.endpoints.recordSuccess(endpoint.tenantId, endpoint.id);
+      if (endpoint.failingSince) {
+        await this.deps.endpointStore.recordSuccess(endpoint.tenantId, endpoint.id);
+        this.deps.endpoints.invalidate(endpoint.tenantId);
+      }
       return undefined;
     }
     if (outcome === 'gone') return this.disableEndpoint(endpoint, `the endpoint answered 410 Gone at ${at.toISOString()}`, at);
-    const failingSince = await this.deps.endpoints.recordFailure(endpoint.tenantId, endpoint.id, at.toISOString());
+    const failingSince = await this.deps.endpointStore.recordFailure(endpoint.tenantId, endpoint.id, at.toISOString());
+    if (failingSince === at.toISOString()) this.deps.endpoints.invalidate(endpoint.tenantId);
     const windowSeconds = this.deps.failureWindowSeconds ?? DEFAULT_FAILURE_WINDOW_SECONDS;
     if (failingSince && at.getTime() - Date.parse(failingSince) >= windowSeconds * 1000) {
       return this.disableEndpoint(endpoint, `every attempt failed from ${failingSince} to ${at.toISOString()}`, at, failingSince);
@@ -289,7 +373,8 @@ export class DeliveryService {
   private async disableEndpoint(endpoint: Endpoint, reason: string, at: Date, failingSince?: string): Promise<string | undefined> {
     if (endpoint.disabled) return undefined;
     // Only the worker whose write actually disabled it announces it.
-    if (!(await this.deps.endpoints.disable(endpoint.tenantId, endpoint.id, reason, at.toISOString()))) return undefined;
+    if (!(await this.deps.endpointStore.disable(endpoint.tenantId, endpoint.id, reason, at.toISOString()))) return undefined;
+    this.deps.endpoints.invalidate(endpoint.tenantId);
     await this.deps.systemEvents.publish(endpoint.tenantId, 'endpoint.disabled', {
       endpointId: endpoint.id,
       url: endpoint.url,
@@ -300,14 +385,35 @@ export class DeliveryService {
     return reason;
   }
 
+  /** A first attempt that cannot be made: the delivery goes into the ledger as it stands. */
+  private async open(delivery: Delivery): Promise<DeliveryReport> {
+    if (!(await this.deps.deliveries.create(delivery)))
+      return { kind: 'skipped', deliveryId: delivery.id, reason: 'already in the ledger' };
+    return { kind: 'closed', delivery, reason: delivery.lastError ?? delivery.status };
+  }
+
   /** Ends or pauses a delivery without an HTTP attempt; the reason stays in the ledger. */
   private async close(delivery: Delivery, status: Delivery['status'], reason: string, now: Date): Promise<DeliveryReport> {
-    const { nextAttemptAt: _dropped, ...rest } = delivery;
-    const next: Delivery = { ...rest, status, lastError: reason, updatedAt: now.toISOString() };
+    const next = withoutNext(delivery, status, reason, now);
     const updated = await this.deps.deliveries.update(next, delivery);
     if (!updated) return { kind: 'skipped', deliveryId: delivery.id, reason: 'the ledger moved on meanwhile' };
     return { kind: 'closed', delivery: next, reason };
   }
+}
+
+const emptySnapshot: LedgerSnapshot = { delivery: () => undefined, endpoint: () => undefined, message: () => undefined };
+
+function disabledReason(endpoint: Endpoint): string {
+  return `endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}`;
+}
+
+function withoutNext(delivery: Delivery, status: Delivery['status'], reason: string, now: Date): Delivery {
+  const { nextAttemptAt: _dropped, ...rest } = delivery;
+  return { ...rest, status, lastError: reason, updatedAt: now.toISOString() };
+}
+
+function subjectOf(message: Message, deliveryId: string): AttemptSubject {
+  return { messageId: message.id, type: message.type, createdAt: message.createdAt, deliveryId, payloadJson: message.payloadJson };
 }
 
 /** Enqueues each delivery's job on the lane `laneOf` picks: one batched call per lane that has any. */
@@ -321,14 +427,4 @@ export async function enqueueByLane(
     if (jobs.length > 0) await queue.enqueue(jobs, { lane });
   }
   return deliveries.length;
-}
-
-export function jobOf(delivery: Delivery, trigger?: DeliveryJob['trigger']): DeliveryJob {
-  return {
-    deliveryId: delivery.id,
-    tenantId: delivery.tenantId,
-    messageId: delivery.messageId,
-    endpointId: delivery.endpointId,
-    ...(trigger && { trigger }),
-  };
 }

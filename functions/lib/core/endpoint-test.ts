@@ -1,20 +1,18 @@
 import type { Clock } from './clock.ts';
-import type { DeliveryReport, DeliveryService } from './delivery.ts';
-import { jobOf } from './delivery.ts';
+import type { AttributedReport, DeliveryService } from './delivery.ts';
+import { firstAttemptJobs } from './dispatch.ts';
 import { ConflictError, NotFoundError } from './errors.ts';
-import { deliveryIdFor, type IdGenerator } from './ids.ts';
-import type { Delivery, Message } from './model.ts';
-import type { DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
+import type { MessageService } from './messages.ts';
+import type { Message } from './model.ts';
+import type { EndpointStore } from './ports.ts';
 
 export const PING_TYPE = 'sluice.ping';
 
 export interface EndpointTestDeps {
   readonly endpoints: EndpointStore;
-  readonly messages: MessageStore;
-  readonly deliveries: DeliveryStore;
+  readonly messages: MessageService;
   readonly delivery: DeliveryService;
   readonly clock: Clock;
-  readonly ids: IdGenerator;
 }
 
 /**
@@ -25,37 +23,24 @@ export interface EndpointTestDeps {
 export class EndpointTester {
   constructor(private readonly deps: EndpointTestDeps) {}
 
-  async ping(tenantId: string, endpointId: string): Promise<{ message: Message; report: DeliveryReport }> {
+  async ping(tenantId: string, endpointId: string): Promise<{ message: Message; report: AttributedReport }> {
     const endpoint = await this.deps.endpoints.get(tenantId, endpointId);
     if (!endpoint) throw new NotFoundError('endpoint', endpointId);
     if (endpoint.disabled) throw new ConflictError(`endpoint ${endpointId} is disabled; enable it (PATCH {"disabled": false}) to test it`);
     const now = this.deps.clock.now().toISOString();
-    const message: Message = {
-      id: this.deps.ids.next('message'),
+    const { message } = await this.deps.messages.publish({
       tenantId,
       type: PING_TYPE,
       payloadJson: JSON.stringify({ endpointId, message: 'This is a test event from Sluice.', sentAt: now }),
-      createdAt: now,
-      // Addressed to one endpoint: never fanned out by subscription.
-      fannedOutAt: now,
-    };
-    await this.deps.messages.create(message, undefined, now);
-    const delivery: Delivery = {
-      id: deliveryIdFor(message.id, endpointId),
-      tenantId,
-      messageId: message.id,
-      endpointId,
-      eventType: PING_TYPE,
-      status: 'pending',
-      attemptCount: 0,
-      scheduledAttempts: 0,
-      nextAttemptAt: now,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await this.deps.deliveries.createMany([delivery]);
-    const job = jobOf(delivery, 'manual');
-    const context = await this.deps.delivery.prepare([job]);
-    return { message, report: await this.deps.delivery.run(job, context, 'retry') };
+      // Addressed to this endpoint only, and attempted here rather than through dispatch.
+      endpoints: [endpoint],
+      attemptedInline: true,
+    });
+    const [job] = firstAttemptJobs(message, [endpointId]);
+    if (!job) throw new Error('a ping makes exactly one job');
+    const context = await this.deps.delivery.prepare([{ task: job, receiveCount: 1 }]);
+    const [report] = await this.deps.delivery.runFirst(job, context, 'retry', { manual: true });
+    if (!report) throw new Error('a ping makes exactly one attempt');
+    return { message, report };
   }
 }

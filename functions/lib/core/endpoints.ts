@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { addSeconds, type Clock } from './clock.ts';
-import { jobOf } from './delivery.ts';
+import { activeSecrets } from './delivery-request.ts';
+import type { EndpointDirectory } from './endpoint-directory.ts';
 import { NotFoundError, UnknownEventTypeError, ValidationError } from './errors.ts';
 import { systemEventTypes } from './event-types.ts';
 import type { IdGenerator } from './ids.ts';
+import { jobOf } from './jobs.ts';
 import type { BasicAuth, Endpoint, EndpointMode, Page, PageRequest, RetryPolicy, SigningSecret } from './model.ts';
 import type { DeliveryQueue, DeliveryStore, DestinationGuard, EndpointStore, EventTypeStore } from './ports.ts';
 
@@ -66,6 +68,8 @@ export interface EndpointDeps {
   readonly guard: DestinationGuard;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+  /** Told of every change, so this process routes by the new endpoint at once. */
+  readonly directory: EndpointDirectory;
 }
 
 export class EndpointService {
@@ -99,6 +103,7 @@ export class EndpointService {
       updatedAt: now,
     };
     await this.deps.endpoints.create(endpoint);
+    this.deps.directory.invalidate(tenantId);
     return endpoint;
   }
 
@@ -133,6 +138,7 @@ export class EndpointService {
     const next = merged as unknown as Endpoint;
     await this.checkInput(tenantId, next, current);
     if (!(await this.deps.endpoints.update(next))) throw new NotFoundError('endpoint', id);
+    this.deps.directory.invalidate(tenantId);
     if (enabling) await this.resume(next);
     return next;
   }
@@ -168,11 +174,14 @@ export class EndpointService {
     ];
     const next: Endpoint = { ...current, secrets, updatedAt: now.toISOString() };
     if (!(await this.deps.endpoints.update(next))) throw new NotFoundError('endpoint', id);
+    this.deps.directory.invalidate(tenantId);
     return secrets;
   }
 
   async delete(tenantId: string, id: string): Promise<void> {
-    if (!(await this.deps.endpoints.delete(tenantId, id))) throw new NotFoundError('endpoint', id);
+    const deleted = await this.deps.endpoints.delete(tenantId, id);
+    this.deps.directory.invalidate(tenantId);
+    if (!deleted) throw new NotFoundError('endpoint', id);
   }
 
   /** The secrets that sign right now: the current one, and a rotated-out one until it expires. */
@@ -195,10 +204,6 @@ export class EndpointService {
       if (!(await this.deps.eventTypes.get(tenantId, type))) throw new UnknownEventTypeError(type);
     }
   }
-}
-
-export function activeSecrets(secrets: readonly SigningSecret[], now: Date): readonly SigningSecret[] {
-  return secrets.filter((secret) => !secret.expiresAt || Date.parse(secret.expiresAt) > now.getTime());
 }
 
 /** Drops keys whose value is undefined, so stored items and answers carry no empty fields. */

@@ -66,4 +66,11 @@ export class ForbiddenDestinationError extends SluiceError {
 
 export class RateLimitedError extends SluiceError {
   readonly code = 'rate_limited';
+  /** Seconds until a retry may succeed; the edge sends it as `Retry-After`. */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds = 1) {
+    super(message);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
 }

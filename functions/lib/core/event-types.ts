@@ -1,3 +1,4 @@
+import { DEFAULT_CACHE_SECONDS, TtlCache } from './cache.ts';
 import type { Clock } from './clock.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import type { EventType, JsonObject, Page, PageRequest } from './model.ts';
@@ -7,6 +8,35 @@ export const eventTypeNamePattern = /^[a-z0-9_]+(\.[a-z0-9_]+)*$/;
 
 /** Types Sluice emits itself; producers cannot declare or post them. */
 export const systemEventTypes = new Set(['sluice.ping', 'device.command', 'endpoint.disabled']);
+
+/**
+ * Event types as ingest reads them: once per tenant and type per `ttl`, not once per message.
+ * Only found types are kept, so a type declared a moment ago is never refused as unknown.
+ */
+export class EventTypeCatalog {
+  private readonly cache: TtlCache<EventType | null>;
+
+  constructor(
+    private readonly store: EventTypeStore,
+    clock: Clock,
+    ttlSeconds = DEFAULT_CACHE_SECONDS,
+  ) {
+    this.cache = new TtlCache(clock, ttlSeconds * 1000);
+  }
+
+  async find(tenantId: string, name: string): Promise<EventType | undefined> {
+    const found = await this.cache.getOrLoad(
+      `${tenantId}/${name}`,
+      async () => (await this.store.get(tenantId, name)) ?? null,
+      (value) => value !== null,
+    );
+    return found ?? undefined;
+  }
+
+  invalidate(tenantId: string, name: string): void {
+    this.cache.invalidate(`${tenantId}/${name}`);
+  }
+}
 
 export function isReservedEventType(name: string): boolean {
   return systemEventTypes.has(name) || name.startsWith('sluice.');
@@ -22,6 +52,7 @@ export class EventTypeService {
     private readonly store: EventTypeStore,
     private readonly validator: PayloadSchemaValidator,
     private readonly clock: Clock,
+    private readonly catalog: EventTypeCatalog,
   ) {}
 
   async put(tenantId: string, name: string, input: EventTypeInput): Promise<{ eventType: EventType; created: boolean }> {
@@ -46,6 +77,7 @@ export class EventTypeService {
       updatedAt: now,
     };
     await this.store.put(eventType);
+    this.catalog.invalidate(tenantId, name);
     return { eventType, created: !existing };
   }
 
@@ -60,6 +92,8 @@ export class EventTypeService {
   }
 
   async delete(tenantId: string, name: string): Promise<void> {
-    if (!(await this.store.delete(tenantId, name))) throw new NotFoundError('event type', name);
+    const deleted = await this.store.delete(tenantId, name);
+    this.catalog.invalidate(tenantId, name);
+    if (!deleted) throw new NotFoundError('event type', name);
   }
 }

@@ -1,8 +1,16 @@
-import { NotFoundError } from './errors.ts';
-import type { Attempt, Delivery, DeliveryEvent, Page, PageRequest } from './model.ts';
+import { NotFoundError, ValidationError } from './errors.ts';
+import { deliveryIdFor, messageIdOfDelivery } from './ids.ts';
+import type { Attempt, Delivery, DeliveryEvent, Message, Page, PageRequest } from './model.ts';
 import type { DeliveryListFilter, DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
 
-/** Read side of the ledger. Every read checks the tenant: another tenant's id is a 404. */
+/**
+ * Read side of the ledger. Every read checks the tenant: another tenant's id is a 404.
+ *
+ * A delivery is written when its first attempt ends, but a message names its endpoints when it
+ * is accepted: until then each of its deliveries reads as `pending`, with no attempt. So a
+ * message's deliveries are all there from the moment the API answered 202, and a delivery a
+ * receiver has just been sent can always be looked up.
+ */
 export class HistoryService {
   constructor(
     private readonly deliveries: DeliveryStore,
@@ -10,10 +18,17 @@ export class HistoryService {
     private readonly endpoints: EndpointStore,
   ) {}
 
+  /** The deliveries of a message, one per endpoint it went to, in the order it named them. */
   async messageDeliveries(tenantId: string, messageId: string, page: PageRequest): Promise<Page<Delivery>> {
     const message = await this.messages.get(messageId);
     if (!message || message.tenantId !== tenantId) throw new NotFoundError('message', messageId);
-    return this.deliveries.listByMessage(messageId, page);
+    const endpointIds = message.endpointIds ?? [];
+    const offset = decodeOffset(page.cursor, endpointIds.length);
+    const slice = endpointIds.slice(offset, offset + page.limit);
+    const stored = await this.deliveries.getMany(slice.map((endpointId) => deliveryIdFor(message.id, endpointId)));
+    const items = slice.map((endpointId) => stored.get(deliveryIdFor(message.id, endpointId)) ?? notYetAttempted(message, endpointId));
+    const next = offset + slice.length;
+    return { items, ...(next < endpointIds.length && { nextCursor: encodeOffset(next) }) };
   }
 
   async endpointDeliveries(tenantId: string, endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
@@ -26,7 +41,48 @@ export class HistoryService {
     deliveryId: string,
   ): Promise<{ delivery: Delivery; attempts: readonly Attempt[]; events: readonly DeliveryEvent[] }> {
     const found = await this.deliveries.getWithAttempts(deliveryId);
-    if (!found || found.delivery.tenantId !== tenantId) throw new NotFoundError('delivery', deliveryId);
-    return found;
+    if (found) {
+      if (found.delivery.tenantId !== tenantId) throw new NotFoundError('delivery', deliveryId);
+      return found;
+    }
+    // Not attempted yet: a delivery of an accepted message is pending until its first attempt ends.
+    const message = await this.messages.get(messageIdOfDelivery(deliveryId));
+    const endpointId = message?.endpointIds?.find((id) => deliveryIdFor(message.id, id) === deliveryId);
+    if (!message || message.tenantId !== tenantId || !endpointId) throw new NotFoundError('delivery', deliveryId);
+    return { delivery: notYetAttempted(message, endpointId), attempts: [], events: [] };
   }
+}
+
+/** A delivery whose first attempt has not ended yet, as the message it belongs to describes it. */
+function notYetAttempted(message: Message, endpointId: string): Delivery {
+  return {
+    id: deliveryIdFor(message.id, endpointId),
+    tenantId: message.tenantId,
+    messageId: message.id,
+    endpointId,
+    eventType: message.type,
+    status: 'pending',
+    attemptCount: 0,
+    scheduledAttempts: 0,
+    nextAttemptAt: message.createdAt,
+    createdAt: message.createdAt,
+    updatedAt: message.createdAt,
+  };
+}
+
+/** The cursor of a message's deliveries: how many endpoints the earlier pages covered. */
+function encodeOffset(offset: number): string {
+  return Buffer.from(`deliveries:${offset}`).toString('base64url');
+}
+
+function decodeOffset(cursor: string | undefined, count: number): number {
+  if (!cursor) return 0;
+  const match = /^deliveries:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const offset = match ? Number(match[1]) : Number.NaN;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > count) {
+    throw new ValidationError('cursor is not valid: pass the nextCursor of a previous page unchanged', [
+      { path: 'cursor', message: 'not a cursor issued by this listing' },
+    ]);
+  }
+  return offset;
 }

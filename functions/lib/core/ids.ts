@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { encodeTime, monotonicFactory } from 'ulid';
+import { decodeTime, encodeTime, monotonicFactory } from 'ulid';
 
 /** Prefixes of the contract (§ "IDs are prefixed, sortable strings"). */
 export const idPrefixes = {
@@ -25,24 +25,71 @@ export function ulidIdGenerator(now: () => number = Date.now): IdGenerator {
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** A ULID body: 10 characters of time, 16 of randomness. */
+const ULID_TIME = 10;
+const ULID_LENGTH = 26;
+/** Characters of a delivery id that name its endpoint within the message (60 bits). */
+const DELIVERY_TAG = 12;
+
+function crockford(digest: Buffer, length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += CROCKFORD[(digest[i] ?? 0) & 31];
+  return out;
+}
+
+function ulidBody(id: string): string {
+  return id.slice(id.indexOf('_') + 1);
+}
 
 /**
- * The delivery id of a (message, endpoint) pair is derived, not drawn: the message's ULID time
- * part keeps it sortable, and a hash of the pair replaces the random part. A fan-out that runs
- * twice for the same message therefore addresses the same ledger items and cannot fork a pair.
+ * The id of the first message posted with an `Idempotency-Key`: the time it was posted, then a
+ * hash of the tenant and the key in place of the random part. The random part is where the
+ * ledger keeps the message (`messageSlot`), so a repeated post finds the first one with the same
+ * single conditional write that stores a new one.
+ */
+export function idempotentMessageId(tenantId: string, keyHash: string, at: Date): string {
+  const digest = createHash('sha256').update(`${tenantId}|${keyHash}`).digest();
+  return `${idPrefixes.message}_${encodeTime(Math.max(0, at.getTime()), ULID_TIME)}${crockford(digest, ULID_LENGTH - ULID_TIME)}`;
+}
+
+/** The part of a message id that places the message in the ledger: its random (or key-derived) half. */
+export function messageSlot(messageId: string): string {
+  return ulidBody(messageId).slice(ULID_TIME);
+}
+
+/**
+ * The delivery id of a (message, endpoint) pair is derived, not drawn: `dlv_`, the message's
+ * ULID (so deliveries sort by message time and name their message), then a hash of the pair. Two
+ * attempts to deliver a message to an endpoint, by whatever path, address the same ledger item.
  */
 export function deliveryIdFor(messageId: string, endpointId: string): string {
-  const ulidPart = messageId.slice(messageId.indexOf('_') + 1);
-  const time = ulidPart.slice(0, 10);
   const digest = createHash('sha256').update(`${messageId}|${endpointId}`).digest();
-  let random = '';
-  for (let i = 0; i < 16; i++) random += CROCKFORD[(digest[i] ?? 0) & 31];
-  return `${idPrefixes.delivery}_${time}${random}`;
+  return `${idPrefixes.delivery}_${ulidBody(messageId)}${crockford(digest, DELIVERY_TAG)}`;
+}
+
+/** The message a delivery id belongs to. */
+export function messageIdOfDelivery(deliveryId: string): string {
+  return `${idPrefixes.message}_${ulidBody(deliveryId).slice(0, ULID_LENGTH)}`;
+}
+
+/** The part of a delivery id that tells it apart from the other deliveries of its message. */
+export function deliveryTag(deliveryId: string): string {
+  return ulidBody(deliveryId).slice(ULID_LENGTH);
+}
+
+/** A delivery id in the current form: `dlv_` + 26 + 12 Crockford characters. */
+export function isDeliveryId(id: string): boolean {
+  return /^dlv_[0-9A-HJKMNP-TV-Z]{38}$/.test(id);
 }
 
 /** The smallest id of a kind created at `date` or later: a lower bound for "since" queries. */
 export function idFloor(kind: IdKind, date: Date): string {
   return `${idPrefixes[kind]}_${encodeTime(Math.max(0, date.getTime()), 10)}0000000000000000`;
+}
+
+/** When an id was drawn (its ULID time). */
+export function timeOfId(id: string): Date {
+  return new Date(decodeTime(ulidBody(id).slice(0, ULID_LENGTH)));
 }
 
 export function hasPrefix(id: string, kind: IdKind): boolean {

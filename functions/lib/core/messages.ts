@@ -1,20 +1,27 @@
 import { createHash } from 'node:crypto';
 import { addSeconds, type Clock } from './clock.ts';
-import { NotFoundError, PayloadTooLargeError, SchemaMismatchError, UnknownEventTypeError } from './errors.ts';
-import type { IdGenerator } from './ids.ts';
-import type { JsonObject, Message, Page, PageRequest } from './model.ts';
-import type { EventTypeStore, FanOutQueue, MessageListFilter, MessageStore, PayloadSchemaValidator } from './ports.ts';
+import { isSubscribed } from './dispatch.ts';
+import type { EndpointDirectory } from './endpoint-directory.ts';
+import { NotFoundError, PayloadTooLargeError, RateLimitedError, SchemaMismatchError, UnknownEventTypeError } from './errors.ts';
+import type { EventTypeCatalog } from './event-types.ts';
+import { type IdGenerator, idempotentMessageId } from './ids.ts';
+import type { Endpoint, JsonObject, Message, Page, PageRequest } from './model.ts';
+import type { IngestBudget, KeyReuse, MessageListFilter, MessageStore, PayloadSchemaValidator, StoredMessage } from './ports.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
+/** Tries against concurrent posts of one key (or, without a key, colliding ids) before giving up. */
+const MAX_KEY_ROUNDS = 4;
 
 export interface MessageDeps {
   readonly messages: MessageStore;
-  readonly eventTypes: EventTypeStore;
+  readonly eventTypes: EventTypeCatalog;
   readonly validator: PayloadSchemaValidator;
-  readonly fanOut: FanOutQueue;
+  readonly endpoints: EndpointDirectory;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+  /** Absent: no per-tenant ingest limit. */
+  readonly budget?: IngestBudget;
 }
 
 export interface IngestResult {
@@ -23,16 +30,32 @@ export interface IngestResult {
   readonly created: boolean;
 }
 
+export interface PublishRequest {
+  readonly tenantId: string;
+  readonly type: string;
+  readonly payloadJson: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly idempotencyKey?: string;
+  /** The caller makes the first attempts itself (the endpoint test); dispatch leaves the message alone. */
+  readonly attemptedInline?: boolean;
+}
+
 export class MessageService {
   constructor(private readonly deps: MessageDeps) {}
 
+  /** `POST /v1/messages`: validated against the type's schema, stored once, dispatched to its subscribers. */
   async ingest(tenantId: string, type: string, payload: JsonObject, idempotencyKey?: string): Promise<IngestResult> {
+    const allowance = this.deps.budget?.take(tenantId);
+    if (allowance && !allowance.ok) {
+      const seconds = Math.max(1, Math.ceil(allowance.retryAfterSeconds));
+      throw new RateLimitedError(`this tenant is over its ingest budget; retry in ${seconds} s`, seconds);
+    }
     const payloadJson = JSON.stringify(payload);
     const bytes = Buffer.byteLength(payloadJson, 'utf8');
     if (bytes > MAX_PAYLOAD_BYTES) {
       throw new PayloadTooLargeError(`payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (256 KiB)`);
     }
-    const eventType = await this.deps.eventTypes.get(tenantId, type);
+    const eventType = await this.deps.eventTypes.find(tenantId, type);
     if (!eventType) throw new UnknownEventTypeError(type);
     if (eventType.schema) {
       const issues = this.deps.validator.validate(`${tenantId}/${type}@${eventType.updatedAt}`, eventType.schema, payload);
@@ -40,42 +63,83 @@ export class MessageService {
         throw new SchemaMismatchError(`payload does not match the schema of '${type}'`, issues);
       }
     }
-    const now = this.deps.clock.now();
-    const message: Message = {
-      id: this.deps.ids.next('message'),
-      tenantId,
-      type,
-      payloadJson,
-      createdAt: now.toISOString(),
-      ...(idempotencyKey !== undefined && { idempotencyKey }),
-    };
-    const claim = idempotencyKey
-      ? {
-          keyHash: createHash('sha256').update(idempotencyKey).digest('hex'),
-          expiresAt: addSeconds(now, IDEMPOTENCY_WINDOW_SECONDS).toISOString(),
-        }
-      : undefined;
-    const result = await this.deps.messages.create(message, claim, now.toISOString());
-    // A replay whose original never reached the fan-out queue (the enqueue failed after the
-    // write) re-enqueues it: fan-out is idempotent, so this cannot double deliveries.
-    if (result.created || !result.message.fannedOutAt) {
-      await this.deps.fanOut.enqueue({ messageId: result.message.id, tenantId });
-    }
-    return result;
+    const endpoints = (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isSubscribed(endpoint, type));
+    return this.publish({ tenantId, type, payloadJson, endpoints, ...(idempotencyKey !== undefined && { idempotencyKey }) });
   }
 
-  /** Events Sluice emits itself (`endpoint.disabled`, `sluice.ping`): no declared type needed. */
-  async publishSystemEvent(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
+  /**
+   * Stores a message for the given endpoints: one conditional write, which with an idempotency
+   * key also claims the key (a repeat within the window finds the first message in the key's
+   * slot and stores nothing). Storing is accepting: dispatch reads the new item from the ledger's
+   * stream.
+   */
+  async publish(request: PublishRequest): Promise<IngestResult> {
     const now = this.deps.clock.now();
-    const message: Message = {
-      id: this.deps.ids.next('message'),
-      tenantId,
-      type,
-      payloadJson: JSON.stringify(payload),
-      createdAt: now.toISOString(),
-    };
-    await this.deps.messages.create(message, undefined, now.toISOString());
-    await this.deps.fanOut.enqueue({ messageId: message.id, tenantId });
+    const message = (id: string, createdAt = now.toISOString()): Message => ({
+      id,
+      tenantId: request.tenantId,
+      type: request.type,
+      payloadJson: request.payloadJson,
+      createdAt,
+      ...(request.endpoints.length > 0 && { endpointIds: request.endpoints.map((endpoint) => endpoint.id) }),
+      ...(request.attemptedInline && { attemptedInline: true }),
+    });
+    if (request.idempotencyKey === undefined) return this.createFresh(message);
+    const keyHash = createHash('sha256').update(request.idempotencyKey).digest('base64url');
+    for (let round = 0; round < MAX_KEY_ROUNDS; round++) {
+      const first = message(idempotentMessageId(request.tenantId, keyHash, now));
+      const stored = await this.deps.messages.create(first, { keyHash });
+      if (stored.created) return { message: first, created: true };
+      const holder = stored.existing;
+      // Another message in the key's slot (an 80-bit collision with a random id): the key cannot be kept.
+      if (holder.tenantId !== request.tenantId || holder.idempotencyKeyHash !== keyHash) return this.createFresh(message);
+      if (this.withinWindow(holder.createdAt, now)) return { message: publicMessage(holder), created: false };
+      const reuse = holder.keyReuse;
+      if (reuse && this.withinWindow(reuse.createdAt, now)) {
+        const later = await this.deps.messages.get(reuse.messageId);
+        if (later) return { message: later, created: false };
+        // The post that claimed the key stopped before storing its message: store it now.
+        const recovered = message(reuse.messageId, reuse.createdAt);
+        const result = await this.deps.messages.create(recovered, undefined);
+        if (result.created) return { message: recovered, created: true };
+        if (result.existing.id === reuse.messageId) return { message: publicMessage(result.existing), created: false };
+        // The drawn id's slot is another message's (a collision): point the key at a new id.
+        await this.deps.messages.reuseKey(holder, { ...reuse, messageId: this.deps.ids.next('message') }, reuse);
+        continue;
+      }
+      // The key is free again: a new message, which the slot holder points at for its window.
+      const id = this.deps.ids.next('message');
+      const next: KeyReuse = {
+        messageId: id,
+        createdAt: now.toISOString(),
+        windowEndsAt: addSeconds(now, IDEMPOTENCY_WINDOW_SECONDS).toISOString(),
+      };
+      if (await this.deps.messages.reuseKey(holder, next, reuse)) {
+        const fresh = message(id);
+        if ((await this.deps.messages.create(fresh, undefined)).created) return { message: fresh, created: true };
+      }
+      // A concurrent post reused the key first: look again.
+    }
+    throw new Error(`the idempotency key of tenant ${request.tenantId} is contended; retry the post`);
+  }
+
+  private withinWindow(createdAt: string, now: Date): boolean {
+    return addSeconds(new Date(createdAt), IDEMPOTENCY_WINDOW_SECONDS).getTime() > now.getTime();
+  }
+
+  /** A message without a key, under a drawn id (drawn again in the unlikely case the id's slot is taken). */
+  private async createFresh(message: (id: string) => Message): Promise<IngestResult> {
+    for (let round = 0; round < MAX_KEY_ROUNDS; round++) {
+      const fresh = message(this.deps.ids.next('message'));
+      if ((await this.deps.messages.create(fresh, undefined)).created) return { message: fresh, created: true };
+    }
+    throw new Error('no free ledger slot for a new message');
+  }
+
+  /** Events Sluice emits itself (`endpoint.disabled`): no declared type, sent to the tenant's subscribers. */
+  async publishSystemEvent(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
+    const endpoints = (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isSubscribed(endpoint, type));
+    const { message } = await this.publish({ tenantId, type, payloadJson: JSON.stringify(payload), endpoints });
     return message;
   }
 
@@ -88,4 +152,9 @@ export class MessageService {
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
     return this.deps.messages.list(tenantId, filter, page);
   }
+}
+
+function publicMessage(stored: StoredMessage): Message {
+  const { idempotencyKeyHash: _hash, keyReuse: _reuse, ...message } = stored;
+  return message;
 }

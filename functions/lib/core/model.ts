@@ -101,8 +101,14 @@ export interface Message {
   /** The payload exactly as posted (serialised once, sent byte-for-byte). */
   readonly payloadJson: string;
   readonly createdAt: string;
-  readonly idempotencyKey?: string;
-  readonly fannedOutAt?: string;
+  /**
+   * The endpoints the message was dispatched to when it was accepted. The sweeper checks that
+   * each has a delivery in the ledger some minutes later, and re-dispatches those that have not
+   * (their job was lost). Absent when the message reached no endpoint.
+   */
+  readonly endpointIds?: readonly string[];
+  /** Its first attempts are made where it was published (the endpoint test), not by dispatch. */
+  readonly attemptedInline?: boolean;
 }
 
 export const deliveryStatuses = ['pending', 'succeeded', 'failed', 'dead', 'acknowledged'] as const;

@@ -2,6 +2,8 @@
  * The ports through which the core reaches the outside world. AWS adapters live in
  * functions/lib/aws, the HTTP adapter in functions/lib/http; the core imports only this file.
  */
+
+import type { DeliveryJob, QueueTask } from './jobs.ts';
 import type {
   Action,
   ApiKey,
@@ -63,25 +65,50 @@ export interface EndpointStore {
 }
 
 export interface IdempotencyClaim {
-  /** Hash of the client's key, scoped to the tenant by the store. */
+  /** Hash of the client's key (base64url SHA-256); the window is the core's, counted from the message's creation. */
   readonly keyHash: string;
-  readonly expiresAt: string;
 }
 
 export type MessageCreateResult =
-  | { readonly created: true; readonly message: Message }
-  | { readonly created: false; readonly message: Message };
+  | { readonly created: true }
+  /** Nothing was written: the message's slot holds `existing` (the first post of its key, or rarely another). */
+  | { readonly created: false; readonly existing: StoredMessage };
+
+/** A message as stored, with the hash of its idempotency key when it was posted with one. */
+export interface StoredMessage extends Message {
+  readonly idempotencyKeyHash?: string;
+  /**
+   * On the message holding a key's slot: the newest message posted with the key after this one's
+   * window ended. A repeat within that message's window is answered with it.
+   */
+  readonly keyReuse?: KeyReuse;
+}
+
+/** A later message that holds an idempotency key; the slot holder points at it. */
+export interface KeyReuse {
+  readonly messageId: string;
+  readonly createdAt: string;
+  /** When its window ends: the slot holder is kept in the ledger at least until then. */
+  readonly windowEndsAt: string;
+}
 
 export interface MessageListFilter {
   readonly type?: string;
 }
 
 export interface MessageStore {
-  /** Stores the message; with a claim, atomically, returning the first message when the key was used. */
-  create(message: Message, claim: IdempotencyClaim | undefined, now: string): Promise<MessageCreateResult>;
+  /**
+   * Stores the message with one conditional write, and with it the idempotency claim when there
+   * is one. When the message's slot is taken, writes nothing and returns what holds it.
+   */
+  create(message: Message, claim: IdempotencyClaim | undefined): Promise<MessageCreateResult>;
+  /**
+   * Points the key's slot holder at a later message that reuses the key, if it still points where
+   * `previous` says (the first of two concurrent reuses wins); false otherwise.
+   */
+  reuseKey(holder: StoredMessage, reuse: KeyReuse, previous: KeyReuse | undefined): Promise<boolean>;
   get(id: string): Promise<Message | undefined>;
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>>;
-  markFannedOut(id: string, at: string): Promise<void>;
 }
 
 export interface AttemptRecord {
@@ -96,10 +123,20 @@ export interface DeliveryListFilter {
 }
 
 export interface DeliveryStore {
-  /** Creates the deliveries that do not exist yet; returns the ids it created. */
-  createMany(deliveries: readonly Delivery[]): Promise<readonly string[]>;
+  /**
+   * The first attempt of a full-mode delivery succeeded. Succeeded is final (the receiver has the
+   * message whatever else was recorded), so this write needs no condition and may be batched with
+   * others; it replaces anything a concurrent copy of the job wrote.
+   */
+  settleFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<void>;
+  /** Any other first attempt: written only if the delivery is not in the ledger yet; false if it is. */
+  recordFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<boolean>;
+  /** A delivery with no attempt yet (paused, moved to the retry lane, closed); false if it exists. */
+  create(delivery: Delivery): Promise<boolean>;
   get(id: string): Promise<Delivery | undefined>;
   getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Delivery>>;
+  /** Which of these deliveries are in the ledger (eventually consistent: for checks made minutes later). */
+  existing(ids: readonly string[]): Promise<ReadonlySet<string>>;
   getWithAttempts(id: string): Promise<{ delivery: Delivery; attempts: readonly Attempt[]; events: readonly DeliveryEvent[] } | undefined>;
   /** Appends to the delivery's audit trail. */
   recordEvent(event: DeliveryEvent): Promise<void>;
@@ -110,28 +147,19 @@ export interface DeliveryStore {
   acknowledge(delivery: Delivery, event: DeliveryEvent): Promise<'acknowledged' | 'already'>;
   /** Open deliveries of an endpoint (pending or failed), newest first; the cursor is keyset-based. */
   listOpenByEndpoint(endpointId: string, page: PageRequest): Promise<Page<Delivery>>;
-  listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>>;
   listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>>;
   /**
-   * Writes an attempt and the delivery's new state in one conditional transaction. Returns false,
-   * writing nothing, if another worker already recorded this attempt number.
+   * Writes an attempt of a delivery already in the ledger and its new state, conditionally on the
+   * state it was computed from. Returns false, writing nothing, if the ledger moved on (another
+   * worker recorded this attempt number).
    */
   recordAttempt(record: AttemptRecord): Promise<boolean>;
   /** Conditional state change without an attempt (e.g. endpoint deleted); false if the state moved on. */
   update(delivery: Delivery, previous: Delivery): Promise<boolean>;
-  /** Deliveries of a tenant in one status, newest first (dead letters, inbox). */
-  listByTenant(tenantId: string, status: DeliveryStatus, page: PageRequest): Promise<Page<Delivery>>;
-  /** Every delivery of an endpoint in the given statuses (for recover and resume), newest first. */
+  /** The tenant's dead deliveries (dead letters), newest first. */
+  listDead(tenantId: string, page: PageRequest): Promise<Page<Delivery>>;
+  /** Every delivery of an endpoint in the given open or dead statuses (for recover and resume), newest first. */
   listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]>;
-}
-
-/** Where a delivery job goes; everything the worker needs to find its ledger items. */
-export interface DeliveryJob {
-  readonly deliveryId: string;
-  readonly tenantId: string;
-  readonly messageId: string;
-  readonly endpointId: string;
-  readonly trigger?: 'scheduled' | 'manual';
 }
 
 export interface EnqueueOptions {
@@ -140,9 +168,10 @@ export interface EnqueueOptions {
   readonly lane?: DeliveryLane;
 }
 
+/** The delivery lanes. Every task carries its tenant as the SQS message group (fair queues). */
 export interface DeliveryQueue {
-  /** Batched: ten jobs a call. */
-  enqueue(jobs: readonly DeliveryJob[], options?: EnqueueOptions): Promise<void>;
+  /** Batched: ten tasks a call, fewer when their bodies are large. */
+  enqueue(tasks: readonly QueueTask[], options?: EnqueueOptions): Promise<void>;
 }
 
 /** Per-endpoint rate limit shared by every worker (a counter per second in the ledger). */
@@ -157,24 +186,42 @@ export interface SystemEventPublisher {
 }
 
 export interface DueItem {
-  readonly kind: 'delivery' | 'message';
+  readonly kind: 'delivery';
   readonly id: string;
 }
 
-/** The ledger's list of work whose next step is overdue (the sweeper's view). */
+/** The ledger's list of deliveries whose next attempt is overdue (the sweeper's view). */
 export interface DueWorkIndex {
   overdue(before: string, limit: number): Promise<readonly DueItem[]>;
   /** Moves an item's place in the index (not its schedule) so one sweep does not repeat it at once. */
   postpone(item: DueItem, until: string): Promise<void>;
 }
 
-export interface FanOutJob {
+/** A dispatched message as the sweeper sees it: enough to check that its jobs ran. */
+export interface DispatchedMessage {
   readonly messageId: string;
   readonly tenantId: string;
+  readonly endpointIds: readonly string[];
+  /** Where the message sits in the dispatch order; the sweeper's bookmark. */
+  readonly position: string;
 }
 
-export interface FanOutQueue {
-  enqueue(job: FanOutJob): Promise<void>;
+/** Every message dispatched to endpoints, in the order they were created: the sweeper reads each one once. */
+export interface DispatchedMessages {
+  /** Messages after `position` (all when undefined) created before `before`, oldest first, at most `limit`. */
+  after(position: string | undefined, before: string, limit: number): Promise<readonly DispatchedMessage[]>;
+  /** The sweeper's bookmark: how far it has checked; undefined before its first run. */
+  checkedUpTo(): Promise<string | undefined>;
+  /** Moves the bookmark; false when a concurrent sweep moved it first (this one's work is then redundant). */
+  markCheckedUpTo(position: string, previous: string | undefined): Promise<boolean>;
+  /** The position of messages created at `at`: where a first sweep starts. */
+  positionAt(at: string): string;
+}
+
+/** A per-tenant ingest allowance: what keeps one tenant's flood from crowding out the others. */
+export interface IngestBudget {
+  /** Takes one message's worth; when none is left, says how long until there is. */
+  take(tenantId: string): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 }
 
 /** Parked work that needs a human: the SQS dead-letter queues. */
@@ -220,15 +267,16 @@ export interface DestinationGuard {
   check(url: string): Promise<void>;
 }
 
-/** Everything a batch of delivery jobs needs, read in one round trip by the adapter. */
-export interface DeliveryContext {
+/** What a batch of delivery jobs reads from the ledger, in one round trip. */
+export interface LedgerSnapshot {
   delivery(id: string): Delivery | undefined;
   endpoint(tenantId: string, id: string): Endpoint | undefined;
   message(id: string): Message | undefined;
 }
 
 export interface DeliveryContextLoader {
-  load(jobs: readonly DeliveryJob[]): Promise<DeliveryContext>;
+  /** Consistent reads of the jobs' deliveries, endpoints and messages, and of `messageIds`. */
+  load(jobs: readonly DeliveryJob[], messageIds: readonly string[]): Promise<LedgerSnapshot>;
 }
 
 export interface ActionStore {

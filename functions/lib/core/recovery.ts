@@ -1,7 +1,7 @@
 import type { Clock } from './clock.ts';
-import { jobOf } from './delivery.ts';
 import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
 import { idFloor } from './ids.ts';
+import { jobOf } from './jobs.ts';
 import type { Delivery, Endpoint, Page, PageRequest } from './model.ts';
 import type { DeliveryQueue, DeliveryStore, EndpointStore } from './ports.ts';
 
@@ -43,7 +43,7 @@ export class RecoveryService {
   }
 
   deadLetters(tenantId: string, page: PageRequest): Promise<Page<Delivery>> {
-    return this.deps.deliveries.listByTenant(tenantId, 'dead', page);
+    return this.deps.deliveries.listDead(tenantId, page);
   }
 
   /**
@@ -69,7 +69,7 @@ export class RecoveryService {
       candidates = [];
       let cursor: string | undefined;
       do {
-        const page = await this.deps.deliveries.listByTenant(tenantId, 'dead', { limit: 100, ...(cursor && { cursor }) });
+        const page = await this.deps.deliveries.listDead(tenantId, { limit: 100, ...(cursor && { cursor }) });
         candidates.push(...page.items);
         cursor = page.nextCursor;
       } while (cursor && candidates.length < MAX_RECOVERY_BATCH);

@@ -1,58 +1,129 @@
 import { addSeconds, type Clock } from './clock.ts';
 import { enqueueByLane } from './delivery.ts';
+import { firstAttemptJobs } from './dispatch.ts';
+import type { EndpointDirectory } from './endpoint-directory.ts';
+import { deliveryIdFor, timeOfId } from './ids.ts';
 import { terminalStatuses } from './model.ts';
-import type { DeliveryQueue, DeliveryStore, DueWorkIndex, FanOutQueue, MessageStore } from './ports.ts';
+import type { DeliveryQueue, DeliveryStore, DispatchedMessage, DispatchedMessages, DueWorkIndex, MessageStore } from './ports.ts';
 
 /** How late an item must be before the sweeper steps in (its own job is probably just queued). */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 120;
+/** On its very first run the sweeper checks the messages of this long before the grace period. */
+const FIRST_RUN_LOOKBACK_SECONDS = 3600;
+/** An endpoint's longest timeout (contract §3): how long a first attempt to a deleted endpoint may have run. */
+const MAX_ATTEMPT_SECONDS = 30;
 const BATCH = 500;
 
 export interface SweepReport {
+  /** Deliveries past their next attempt, re-enqueued. */
   readonly deliveries: number;
+  /** Messages with an endpoint that has no delivery after the grace period, dispatched again. */
   readonly messages: number;
+  /** Messages checked. */
+  readonly checked: number;
 }
 
 export interface SweeperDeps {
   readonly due: DueWorkIndex;
   readonly deliveries: DeliveryStore;
   readonly messages: MessageStore;
+  readonly dispatched: DispatchedMessages;
+  readonly endpoints: EndpointDirectory;
   readonly deliveryQueue: DeliveryQueue;
-  readonly fanOutQueue: FanOutQueue;
   readonly clock: Clock;
   readonly graceSeconds?: number;
 }
 
 /**
- * Re-enqueues work whose next step is overdue in the ledger: deliveries past their next
- * attempt, messages never fanned out. A queue message lost for any reason (a restarted
- * emulator, a purge, a bug) therefore delays a delivery but never loses it.
+ * The ledger's guarantee that a lost queue message delays work but never loses it. Two kinds of
+ * work can be lost with a job: a delivery past its next attempt (the sparse due index lists
+ * those), and a message's first attempts, which write nothing before they run. For the second,
+ * the sweeper reads every dispatched message once, when it is one grace period old, and checks
+ * that each of its endpoints has a delivery; any that has none is dispatched again.
  */
 export class SweeperService {
   constructor(private readonly deps: SweeperDeps) {}
 
   async sweep(maxItems = 5000): Promise<SweepReport> {
+    const deliveries = await this.sweepDueDeliveries(maxItems);
+    const { messages, checked } = await this.sweepDispatchedMessages(maxItems * 10);
+    return { deliveries, messages, checked };
+  }
+
+  private async sweepDueDeliveries(maxItems: number): Promise<number> {
     const grace = this.deps.graceSeconds ?? DEFAULT_SWEEP_GRACE_SECONDS;
-    let deliveries = 0;
-    let messages = 0;
-    while (deliveries + messages < maxItems) {
+    let swept = 0;
+    while (swept < maxItems) {
       const now = this.deps.clock.now();
       const items = await this.deps.due.overdue(addSeconds(now, -grace).toISOString(), BATCH);
       if (items.length === 0) break;
       // Each item moves out of the sweeper's way for one grace period, whatever becomes of it.
       const until = addSeconds(now, grace).toISOString();
       await Promise.all(items.map((item) => this.deps.due.postpone(item, until)));
-
-      const found = await this.deps.deliveries.getMany(items.filter((i) => i.kind === 'delivery').map((i) => i.id));
+      const found = await this.deps.deliveries.getMany(items.map((i) => i.id));
       const overdue = [...found.values()].filter((d) => !terminalStatuses.has(d.status) && d.nextAttemptAt);
-      deliveries += await enqueueByLane(this.deps.deliveryQueue, overdue, (d) => (d.attemptCount > 0 ? 'retry' : 'primary'));
-      for (const item of items.filter((i) => i.kind === 'message')) {
-        const message = await this.deps.messages.get(item.id);
-        if (!message || message.fannedOutAt) continue;
-        await this.deps.fanOutQueue.enqueue({ messageId: message.id, tenantId: message.tenantId });
-        messages++;
-      }
+      swept += await enqueueByLane(this.deps.deliveryQueue, overdue, (d) => (d.attemptCount > 0 ? 'retry' : 'primary'));
       if (items.length < BATCH) break;
     }
-    return { deliveries, messages };
+    return swept;
+  }
+
+  /**
+   * Checks the messages dispatched since the bookmark up to one grace period ago. A first attempt
+   * writes its delivery when it ends, up to the endpoint's timeout after it starts, so a missing
+   * delivery counts as lost only once the message is older than the grace plus that timeout; the
+   * bookmark waits at the first message it cannot decide yet. It moves only after every lost
+   * dispatch found is queued again, so an outage of the queue delays the check, and a crash of
+   * the sweeper repeats it; neither skips a message.
+   */
+  private async sweepDispatchedMessages(maxMessages: number): Promise<{ messages: number; checked: number }> {
+    const now = this.deps.clock.now();
+    const grace = this.deps.graceSeconds ?? DEFAULT_SWEEP_GRACE_SECONDS;
+    const before = addSeconds(now, -grace).toISOString();
+    const bookmark = await this.deps.dispatched.checkedUpTo();
+    let position = bookmark ?? this.deps.dispatched.positionAt(addSeconds(now, -grace - FIRST_RUN_LOOKBACK_SECONDS).toISOString());
+    let messages = 0;
+    let checked = 0;
+    let undecided = false;
+    while (checked < maxMessages && !undecided) {
+      const batch = await this.deps.dispatched.after(position, before, BATCH);
+      if (batch.length === 0) break;
+      const pairs = batch.flatMap((m) => m.endpointIds.map((endpointId) => deliveryIdFor(m.messageId, endpointId)));
+      const existing = await this.deps.deliveries.existing(pairs);
+      for (const message of batch) {
+        const missing = message.endpointIds.filter((endpointId) => !existing.has(deliveryIdFor(message.messageId, endpointId)));
+        if (missing.length > 0) {
+          const lostAfter = addSeconds(timeOfId(message.messageId), grace + (await this.longestAttempt(message.tenantId, missing)));
+          if (lostAfter.getTime() > now.getTime()) {
+            undecided = true;
+            break;
+          }
+          if (await this.redispatch(message, missing)) messages++;
+        }
+        checked++;
+        position = message.position;
+      }
+      if (batch.length < BATCH) break;
+    }
+    if (position !== bookmark) await this.deps.dispatched.markCheckedUpTo(position, bookmark);
+    return { messages, checked };
+  }
+
+  /** Seconds the first attempts to these endpoints may take (their timeouts). */
+  private async longestAttempt(tenantId: string, endpointIds: readonly string[]): Promise<number> {
+    const endpoints = await this.deps.endpoints.all(tenantId);
+    const timeouts = endpointIds.map((id) => {
+      const endpoint = endpoints.find((e) => e.id === id);
+      return endpoint ? Math.ceil(endpoint.timeoutMs / 1000) : MAX_ATTEMPT_SECONDS;
+    });
+    return Math.max(0, ...timeouts);
+  }
+
+  /** Dispatches the message again to the endpoints that have no delivery, on the retry lane. */
+  private async redispatch(dispatched: DispatchedMessage, endpointIds: readonly string[]): Promise<boolean> {
+    const message = await this.deps.messages.get(dispatched.messageId);
+    if (!message) return false;
+    await this.deps.deliveryQueue.enqueue(firstAttemptJobs(message, endpointIds, { recheck: true }), { lane: 'retry' });
+    return true;
   }
 }

@@ -1,68 +1,67 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import type { AttributedReport } from '../core/delivery.ts';
+import { QueueTask } from '../core/jobs.ts';
 import type { DeliveryLane } from '../core/model.ts';
 import { logger, metrics } from './observability.ts';
 import { sqsConsumer } from './sqs.ts';
 
-const DeliveryJob = z.object({
-  deliveryId: z.string().min(1),
-  tenantId: z.string().min(1),
-  messageId: z.string().min(1),
-  endpointId: z.string().min(1),
-  trigger: z.enum(['scheduled', 'manual']).optional(),
-});
+/** The delivery log: one line per attempt, and a line for anything else that happened to a delivery. */
+function report(outcome: AttributedReport, lane: DeliveryLane): void {
+  const ids = { ...outcome.ids, lane };
+  switch (outcome.kind) {
+    case 'attempted': {
+      const { attempt, delivery } = outcome;
+      logger.info('delivery attempt', {
+        ...ids,
+        attempt: attempt.attempt,
+        trigger: attempt.trigger,
+        statusCode: attempt.statusCode,
+        durationMs: attempt.durationMs,
+        outcome: attempt.outcome,
+        status: delivery.status,
+        ...(attempt.error && { error: attempt.error }),
+        ...(outcome.retryInSeconds !== undefined && { retryInSeconds: Math.round(outcome.retryInSeconds) }),
+      });
+      metrics.addMetric('DeliveryAttempts', MetricUnit.Count, 1);
+      metrics.addMetric(attempt.outcome === 'succeeded' ? 'DeliverySucceeded' : 'DeliveryFailed', MetricUnit.Count, 1);
+      metrics.addMetric('DeliveryLatency', MetricUnit.Milliseconds, attempt.durationMs);
+      if (delivery.status === 'dead') metrics.addMetric('DeadLetters', MetricUnit.Count, 1);
+      if (outcome.endpointDisabled) {
+        logger.warn('endpoint disabled', { endpointId: ids.endpointId, reason: outcome.endpointDisabled });
+        metrics.addMetric('EndpointsDisabled', MetricUnit.Count, 1);
+      }
+      break;
+    }
+    case 'closed':
+      logger.warn('delivery recorded without an attempt', { ...ids, status: outcome.delivery.status, reason: outcome.reason });
+      break;
+    case 'diverted':
+      logger.info('delivery moved to the retry lane', { ...ids, reason: outcome.reason });
+      break;
+    case 'throttled':
+      metrics.addMetric('DeliveryThrottled', MetricUnit.Count, 1);
+      logger.debug('delivery waits for its endpoint rate limit', ids);
+      break;
+    case 'skipped':
+      logger.debug('delivery job skipped', { ...ids, reason: outcome.reason });
+      break;
+    case 'deferred':
+      logger.debug('delivery job deferred', { ...ids, dueInSeconds: outcome.dueInSeconds });
+      break;
+  }
+}
 
-/** A delivery-queue consumer for one lane: one signed HTTP attempt per job, recorded in the ledger. */
+/** A delivery-queue consumer for one lane: first attempts of messages, and later attempts of deliveries. */
 export function deliveryConsumer(lane: DeliveryLane) {
   return sqsConsumer({
-    job: DeliveryJob,
+    job: QueueTask,
     deadLetters: (app) => app.deadLetters.delivery,
-    prepare: (jobs, app) => app.delivery.prepare(jobs),
-    run: async (job, context, app) => {
-      const report = await app.delivery.run(job, context, lane);
-      const ids = { messageId: job.messageId, endpointId: job.endpointId, deliveryId: job.deliveryId, lane };
-      switch (report.kind) {
-        case 'attempted': {
-          const { attempt, delivery } = report;
-          // The delivery log: one line per attempt.
-          logger.info('delivery attempt', {
-            ...ids,
-            attempt: attempt.attempt,
-            trigger: attempt.trigger,
-            statusCode: attempt.statusCode,
-            durationMs: attempt.durationMs,
-            outcome: attempt.outcome,
-            status: delivery.status,
-            ...(attempt.error && { error: attempt.error }),
-            ...(report.retryInSeconds !== undefined && { retryInSeconds: Math.round(report.retryInSeconds) }),
-          });
-          metrics.addMetric('DeliveryAttempts', MetricUnit.Count, 1);
-          metrics.addMetric(attempt.outcome === 'succeeded' ? 'DeliverySucceeded' : 'DeliveryFailed', MetricUnit.Count, 1);
-          metrics.addMetric('DeliveryLatency', MetricUnit.Milliseconds, attempt.durationMs);
-          if (delivery.status === 'dead') metrics.addMetric('DeadLetters', MetricUnit.Count, 1);
-          if (report.endpointDisabled) {
-            logger.warn('endpoint disabled', { endpointId: job.endpointId, reason: report.endpointDisabled });
-            metrics.addMetric('EndpointsDisabled', MetricUnit.Count, 1);
-          }
-          break;
-        }
-        case 'closed':
-          logger.warn('delivery closed without an attempt', { ...ids, status: report.delivery.status, reason: report.reason });
-          break;
-        case 'diverted':
-          logger.info('delivery moved to the retry lane', { ...ids, reason: report.reason });
-          break;
-        case 'throttled':
-          metrics.addMetric('DeliveryThrottled', MetricUnit.Count, 1);
-          logger.debug('delivery waits for its endpoint rate limit', ids);
-          break;
-        case 'skipped':
-          logger.debug('delivery job skipped', { ...ids, reason: report.reason });
-          break;
-        case 'deferred':
-          logger.debug('delivery job deferred', { ...ids, dueInSeconds: report.dueInSeconds });
-          break;
-      }
+    prepare: (entries, app) =>
+      app.delivery.prepare(
+        entries.map(({ job, record }) => ({ task: job, receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') })),
+      ),
+    run: async (task, context, app) => {
+      for (const outcome of await app.delivery.runTask(task, context, lane)) report(outcome, lane);
     },
   });
 }

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { HookBody } from '../api/action-routes.ts';
 import { sluice } from '../container.ts';
 import { InvalidJsonError, PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError } from '../core/errors.ts';
-import { type HttpEvent, type HttpResult, json, statusOf } from './http.ts';
+import { errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './http.ts';
 import { logger } from './observability.ts';
 
 /** Inbound calls are small commands; anything bigger is refused before it is parsed. */
@@ -25,7 +25,7 @@ const hookErrors: MiddlewareObj<HttpEvent, HttpResult> = {
   onError: async (request) => {
     const { error } = request;
     if (error instanceof SluiceError) {
-      request.response = json(statusOf[error.code] ?? 400, { message: 'Error', error: error.message });
+      request.response = json(statusOf[error.code] ?? 400, { message: 'Error', error: error.message }, errorHeaders(error));
       return;
     }
     logger.error('unhandled error in an inbound hook', { error: error as Error });

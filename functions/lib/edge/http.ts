@@ -11,7 +11,7 @@ import type { Infer, RouteSpec } from '../api/route-spec.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../api/route-spec.ts';
 import { type Sluice, sluice } from '../container.ts';
 import { authorize } from '../core/access.ts';
-import { InvalidJsonError, PayloadTooLargeError, SluiceError, ValidationError } from '../core/errors.ts';
+import { InvalidJsonError, PayloadTooLargeError, RateLimitedError, SluiceError, ValidationError } from '../core/errors.ts';
 import type { Principal } from '../core/model.ts';
 import { logger } from './observability.ts';
 
@@ -62,10 +62,17 @@ export function json(status: number, body: unknown, headers: Readonly<Record<str
   };
 }
 
+/** Headers an error answer carries: `Retry-After` on every 429, so a client knows when to come back. */
+export function errorHeaders(error: SluiceError): Record<string, string> {
+  return error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+}
+
 export function errorResult(error: SluiceError): HttpResult {
-  return json(statusOf[error.code] ?? 400, {
-    error: { code: error.code, message: error.message, ...(error.details && { details: error.details }) },
-  });
+  return json(
+    statusOf[error.code] ?? 400,
+    { error: { code: error.code, message: error.message, ...(error.details && { details: error.details }) } },
+    errorHeaders(error),
+  );
 }
 
 /** Domain errors become the contract's error body; anything else is a logged 500 with no internals. */

@@ -16,8 +16,8 @@ export interface ConsumerOptions<T, C> {
   /** The shape of a record body; a body that does not parse is poison. */
   readonly job: z.ZodType<T>;
   readonly deadLetters: (app: Sluice) => DeadLetterSink;
-  /** Optional batch-wide work before the records run (one read for the whole batch). */
-  readonly prepare: (jobs: readonly T[], app: Sluice) => Promise<C>;
+  /** Batch-wide work before the records run (one read for the whole batch). */
+  readonly prepare: (entries: readonly { readonly job: T; readonly record: SQSRecord }[], app: Sluice) => Promise<C>;
   readonly run: (job: T, context: C, app: Sluice, record: SQSRecord) => Promise<void>;
 }
 
@@ -51,11 +51,14 @@ export function sqsConsumer<T, C>(options: ConsumerOptions<T, C>) {
     .handler(async (event, lambdaContext) => {
       const app = await sluice();
       const jobs = new Map<string, T>();
+      const entries: { job: T; record: SQSRecord }[] = [];
       for (const record of event.Records) {
         const job = parseJob(options.job, record);
-        if (job !== undefined) jobs.set(record.messageId, job);
+        if (job === undefined) continue;
+        jobs.set(record.messageId, job);
+        entries.push({ job, record });
       }
-      const context = await options.prepare([...jobs.values()], app);
+      const context = await options.prepare(entries, app);
       return processPartialResponse(
         event,
         async (record: SQSRecord) => {

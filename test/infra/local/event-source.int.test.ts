@@ -1,7 +1,8 @@
 /**
  * Integration (real fauxqs server): the local event source behaves like Lambda's SQS event
  * source mapping — batches of at most 10, only successes deleted, `batchItemFailures`
- * honoured, a thrown invocation returns its whole batch, redrive to the DLQ by maxReceiveCount.
+ * honoured, a thrown invocation returns its whole batch, redrive to the DLQ by maxReceiveCount,
+ * and it scales out: a slow invocation does not hold up the next batches, up to maxConcurrency.
  */
 import {
   CreateQueueCommand,
@@ -100,7 +101,7 @@ describe('SqsEventSource (local Lambda event source mapping)', () => {
       queueUrl: queue.url,
       queueArn: queue.arn,
       consumer,
-      concurrency: 2,
+      pollers: 2,
       waitTimeSeconds: 1,
       handler: async (event: SQSEvent): Promise<SQSBatchResponse> => {
         batchSizes.push(event.Records.length);
@@ -143,8 +144,7 @@ describe('SqsEventSource (local Lambda event source mapping)', () => {
       sqs,
       queueUrl: queue.url,
       queueArn: queue.arn,
-      consumer,
-      concurrency: 1,
+      consumer: { ...consumer, maxConcurrency: 1 },
       waitTimeSeconds: 1,
       handler: async (event: SQSEvent) => {
         calls++;
@@ -170,8 +170,7 @@ describe('SqsEventSource (local Lambda event source mapping)', () => {
       sqs,
       queueUrl: queue.url,
       queueArn: queue.arn,
-      consumer,
-      concurrency: 1,
+      consumer: { ...consumer, maxConcurrency: 1 },
       waitTimeSeconds: 1,
       handler: async () => {
         started = true;
@@ -185,6 +184,39 @@ describe('SqsEventSource (local Lambda event source mapping)', () => {
     await until(() => started);
     await source.stop();
     expect(finished).toBe(true);
+    expect(await drain(queue.url)).toEqual([]);
+  });
+
+  test('scales out like Lambda: slow invocations run side by side, up to maxConcurrency and no further', async () => {
+    const queue = await queueWithDeadLetter('scaling', 5);
+    let running = 0;
+    let peak = 0;
+    const done: string[] = [];
+    const source = new SqsEventSource({
+      sqs,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      consumer: { ...consumer, batchSize: 1, maxConcurrency: 4 },
+      waitTimeSeconds: 1,
+      handler: async (event: SQSEvent) => {
+        running++;
+        peak = Math.max(peak, running);
+        // A batch that waits on a slow endpoint.
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        running--;
+        done.push(...event.Records.map((r) => r.body));
+        return { batchItemFailures: [] };
+      },
+    });
+    const bodies = Array.from({ length: 8 }, (_, i) => `slow-${i}`);
+    await send(queue.url, bodies);
+    source.start();
+    await until(() => done.length === bodies.length);
+    await source.stop();
+    // One poller, yet four invocations at once, and never a fifth.
+    expect(peak).toBe(4);
+    expect(source.stats.peakConcurrency).toBe(4);
+    expect(done.sort()).toEqual([...bodies].sort());
     expect(await drain(queue.url)).toEqual([]);
   });
 });

@@ -9,14 +9,16 @@ import {
   type RouteAccess,
   sameDigest,
 } from '../../../../functions/lib/core/access.ts';
-import { ForbiddenScopeError, UnauthorizedError } from '../../../../functions/lib/core/errors.ts';
+import { ApiKeyService } from '../../../../functions/lib/core/api-keys.ts';
+import { DEFAULT_CACHE_SECONDS } from '../../../../functions/lib/core/cache.ts';
+import { ForbiddenScopeError, NotFoundError, UnauthorizedError } from '../../../../functions/lib/core/errors.ts';
 import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
-import type { Principal, Scope } from '../../../../functions/lib/core/model.ts';
+import type { ApiKey, KeyGrant, Principal, Scope } from '../../../../functions/lib/core/model.ts';
 import { FakeClock, InMemoryApiKeyStore, T0 } from './fakes.ts';
 
 const ROOT_KEY = 'sk_root_0123456789abcdefghijklmnopqrstuvwxyzABCDEF';
 
-function setup() {
+function setup(options: { keyCacheSeconds?: number } = {}) {
   const apiKeys = new InMemoryApiKeyStore();
   const clock = new FakeClock(T0);
   let rootHashReads = 0;
@@ -30,8 +32,12 @@ function setup() {
     },
     clock,
     ids: ulidIdGenerator(() => clock.now().getTime()),
+    ...(options.keyCacheSeconds !== undefined && { keyCacheSeconds: options.keyCacheSeconds }),
   });
-  return { service, apiKeys, clock, rootHashReads: () => rootHashReads };
+  /** Every read of the key store's grants. */
+  const findGrant = jest.spyOn(apiKeys, 'findGrant');
+  const apiKeyService = new ApiKeyService(service, apiKeys);
+  return { service, apiKeys, apiKeyService, clock, findGrant, rootHashReads: () => rootHashReads };
 }
 
 function tenant(scopes: readonly Scope[]): Principal {
@@ -129,12 +135,17 @@ describe('AccessService.authenticate', () => {
     await expect(s.service.authenticate(`${ROOT_KEY}x`)).rejects.toBeInstanceOf(UnauthorizedError);
   });
 
-  test('a revoked key stops working at once', async () => {
+  test('a key revoked through ApiKeyService stops working at once in this process, cached or not', async () => {
     const s = setup();
     const { apiKey, key } = await s.service.createKey('ten_A', 'k', ['admin']);
     await s.service.authenticate(key);
-    await s.apiKeys.delete('ten_A', apiKey.id);
+    await s.apiKeyService.revoke('ten_A', apiKey.id);
     await expect(s.service.authenticate(key)).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(s.apiKeys.grants.size).toBe(0);
+    // Revoked before this process ever used it: nothing cached, the store says no.
+    const { apiKey: unused, key: unusedKey } = await s.service.createKey('ten_A', 'k2', ['admin']);
+    await s.apiKeyService.revoke('ten_A', unused.id);
+    await expect(s.service.authenticate(unusedKey)).rejects.toBeInstanceOf(UnauthorizedError);
   });
 
   test('a store that answers a grant for another hash is not trusted', async () => {
@@ -163,6 +174,181 @@ describe('AccessService.authenticate', () => {
     expect(s.apiKeys.touchCalls).toHaveLength(2);
     expect(s.apiKeys.touchCalls[1]?.at).toBe(new Date(T0.getTime() + 60_001).toISOString());
     expect(s.apiKeys.keys.get(apiKey.id)?.lastUsedAt).toBe(new Date(T0.getTime() + 60_001).toISOString());
+  });
+});
+
+describe('AccessService: the key cache', () => {
+  const TTL_MS = DEFAULT_CACHE_SECONDS * 1000;
+
+  test(`a grant is kept for keyCacheSeconds (default ${DEFAULT_CACHE_SECONDS}): a second authenticate within it does not read the store`, async () => {
+    expect(DEFAULT_CACHE_SECONDS).toBe(5);
+    const s = setup();
+    const { apiKey, key } = await s.service.createKey('ten_A', 'k', ['ingest']);
+    const principal = { kind: 'tenant', tenantId: 'ten_A', keyId: apiKey.id, scopes: ['ingest'] };
+    await expect(s.service.authenticate(key)).resolves.toEqual(principal);
+    expect(s.findGrant).toHaveBeenCalledTimes(1);
+    expect(s.findGrant).toHaveBeenCalledWith(hashKey(key));
+    s.clock.advance(TTL_MS - 1);
+    await expect(s.service.authenticate(key)).resolves.toEqual(principal);
+    expect(s.findGrant).toHaveBeenCalledTimes(1);
+  });
+
+  test('after the ttl the store is read again (and its answer kept for another ttl)', async () => {
+    const s = setup();
+    const { key } = await s.service.createKey('ten_A', 'k', ['ingest']);
+    await s.service.authenticate(key);
+    s.clock.advance(TTL_MS);
+    await s.service.authenticate(key);
+    expect(s.findGrant).toHaveBeenCalledTimes(2);
+    s.clock.advance(TTL_MS - 1);
+    await s.service.authenticate(key);
+    expect(s.findGrant).toHaveBeenCalledTimes(2);
+  });
+
+  test('keyCacheSeconds sets the ttl; 0 reads the store on every request', async () => {
+    const long = setup({ keyCacheSeconds: 30 });
+    const { key } = await long.service.createKey('ten_A', 'k', ['ingest']);
+    await long.service.authenticate(key);
+    long.clock.advance(29_999);
+    await long.service.authenticate(key);
+    expect(long.findGrant).toHaveBeenCalledTimes(1);
+    long.clock.advance(1);
+    await long.service.authenticate(key);
+    expect(long.findGrant).toHaveBeenCalledTimes(2);
+
+    const none = setup({ keyCacheSeconds: 0 });
+    const { key: other } = await none.service.createKey('ten_A', 'k', ['ingest']);
+    for (let i = 0; i < 3; i++) await none.service.authenticate(other);
+    expect(none.findGrant).toHaveBeenCalledTimes(3);
+  });
+
+  test('a key deleted by another process keeps working here until the ttl ends, then stops', async () => {
+    const s = setup();
+    const { apiKey, key } = await s.service.createKey('ten_A', 'k', ['admin']);
+    await s.service.authenticate(key);
+    await s.apiKeys.delete('ten_A', apiKey.id);
+    s.clock.advance(TTL_MS - 1);
+    await expect(s.service.authenticate(key)).resolves.toMatchObject({ keyId: apiKey.id });
+    s.clock.advance(1);
+    await expect(s.service.authenticate(key)).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  test('revoking one key forgets only that key', async () => {
+    const s = setup();
+    const { apiKey: revoked, key: revokedKey } = await s.service.createKey('ten_A', 'k1', ['admin']);
+    const { apiKey: kept, key: keptKey } = await s.service.createKey('ten_A', 'k2', ['admin']);
+    await s.service.authenticate(revokedKey);
+    await s.service.authenticate(keptKey);
+    expect(s.findGrant).toHaveBeenCalledTimes(2);
+    await s.apiKeyService.revoke('ten_A', revoked.id);
+    await expect(s.service.authenticate(revokedKey)).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(s.service.authenticate(keptKey)).resolves.toMatchObject({ keyId: kept.id });
+    // The kept key is still served from memory; the revoked one was looked up again, and not found.
+    expect(s.findGrant).toHaveBeenCalledTimes(3);
+    expect(s.findGrant).toHaveBeenLastCalledWith(hashKey(revokedKey));
+  });
+
+  test('revoking an unknown key, or another tenant’s, is a NotFoundError, and the key keeps working', async () => {
+    const s = setup();
+    const { apiKey, key } = await s.service.createKey('ten_A', 'k', ['admin']);
+    await s.service.authenticate(key);
+    await expect(s.apiKeyService.revoke('ten_A', 'key_01JN0000000000000000000000')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(s.apiKeyService.revoke('ten_B', apiKey.id)).rejects.toBeInstanceOf(NotFoundError);
+    // The key was not deleted: it still works (whether from memory or the store).
+    await expect(s.service.authenticate(key)).resolves.toMatchObject({ keyId: apiKey.id });
+  });
+
+  test('an unknown key is not cached: a key stored a moment later works at once', async () => {
+    const s = setup();
+    const key = generateApiKey();
+    await expect(s.service.authenticate(key)).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(s.service.authenticate(key)).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(s.findGrant).toHaveBeenCalledTimes(2);
+    const apiKey: ApiKey = {
+      id: 'key_01JN00000000000000000LATE',
+      tenantId: 'ten_A',
+      name: 'late',
+      scopes: ['ingest'],
+      last4: key.slice(-4),
+      createdAt: T0.toISOString(),
+    };
+    await s.apiKeys.create(apiKey, hashKey(key), key);
+    await expect(s.service.authenticate(key)).resolves.toEqual({ kind: 'tenant', tenantId: 'ten_A', keyId: apiKey.id, scopes: ['ingest'] });
+    expect(s.findGrant).toHaveBeenCalledTimes(3);
+  });
+
+  test('a failed read of the store is not cached: the next request reads again', async () => {
+    const s = setup();
+    const { apiKey, key } = await s.service.createKey('ten_A', 'k', ['ingest']);
+    s.findGrant.mockRejectedValueOnce(new Error('ProvisionedThroughputExceededException'));
+    await expect(s.service.authenticate(key)).rejects.toThrow('ProvisionedThroughputExceededException');
+    await expect(s.service.authenticate(key)).resolves.toMatchObject({ keyId: apiKey.id });
+    expect(s.findGrant).toHaveBeenCalledTimes(2);
+  });
+
+  test('requests that miss at once share one read of the store', async () => {
+    const s = setup();
+    const { apiKey, key } = await s.service.createKey('ten_A', 'k', ['ingest']);
+    const principals = await Promise.all([s.service.authenticate(key), s.service.authenticate(key), s.service.authenticate(key)]);
+    expect(principals.map((p) => (p.kind === 'tenant' ? p.keyId : p.kind))).toEqual([apiKey.id, apiKey.id, apiKey.id]);
+    expect(s.findGrant).toHaveBeenCalledTimes(1);
+  });
+
+  test('the root key never reads the key store', async () => {
+    const s = setup();
+    await s.service.authenticate(ROOT_KEY);
+    await s.service.authenticate(ROOT_KEY);
+    expect(s.findGrant).not.toHaveBeenCalled();
+    expect(s.rootHashReads()).toBe(2);
+  });
+
+  test('a cached grant carries the lastUsedAt of its touch: no touch again within the minute, one after it', async () => {
+    // A ttl longer than the touch interval, so the same cached grant decides both times.
+    const s = setup({ keyCacheSeconds: 300 });
+    const { apiKey, key } = await s.service.createKey('ten_A', 'k', ['ingest']);
+    await s.service.authenticate(key);
+    expect(s.apiKeys.touchCalls).toEqual([{ keyId: apiKey.id, at: T0.toISOString() }]);
+    for (const step of [1000, 29_000, 30_000]) {
+      s.clock.advance(step);
+      await s.service.authenticate(key);
+    }
+    // A minute after the touch, from memory: the grant it holds says it was used at T0.
+    expect(s.apiKeys.touchCalls).toHaveLength(1);
+    s.clock.advance(1);
+    await s.service.authenticate(key);
+    const touchedAt = new Date(T0.getTime() + 60_001).toISOString();
+    expect(s.apiKeys.touchCalls).toEqual([
+      { keyId: apiKey.id, at: T0.toISOString() },
+      { keyId: apiKey.id, at: touchedAt },
+    ]);
+    // The cached grant now says touchedAt: the next requests within a minute of it touch nothing.
+    s.clock.advance(59_999);
+    await s.service.authenticate(key);
+    expect(s.apiKeys.touchCalls).toHaveLength(2);
+    expect(s.findGrant).toHaveBeenCalledTimes(1);
+  });
+
+  test('a grant stored with a recent lastUsedAt is not touched again', async () => {
+    const s = setup();
+    const key = generateApiKey();
+    const apiKey: ApiKey = {
+      id: 'key_01JN0000000000000000000USED',
+      tenantId: 'ten_A',
+      name: 'used',
+      scopes: ['ingest'],
+      last4: key.slice(-4),
+      createdAt: T0.toISOString(),
+    };
+    await s.apiKeys.create(apiKey, hashKey(key), key);
+    const grant = s.apiKeys.grants.get(hashKey(key)) as KeyGrant;
+    s.apiKeys.grants.set(hashKey(key), { ...grant, lastUsedAt: new Date(T0.getTime() - 59_000).toISOString() });
+    await s.service.authenticate(key);
+    expect(s.apiKeys.touchCalls).toEqual([]);
+    s.clock.advance(1001);
+    // From memory, with the stored lastUsedAt: now more than a minute ago.
+    await s.service.authenticate(key);
+    expect(s.apiKeys.touchCalls).toEqual([{ keyId: apiKey.id, at: new Date(T0.getTime() + 1001).toISOString() }]);
+    expect(s.findGrant).toHaveBeenCalledTimes(1);
   });
 });
 

@@ -8,6 +8,9 @@ import {
   targetedDevices,
 } from '../../../../functions/lib/core/actions.ts';
 import { ApiKeyService } from '../../../../functions/lib/core/api-keys.ts';
+import { DeliveryService } from '../../../../functions/lib/core/delivery.ts';
+import { DispatchService } from '../../../../functions/lib/core/dispatch.ts';
+import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-directory.ts';
 import {
   ConflictError,
   NotFoundError,
@@ -15,21 +18,39 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../../../../functions/lib/core/errors.ts';
-import { FanOutService } from '../../../../functions/lib/core/fan-out.ts';
+import { EventTypeCatalog } from '../../../../functions/lib/core/event-types.ts';
 import { deliveryIdFor, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
-import type { Action, ActionTarget, ApiKey, Endpoint, KeyGrant, Scope, TriggerRecord } from '../../../../functions/lib/core/model.ts';
+import { isFirstAttemptJob } from '../../../../functions/lib/core/jobs.ts';
+import { MessageService } from '../../../../functions/lib/core/messages.ts';
+import type {
+  Action,
+  ActionTarget,
+  ApiKey,
+  Endpoint,
+  KeyGrant,
+  Message,
+  Scope,
+  TriggerRecord,
+} from '../../../../functions/lib/core/model.ts';
 import type { RateLimiter } from '../../../../functions/lib/core/ports.ts';
 import { decodePayload } from '../../../../functions/lib/edge/hooks.ts';
+import { AjvPayloadValidator } from '../../../../functions/lib/schema/ajv-validator.ts';
 import {
   anEndpoint,
   FakeClock,
   FakeRateLimiter,
+  firstJobFor,
   InMemoryActionStore,
   InMemoryApiKeyStore,
   InMemoryDeliveryStore,
   InMemoryEndpointStore,
+  InMemoryEventTypeStore,
   InMemoryMessageStore,
+  RecordingDeadLetterSink,
   RecordingDeliveryQueue,
+  RecordingSystemEventPublisher,
+  ScriptedHttpSender,
+  SnapshotContextLoader,
   T0,
   TENANT,
 } from './fakes.ts';
@@ -321,6 +342,8 @@ interface HookSetup {
   readonly rateLimiter?: RateLimiter;
   readonly rateLimitPerSecond?: number;
   readonly apiKeys?: InMemoryApiKeyStore;
+  /** How long the endpoint directory keeps a tenant's endpoints; 0 (no caching) unless given. */
+  readonly cacheSeconds?: number;
 }
 
 function hookSetup(options: HookSetup = {}) {
@@ -329,20 +352,26 @@ function hookSetup(options: HookSetup = {}) {
   const access = accessOver(apiKeys, clock, ids);
   const actions = new InMemoryActionStore();
   const endpoints = new InMemoryEndpointStore(options.endpoints ?? [...ALL_ENDPOINTS, FOREIGN]);
+  // No caching unless asked: what a test puts in the store is what the hook sees.
+  const directory = new EndpointDirectory(endpoints, clock, options.cacheSeconds ?? 0);
   const messages = new InMemoryMessageStore();
-  const deliveries = new InMemoryDeliveryStore();
-  const queue = new RecordingDeliveryQueue();
-  const fanOut = new FanOutService({ messages, endpoints, deliveries, queue, clock });
-  const deliver = jest.spyOn(fanOut, 'deliver');
+  const messageService = new MessageService({
+    messages,
+    eventTypes: new EventTypeCatalog(new InMemoryEventTypeStore(), clock, 0),
+    validator: new AjvPayloadValidator(),
+    endpoints: directory,
+    clock,
+    ids,
+  });
+  const publish = jest.spyOn(messageService, 'publish');
   /** The limiter in use unless the test gave its own. */
   const limiter = new FakeRateLimiter();
   const rateLimiter = options.rateLimiter ?? limiter;
   const hooks = new HookService({
     access,
     actions,
-    endpoints,
-    messages,
-    fanOut,
+    endpoints: directory,
+    messages: messageService,
     rateLimiter,
     clock,
     ids,
@@ -352,6 +381,46 @@ function hookSetup(options: HookSetup = {}) {
   const createAction = (input: Partial<ActionInput> = {}, tenantId = TENANT): Promise<Action> =>
     actionService.create(tenantId, { ...lobbyWelcome, ...input });
   const createKey = async (scopes: readonly Scope[], tenantId = TENANT) => access.createKey(tenantId, 'caller', scopes);
+
+  // Downstream of the ledger, as in production: dispatch reads the stored message, the delivery
+  // worker makes its first attempts.
+  const deliveries = new InMemoryDeliveryStore();
+  const queue = new RecordingDeliveryQueue();
+  const sender = new ScriptedHttpSender({ durationMs: 7, statusCode: 200 });
+  const dispatch = new DispatchService({ endpoints: directory, queue });
+  const delivery = new DeliveryService({
+    deliveries,
+    endpointStore: endpoints,
+    endpoints: directory,
+    loader: new SnapshotContextLoader(deliveries, endpoints, messages),
+    queue,
+    deadLetters: new RecordingDeadLetterSink(),
+    sender,
+    rateLimiter: new FakeRateLimiter(),
+    systemEvents: new RecordingSystemEventPublisher(clock),
+    clock,
+    random: () => 0.5,
+  });
+  /** Dispatches the message as the ledger's stream would, then runs the first-attempt jobs it queued. */
+  const dispatchAndDeliver = async (message: Message): Promise<number> => {
+    const before = queue.calls.length;
+    const jobs = await dispatch.dispatch([message]);
+    for (const call of queue.calls.slice(before)) {
+      for (const task of call.tasks) {
+        if (!isFirstAttemptJob(task)) continue;
+        await delivery.runFirst(task, await delivery.prepare([{ task, receiveCount: 1 }]), call.lane ?? 'primary');
+      }
+    }
+    return jobs;
+  };
+  /** The one message stored so far. */
+  const onlyMessage = (): Message => {
+    const all = [...messages.messages.values()];
+    expect(all).toHaveLength(1);
+    const [message] = all;
+    if (!message) throw new Error('no message');
+    return message;
+  };
   return {
     clock,
     ids,
@@ -360,22 +429,25 @@ function hookSetup(options: HookSetup = {}) {
     actions,
     endpoints,
     messages,
+    publish,
     deliveries,
     queue,
-    fanOut,
-    deliver,
+    sender,
     limiter,
     hooks,
     createAction,
     createKey,
+    dispatchAndDeliver,
+    onlyMessage,
   };
 }
 
-/** Nothing happened: no trigger recorded, no command, no delivery, nothing enqueued. */
+/** Nothing happened: no trigger recorded, no command published or stored, so nothing to dispatch or deliver. */
 function expectNothingSent(s: ReturnType<typeof hookSetup>): void {
   expect(s.actions.triggers).toEqual([]);
+  expect(s.publish).not.toHaveBeenCalled();
+  expect(s.messages.createCalls).toEqual([]);
   expect(s.messages.messages.size).toBe(0);
-  expect(s.deliver).not.toHaveBeenCalled();
   expect(s.deliveries.deliveries.size).toBe(0);
   expect(s.queue.calls).toEqual([]);
 }
@@ -538,15 +610,15 @@ describe('HookService.trigger', () => {
         },
       ]);
       expect(JSON.stringify(s.actions.triggers)).not.toContain(key);
+      expect(s.publish).not.toHaveBeenCalled();
       expect(s.messages.messages.size).toBe(0);
-      expect(s.deliver).not.toHaveBeenCalled();
       expect(s.deliveries.deliveries.size).toBe(0);
       expect(s.queue.calls).toEqual([]);
     });
   });
 
   describe('a success', () => {
-    test('creates a fanned-out device.command, delivers it to exactly the targeted devices and records the trigger', async () => {
+    test('publishes a device.command to exactly the targeted devices, which dispatch delivers, and records the trigger', async () => {
       const s = hookSetup();
       const action = await s.createAction();
       const { apiKey, key } = await s.createKey(['inbound']);
@@ -554,19 +626,17 @@ describe('HookService.trigger', () => {
       const result = await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP);
       expect(result).toEqual({ actionId: action.id, deliveries: 2 });
 
-      // The command message.
-      const messages = [...s.messages.messages.values()];
-      expect(messages).toHaveLength(1);
-      const message = messages[0];
-      if (!message) throw new Error('no message');
+      // The command message: one write, naming its targets, left to dispatch (not attempted inline).
+      const message = s.onlyMessage();
       expect(message).toEqual({
-        id: expect.stringMatching(/^msg_/),
+        id: expect.stringMatching(/^msg_[0-9A-HJKMNP-TV-Z]{26}$/),
         tenantId: TENANT,
         type: DEVICE_COMMAND_TYPE,
         payloadJson: expect.any(String),
         createdAt: T0.toISOString(),
-        fannedOutAt: T0.toISOString(),
+        endpointIds: [SCREEN_1.id, SCREEN_2.id],
       });
+      expect(s.messages.createCalls).toEqual([{ message, claim: undefined }]);
       expect(DEVICE_COMMAND_TYPE).toBe('device.command');
       const payload: unknown = JSON.parse(message.payloadJson);
       expect(payload).toEqual({
@@ -578,9 +648,25 @@ describe('HookService.trigger', () => {
       });
       expect(Object.keys(payload as object)).toEqual(['actionId', 'eventId', 'action', 'params', 'sensorData']);
 
-      // Delivered to the lobby devices of this tenant: not PLAIN (no deviceId), not FOREIGN (other tenant).
-      expect(s.deliver).toHaveBeenCalledTimes(1);
-      expect(s.deliver).toHaveBeenCalledWith(message, [SCREEN_1, SCREEN_2]);
+      // Published to the lobby devices of this tenant: not PLAIN (no deviceId), not FOREIGN (other tenant).
+      expect(s.publish).toHaveBeenCalledTimes(1);
+      expect(s.publish).toHaveBeenCalledWith({
+        tenantId: TENANT,
+        type: DEVICE_COMMAND_TYPE,
+        payloadJson: message.payloadJson,
+        endpoints: [SCREEN_1, SCREEN_2],
+      });
+      // The hook itself writes no delivery and queues nothing: that is dispatch's job.
+      expect(s.deliveries.deliveries.size).toBe(0);
+      expect(s.queue.calls).toEqual([]);
+
+      // Dispatch: one first-attempt job for both devices, on the primary lane, payload inline.
+      expect(await s.dispatchAndDeliver(message)).toBe(1);
+      expect(s.queue.calls[0]).toEqual({
+        tasks: [firstJobFor(message, [SCREEN_1.id, SCREEN_2.id])],
+        delaySeconds: undefined,
+        lane: 'primary',
+      });
       const expectedIds = [SCREEN_1, SCREEN_2].map((ep) => deliveryIdFor(message.id, ep.id));
       expect([...s.deliveries.deliveries.keys()].sort()).toEqual([...expectedIds].sort());
       for (const endpoint of [SCREEN_1, SCREEN_2]) {
@@ -589,15 +675,13 @@ describe('HookService.trigger', () => {
           messageId: message.id,
           endpointId: endpoint.id,
           eventType: 'device.command',
-          status: 'pending',
-          attemptCount: 0,
-          nextAttemptAt: T0.toISOString(),
+          status: 'succeeded',
+          attemptCount: 1,
         });
       }
-      expect(s.queue.calls).toHaveLength(1);
-      expect(s.queue.calls[0]?.lane).toBe('primary');
-      expect(s.queue.jobs.map((j) => j.endpointId).sort()).toEqual([SCREEN_1.id, SCREEN_2.id].sort());
-      expect(s.queue.jobs.every((j) => j.messageId === message.id && j.tenantId === TENANT)).toBe(true);
+      expect(s.sender.requests.map((r) => r.headers['x-sluice-delivery-id']).sort()).toEqual([...expectedIds].sort());
+      expect(s.sender.requests.every((r) => r.headers['x-sluice-event-type'] === 'device.command')).toBe(true);
+      expect(s.sender.requests.every((r) => JSON.parse(r.body).data.actionId === action.id)).toBe(true);
 
       // The trigger record: key id, never the key.
       expect(s.actions.triggers).toEqual([
@@ -619,19 +703,21 @@ describe('HookService.trigger', () => {
       expect((await s.actions.listTriggers(action.id, { limit: 10 })).items).toEqual(s.actions.triggers);
     });
 
-    test('the command is born fanned out: a later fan-out of it creates nothing more', async () => {
+    test('the command is routed by its target only: an endpoint subscribed to every type gets nothing', async () => {
       const s = hookSetup();
+      // PLAIN has no eventTypes filter (subscribed to everything), but it is no device.
+      expect(PLAIN.eventTypes).toBeUndefined();
       await s.createAction({ target: { type: 'all' } });
       const { key } = await s.createKey(['inbound']);
       await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP);
-      const [message] = [...s.messages.messages.values()];
-      if (!message) throw new Error('no message');
-      expect(await s.fanOut.fanOut({ messageId: message.id, tenantId: TENANT })).toEqual({
-        kind: 'already-fanned-out',
-        messageId: message.id,
-      });
+      const message = s.onlyMessage();
+      expect(message.endpointIds).toEqual([SCREEN_1.id, SCREEN_2.id, SCREEN_3.id]);
+      expect(message.attemptedInline).toBeUndefined();
+      expect(await s.dispatchAndDeliver(message)).toBe(1);
+      expect(s.queue.firstJobs.flatMap((j) => j.endpointIds)).toEqual([SCREEN_1.id, SCREEN_2.id, SCREEN_3.id]);
       expect(s.deliveries.deliveries.size).toBe(3);
-      expect(s.queue.jobs).toHaveLength(3);
+      expect([...s.deliveries.deliveries.values()].map((d) => d.endpointId)).not.toContain(PLAIN.id);
+      expect(s.queue.jobs).toEqual([]);
     });
 
     test('a device target reaches that one device; sensor data and the action’s params travel in the payload', async () => {
@@ -645,8 +731,7 @@ describe('HookService.trigger', () => {
       const { key } = await s.createKey(['inbound']);
       const sensorData = { id: 'sensor-7', event: 'temperature', value: 31.5 };
       expect(await s.hooks.trigger(key, { eventId: 'temp-alert', sensorData }, SOURCE_IP)).toEqual({ actionId: action.id, deliveries: 1 });
-      const [message] = [...s.messages.messages.values()];
-      if (!message) throw new Error('no message');
+      const message = s.onlyMessage();
       expect(JSON.parse(message.payloadJson)).toEqual({
         actionId: action.id,
         eventId: 'temp-alert',
@@ -654,7 +739,9 @@ describe('HookService.trigger', () => {
         params: { threshold: 30 },
         sensorData,
       });
-      expect(s.deliver).toHaveBeenCalledWith(message, [SCREEN_3]);
+      expect(s.publish).toHaveBeenCalledWith(expect.objectContaining({ type: 'device.command', endpoints: [SCREEN_3] }));
+      expect(message.endpointIds).toEqual([SCREEN_3.id]);
+      await s.dispatchAndDeliver(message);
       expect([...s.deliveries.deliveries.values()].map((d) => d.endpointId)).toEqual([SCREEN_3.id]);
       expect(s.actions.triggers[0]).toMatchObject({ outcome: 'delivered', deliveries: 1, messageId: message.id });
     });
@@ -668,27 +755,48 @@ describe('HookService.trigger', () => {
       expect(JSON.parse(message?.payloadJson ?? '{}')).toMatchObject({ action: 'restart_device', params: {}, sensorData: null });
     });
 
-    test('no targeted device: the command is still recorded, with 0 deliveries', async () => {
+    test('no targeted device: the command is still recorded, with 0 deliveries, and dispatch has nothing to send', async () => {
       const s = hookSetup();
       const action = await s.createAction({ target: { type: 'device', deviceId: 'screen-9' } });
       const { key } = await s.createKey(['inbound']);
       expect(await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP)).toEqual({ actionId: action.id, deliveries: 0 });
-      expect(s.deliver).toHaveBeenCalledWith(expect.objectContaining({ type: 'device.command' }), []);
+      expect(s.publish).toHaveBeenCalledWith(expect.objectContaining({ type: 'device.command', endpoints: [] }));
+      const message = s.onlyMessage();
+      expect(message).not.toHaveProperty('endpointIds');
+      expect(await s.dispatchAndDeliver(message)).toBe(0);
       expect(s.deliveries.deliveries.size).toBe(0);
       expect(s.queue.calls).toEqual([]);
-      expect(s.actions.triggers).toEqual([expect.objectContaining({ outcome: 'delivered', deliveries: 0 })]);
+      expect(s.actions.triggers).toEqual([expect.objectContaining({ outcome: 'delivered', deliveries: 0, messageId: message.id })]);
     });
 
-    test('a disabled device gets a delivery that waits, undated and not enqueued, and it still counts', async () => {
+    test('a disabled device is a target too: its delivery waits, undated, with no attempt and no job, and it counts', async () => {
       const disabled = { ...SCREEN_2, disabled: true, disabledReason: 'paused by the operator' };
       const s = hookSetup({ endpoints: [SCREEN_1, disabled, SCREEN_3] });
       await s.createAction();
       const { key } = await s.createKey(['inbound']);
       expect((await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP)).deliveries).toBe(2);
-      const [message] = [...s.messages.messages.values()];
-      if (!message) throw new Error('no message');
-      expect(s.deliveries.deliveries.get(deliveryIdFor(message.id, disabled.id))?.nextAttemptAt).toBeUndefined();
-      expect(s.queue.jobs.map((j) => j.endpointId)).toEqual([SCREEN_1.id]);
+      const message = s.onlyMessage();
+      expect(message.endpointIds).toEqual([SCREEN_1.id, disabled.id]);
+      await s.dispatchAndDeliver(message);
+      const waiting = s.deliveries.deliveries.get(deliveryIdFor(message.id, disabled.id));
+      expect(waiting).toMatchObject({ status: 'pending', attemptCount: 0, endpointId: disabled.id });
+      expect(waiting?.nextAttemptAt).toBeUndefined();
+      expect(s.deliveries.attempts.get(deliveryIdFor(message.id, disabled.id))).toBeUndefined();
+      // Only the enabled device was called; nothing was queued for the disabled one.
+      expect(s.sender.requests.map((r) => r.headers['x-sluice-delivery-id'])).toEqual([deliveryIdFor(message.id, SCREEN_1.id)]);
+      expect(s.queue.jobs).toEqual([]);
+    });
+
+    test('a failing device’s first attempt is dispatched on the retry lane, behind nothing healthy', async () => {
+      const failing = { ...SCREEN_2, failingSince: '2025-03-01T11:00:00.000Z', consecutiveFailures: 3 };
+      const s = hookSetup({ endpoints: [SCREEN_1, failing, SCREEN_3] });
+      await s.createAction();
+      const { key } = await s.createKey(['inbound']);
+      await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP);
+      const message = s.onlyMessage();
+      expect(await s.dispatchAndDeliver(message)).toBe(2);
+      expect(s.queue.jobsOn('primary')).toEqual([firstJobFor(message, [SCREEN_1.id])]);
+      expect(s.queue.jobsOn('retry')).toEqual([firstJobFor(message, [failing.id])]);
     });
 
     test('each trigger is a new command message, recorded newest first', async () => {
@@ -698,12 +806,35 @@ describe('HookService.trigger', () => {
       await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP);
       s.clock.advance(5000);
       await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, '198.51.100.2');
-      expect(s.messages.messages.size).toBe(2);
+      const messages = [...s.messages.messages.values()];
+      expect(messages).toHaveLength(2);
+      expect(new Set(messages.map((m) => m.id)).size).toBe(2);
+      for (const message of messages) await s.dispatchAndDeliver(message);
       expect(s.deliveries.deliveries.size).toBe(4);
       const page = await s.actions.listTriggers(action.id, { limit: 10 });
       expect(page.items.map((t) => [t.sourceIp, t.at])).toEqual([
         ['198.51.100.2', new Date(T0.getTime() + 5000).toISOString()],
         [SOURCE_IP, T0.toISOString()],
+      ]);
+      expect(page.items.map((t) => t.messageId).sort()).toEqual(messages.map((m) => m.id).sort());
+    });
+
+    test('the devices come from the endpoint directory: its copy serves until it expires', async () => {
+      const s = hookSetup({ cacheSeconds: 5 });
+      await s.createAction();
+      const { key } = await s.createKey(['inbound']);
+      expect((await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP)).deliveries).toBe(2);
+      // A device added by another process: this one's copy does not have it yet.
+      const screen4 = anEndpoint({ id: 'ep_01JN000000000000000SCREEN4', deviceId: 'screen-4', groups: ['lobby'] });
+      await s.endpoints.create(screen4);
+      s.clock.advance(4999);
+      expect((await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP)).deliveries).toBe(2);
+      s.clock.advance(1);
+      expect((await s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP)).deliveries).toBe(3);
+      expect(s.publish.mock.calls.map(([request]) => request.endpoints.map((e) => e.id))).toEqual([
+        [SCREEN_1.id, SCREEN_2.id],
+        [SCREEN_1.id, SCREEN_2.id],
+        [SCREEN_1.id, SCREEN_2.id, screen4.id],
       ]);
     });
   });

@@ -3,13 +3,14 @@
  * the delivery stays open and is notified again on the schedule until the receiver acknowledges it.
  * The general behaviour of DeliveryService is in delivery.test.ts.
  */
-import { type DeliveryReport, USER_AGENT } from '../../../../functions/lib/core/delivery.ts';
-import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import type { DeliveryReport } from '../../../../functions/lib/core/delivery.ts';
+import { USER_AGENT } from '../../../../functions/lib/core/delivery-request.ts';
+import { deliveryIdFor, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
 import { InboxService } from '../../../../functions/lib/core/inbox.ts';
 import type { Delivery, Endpoint, TenantPrincipal } from '../../../../functions/lib/core/model.ts';
 import type { HttpResult } from '../../../../functions/lib/core/ports.ts';
 import { presetDelaysSeconds } from '../../../../functions/lib/core/retry-schedule.ts';
-import { aDelivery, anEndpoint, deliveryHarness, expectedSignature, jobFor, SECRET, T0, TENANT } from './fakes.ts';
+import { aDelivery, anEndpoint, deliveryHarness, expectedSignature, firstJobFor, jobFor, SECRET, T0, TENANT } from './fakes.ts';
 
 const at = (offsetMs: number, from: Date = T0) => new Date(from.getTime() + offsetMs).toISOString();
 
@@ -57,7 +58,7 @@ describe('DeliveryService.run: thin endpoints', () => {
     });
     expect(report.retryInSeconds).toBe(FIRST_DAILY_DELAY);
     expect(s.stored()).toEqual(report.delivery);
-    expect(s.queue.calls).toEqual([{ jobs: [jobFor(s.delivery)], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobFor(s.delivery)], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
     expect(s.deadLetters.parked).toEqual([]);
     // A 2xx is not a failure of the endpoint.
     expect(s.endpoints.failureCalls).toEqual([]);
@@ -85,7 +86,7 @@ describe('DeliveryService.run: thin endpoints', () => {
     const s = setup({ endpoint: anEndpoint({ mode: 'thin', retryPolicy: { delaysSeconds: [7, 11] } }) });
     const report = attempted(await s.run());
     expect(report.delivery.nextAttemptAt).toBe(at(7000));
-    expect(s.queue.calls).toEqual([{ jobs: [jobFor(s.delivery)], delaySeconds: 7, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobFor(s.delivery)], delaySeconds: 7, lane: 'retry' }]);
   });
 
   test('when the schedule is exhausted a 2xx makes the delivery dead and parks it', async () => {
@@ -130,7 +131,7 @@ describe('DeliveryService.run: thin endpoints', () => {
     const report = attempted(await s.run());
     expect(report.attempt.outcome).toBe('failed');
     expect(report.delivery).toMatchObject({ status: 'failed', scheduledAttempts: 1, nextAttemptAt: at(FIRST_DAILY_DELAY * 1000) });
-    expect(s.queue.calls).toEqual([{ jobs: [jobFor(s.delivery)], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobFor(s.delivery)], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
     expect(s.endpoints.failureCalls).toEqual([{ tenantId: TENANT, id: THIN.id, at: T0.toISOString() }]);
   });
 
@@ -198,5 +199,131 @@ describe('DeliveryService.run: thin endpoints', () => {
     expect(manual.attempt).toMatchObject({ attempt: 2, trigger: 'manual', outcome: 'succeeded' });
     expect(manual.delivery).toMatchObject({ status: 'pending', scheduledAttempts: 1, nextAttemptAt: at(FIRST_DAILY_DELAY * 1000) });
     expect(s.queue.calls).toHaveLength(1);
+  });
+});
+
+describe('DeliveryService.runFirst: thin endpoints', () => {
+  /** The delivery id dispatch's first attempt derives for the harness's message and THIN. */
+  const firstIdOf = (s: ReturnType<typeof setup>) => deliveryIdFor(s.message.id, THIN.id);
+
+  test('a 2xx to the first notification keeps the delivery pending: recorded before the POST, with the next notification queued', async () => {
+    const s = setup();
+    const [report, ...rest] = await s.runFirst();
+    expect(rest).toEqual([]);
+    if (!report) throw new Error('no report');
+    const id = firstIdOf(s);
+    expect(report.ids).toEqual({ messageId: s.message.id, endpointId: THIN.id, deliveryId: id });
+    const notified = attempted(report);
+    expect(notified.attempt).toMatchObject({ deliveryId: id, attempt: 1, statusCode: 202, outcome: 'succeeded', trigger: 'scheduled' });
+    expect(notified.delivery).toEqual({
+      id,
+      tenantId: TENANT,
+      messageId: s.message.id,
+      endpointId: THIN.id,
+      eventType: s.message.type,
+      status: 'pending',
+      attemptCount: 1,
+      scheduledAttempts: 1,
+      lastAttemptAt: T0.toISOString(),
+      lastStatusCode: 202,
+      nextAttemptAt: at(FIRST_DAILY_DELAY * 1000),
+      createdAt: s.message.createdAt,
+      updatedAt: T0.toISOString(),
+    });
+    expect(notified.retryInSeconds).toBe(FIRST_DAILY_DELAY);
+    // The pending delivery was created before the notification, then the attempt recorded on it
+    // conditionally; never the unconditional write of a success.
+    const created = {
+      id,
+      tenantId: TENANT,
+      messageId: s.message.id,
+      endpointId: THIN.id,
+      eventType: s.message.type,
+      status: 'pending',
+      attemptCount: 0,
+      scheduledAttempts: 0,
+      nextAttemptAt: T0.toISOString(),
+      createdAt: s.message.createdAt,
+      updatedAt: T0.toISOString(),
+    };
+    expect(s.deliveries.createCalls).toEqual([created]);
+    expect(s.deliveries.recordCalls).toEqual([{ delivery: notified.delivery, previous: created, attempt: notified.attempt }]);
+    expect(s.deliveries.firstCalls).toEqual([]);
+    expect(s.deliveries.settleCalls).toEqual([]);
+    expect(s.deliveries.deliveries.get(id)).toEqual(notified.delivery);
+    const next = { deliveryId: id, tenantId: TENANT, messageId: s.message.id, endpointId: THIN.id };
+    expect(s.queue.calls).toEqual([{ tasks: [next], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
+    expect(s.endpoints.failureCalls).toEqual([]);
+    expect(s.deadLetters.parked).toEqual([]);
+  });
+
+  test('the first notification is thin though the job carries the payload: empty body, x-message-id is the delivery id', async () => {
+    const s = setup();
+    const job = firstJobFor(s.message, [THIN.id]);
+    expect(job.payloadJson).toBe(s.message.payloadJson);
+    await s.runFirst(job);
+    const [request] = s.sender.requests;
+    if (!request) throw new Error('nothing was sent');
+    expect(request.body).toBe('');
+    expect(request.headers['x-message-id']).toBe(firstIdOf(s));
+    expect(request.headers['x-sluice-delivery-id']).toBe(firstIdOf(s));
+    expect(request.headers).not.toHaveProperty('content-type');
+    const seconds = Number(request.headers['webhook-timestamp']);
+    expect(request.headers['webhook-signature']).toBe(`v1,${expectedSignature(SECRET, s.message.id, seconds, '')}`);
+    expect(JSON.stringify(request)).not.toContain('L-1');
+  });
+
+  test('the delivery is in the ledger when the notification goes out: a receiver that fetches at once finds it', async () => {
+    const s = setup();
+    const seenBySender: (string | undefined)[] = [];
+    s.sender.answer((request) => {
+      // What GET /v1/inbox/{id} would read at this moment.
+      seenBySender.push(s.deliveries.deliveries.get(request.headers['x-message-id'] ?? '')?.status);
+      return { durationMs: 5, statusCode: 202 };
+    });
+    await s.runFirst();
+    expect(seenBySender).toEqual(['pending']);
+  });
+
+  test('a copy of the job that notified too is skipped before it notifies: the first record stands, one next notification', async () => {
+    const s = setup();
+    const job = firstJobFor(s.message, [THIN.id]);
+    await s.runFirst(job);
+    // SQS hands the same job to another worker that does not know (receiveCount 1: nothing read).
+    const [copy] = await s.runFirst(job);
+    expect(copy).toMatchObject({ kind: 'skipped', reason: 'already in the ledger' });
+    expect(s.sender.requests).toHaveLength(1);
+    expect(s.deliveries.attempts.get(firstIdOf(s))).toHaveLength(1);
+    expect(s.queue.calls).toHaveLength(1);
+  });
+
+  test('acknowledged after the first notification: the next one is skipped', async () => {
+    const s = setup();
+    await s.runFirst();
+    const [nextJob] = s.queue.jobs;
+    if (!nextJob) throw new Error('no next notification was scheduled');
+    expect((await s.inbox.acknowledge(RECEIVER, firstIdOf(s))).alreadyAcknowledged).toBe(false);
+    s.clock.advance(FIRST_DAILY_DELAY * 1000);
+    expect(await s.run(nextJob, 'retry')).toEqual({
+      kind: 'skipped',
+      deliveryId: firstIdOf(s),
+      reason: 'delivery is already acknowledged',
+    });
+    expect(s.sender.requests).toHaveLength(1);
+  });
+
+  test('a non-2xx to the first notification makes it failed, retried on the schedule', async () => {
+    const s = setup({ answer: { durationMs: 30, statusCode: 500 } });
+    const [report] = await s.runFirst();
+    if (!report) throw new Error('no report');
+    expect(attempted(report).delivery).toMatchObject({
+      status: 'failed',
+      scheduledAttempts: 1,
+      nextAttemptAt: at(FIRST_DAILY_DELAY * 1000),
+    });
+    expect(s.deliveries.createCalls).toHaveLength(1);
+    expect(s.deliveries.recordCalls).toHaveLength(1);
+    expect(s.queue.calls.map((c) => [c.delaySeconds, c.lane])).toEqual([[FIRST_DAILY_DELAY, 'retry']]);
+    expect(s.endpoints.failureCalls).toEqual([{ tenantId: TENANT, id: THIN.id, at: T0.toISOString() }]);
   });
 });

@@ -1,180 +1,26 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Webhook } from 'standardwebhooks';
 import {
-  buildRequest,
-  classify,
+  type AttributedReport,
   DEFAULT_FAILURE_WINDOW_SECONDS,
   type DeliveryReport,
-  deliveryBody,
-  InFlightAttempts,
-  jobOf,
   MAX_QUEUE_DELAY_SECONDS,
-  USER_AGENT,
 } from '../../../../functions/lib/core/delivery.ts';
-import { terminalStatuses } from '../../../../functions/lib/core/model.ts';
+import { deliveryBody } from '../../../../functions/lib/core/delivery-request.ts';
+import { deliveryIdFor } from '../../../../functions/lib/core/ids.ts';
+import { InFlightAttempts } from '../../../../functions/lib/core/in-flight.ts';
+import { type DeliveryJob, type FirstAttemptJob, jobOf, type QueueTask } from '../../../../functions/lib/core/jobs.ts';
+import { type Delivery, type Message, terminalStatuses } from '../../../../functions/lib/core/model.ts';
 import type { HttpResult } from '../../../../functions/lib/core/ports.ts';
-import { aDelivery, aMessage, anEndpoint, deferred, deliveryHarness, expectedSignature, jobFor, OLD_SECRET, SECRET, T0 } from './fakes.ts';
+import { aDelivery, aMessage, anEndpoint, deferred, deliveryHarness, firstJobFor, jobFor, T0, TENANT } from './fakes.ts';
 
 const at = (offsetMs: number) => new Date(T0.getTime() + offsetMs).toISOString();
 
-describe('deliveryBody', () => {
-  test('is {"id","type","createdAt","data"} with data byte-identical to the stored payloadJson', () => {
-    // `1.50`, the spacing and the key order would all be lost by a JSON.parse/JSON.stringify round trip.
-    const payloadJson = '{"b": 1.50, "a":"ü \\u00e9",\n "nested":{"z":[1, 2]}}';
-    const message = aMessage({ payloadJson });
-    const body = deliveryBody(message);
-    expect(body).toBe(`{"id":"${message.id}","type":"${message.type}","createdAt":"${message.createdAt}","data":${payloadJson}}`);
-    const parsed: unknown = JSON.parse(body);
-    expect(Object.keys(parsed as object)).toEqual(['id', 'type', 'createdAt', 'data']);
-    expect(parsed).toEqual({ id: message.id, type: message.type, createdAt: message.createdAt, data: JSON.parse(payloadJson) });
-  });
-
-  test('escapes the envelope fields as JSON strings', () => {
-    const body = deliveryBody(aMessage({ type: 'a"b', payloadJson: '{}' }));
-    expect((JSON.parse(body) as { type: string }).type).toBe('a"b');
-  });
-});
-
-describe('buildRequest', () => {
-  // Signatures are verified with standardwebhooks, which only accepts timestamps near the real clock.
-  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const seconds = String(now.getTime() / 1000);
-  const message = aMessage();
-  const delivery = aDelivery();
-
-  test('full mode: the headers of contract §5 and a signed JSON body', () => {
-    const endpoint = anEndpoint({ timeoutMs: 4321, url: 'https://receiver.example.com/in?x=1' });
-    const request = buildRequest(endpoint, message, delivery, 3, now);
-    expect(request.url).toBe('https://receiver.example.com/in?x=1');
-    expect(request.timeoutMs).toBe(4321);
-    expect(request.body).toBe(deliveryBody(message));
-    expect(request.headers).toEqual({
-      'content-type': 'application/json',
-      'user-agent': 'Sluice/1.0',
-      'webhook-id': message.id,
-      'webhook-timestamp': seconds,
-      'webhook-signature': `v1,${expectedSignature(SECRET, message.id, Number(seconds), request.body)}`,
-      'x-sluice-event-type': message.type,
-      'x-sluice-delivery-id': delivery.id,
-      'x-sluice-attempt': '3',
-    });
-    expect(USER_AGENT).toBe('Sluice/1.0');
-  });
-
-  test('the signature verifies with the standardwebhooks library', () => {
-    const request = buildRequest(anEndpoint(), message, delivery, 1, now);
-    const verified = new Webhook(SECRET).verify(request.body, { ...request.headers });
-    expect(verified).toEqual(JSON.parse(request.body));
-  });
-
-  test('two active secrets: two signatures, each verifying with its own secret', () => {
-    const endpoint = anEndpoint({
-      secrets: [
-        { value: SECRET, createdAt: at(0) },
-        { value: OLD_SECRET, createdAt: '2025-01-01T00:00:00.000Z', expiresAt: new Date(now.getTime() + 3600_000).toISOString() },
-      ],
-    });
-    const request = buildRequest(endpoint, message, delivery, 1, now);
-    const signatures = (request.headers['webhook-signature'] ?? '').split(' ');
-    expect(signatures).toEqual([
-      `v1,${expectedSignature(SECRET, message.id, Number(seconds), request.body)}`,
-      `v1,${expectedSignature(OLD_SECRET, message.id, Number(seconds), request.body)}`,
-    ]);
-    expect(() => new Webhook(SECRET).verify(request.body, { ...request.headers })).not.toThrow();
-    expect(() => new Webhook(OLD_SECRET).verify(request.body, { ...request.headers })).not.toThrow();
-  });
-
-  test('an expired secret no longer signs', () => {
-    const endpoint = anEndpoint({
-      secrets: [
-        { value: SECRET, createdAt: at(0) },
-        { value: OLD_SECRET, createdAt: '2025-01-01T00:00:00.000Z', expiresAt: new Date(now.getTime() - 1000).toISOString() },
-      ],
-    });
-    const request = buildRequest(endpoint, message, delivery, 1, now);
-    expect(request.headers['webhook-signature']).toBe(`v1,${expectedSignature(SECRET, message.id, Number(seconds), request.body)}`);
-    expect(() => new Webhook(OLD_SECRET).verify(request.body, { ...request.headers })).toThrow();
-  });
-
-  test('Basic auth is sent when the endpoint has it', () => {
-    const endpoint = anEndpoint({ auth: { type: 'basic', username: 'hook', password: 'p@ss:wörd' } });
-    const request = buildRequest(endpoint, message, delivery, 1, now);
-    expect(request.headers.authorization).toBe(`Basic ${Buffer.from('hook:p@ss:wörd').toString('base64')}`);
-    expect(buildRequest(anEndpoint(), message, delivery, 1, now).headers.authorization).toBeUndefined();
-  });
-
-  test('custom headers are sent, but cannot override the reserved ones', () => {
-    const endpoint = anEndpoint({
-      auth: { type: 'basic', username: 'u', password: 'p' },
-      headers: {
-        'x-tenant-ref': 'abc-123',
-        'user-agent': 'evil/1.0',
-        'content-type': 'text/plain',
-        'webhook-id': 'forged',
-        'webhook-timestamp': '1',
-        'webhook-signature': 'v1,forged',
-        'x-sluice-event-type': 'forged',
-        'x-sluice-delivery-id': 'forged',
-        'x-sluice-attempt': '99',
-        authorization: 'Bearer forged',
-      },
-    });
-    const request = buildRequest(endpoint, message, delivery, 2, now);
-    expect(request.headers['x-tenant-ref']).toBe('abc-123');
-    expect(request.headers['user-agent']).toBe('Sluice/1.0');
-    expect(request.headers['content-type']).toBe('application/json');
-    expect(request.headers['webhook-id']).toBe(message.id);
-    expect(request.headers['webhook-timestamp']).toBe(seconds);
-    expect(request.headers['x-sluice-event-type']).toBe(message.type);
-    expect(request.headers['x-sluice-delivery-id']).toBe(delivery.id);
-    expect(request.headers['x-sluice-attempt']).toBe('2');
-    expect(request.headers.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
-    expect(() => new Webhook(SECRET).verify(request.body, { ...request.headers })).not.toThrow();
-  });
-
-  test('thin mode: empty body, x-message-id is the delivery id, no content-type, signed over the empty body', () => {
-    const endpoint = anEndpoint({ mode: 'thin' });
-    const request = buildRequest(endpoint, message, delivery, 1, now);
-    expect(request.body).toBe('');
-    expect(request.headers['x-message-id']).toBe(delivery.id);
-    expect(request.headers['content-type']).toBeUndefined();
-    expect(request.headers['webhook-id']).toBe(message.id);
-    expect(request.headers['user-agent']).toBe('Sluice/1.0');
-    expect(request.headers['webhook-signature']).toBe(`v1,${expectedSignature(SECRET, message.id, Number(seconds), '')}`);
-    expect(new Webhook(SECRET).verify('', { ...request.headers })).toBeUndefined();
-  });
-
-  test('full mode has no x-message-id', () => {
-    expect(buildRequest(anEndpoint(), message, delivery, 1, now).headers['x-message-id']).toBeUndefined();
-  });
-});
-
-describe('classify', () => {
-  test.each([
-    [200, 'succeeded'],
-    [204, 'succeeded'],
-    [299, 'succeeded'],
-    [301, 'failed'],
-    [302, 'failed'],
-    [400, 'failed'],
-    [404, 'failed'],
-    [410, 'gone'],
-    [429, 'failed'],
-    [500, 'failed'],
-    [503, 'failed'],
-  ] as const)('HTTP %i is %s', (statusCode, outcome) => {
-    expect(classify({ durationMs: 1, statusCode })).toBe(outcome);
-  });
-
-  test('no status (timeout, refused, DNS, blocked) is a failure', () => {
-    expect(classify({ durationMs: 1000, error: { code: 'timeout', message: 'no complete response' } })).toBe('failed');
-  });
-});
-
 /** The DeliveryService over in-memory ports (shared with delivery-thin.test.ts). */
 const setup = deliveryHarness;
+
+/** What a worker reads for one later-attempt job (first seen: receiveCount 1). */
+async function ledgerOf(s: ReturnType<typeof setup>, job: DeliveryJob) {
+  return (await s.service.prepare([{ task: job, receiveCount: 1 }])).ledger;
+}
 
 function attempted(report: DeliveryReport) {
   if (report.kind !== 'attempted') throw new Error(`expected an attempt, got ${JSON.stringify(report)}`);
@@ -228,7 +74,7 @@ describe('DeliveryService.run', () => {
       expect(report.delivery).toMatchObject({ status: 'failed', attemptCount: 1, lastStatusCode: 500, nextAttemptAt: at(5500) });
       expect(s.stored()?.nextAttemptAt).toBe(at(5500));
       expect(s.attempts().map((a) => [a.attempt, a.outcome, a.statusCode, a.responseBody])).toEqual([[1, 'failed', 500, 'boom']]);
-      expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 6, lane: 'retry' }]);
+      expect(s.queue.calls).toEqual([{ tasks: [jobOf(s.delivery)], delaySeconds: 6, lane: 'retry' }]);
       expect(s.deadLetters.parked).toEqual([]);
     });
 
@@ -245,7 +91,7 @@ describe('DeliveryService.run', () => {
       const report = attempted(await s.run());
       expect(report.delivery.nextAttemptAt).toBe(at(1800_000));
       expect(MAX_QUEUE_DELAY_SECONDS).toBe(900);
-      expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 900, lane: 'retry' }]);
+      expect(s.queue.calls).toEqual([{ tasks: [jobOf(s.delivery)], delaySeconds: 900, lane: 'retry' }]);
     });
 
     test('a network error is a failure with the error recorded and no status code', async () => {
@@ -368,7 +214,7 @@ describe('DeliveryService.run', () => {
       const job = jobFor(s.delivery);
       const report = await s.run(job);
       expect(report).toEqual({ kind: 'deferred', deliveryId: s.delivery.id, dueInSeconds: 120 });
-      expect(s.queue.calls).toEqual([{ jobs: [job], delaySeconds: 120, lane: 'retry' }]);
+      expect(s.queue.calls).toEqual([{ tasks: [job], delaySeconds: 120, lane: 'retry' }]);
       expect(s.sender.requests).toEqual([]);
       expect(s.deliveries.recordCalls).toEqual([]);
     });
@@ -445,9 +291,9 @@ describe('DeliveryService.run', () => {
     test('closing is conditional: if the ledger moved on meanwhile, the job is skipped', async () => {
       const s = setup({ endpoint: null });
       const job = jobFor(s.delivery);
-      const context = await s.service.prepare([job]);
+      const ledger = await ledgerOf(s, job);
       s.deliveries.deliveries.set(s.delivery.id, { ...s.delivery, status: 'succeeded', attemptCount: 1 });
-      const report = await s.service.run(job, context);
+      const report = await s.service.run(job, ledger);
       expect(report.kind).toBe('skipped');
       expect(s.stored()?.status).toBe('succeeded');
     });
@@ -476,7 +322,7 @@ describe('DeliveryService.run', () => {
     const s = setup({ answer: { durationMs: 3, statusCode: 500 } });
     const job = jobFor(s.delivery);
     // Both workers read the ledger before either wrote.
-    const [first, second] = [await s.service.prepare([job]), await s.service.prepare([job])];
+    const [first, second] = [await ledgerOf(s, job), await ledgerOf(s, job)];
     const reports = [await s.service.run(job, first), await s.service.run(job, second)];
     expect(reports.map((r) => r.kind)).toEqual(['attempted', 'skipped']);
     expect(reports[1]).toMatchObject({ deliveryId: s.delivery.id, reason: expect.stringContaining('already recorded') });
@@ -502,90 +348,13 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const SECOND = 'dlv_01JN0000000000000000002DLV';
 const THIRD = 'dlv_01JN0000000000000000003DLV';
 
-describe('InFlightAttempts', () => {
-  const t = T0.getTime();
-
-  test('an endpoint is slow once one of its attempts has been in flight for longer than slowAfterMs', () => {
-    const inFlight = new InFlightAttempts(500);
-    expect(inFlight.isSlow('ep_A', t)).toBe(false);
-    const done = inFlight.begin('ep_A', t);
-    expect(inFlight.isSlow('ep_A', t + 500)).toBe(false);
-    expect(inFlight.isSlow('ep_A', t + 501)).toBe(true);
-    expect(inFlight.isSlow('ep_B', t + 501)).toBe(false);
-    done();
-    expect(inFlight.isSlow('ep_A', t + 10_000)).toBe(false);
-  });
-
-  test('the default threshold is one second', () => {
-    const inFlight = new InFlightAttempts();
-    inFlight.begin('ep_A', t);
-    expect(inFlight.isSlow('ep_A', t + 1000)).toBe(false);
-    expect(inFlight.isSlow('ep_A', t + 1001)).toBe(true);
-  });
-
-  test('one attempt finishing does not hide an older one still in flight', () => {
-    const inFlight = new InFlightAttempts(500);
-    const older = inFlight.begin('ep_A', t);
-    const newer = inFlight.begin('ep_A', t + 300);
-    newer();
-    expect(inFlight.isSlow('ep_A', t + 501)).toBe(true);
-    older();
-    expect(inFlight.isSlow('ep_A', t + 501)).toBe(false);
-  });
-
-  // Regression guard. At f0aa4a3 InFlightAttempts.begin made keys distinct with
-  // `while (set.has(key)) key += 1e-6;`: at epoch milliseconds (~1.7e12) a double's spacing is
-  // 2^-12, so `key + 1e-6 === key` and two attempts to one endpoint begun in the same millisecond
-  // (the consumer runs a batch's records in parallel) hung the worker for good. The probe runs in
-  // a child process so that such a loop cannot block this test runner.
-  test('two attempts to one endpoint begun in the same millisecond are both tracked (and begin returns)', async () => {
-    const root = path.resolve(__dirname, '../../../..');
-    const module = pathToFileURL(path.join(root, 'functions/lib/core/delivery.ts')).href;
-    const script = [
-      `import { InFlightAttempts } from ${JSON.stringify(module)};`,
-      'const inFlight = new InFlightAttempts(1000);',
-      `const at = ${t};`,
-      "process.stdout.write('ready\\n');",
-      "const first = inFlight.begin('ep_A', at);",
-      "const second = inFlight.begin('ep_A', at);",
-      'first();',
-      "process.stdout.write(inFlight.isSlow('ep_A', at + 1001) ? 'tracked\\n' : 'lost\\n');",
-      'second();',
-    ].join('\n');
-    const result = await new Promise<{ output: string; hung: boolean }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root });
-      let output = '';
-      let hung = false;
-      let timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('ready') && !hung) {
-          // Two begin() calls take microseconds; a second means the loop does not end.
-          clearTimeout(timer);
-          timer = setTimeout(() => {
-            hung = true;
-            child.kill('SIGKILL');
-          }, 1000);
-        }
-      });
-      child.on('close', () => {
-        clearTimeout(timer);
-        resolve({ output, hung });
-      });
-    });
-    expect(result.output).toContain('ready');
-    expect(result.hung).toBe(false);
-    expect(result.output).toContain('tracked');
-  }, 30_000);
-});
-
 describe('DeliveryService.run: lanes', () => {
   test('a primary-lane job for a failing endpoint is diverted to the retry lane: no HTTP call, no ledger write', async () => {
     const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000), consecutiveFailures: 3, rateLimitPerSecond: 5 }) });
     const job = jobFor(s.delivery);
     const report = await s.run(job, 'primary');
     expect(report).toEqual({ kind: 'diverted', deliveryId: s.delivery.id, reason: 'endpoint is failing' });
-    expect(s.queue.calls).toEqual([{ jobs: [job], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [job], delaySeconds: undefined, lane: 'retry' }]);
     expect(s.sender.requests).toEqual([]);
     expect(s.deliveries.recordCalls).toEqual([]);
     expect(s.deliveries.updateCalls).toEqual([]);
@@ -596,7 +365,7 @@ describe('DeliveryService.run: lanes', () => {
   test('run() without a lane is the primary lane', async () => {
     const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000) }) });
     const job = jobFor(s.delivery);
-    const report = await s.service.run(job, await s.service.prepare([job]));
+    const report = await s.service.run(job, await ledgerOf(s, job));
     expect(report.kind).toBe('diverted');
     expect(s.queue.jobsOn('retry')).toEqual([job]);
   });
@@ -606,7 +375,7 @@ describe('DeliveryService.run: lanes', () => {
     const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
     expect(report.attempt.attempt).toBe(1);
     expect(s.sender.requests).toHaveLength(1);
-    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 5, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobOf(s.delivery)], delaySeconds: 5, lane: 'retry' }]);
   });
 
   test('a manual job on the primary lane is never diverted', async () => {
@@ -630,7 +399,7 @@ describe('DeliveryService.run: lanes', () => {
     const report = await s.run(secondJob, 'primary');
     expect(report).toEqual({ kind: 'diverted', deliveryId: SECOND, reason: 'endpoint is slow' });
     expect(s.sender.requests).toHaveLength(1);
-    expect(s.queue.calls).toEqual([{ jobs: [secondJob], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [secondJob], delaySeconds: undefined, lane: 'retry' }]);
     expect(s.deliveries.deliveries.get(SECOND)).toEqual(aDelivery({ id: SECOND }));
 
     gate.resolve({ durationMs: 501, statusCode: 200 });
@@ -676,7 +445,7 @@ describe('DeliveryService.run: rate limit', () => {
     expect(reports[2]).toEqual({ kind: 'throttled', deliveryId: THIRD });
     expect(s.rateLimiter.calls).toEqual(jobs.map(() => ({ endpointId: s.delivery.endpointId, limitPerSecond: 2, at: T0.toISOString() })));
     expect(s.sender.requests).toHaveLength(2);
-    expect(s.queue.calls).toEqual([{ jobs: [jobs[2]], delaySeconds: 1, lane: 'primary' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobs[2]], delaySeconds: 1, lane: 'primary' }]);
     expect(s.deliveries.deliveries.get(THIRD)).toEqual(aDelivery({ id: THIRD }));
 
     // The next second has room again.
@@ -689,7 +458,7 @@ describe('DeliveryService.run: rate limit', () => {
     await s.rateLimiter.tryAcquire(s.delivery.endpointId, 1, T0);
     const job = jobFor(s.delivery, 'manual');
     expect(await s.run(job, 'retry')).toEqual({ kind: 'throttled', deliveryId: s.delivery.id });
-    expect(s.queue.calls).toEqual([{ jobs: [job], delaySeconds: 1, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [job], delaySeconds: 1, lane: 'retry' }]);
     expect(s.sender.requests).toEqual([]);
   });
 });
@@ -705,7 +474,7 @@ describe('DeliveryService.run: the retry schedule counts scheduled attempts', ()
     expect(report.attempt).toMatchObject({ attempt: 6, trigger: 'scheduled' });
     expect(report.delivery).toMatchObject({ attemptCount: 6, scheduledAttempts: 3, status: 'failed', nextAttemptAt: at(1800_000) });
     expect(report.retryInSeconds).toBe(1800);
-    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 900, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobOf(s.delivery)], delaySeconds: 900, lane: 'retry' }]);
   });
 
   test('only the scheduled attempts use up the schedule', async () => {
@@ -739,7 +508,7 @@ describe('DeliveryService.run: the retry schedule counts scheduled attempts', ()
     expect(manual.delivery).toMatchObject({ status: 'failed', scheduledAttempts: 1, nextAttemptAt: at(5000) });
     expect(manual.retryInSeconds).toBe(5);
     // The follow-up job is a scheduled one.
-    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 5, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobOf(s.delivery)], delaySeconds: 5, lane: 'retry' }]);
 
     s.clock.advance(5000);
     const scheduled = attempted(await s.run(jobFor(s.delivery), 'retry'));
@@ -805,7 +574,7 @@ describe('DeliveryService.run: manual attempts', () => {
     const manual = attempted(await s.run(jobFor(s.delivery, 'manual'), 'retry'));
     expect(manual.delivery).toMatchObject({ status: 'failed', attemptCount: 2, scheduledAttempts: 2, nextAttemptAt: at(300_000) });
     expect(manual.retryInSeconds).toBe(300);
-    expect(s.queue.calls).toEqual([{ jobs: [jobOf(s.delivery)], delaySeconds: 300, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobOf(s.delivery)], delaySeconds: 300, lane: 'retry' }]);
 
     // The scheduled job that was due arrives now: its attempt was already made.
     const late = await s.run(jobFor(s.delivery), 'retry');
@@ -909,10 +678,10 @@ describe('DeliveryService.run: endpoint health', () => {
     const firstJob = jobFor(s.delivery);
     const secondJob = { ...jobFor(s.delivery), deliveryId: SECOND };
     // Both workers read the (still enabled) endpoint before either attempt.
-    const firstContext = await s.service.prepare([firstJob]);
-    const secondContext = await s.service.prepare([secondJob]);
-    const first = attempted(await s.service.run(firstJob, firstContext));
-    const second = attempted(await s.service.run(secondJob, secondContext));
+    const firstLedger = await ledgerOf(s, firstJob);
+    const secondLedger = await ledgerOf(s, secondJob);
+    const first = attempted(await s.service.run(firstJob, firstLedger));
+    const second = attempted(await s.service.run(secondJob, secondLedger));
     expect(s.endpoints.disableCalls).toHaveLength(2);
     expect(s.systemEvents.published).toHaveLength(1);
     expect(first.endpointDisabled).toMatch(/410/);
@@ -983,14 +752,755 @@ describe('DeliveryService.run: endpoint health', () => {
     });
     const firstJob = jobFor(s.delivery);
     const secondJob = { ...jobFor(s.delivery), deliveryId: SECOND };
-    const firstContext = await s.service.prepare([firstJob]);
-    const secondContext = await s.service.prepare([secondJob]);
-    const first = attempted(await s.service.run(firstJob, firstContext, 'retry'));
-    const second = attempted(await s.service.run(secondJob, secondContext, 'retry'));
+    const firstLedger = await ledgerOf(s, firstJob);
+    const secondLedger = await ledgerOf(s, secondJob);
+    const first = attempted(await s.service.run(firstJob, firstLedger, 'retry'));
+    const second = attempted(await s.service.run(secondJob, secondLedger, 'retry'));
     expect(s.endpoints.disableCalls).toHaveLength(2);
     expect(s.systemEvents.published).toHaveLength(1);
     expect(s.systemEvents.published[0]?.type).toBe('endpoint.disabled');
     expect(first.endpointDisabled).toBeDefined();
     expect(second.endpointDisabled).toBeUndefined();
+  });
+});
+
+// First attempts: a message's dispatch queues one FirstAttemptJob for up to ten endpoints; the
+// worker reads nothing from the ledger for it (endpoints from the directory, the payload from the
+// job) and writes each delivery once, after its attempt.
+
+const MESSAGE = aMessage();
+const EP = anEndpoint();
+const EP_B = anEndpoint({ id: 'ep_01JN0000000000000000000EPB', url: 'https://b.example.com/hooks' });
+const EP_C = anEndpoint({ id: 'ep_01JN0000000000000000000EPC', url: 'https://c.example.com/hooks' });
+/** Another message of the tenant, for a second first attempt to the same endpoint. */
+const LATER_MESSAGE = aMessage({ id: MESSAGE.id.replace('0MSG', '1MSG'), payloadJson: '{"n":2}' });
+const FIRST_ID = deliveryIdFor(MESSAGE.id, EP.id);
+
+const idsOf = (endpointId: string = EP.id, messageId: string = MESSAGE.id) => ({
+  messageId,
+  endpointId,
+  deliveryId: deliveryIdFor(messageId, endpointId),
+});
+
+/** The delivery a first attempt starts from: what `create` writes when no attempt is made. */
+function newDelivery(overrides: Partial<Delivery> = {}): Delivery {
+  return {
+    id: FIRST_ID,
+    tenantId: TENANT,
+    messageId: MESSAGE.id,
+    endpointId: EP.id,
+    eventType: MESSAGE.type,
+    status: 'pending',
+    attemptCount: 0,
+    scheduledAttempts: 0,
+    nextAttemptAt: T0.toISOString(),
+    createdAt: MESSAGE.createdAt,
+    updatedAt: T0.toISOString(),
+    ...overrides,
+  };
+}
+
+/** A delivery closed or paused without an attempt: undated, with the reason as its last error. */
+function undated(status: Delivery['status'], lastError: string): Delivery {
+  const { nextAttemptAt: _none, ...rest } = newDelivery();
+  return { ...rest, status, lastError };
+}
+
+/** The later-attempt job of the first-attempt delivery. */
+const RETRY_JOB: DeliveryJob = { deliveryId: FIRST_ID, tenantId: TENANT, messageId: MESSAGE.id, endpointId: EP.id };
+
+function only(reports: readonly AttributedReport[]): AttributedReport {
+  expect(reports).toHaveLength(1);
+  const [report] = reports;
+  if (!report) throw new Error('no report');
+  return report;
+}
+
+function bodyOf(payloadJson: string, message: Message = MESSAGE): string {
+  return deliveryBody({ messageId: message.id, type: message.type, createdAt: message.createdAt, payloadJson });
+}
+
+const sentDeliveryIds = (s: ReturnType<typeof setup>) => s.sender.requests.map((r) => r.headers['x-sluice-delivery-id']);
+
+describe('DeliveryService.runFirst: an attempt', () => {
+  test('2xx: settled unconditionally as succeeded, nothing queued, the endpoint not written', async () => {
+    const s = setup();
+    const report = only(await s.runFirst());
+    expect(report.ids).toEqual(idsOf());
+    const done = attempted(report);
+    const attempt = {
+      deliveryId: FIRST_ID,
+      attempt: 1,
+      trigger: 'scheduled',
+      startedAt: T0.toISOString(),
+      durationMs: 42,
+      statusCode: 200,
+      responseBody: 'ok',
+      outcome: 'succeeded',
+    };
+    expect(done.attempt).toEqual(attempt);
+    const { nextAttemptAt: _none, ...rest } = newDelivery();
+    expect(done.delivery).toEqual({ ...rest, status: 'succeeded', attemptCount: 1, lastAttemptAt: T0.toISOString(), lastStatusCode: 200 });
+    expect(done.retryInSeconds).toBeUndefined();
+    expect(done.endpointDisabled).toBeUndefined();
+    // One unconditional write of the delivery with its attempt; nothing else.
+    expect(s.deliveries.settleCalls).toEqual([{ delivery: done.delivery, attempt }]);
+    expect(s.deliveries.firstCalls).toEqual([]);
+    expect(s.deliveries.createCalls).toEqual([]);
+    expect(s.deliveries.recordCalls).toEqual([]);
+    expect(s.deliveries.updateCalls).toEqual([]);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(done.delivery);
+    expect(s.deliveries.attempts.get(FIRST_ID)).toEqual([attempt]);
+    expect(s.queue.calls).toEqual([]);
+    expect(s.deadLetters.parked).toEqual([]);
+    // A healthy endpoint that answers 2xx is not written.
+    expect(s.endpoints.successCalls).toEqual([]);
+    expect(s.endpoints.failureCalls).toEqual([]);
+    expect(s.endpoints.disableCalls).toEqual([]);
+    expect(s.endpoints.endpoints.get(EP.id)).toEqual(EP);
+    expect(s.systemEvents.published).toEqual([]);
+  });
+
+  test('the request: the job’s message, the derived delivery id, attempt 1, signed', async () => {
+    const s = setup();
+    await s.runFirst();
+    expect(s.sender.requests).toHaveLength(1);
+    const [request] = s.sender.requests;
+    expect(request?.url).toBe(EP.url);
+    expect(request?.timeoutMs).toBe(EP.timeoutMs);
+    expect(request?.body).toBe(bodyOf(MESSAGE.payloadJson));
+    expect(request?.headers).toMatchObject({
+      'content-type': 'application/json',
+      'webhook-id': MESSAGE.id,
+      'x-sluice-event-type': MESSAGE.type,
+      'x-sluice-delivery-id': FIRST_ID,
+      'x-sluice-attempt': '1',
+    });
+    expect(request?.headers['webhook-signature']).toMatch(/^v1,/);
+  });
+
+  test('a job with its payload reads nothing: no ledger load, no delivery read, no fresh endpoint read', async () => {
+    const s = setup();
+    const getMany = jest.spyOn(s.deliveries, 'getMany');
+    const fresh = jest.spyOn(s.directory, 'fresh');
+    const cached = jest.spyOn(s.directory, 'cached');
+    // The job's payload is what is sent, whatever the ledger holds.
+    const job: FirstAttemptJob = { ...firstJobFor(MESSAGE, [EP.id]), payloadJson: '{"inline": 2.50}' };
+    attempted(only(await s.runFirst(job)));
+    expect(s.sender.requests[0]?.body).toBe(bodyOf('{"inline": 2.50}'));
+    expect(s.loader.loadCalls).toEqual([]);
+    expect(getMany).not.toHaveBeenCalled();
+    expect(fresh).not.toHaveBeenCalled();
+    expect(cached).toHaveBeenCalledWith(TENANT, EP.id);
+  });
+
+  test('a job without its payload (too large to travel) sends the message read through the loader', async () => {
+    const s = setup();
+    const job = firstJobFor(MESSAGE, [EP.id], false);
+    expect(job.payloadJson).toBeUndefined();
+    const done = attempted(only(await s.runFirst(job)));
+    expect(s.loader.loadCalls).toEqual([{ jobs: [], messageIds: [MESSAGE.id] }]);
+    expect(s.sender.requests[0]?.body).toBe(bodyOf(MESSAGE.payloadJson));
+    expect(done.delivery.status).toBe('succeeded');
+  });
+
+  test('a job without its payload whose message is gone: created dead, nothing sent', async () => {
+    const s = setup({ message: null });
+    const report = only(await s.runFirst(firstJobFor(MESSAGE, [EP.id], false)));
+    const dead = undated('dead', 'the message is gone (expired from history)');
+    expect(report).toEqual({ kind: 'closed', delivery: dead, reason: dead.lastError, ids: idsOf() });
+    expect(s.deliveries.createCalls).toEqual([dead]);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(dead);
+    expect(s.sender.requests).toEqual([]);
+    expect(s.queue.calls).toEqual([]);
+  });
+
+  test('500: recorded only if new (recordFirstAttempt), failed, a retry job on the retry lane with the policy’s delay', async () => {
+    const s = setup({ answer: { durationMs: 7, statusCode: 500, responseBody: 'boom' }, random: () => 1 });
+    const failed = attempted(only(await s.runFirst()));
+    // exponential: 5 s, +10 % with random 1.
+    expect(failed.retryInSeconds).toBeCloseTo(5.5, 9);
+    expect(failed.attempt).toEqual({
+      deliveryId: FIRST_ID,
+      attempt: 1,
+      trigger: 'scheduled',
+      startedAt: T0.toISOString(),
+      durationMs: 7,
+      statusCode: 500,
+      responseBody: 'boom',
+      outcome: 'failed',
+    });
+    expect(failed.delivery).toEqual(
+      newDelivery({
+        status: 'failed',
+        attemptCount: 1,
+        scheduledAttempts: 1,
+        lastAttemptAt: T0.toISOString(),
+        lastStatusCode: 500,
+        nextAttemptAt: at(5500),
+      }),
+    );
+    expect(s.deliveries.firstCalls).toEqual([{ delivery: failed.delivery, attempt: failed.attempt }]);
+    expect(s.deliveries.settleCalls).toEqual([]);
+    expect(s.deliveries.createCalls).toEqual([]);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(failed.delivery);
+    // The retry is a later-attempt job of the delivery, not another first-attempt job.
+    expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 6, lane: 'retry' }]);
+    expect(s.queue.firstJobs).toEqual([]);
+    expect(s.deadLetters.parked).toEqual([]);
+    expect(s.endpoints.failureCalls).toEqual([{ tenantId: TENANT, id: EP.id, at: T0.toISOString() }]);
+
+    // The retry job finds the delivery in the ledger and makes attempt 2.
+    s.clock.advance(5500);
+    s.sender.answer({ durationMs: 3, statusCode: 200 });
+    const retry = attempted(await s.run(RETRY_JOB, 'retry'));
+    expect(retry.attempt).toMatchObject({ attempt: 2, trigger: 'scheduled', outcome: 'succeeded' });
+    expect(s.deliveries.recordCalls.map((r) => r.previous)).toEqual([failed.delivery]);
+    expect(s.deliveries.attempts.get(FIRST_ID)?.map((a) => a.attempt)).toEqual([1, 2]);
+  });
+
+  test('the retry is dated from when the attempt finished, which also dates the failure', async () => {
+    const s = setup();
+    s.sender.answer(() => {
+      s.clock.advance(2000);
+      return { durationMs: 2000, statusCode: 500 };
+    });
+    const failed = attempted(only(await s.runFirst()));
+    expect(failed.attempt.startedAt).toBe(T0.toISOString());
+    expect(failed.delivery).toMatchObject({ lastAttemptAt: T0.toISOString(), updatedAt: at(2000), nextAttemptAt: at(7000) });
+    expect(s.endpoints.failureCalls).toEqual([{ tenantId: TENANT, id: EP.id, at: at(2000) }]);
+  });
+
+  test('429 with Retry-After: honoured on a first attempt too (capped at twice the scheduled delay)', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 429, headers: { 'retry-after': '8' } } });
+    const failed = attempted(only(await s.runFirst()));
+    expect(failed.retryInSeconds).toBe(8);
+    expect(failed.delivery.nextAttemptAt).toBe(at(8000));
+    expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 8, lane: 'retry' }]);
+
+    const capped = setup({ answer: { durationMs: 3, statusCode: 503, headers: { 'retry-after': '3600' } } });
+    expect(attempted(only(await capped.runFirst())).retryInSeconds).toBe(10);
+  });
+
+  test('a policy without retries: the failed first attempt is dead and parked', async () => {
+    const s = setup({ endpoint: anEndpoint({ retryPolicy: { delaysSeconds: [] } }), answer: { durationMs: 3, statusCode: 500 } });
+    const dead = attempted(only(await s.runFirst()));
+    expect(dead.delivery).toMatchObject({ status: 'dead', attemptCount: 1, scheduledAttempts: 1 });
+    expect(dead.delivery.nextAttemptAt).toBeUndefined();
+    expect(dead.retryInSeconds).toBeUndefined();
+    expect(s.deliveries.firstCalls).toHaveLength(1);
+    expect(s.queue.calls).toEqual([]);
+    expect(s.deadLetters.parked).toEqual([{ body: JSON.stringify({ ...RETRY_JOB, attempts: 1 }), reason: 'retries exhausted' }]);
+  });
+
+  test('a failure another copy of the job already recorded: skipped, nothing queued, nothing parked or counted', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 500 } });
+    const earlier = newDelivery({ status: 'failed', attemptCount: 1, scheduledAttempts: 1, lastStatusCode: 500, nextAttemptAt: at(5000) });
+    s.deliveries.deliveries.set(FIRST_ID, earlier);
+    const report = only(await s.runFirst());
+    expect(report).toEqual({ kind: 'skipped', deliveryId: FIRST_ID, reason: 'attempt 1 was already recorded', ids: idsOf() });
+    // The copy did POST (a first-seen job reads nothing first), but its record lost the race.
+    expect(s.sender.requests).toHaveLength(1);
+    expect(s.deliveries.firstCalls).toHaveLength(1);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(earlier);
+    expect(s.queue.calls).toEqual([]);
+    expect(s.deadLetters.parked).toEqual([]);
+    expect(s.endpoints.failureCalls).toEqual([]);
+  });
+
+  test('two copies of a job attempting at once: one records and schedules the retry, the other is skipped', async () => {
+    const s = setup();
+    const gate = deferred<HttpResult>();
+    s.sender.answer(() => gate.promise);
+    const job = firstJobFor(MESSAGE, [EP.id]);
+    const contexts = [await s.service.prepare([{ task: job, receiveCount: 1 }]), await s.service.prepare([{ task: job, receiveCount: 1 }])];
+    const runs = contexts.map((context) => s.service.runFirst(job, context, 'retry'));
+    await settle();
+    expect(s.sender.requests).toHaveLength(2);
+    gate.resolve({ durationMs: 3, statusCode: 500 });
+    const reports = (await Promise.all(runs)).flat();
+    expect(reports.map((r) => r.kind)).toEqual(['attempted', 'skipped']);
+    expect(s.deliveries.attempts.get(FIRST_ID)).toHaveLength(1);
+    expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 5, lane: 'retry' }]);
+  });
+
+  test('a success is final: it replaces what a concurrent copy of the job recorded', async () => {
+    const s = setup();
+    const earlier = newDelivery({ status: 'failed', attemptCount: 1, scheduledAttempts: 1, lastStatusCode: 500, nextAttemptAt: at(5000) });
+    s.deliveries.deliveries.set(FIRST_ID, earlier);
+    const done = attempted(only(await s.runFirst(undefined, 'retry')));
+    expect(done.delivery.status).toBe('succeeded');
+    expect(s.deliveries.settleCalls).toEqual([{ delivery: done.delivery, attempt: done.attempt }]);
+    expect(s.deliveries.firstCalls).toEqual([]);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(done.delivery);
+  });
+
+  test('manual (an operator’s test ping): the attempt is recorded as manual', async () => {
+    const s = setup();
+    const job = firstJobFor(MESSAGE, [EP.id]);
+    const context = await s.service.prepare([{ task: job, receiveCount: 1 }]);
+    const done = attempted(only(await s.service.runFirst(job, context, 'retry', { manual: true })));
+    expect(done.attempt).toMatchObject({ attempt: 1, trigger: 'manual', outcome: 'succeeded' });
+    expect(s.deliveries.settleCalls.map((c) => c.attempt.trigger)).toEqual(['manual']);
+    expect(s.deliveries.attempts.get(FIRST_ID)?.map((a) => a.trigger)).toEqual(['manual']);
+  });
+
+  test('a failed manual first attempt is recorded as manual; its retry is a scheduled job on the schedule', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 500 } });
+    const job = firstJobFor(MESSAGE, [EP.id]);
+    const context = await s.service.prepare([{ task: job, receiveCount: 1 }]);
+    const failed = attempted(only(await s.service.runFirst(job, context, 'retry', { manual: true })));
+    expect(failed.attempt.trigger).toBe('manual');
+    expect(s.deliveries.firstCalls.map((c) => c.attempt.trigger)).toEqual(['manual']);
+    expect(failed.delivery).toMatchObject({ status: 'failed', scheduledAttempts: 1, nextAttemptAt: at(5000) });
+    expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 5, lane: 'retry' }]);
+  });
+});
+
+describe('DeliveryService.runFirst: without an HTTP call', () => {
+  test('a deleted endpoint: the delivery is created dead, nothing sent', async () => {
+    const s = setup({ endpoint: null });
+    const fresh = jest.spyOn(s.directory, 'fresh');
+    const report = only(await s.runFirst());
+    const dead = undated('dead', 'the endpoint was deleted');
+    expect(report).toEqual({ kind: 'closed', delivery: dead, reason: 'the endpoint was deleted', ids: idsOf() });
+    expect(s.deliveries.createCalls).toEqual([dead]);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(dead);
+    expect(s.deliveries.attempts.has(FIRST_ID)).toBe(false);
+    expect(s.deliveries.firstCalls).toEqual([]);
+    expect(s.deliveries.settleCalls).toEqual([]);
+    expect(s.sender.requests).toEqual([]);
+    expect(s.queue.calls).toEqual([]);
+    // Closing rests on a consistent read.
+    expect(fresh).toHaveBeenCalledWith(TENANT, EP.id);
+  });
+
+  test('a disabled endpoint: the delivery is created paused (pending, undated), nothing sent', async () => {
+    const s = setup({ endpoint: anEndpoint({ disabled: true, disabledReason: 'paused by ops', rateLimitPerSecond: 5 }) });
+    const report = only(await s.runFirst());
+    const paused = undated('pending', 'endpoint is disabled (paused by ops)');
+    expect(report).toEqual({ kind: 'closed', delivery: paused, reason: 'endpoint is disabled (paused by ops)', ids: idsOf() });
+    expect(s.deliveries.createCalls).toEqual([paused]);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(paused);
+    expect(s.sender.requests).toEqual([]);
+    expect(s.queue.calls).toEqual([]);
+    expect(s.rateLimiter.calls).toEqual([]);
+    // A later job for the paused delivery does nothing either.
+    expect(await s.run(RETRY_JOB, 'retry')).toMatchObject({ kind: 'skipped', reason: 'delivery is paused (endpoint disabled)' });
+    expect(s.sender.requests).toEqual([]);
+  });
+
+  test('a disabled endpoint without a reason: the last error says only that', async () => {
+    const s = setup({ endpoint: anEndpoint({ disabled: true }) });
+    expect(only(await s.runFirst())).toMatchObject({ kind: 'closed', delivery: { lastError: 'endpoint is disabled' } });
+  });
+
+  test.each([
+    ['the endpoint was deleted', null],
+    ['endpoint is disabled', anEndpoint({ disabled: true })],
+  ] as const)('%s, but the delivery is already in the ledger: skipped, the ledger untouched', async (_case, endpoint) => {
+    const s = setup({ endpoint });
+    const existing = newDelivery({ status: 'succeeded', attemptCount: 1 });
+    s.deliveries.deliveries.set(FIRST_ID, existing);
+    expect(only(await s.runFirst())).toEqual({ kind: 'skipped', deliveryId: FIRST_ID, reason: 'already in the ledger', ids: idsOf() });
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(existing);
+  });
+});
+
+describe('DeliveryService.runFirst: a cached endpoint', () => {
+  test('the cache says disabled, the ledger says enabled: re-read fresh, and attempted', async () => {
+    const s = setup({ endpoint: anEndpoint({ disabled: true }), cacheSeconds: 60 });
+    await s.directory.all(TENANT);
+    // Enabled elsewhere: this process's copy has not seen it.
+    s.endpoints.endpoints.set(EP.id, EP);
+    expect((await s.directory.cached(TENANT, EP.id))?.disabled).toBe(true);
+    const fresh = jest.spyOn(s.directory, 'fresh');
+    const done = attempted(only(await s.runFirst()));
+    expect(fresh).toHaveBeenCalledTimes(1);
+    expect(done.delivery.status).toBe('succeeded');
+    expect(sentDeliveryIds(s)).toEqual([FIRST_ID]);
+    expect(s.deliveries.createCalls).toEqual([]);
+  });
+
+  test('the cache does not have it, the ledger does (created since): re-read fresh, and attempted', async () => {
+    const s = setup({ endpoint: null, cacheSeconds: 60 });
+    expect(await s.directory.all(TENANT)).toEqual([]);
+    s.endpoints.endpoints.set(EP.id, EP);
+    expect(await s.directory.cached(TENANT, EP.id)).toBeUndefined();
+    expect(attempted(only(await s.runFirst())).delivery.status).toBe('succeeded');
+    expect(s.deliveries.createCalls).toEqual([]);
+  });
+
+  test('disabled in the cache and in the ledger: paused after one fresh read', async () => {
+    const s = setup({ endpoint: anEndpoint({ disabled: true, disabledReason: 'by hand' }), cacheSeconds: 60 });
+    await s.directory.all(TENANT);
+    const fresh = jest.spyOn(s.directory, 'fresh');
+    expect(only(await s.runFirst())).toMatchObject({ kind: 'closed', delivery: { status: 'pending' } });
+    expect(fresh).toHaveBeenCalledTimes(1);
+    expect(s.sender.requests).toEqual([]);
+  });
+
+  test('an enabled copy is used as it is for the cache’s age (no read per attempt), then the change is seen', async () => {
+    const s = setup({ cacheSeconds: 60 });
+    await s.directory.all(TENANT);
+    s.endpoints.endpoints.set(EP.id, { ...EP, disabled: true });
+    const fresh = jest.spyOn(s.directory, 'fresh');
+    expect(attempted(only(await s.runFirst())).delivery.status).toBe('succeeded');
+    expect(fresh).not.toHaveBeenCalled();
+
+    s.clock.advance(60_000);
+    const report = only(await s.runFirst(firstJobFor(LATER_MESSAGE, [EP.id])));
+    expect(report).toMatchObject({ kind: 'closed', delivery: { status: 'pending' }, ids: idsOf(EP.id, LATER_MESSAGE.id) });
+    expect(s.sender.requests).toHaveLength(1);
+  });
+});
+
+describe('DeliveryService.runFirst: lanes', () => {
+  test('primary lane, failing endpoint: created pending and due now, a delivery job to the retry lane; no HTTP call', async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000), consecutiveFailures: 3, rateLimitPerSecond: 5 }) });
+    const report = only(await s.runFirst());
+    expect(report).toEqual({ kind: 'diverted', deliveryId: FIRST_ID, reason: 'endpoint is failing', ids: idsOf() });
+    expect(s.deliveries.createCalls).toEqual([newDelivery()]);
+    expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.sender.requests).toEqual([]);
+    expect(s.rateLimiter.calls).toEqual([]);
+    expect(s.deliveries.firstCalls).toEqual([]);
+    expect(s.deliveries.settleCalls).toEqual([]);
+    expect(s.endpoints.failureCalls).toEqual([]);
+
+    // On the retry lane that job makes the first attempt of the delivery now in the ledger.
+    const done = attempted(await s.run(RETRY_JOB, 'retry'));
+    expect(done.attempt).toMatchObject({ attempt: 1, trigger: 'scheduled', outcome: 'succeeded' });
+    expect(s.deliveries.recordCalls.map((r) => r.previous)).toEqual([newDelivery()]);
+    expect(s.endpoints.successCalls).toEqual([{ tenantId: TENANT, id: EP.id }]);
+  });
+
+  test('retry lane, failing endpoint: attempted; a success ends the run of failures and refreshes the cache', async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000), consecutiveFailures: 3 }) });
+    const invalidate = jest.spyOn(s.directory, 'invalidate');
+    const done = attempted(only(await s.runFirst(undefined, 'retry')));
+    expect(done.delivery.status).toBe('succeeded');
+    expect(s.deliveries.createCalls).toEqual([]);
+    expect(s.endpoints.successCalls).toEqual([{ tenantId: TENANT, id: EP.id }]);
+    expect(s.endpoints.endpoints.get(EP.id)?.failingSince).toBeUndefined();
+    expect(invalidate).toHaveBeenCalledWith(TENANT);
+    expect(s.queue.calls).toEqual([]);
+  });
+
+  test('primary lane, an attempt in flight for longer than slowAfterMs: diverted as slow', async () => {
+    const inFlight = new InFlightAttempts(500);
+    const done = inFlight.begin(EP.id, T0.getTime() - 501);
+    const s = setup({ inFlight });
+    expect(only(await s.runFirst())).toEqual({ kind: 'diverted', deliveryId: FIRST_ID, reason: 'endpoint is slow', ids: idsOf() });
+    expect(s.deliveries.createCalls).toEqual([newDelivery()]);
+    expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.sender.requests).toEqual([]);
+
+    // The retry lane is never diverted for slowness.
+    expect(attempted(only(await s.runFirst(firstJobFor(LATER_MESSAGE, [EP.id]), 'retry'))).delivery.status).toBe('succeeded');
+    // Once that attempt is over the endpoint is no longer slow.
+    done();
+    const another = aMessage({ id: MESSAGE.id.replace('0MSG', '2MSG') });
+    expect(only(await s.runFirst(firstJobFor(another, [EP.id])))).toMatchObject({ kind: 'attempted' });
+  });
+
+  test('an attempt in flight for exactly slowAfterMs does not divert', async () => {
+    const inFlight = new InFlightAttempts(500);
+    inFlight.begin(EP.id, T0.getTime() - 500);
+    const s = setup({ inFlight });
+    expect(only(await s.runFirst()).kind).toBe('attempted');
+  });
+
+  test('a first attempt hanging on an endpoint makes it slow for the next message’s first attempt', async () => {
+    const s = setup({ inFlight: new InFlightAttempts(500) });
+    const gate = deferred<HttpResult>();
+    s.sender.answer(() => gate.promise);
+    const hanging = s.runFirst();
+    await settle();
+    s.clock.advance(501);
+    const next = only(await s.runFirst(firstJobFor(LATER_MESSAGE, [EP.id])));
+    expect(next).toMatchObject({ kind: 'diverted', reason: 'endpoint is slow', ids: idsOf(EP.id, LATER_MESSAGE.id) });
+    expect(sentDeliveryIds(s)).toEqual([FIRST_ID]);
+    gate.resolve({ durationMs: 501, statusCode: 200 });
+    expect(attempted(only(await hanging)).delivery.status).toBe('succeeded');
+  });
+
+  test('diverted, but the delivery is already in the ledger: skipped, nothing queued', async () => {
+    const s = setup({ endpoint: anEndpoint({ failingSince: at(-60_000) }) });
+    s.deliveries.deliveries.set(FIRST_ID, newDelivery());
+    expect(only(await s.runFirst())).toEqual({ kind: 'skipped', deliveryId: FIRST_ID, reason: 'already in the ledger', ids: idsOf() });
+    expect(s.queue.calls).toEqual([]);
+  });
+});
+
+describe('DeliveryService.runFirst: rate limit', () => {
+  test('within the budget: the limiter is asked, and the attempt made', async () => {
+    const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 2 }) });
+    expect(only(await s.runFirst()).kind).toBe('attempted');
+    expect(s.rateLimiter.calls).toEqual([{ endpointId: EP.id, limitPerSecond: 2, at: T0.toISOString() }]);
+  });
+
+  test.each(['primary', 'retry'] as const)(
+    'over the budget on the %s lane: created due in 1 s, a delivery job delayed 1 s on the same lane; no HTTP call',
+    async (lane) => {
+      const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 1 }) });
+      await s.rateLimiter.tryAcquire(EP.id, 1, T0);
+      expect(only(await s.runFirst(undefined, lane))).toEqual({ kind: 'throttled', deliveryId: FIRST_ID, ids: idsOf() });
+      const waiting = newDelivery({ nextAttemptAt: at(1000) });
+      expect(s.deliveries.createCalls).toEqual([waiting]);
+      expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 1, lane }]);
+      expect(s.sender.requests).toEqual([]);
+      expect(s.deliveries.firstCalls).toEqual([]);
+
+      // A second later there is room: the job makes the first attempt.
+      s.clock.advance(1000);
+      const done = attempted(await s.run(RETRY_JOB, lane));
+      expect(done.attempt).toMatchObject({ attempt: 1, outcome: 'succeeded' });
+      expect(s.deliveries.recordCalls.map((r) => r.previous)).toEqual([waiting]);
+    },
+  );
+
+  test('throttled, but the delivery is already in the ledger: skipped, nothing queued', async () => {
+    const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 1 }) });
+    await s.rateLimiter.tryAcquire(EP.id, 1, T0);
+    s.deliveries.deliveries.set(FIRST_ID, newDelivery());
+    expect(only(await s.runFirst())).toEqual({ kind: 'skipped', deliveryId: FIRST_ID, reason: 'already in the ledger', ids: idsOf() });
+    expect(s.queue.calls).toEqual([]);
+  });
+});
+
+describe('DeliveryService.runFirst: several endpoints', () => {
+  test('each endpoint of the job is attempted, all at once; each report carries its ids', async () => {
+    const s = setup();
+    await s.endpoints.create(EP_B);
+    await s.endpoints.create(EP_C);
+    const gate = deferred<void>();
+    s.sender.answer(async (request) => {
+      await gate.promise;
+      return request.url === EP_B.url ? { durationMs: 3, statusCode: 500 } : { durationMs: 3, statusCode: 200 };
+    });
+    const running = s.runFirst(firstJobFor(MESSAGE, [EP.id, EP_B.id, EP_C.id]));
+    await settle();
+    // Every request is out before any answer came back.
+    const [a, b, c] = [idsOf(EP.id), idsOf(EP_B.id), idsOf(EP_C.id)];
+    expect([...sentDeliveryIds(s)].sort()).toEqual([a.deliveryId, b.deliveryId, c.deliveryId].sort());
+    gate.resolve();
+    const reports = await running;
+
+    expect(reports.map((r) => r.ids)).toEqual([a, b, c]);
+    expect(reports.map((r) => (r.kind === 'attempted' ? r.delivery.status : r.kind))).toEqual(['succeeded', 'failed', 'succeeded']);
+    for (const report of reports) {
+      const delivery = attempted(report).delivery;
+      expect(delivery).toMatchObject({ id: report.ids.deliveryId, endpointId: report.ids.endpointId, messageId: MESSAGE.id });
+    }
+    // Each request went to its endpoint, named its own delivery.
+    const urlOf = new Map(s.sender.requests.map((r) => [r.headers['x-sluice-delivery-id'], r.url]));
+    expect(urlOf).toEqual(
+      new Map([
+        [a.deliveryId, EP.url],
+        [b.deliveryId, EP_B.url],
+        [c.deliveryId, EP_C.url],
+      ]),
+    );
+    expect(s.deliveries.settleCalls.map((call) => call.delivery.id).sort()).toEqual([a.deliveryId, c.deliveryId].sort());
+    expect(s.deliveries.firstCalls.map((call) => call.delivery.id)).toEqual([b.deliveryId]);
+    expect(s.queue.calls).toEqual([
+      {
+        tasks: [{ deliveryId: b.deliveryId, tenantId: TENANT, messageId: MESSAGE.id, endpointId: EP_B.id }],
+        delaySeconds: 5,
+        lane: 'retry',
+      },
+    ]);
+    expect(s.endpoints.failureCalls.map((call) => call.id)).toEqual([EP_B.id]);
+  });
+
+  test('one endpoint gone, one disabled, one failing, one healthy: each handled on its own', async () => {
+    const s = setup();
+    const disabled = anEndpoint({ id: 'ep_01JN0000000000000000000EPD', disabled: true });
+    const failing = anEndpoint({ id: 'ep_01JN0000000000000000000EPF', failingSince: at(-1000) });
+    await s.endpoints.create(disabled);
+    await s.endpoints.create(failing);
+    const gone = 'ep_01JN0000000000000000000EPG';
+    const reports = await s.runFirst(firstJobFor(MESSAGE, [gone, disabled.id, failing.id, EP.id]));
+    expect(reports.map((r) => [r.ids.endpointId, r.kind])).toEqual([
+      [gone, 'closed'],
+      [disabled.id, 'closed'],
+      [failing.id, 'diverted'],
+      [EP.id, 'attempted'],
+    ]);
+    expect(sentDeliveryIds(s)).toEqual([FIRST_ID]);
+    expect(s.queue.jobs).toEqual([{ ...RETRY_JOB, deliveryId: deliveryIdFor(MESSAGE.id, failing.id), endpointId: failing.id }]);
+  });
+});
+
+describe('DeliveryService.prepare and runTask', () => {
+  test('receiveCount 1: a first-attempt job reads nothing, not even its deliveries', async () => {
+    const s = setup();
+    const getMany = jest.spyOn(s.deliveries, 'getMany');
+    const job = firstJobFor(MESSAGE, [EP.id, EP_B.id]);
+    const context = await s.service.prepare([{ task: job, receiveCount: 1 }]);
+    expect(getMany).not.toHaveBeenCalled();
+    expect(s.loader.loadCalls).toEqual([]);
+    expect(context.recorded.size).toBe(0);
+    expect(context.ledger.message(MESSAGE.id)).toBeUndefined();
+  });
+
+  test('receiveCount > 1: the job’s deliveries are read, and those already recorded are skipped without a request', async () => {
+    const s = setup();
+    await s.endpoints.create(EP_B);
+    const getMany = jest.spyOn(s.deliveries, 'getMany');
+    const recorded = newDelivery({ status: 'failed', attemptCount: 1, scheduledAttempts: 1, nextAttemptAt: at(5000) });
+    s.deliveries.deliveries.set(FIRST_ID, recorded);
+    const reports = await s.runFirst(firstJobFor(MESSAGE, [EP.id, EP_B.id]), 'primary', 2);
+    expect(getMany).toHaveBeenCalledTimes(1);
+    expect(getMany).toHaveBeenCalledWith([FIRST_ID, idsOf(EP_B.id).deliveryId]);
+    expect(reports[0]).toEqual({ kind: 'skipped', deliveryId: FIRST_ID, reason: 'an earlier run recorded it (failed)', ids: idsOf() });
+    expect(reports[1]).toMatchObject({ kind: 'attempted', ids: idsOf(EP_B.id) });
+    expect(sentDeliveryIds(s)).toEqual([idsOf(EP_B.id).deliveryId]);
+    expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(recorded);
+    expect(s.deliveries.firstCalls).toEqual([]);
+    expect(s.queue.calls).toEqual([]);
+  });
+
+  test('a job the sweeper sent again (recheck) reads its deliveries first, even when SQS hands it out for the first time', async () => {
+    const s = setup();
+    const getMany = jest.spyOn(s.deliveries, 'getMany');
+    // The original job was only slow: its attempt recorded the delivery before the copy runs.
+    const recorded = newDelivery({ status: 'succeeded', attemptCount: 1 });
+    s.deliveries.deliveries.set(FIRST_ID, recorded);
+    const reports = await s.runFirst({ ...firstJobFor(MESSAGE, [EP.id]), recheck: true }, 'retry', 1);
+    expect(getMany).toHaveBeenCalledWith([FIRST_ID]);
+    expect(reports).toEqual([{ kind: 'skipped', deliveryId: FIRST_ID, reason: 'an earlier run recorded it (succeeded)', ids: idsOf() }]);
+    expect(s.sender.requests).toEqual([]);
+  });
+
+  test('receiveCount > 1 with nothing recorded yet: every endpoint is attempted', async () => {
+    const s = setup();
+    const reports = await s.runFirst(undefined, 'primary', 3);
+    expect(reports.map((r) => r.kind)).toEqual(['attempted']);
+    expect(s.sender.requests).toHaveLength(1);
+  });
+
+  test('a mixed batch is one load: later-attempt jobs and the messages of first jobs without their payload', async () => {
+    const s = setup();
+    const getMany = jest.spyOn(s.deliveries, 'getMany');
+    await s.messages.create(LATER_MESSAGE, undefined);
+    const later = jobFor(s.delivery);
+    const withPayload = firstJobFor(MESSAGE, [EP.id]);
+    const withoutPayload = firstJobFor(LATER_MESSAGE, [EP.id], false);
+    const context = await s.service.prepare([
+      { task: later, receiveCount: 1 },
+      { task: withPayload, receiveCount: 1 },
+      { task: withoutPayload, receiveCount: 1 },
+    ]);
+    expect(s.loader.loadCalls).toEqual([{ jobs: [later], messageIds: [LATER_MESSAGE.id] }]);
+    expect(getMany).not.toHaveBeenCalled();
+    expect(context.ledger.delivery(s.delivery.id)).toEqual(s.delivery);
+    expect(context.ledger.message(LATER_MESSAGE.id)).toEqual(LATER_MESSAGE);
+  });
+
+  test('runTask: a first-attempt job gives one report an endpoint, a delivery job one report with its ids', async () => {
+    const s = setup();
+    await s.endpoints.create(EP_B);
+    const later = jobFor(s.delivery);
+    const first = firstJobFor(MESSAGE, [EP.id, EP_B.id]);
+    const tasks: QueueTask[] = [later, first];
+    const context = await s.service.prepare(tasks.map((task) => ({ task, receiveCount: 1 })));
+    const [laterReports, firstReports] = await Promise.all(tasks.map((task) => s.service.runTask(task, context, 'primary')));
+    expect(laterReports).toEqual([
+      expect.objectContaining({
+        kind: 'attempted',
+        ids: { messageId: s.delivery.messageId, endpointId: s.delivery.endpointId, deliveryId: s.delivery.id },
+      }),
+    ]);
+    expect(firstReports?.map((r) => [r.kind, r.ids])).toEqual([
+      ['attempted', idsOf()],
+      ['attempted', idsOf(EP_B.id)],
+    ]);
+    expect(s.sender.requests).toHaveLength(3);
+    expect(s.deliveries.recordCalls.map((r) => r.delivery.id)).toEqual([s.delivery.id]);
+    expect(s.deliveries.settleCalls.map((c) => c.delivery.id)).toEqual([FIRST_ID, idsOf(EP_B.id).deliveryId]);
+  });
+
+  test('runTask on a later-attempt job reports what run() reports (here: skipped, no such delivery)', async () => {
+    const s = setup();
+    const job = { ...jobFor(s.delivery), deliveryId: 'dlv_unknown' };
+    const context = await s.service.prepare([{ task: job, receiveCount: 1 }]);
+    expect(await s.service.runTask(job, context, 'retry')).toEqual([
+      {
+        kind: 'skipped',
+        deliveryId: 'dlv_unknown',
+        reason: 'no such delivery in the ledger',
+        ids: { messageId: s.delivery.messageId, endpointId: s.delivery.endpointId, deliveryId: 'dlv_unknown' },
+      },
+    ]);
+  });
+});
+
+describe('DeliveryService.runFirst: endpoint health', () => {
+  test('410: recorded failed and undated, the endpoint disabled, endpoint.disabled published, the cache refreshed', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 410 } });
+    const invalidate = jest.spyOn(s.directory, 'invalidate');
+    const report = attempted(only(await s.runFirst()));
+    expect(report.attempt.outcome).toBe('gone');
+    expect(report.delivery).toMatchObject({ status: 'failed', attemptCount: 1, lastStatusCode: 410 });
+    expect(report.delivery.nextAttemptAt).toBeUndefined();
+    expect(report.retryInSeconds).toBeUndefined();
+    expect(s.deliveries.firstCalls).toEqual([{ delivery: report.delivery, attempt: report.attempt }]);
+    expect(s.deliveries.settleCalls).toEqual([]);
+    expect(report.endpointDisabled).toMatch(/410/);
+    expect(s.endpoints.disableCalls).toEqual([{ tenantId: TENANT, id: EP.id, reason: report.endpointDisabled, at: T0.toISOString() }]);
+    expect(s.endpoints.endpoints.get(EP.id)).toMatchObject({ disabled: true, disabledReason: report.endpointDisabled });
+    expect(s.systemEvents.published).toEqual([
+      {
+        tenantId: TENANT,
+        type: 'endpoint.disabled',
+        payload: { endpointId: EP.id, url: EP.url, reason: report.endpointDisabled, disabledAt: T0.toISOString() },
+      },
+    ]);
+    expect(invalidate).toHaveBeenCalledWith(TENANT);
+    expect(s.queue.calls).toEqual([]);
+    expect(s.deadLetters.parked).toEqual([]);
+
+    // The next message's first attempt to it waits with the endpoint instead of being sent.
+    const next = only(await s.runFirst(firstJobFor(LATER_MESSAGE, [EP.id])));
+    expect(next).toMatchObject({ kind: 'closed', delivery: { status: 'pending', lastError: expect.stringContaining('410') } });
+    expect(s.sender.requests).toHaveLength(1);
+  });
+
+  test('the first failure starts a run of failures and refreshes the cache; the next one only extends it', async () => {
+    const s = setup({ answer: { durationMs: 3, statusCode: 500 } });
+    const invalidate = jest.spyOn(s.directory, 'invalidate');
+    await s.runFirst();
+    expect(s.endpoints.endpoints.get(EP.id)).toMatchObject({ failingSince: T0.toISOString(), consecutiveFailures: 1 });
+    expect(invalidate).toHaveBeenCalledTimes(1);
+    s.clock.advance(1000);
+    // A failing endpoint's first attempts come on the retry lane.
+    attempted(only(await s.runFirst(firstJobFor(LATER_MESSAGE, [EP.id]), 'retry')));
+    expect(s.endpoints.endpoints.get(EP.id)).toMatchObject({ failingSince: T0.toISOString(), consecutiveFailures: 2 });
+    expect(invalidate).toHaveBeenCalledTimes(1);
+  });
+
+  test('failing for the whole window: the first attempt that crosses it disables the endpoint', async () => {
+    const failingSince = at(-3600_000);
+    const s = setup({
+      endpoint: anEndpoint({ failingSince, consecutiveFailures: 40 }),
+      answer: { durationMs: 3, statusCode: 500 },
+      failureWindowSeconds: 3600,
+    });
+    const report = attempted(only(await s.runFirst(undefined, 'retry')));
+    const reason = `every attempt failed from ${failingSince} to ${T0.toISOString()}`;
+    expect(report.endpointDisabled).toBe(reason);
+    expect(s.endpoints.endpoints.get(EP.id)).toMatchObject({ disabled: true, disabledReason: reason });
+    expect(s.systemEvents.published).toEqual([
+      {
+        tenantId: TENANT,
+        type: 'endpoint.disabled',
+        payload: { endpointId: EP.id, url: EP.url, reason, disabledAt: T0.toISOString(), failingSince },
+      },
+    ]);
+    // The delivery itself follows its schedule.
+    expect(report.delivery).toMatchObject({ status: 'failed', nextAttemptAt: at(5000) });
+    expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 5, lane: 'retry' }]);
   });
 });

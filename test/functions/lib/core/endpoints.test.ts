@@ -1,7 +1,9 @@
-import { buildRequest, jobOf } from '../../../../functions/lib/core/delivery.ts';
+import { buildRequest } from '../../../../functions/lib/core/delivery-request.ts';
+import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-directory.ts';
 import { EndpointService, SECRET_OVERLAP_SECONDS } from '../../../../functions/lib/core/endpoints.ts';
 import { NotFoundError } from '../../../../functions/lib/core/errors.ts';
 import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import { jobOf } from '../../../../functions/lib/core/jobs.ts';
 import type { Delivery, Endpoint } from '../../../../functions/lib/core/model.ts';
 import {
   aDelivery,
@@ -23,12 +25,17 @@ import {
 const at = (offsetMs: number) => new Date(T0.getTime() + offsetMs).toISOString();
 const DAY_MS = 24 * 3600_000;
 
+/** The directory caches for a minute: only an invalidation makes it read the store again sooner. */
+const DIRECTORY_CACHE_SECONDS = 60;
+
 function setup(endpoints: readonly Endpoint[], deliveries: readonly Delivery[] = []) {
   const endpointStore = new InMemoryEndpointStore(endpoints);
   const deliveryStore = new InMemoryDeliveryStore(deliveries);
   const queue = new RecordingDeliveryQueue();
   const guard = new RecordingDestinationGuard();
   const clock = new FakeClock(T0);
+  const directory = new EndpointDirectory(endpointStore, clock, DIRECTORY_CACHE_SECONDS);
+  const listAll = jest.spyOn(endpointStore, 'listAll');
   const service = new EndpointService({
     endpoints: endpointStore,
     eventTypes: new InMemoryEventTypeStore(),
@@ -37,8 +44,9 @@ function setup(endpoints: readonly Endpoint[], deliveries: readonly Delivery[] =
     guard,
     clock,
     ids: ulidIdGenerator(() => clock.now().getTime()),
+    directory,
   });
-  return { service, endpointStore, deliveryStore, queue, guard, clock };
+  return { service, endpointStore, deliveryStore, queue, guard, clock, directory, listAll };
 }
 
 describe('EndpointService.rotateSecret', () => {
@@ -66,7 +74,15 @@ describe('EndpointService.rotateSecret', () => {
     expect((await s.service.secrets(TENANT, endpoint.id)).map((x) => x.value)).toEqual([fresh?.value, SECRET]);
     const rotated = s.endpointStore.endpoints.get(endpoint.id) ?? endpoint;
     const now = s.clock.now();
-    const request = buildRequest(rotated, aMessage(), aDelivery(), 1, now);
+    const message = aMessage();
+    const subject = {
+      messageId: message.id,
+      type: message.type,
+      createdAt: message.createdAt,
+      deliveryId: aDelivery().id,
+      payloadJson: message.payloadJson,
+    };
+    const request = buildRequest(rotated, subject, 1, now);
     const seconds = Math.floor(now.getTime() / 1000);
     expect(request.headers['webhook-signature']).toBe(
       [fresh?.value ?? '', SECRET].map((secret) => `v1,${expectedSignature(secret, aMessage().id, seconds, request.body)}`).join(' '),
@@ -139,10 +155,9 @@ describe('EndpointService.update: enabling a disabled endpoint', () => {
     expect(s.queue.calls).toHaveLength(1);
     expect(s.queue.calls[0]?.lane).toBe('primary');
     expect(s.queue.calls[0]?.delaySeconds).toBeUndefined();
-    expect([...(s.queue.calls[0]?.jobs ?? [])].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1))).toEqual([
-      jobOf(waitingPending),
-      jobOf(waitingFailed),
-    ]);
+    // The one call's tasks are exactly these two delivery jobs (no first-attempt job).
+    expect(s.queue.calls[0]?.tasks).toHaveLength(2);
+    expect([...s.queue.jobs].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1))).toEqual([jobOf(waitingPending), jobOf(waitingFailed)]);
   });
 
   test('nothing waiting: nothing enqueued', async () => {
@@ -183,5 +198,93 @@ describe('EndpointService.update: enabling a disabled endpoint', () => {
     await s.service.update(TENANT, off.id, { disabled: false });
     expect(s.queue.jobs).toEqual([jobOf(waitingPending)]);
     expect(s.deliveryStore.deliveries.get(waitingFailed.id)?.status).toBe('dead');
+  });
+});
+
+describe('EndpointService: changes reach the endpoint directory at once', () => {
+  const endpoint = anEndpoint({ description: 'before' });
+  const theirs = anEndpoint({ id: 'ep_01JN00000000000000000THEIR', tenantId: 'ten_OTHER' });
+
+  /** A setup whose directory has read TENANT's endpoints once, so it holds a copy good for a minute. */
+  async function primed(endpoints: readonly Endpoint[] = [endpoint, theirs]) {
+    const s = setup(endpoints);
+    expect(await s.directory.all(TENANT)).toEqual(endpoints.filter((e) => e.tenantId === TENANT));
+    expect(s.listAll).toHaveBeenCalledTimes(1);
+    return s;
+  }
+
+  test('the directory does cache: a change made behind the service (another process) shows only after its ttl', async () => {
+    const s = await primed();
+    const added = anEndpoint({ id: 'ep_01JN00000000000000000ADDED' });
+    await s.endpointStore.create(added);
+    s.clock.advance(DIRECTORY_CACHE_SECONDS * 1000 - 1);
+    expect(await s.directory.all(TENANT)).toEqual([endpoint]);
+    expect(s.listAll).toHaveBeenCalledTimes(1);
+    s.clock.advance(1);
+    expect(await s.directory.all(TENANT)).toEqual([endpoint, added]);
+    expect(s.listAll).toHaveBeenCalledTimes(2);
+  });
+
+  test('create: the next directory.all lists the new endpoint', async () => {
+    const s = await primed();
+    const created = await s.service.create(TENANT, { url: 'https://new.example.com/hooks' });
+    expect(await s.directory.all(TENANT)).toEqual([endpoint, created]);
+    expect(await s.directory.cached(TENANT, created.id)).toEqual(created);
+    expect(s.listAll).toHaveBeenCalledTimes(2);
+  });
+
+  test('update: the next directory.all has the new version', async () => {
+    const s = await primed();
+    s.clock.advance(1000);
+    const updated = await s.service.update(TENANT, endpoint.id, { description: 'after', url: 'https://moved.example.com/hooks' });
+    expect(await s.directory.all(TENANT)).toEqual([updated]);
+    expect(await s.directory.cached(TENANT, endpoint.id)).toMatchObject({
+      description: 'after',
+      url: 'https://moved.example.com/hooks',
+      updatedAt: at(1000),
+    });
+  });
+
+  test('update that disables or enables: routing sees the new state at once', async () => {
+    const s = await primed();
+    await s.service.update(TENANT, endpoint.id, { disabled: true });
+    expect((await s.directory.cached(TENANT, endpoint.id))?.disabled).toBe(true);
+    await s.service.update(TENANT, endpoint.id, { disabled: false });
+    expect((await s.directory.cached(TENANT, endpoint.id))?.disabled).toBe(false);
+    expect(s.listAll).toHaveBeenCalledTimes(3);
+  });
+
+  test('rotateSecret: the next first attempt signs with the new secrets', async () => {
+    const s = await primed();
+    const secrets = await s.service.rotateSecret(TENANT, endpoint.id);
+    expect((await s.directory.cached(TENANT, endpoint.id))?.secrets).toEqual(secrets);
+    expect((await s.directory.all(TENANT)).map((e) => e.secrets)).toEqual([secrets]);
+  });
+
+  test('delete: the next directory.all no longer lists the endpoint', async () => {
+    const s = await primed();
+    await s.service.delete(TENANT, endpoint.id);
+    expect(await s.directory.all(TENANT)).toEqual([]);
+    expect(await s.directory.cached(TENANT, endpoint.id)).toBeUndefined();
+  });
+
+  test('a change to one tenant leaves the copy of another tenant cached', async () => {
+    const s = await primed();
+    expect(await s.directory.all('ten_OTHER')).toEqual([theirs]);
+    expect(s.listAll).toHaveBeenCalledTimes(2);
+    await s.service.update(TENANT, endpoint.id, { description: 'after' });
+    expect(await s.directory.all('ten_OTHER')).toEqual([theirs]);
+    expect(s.listAll).toHaveBeenCalledTimes(2);
+    expect((await s.directory.all(TENANT)).map((e) => e.description)).toEqual(['after']);
+    expect(s.listAll).toHaveBeenCalledTimes(3);
+  });
+
+  test('a change that fails changes nothing the directory holds', async () => {
+    const s = await primed();
+    await expect(s.service.update(TENANT, theirs.id, { description: 'hijack' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(s.service.rotateSecret(TENANT, theirs.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(s.service.delete(TENANT, theirs.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect(await s.directory.all(TENANT)).toEqual([endpoint]);
+    expect(await s.directory.all('ten_OTHER')).toEqual([theirs]);
   });
 });

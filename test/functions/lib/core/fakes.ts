@@ -4,8 +4,12 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../../../../functions/lib/core/clock.ts';
-import { type DeliveryReport, DeliveryService, type InFlightAttempts } from '../../../../functions/lib/core/delivery.ts';
+import { type AttributedReport, type DeliveryReport, DeliveryService } from '../../../../functions/lib/core/delivery.ts';
+import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-directory.ts';
 import { ConflictError, ForbiddenDestinationError } from '../../../../functions/lib/core/errors.ts';
+import { idFloor, messageSlot } from '../../../../functions/lib/core/ids.ts';
+import type { InFlightAttempts } from '../../../../functions/lib/core/in-flight.ts';
+import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, type QueueTask } from '../../../../functions/lib/core/jobs.ts';
 import type {
   Action,
   ApiKey,
@@ -27,28 +31,29 @@ import type {
   ApiKeyStore,
   AttemptRecord,
   DeadLetterSink,
-  DeliveryContext,
   DeliveryContextLoader,
-  DeliveryJob,
   DeliveryListFilter,
   DeliveryQueue,
   DeliveryStore,
   DestinationGuard,
+  DispatchedMessage,
+  DispatchedMessages,
   DueItem,
   DueWorkIndex,
   EndpointStore,
   EnqueueOptions,
   EventTypeStore,
-  FanOutJob,
-  FanOutQueue,
   HttpRequest,
   HttpResult,
   HttpSender,
   IdempotencyClaim,
+  KeyReuse,
+  LedgerSnapshot,
   MessageCreateResult,
   MessageListFilter,
   MessageStore,
   RateLimiter,
+  StoredMessage,
   SystemEventPublisher,
 } from '../../../../functions/lib/core/ports.ts';
 
@@ -90,6 +95,10 @@ export class InMemoryDeliveryStore implements DeliveryStore {
   readonly events = new Map<string, DeliveryEvent[]>();
   /** Every recordAttempt call, accepted or not. */
   readonly recordCalls: AttemptRecord[] = [];
+  /** First attempts written without a condition (succeeded), and those written only if new. */
+  readonly settleCalls: { delivery: Delivery; attempt: Attempt }[] = [];
+  readonly firstCalls: { delivery: Delivery; attempt: Attempt }[] = [];
+  readonly createCalls: Delivery[] = [];
   readonly updateCalls: { delivery: Delivery; previous: Delivery }[] = [];
   readonly listAllCalls: { endpointId: string; statuses: DeliveryStatus[]; sinceId: string | undefined }[] = [];
 
@@ -97,14 +106,30 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     for (const delivery of initial) this.deliveries.set(delivery.id, delivery);
   }
 
-  async createMany(deliveries: readonly Delivery[]): Promise<readonly string[]> {
-    const created: string[] = [];
-    for (const delivery of deliveries) {
-      if (this.deliveries.has(delivery.id)) continue;
-      this.deliveries.set(delivery.id, delivery);
-      created.push(delivery.id);
-    }
-    return created;
+  /** Unconditional, like the batched write: replaces whatever was recorded, attempt 1 included. */
+  async settleFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<void> {
+    this.settleCalls.push({ delivery, attempt });
+    this.deliveries.set(delivery.id, delivery);
+    this.attempts.set(delivery.id, [attempt, ...(this.attempts.get(delivery.id) ?? []).filter((a) => a.attempt !== 1)]);
+  }
+
+  async recordFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<boolean> {
+    this.firstCalls.push({ delivery, attempt });
+    if (this.deliveries.has(delivery.id)) return false;
+    this.deliveries.set(delivery.id, delivery);
+    this.attempts.set(delivery.id, [attempt]);
+    return true;
+  }
+
+  async create(delivery: Delivery): Promise<boolean> {
+    this.createCalls.push(delivery);
+    if (this.deliveries.has(delivery.id)) return false;
+    this.deliveries.set(delivery.id, delivery);
+    return true;
+  }
+
+  async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
+    return new Set(ids.filter((id) => this.deliveries.has(id)));
   }
 
   async get(id: string): Promise<Delivery | undefined> {
@@ -149,11 +174,6 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return paginate(items, (d) => d.id, page);
   }
 
-  async listByMessage(messageId: string, page: PageRequest): Promise<Page<Delivery>> {
-    const items = [...this.deliveries.values()].filter((d) => d.messageId === messageId);
-    return paginate(items, (d) => d.id, page);
-  }
-
   async listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
     const items = [...this.deliveries.values()].filter(
       (d) => d.endpointId === endpointId && (filter.status === undefined || d.status === filter.status),
@@ -161,8 +181,8 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return paginate(items, (d) => d.id, page);
   }
 
-  async listByTenant(tenantId: string, status: DeliveryStatus, page: PageRequest): Promise<Page<Delivery>> {
-    const items = [...this.deliveries.values()].filter((d) => d.tenantId === tenantId && d.status === status);
+  async listDead(tenantId: string, page: PageRequest): Promise<Page<Delivery>> {
+    const items = [...this.deliveries.values()].filter((d) => d.tenantId === tenantId && d.status === 'dead');
     return paginate(items, (d) => d.id, page);
   }
 
@@ -295,26 +315,53 @@ export class InMemoryEventTypeStore implements EventTypeStore {
   }
 }
 
+/**
+ * Like the DynamoDB adapter: a message lives in the slot its id names (the id's random half), and
+ * one conditional write stores it with its idempotency claim; a taken slot writes nothing and
+ * answers with what holds it.
+ */
 export class InMemoryMessageStore implements MessageStore {
   readonly messages = new Map<string, Message>();
-  private readonly claims = new Map<string, { messageId: string; expiresAt: string }>();
-  /** When set, the next markFannedOut call throws this error once (a crash after the deliveries were written). */
-  failNextMarkFannedOut: Error | undefined;
+  private readonly slots = new Map<string, StoredMessage>();
+  readonly createCalls: { message: Message; claim: IdempotencyClaim | undefined }[] = [];
+  readonly reuseCalls: { holder: string; reuse: KeyReuse; previous: KeyReuse | undefined }[] = [];
 
   constructor(initial: readonly Message[] = []) {
-    for (const message of initial) this.messages.set(message.id, message);
+    for (const message of initial) {
+      this.messages.set(message.id, message);
+      this.slots.set(messageSlot(message.id), message);
+    }
   }
 
-  async create(message: Message, claim: IdempotencyClaim | undefined, now: string): Promise<MessageCreateResult> {
-    if (claim) {
-      const key = `${message.tenantId}|${claim.keyHash}`;
-      const held = this.claims.get(key);
-      const first = held && held.expiresAt > now ? this.messages.get(held.messageId) : undefined;
-      if (first) return { created: false, message: first };
-      this.claims.set(key, { messageId: message.id, expiresAt: claim.expiresAt });
-    }
+  async create(message: Message, claim: IdempotencyClaim | undefined): Promise<MessageCreateResult> {
+    this.createCalls.push({ message, claim });
+    const slot = messageSlot(message.id);
+    const existing = this.slots.get(slot);
+    if (existing) return { created: false, existing };
+    this.slots.set(slot, { ...message, ...(claim && { idempotencyKeyHash: claim.keyHash }) });
     this.messages.set(message.id, message);
-    return { created: true, message };
+    return { created: true };
+  }
+
+  /** Conditional like the adapter's: only while the holder is there and still points at `previous`. */
+  async reuseKey(holder: StoredMessage, reuse: KeyReuse, previous: KeyReuse | undefined): Promise<boolean> {
+    this.reuseCalls.push({ holder: holder.id, reuse, previous });
+    const slot = messageSlot(holder.id);
+    const current = this.slots.get(slot);
+    if (!current || current.id !== holder.id || current.keyReuse?.messageId !== previous?.messageId) return false;
+    this.slots.set(slot, { ...current, keyReuse: reuse });
+    return true;
+  }
+
+  /** What the key's slot holds now (the stored form, claim and pointer included). */
+  slotOf(messageId: string): StoredMessage | undefined {
+    return this.slots.get(messageSlot(messageId));
+  }
+
+  /** Removes a message as TTL would at the end of its retention. */
+  expire(messageId: string): void {
+    this.messages.delete(messageId);
+    if (this.slots.get(messageSlot(messageId))?.id === messageId) this.slots.delete(messageSlot(messageId));
   }
 
   async get(id: string): Promise<Message | undefined> {
@@ -324,16 +371,6 @@ export class InMemoryMessageStore implements MessageStore {
   async list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
     const items = [...this.messages.values()].filter((m) => m.tenantId === tenantId && (!filter.type || m.type === filter.type));
     return paginate(items, (m) => m.id, page);
-  }
-
-  async markFannedOut(id: string, at: string): Promise<void> {
-    const failure = this.failNextMarkFannedOut;
-    if (failure) {
-      this.failNextMarkFannedOut = undefined;
-      throw failure;
-    }
-    const message = this.messages.get(id);
-    if (message) this.messages.set(id, { ...message, fannedOutAt: at });
   }
 }
 
@@ -444,18 +481,32 @@ export class InMemoryActionStore implements ActionStore {
 
 /** Records each call with its options as given (an absent lane is the primary one, as in the SQS adapter). */
 export class RecordingDeliveryQueue implements DeliveryQueue {
-  readonly calls: { jobs: readonly DeliveryJob[]; delaySeconds: number | undefined; lane: DeliveryLane | undefined }[] = [];
+  readonly calls: { tasks: readonly QueueTask[]; delaySeconds: number | undefined; lane: DeliveryLane | undefined }[] = [];
+  /** When set, every call fails with it (the queue is unreachable). */
+  failWith: Error | undefined;
 
-  async enqueue(jobs: readonly DeliveryJob[], options?: EnqueueOptions): Promise<void> {
-    this.calls.push({ jobs: [...jobs], delaySeconds: options?.delaySeconds, lane: options?.lane });
+  async enqueue(tasks: readonly QueueTask[], options?: EnqueueOptions): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.calls.push({ tasks: [...tasks], delaySeconds: options?.delaySeconds, lane: options?.lane });
   }
 
+  /** Every task queued, first-attempt jobs and delivery jobs alike. */
+  get tasks(): QueueTask[] {
+    return this.calls.flatMap((call) => call.tasks);
+  }
+
+  /** The delivery jobs (later attempts) queued. */
   get jobs(): DeliveryJob[] {
-    return this.calls.flatMap((call) => call.jobs);
+    return this.tasks.filter((task): task is DeliveryJob => !isFirstAttemptJob(task));
   }
 
-  jobsOn(lane: DeliveryLane): DeliveryJob[] {
-    return this.calls.filter((call) => (call.lane ?? 'primary') === lane).flatMap((call) => call.jobs);
+  /** The first-attempt jobs queued. */
+  get firstJobs(): FirstAttemptJob[] {
+    return this.tasks.filter(isFirstAttemptJob);
+  }
+
+  jobsOn(lane: DeliveryLane): QueueTask[] {
+    return this.calls.filter((call) => (call.lane ?? 'primary') === lane).flatMap((call) => call.tasks);
   }
 }
 
@@ -499,6 +550,10 @@ export class InMemoryDueWorkIndex implements DueWorkIndex {
     this.entries.set(`${item.kind}|${item.id}`, { item, at });
   }
 
+  remove(item: DueItem): void {
+    this.entries.delete(`${item.kind}|${item.id}`);
+  }
+
   /** Where the item sits in the index now (undefined when it is not in it). */
   positionOf(item: DueItem): string | undefined {
     return this.entries.get(`${item.kind}|${item.id}`)?.at;
@@ -535,11 +590,39 @@ export class RecordingDestinationGuard implements DestinationGuard {
   }
 }
 
-export class RecordingFanOutQueue implements FanOutQueue {
-  readonly jobs: FanOutJob[] = [];
+/** The dispatched messages by position (their id), and the sweeper's bookmark, like the adapter's. */
+export class InMemoryDispatchedMessages implements DispatchedMessages {
+  private readonly entries: DispatchedMessage[] = [];
+  bookmark: string | undefined;
+  readonly afterCalls: { position: string | undefined; before: string; limit: number }[] = [];
 
-  async enqueue(job: FanOutJob): Promise<void> {
-    this.jobs.push(job);
+  /** Adds what the adapter would index: a stored message that went to endpoints. */
+  add(message: Message): void {
+    if (!message.endpointIds?.length) return;
+    this.entries.push({ messageId: message.id, tenantId: message.tenantId, endpointIds: message.endpointIds, position: message.id });
+  }
+
+  async after(position: string | undefined, before: string, limit: number): Promise<readonly DispatchedMessage[]> {
+    this.afterCalls.push({ position, before, limit });
+    const to = this.positionAt(before);
+    return this.entries
+      .filter((e) => (position === undefined || e.position > position) && e.position < to)
+      .sort((a, b) => (a.position < b.position ? -1 : 1))
+      .slice(0, limit);
+  }
+
+  async checkedUpTo(): Promise<string | undefined> {
+    return this.bookmark;
+  }
+
+  async markCheckedUpTo(position: string, previous: string | undefined): Promise<boolean> {
+    if (this.bookmark !== previous) return false;
+    this.bookmark = position;
+    return true;
+  }
+
+  positionAt(at: string): string {
+    return idFloor('message', new Date(at));
   }
 }
 
@@ -574,23 +657,30 @@ export class ScriptedHttpSender implements HttpSender {
 
 /** Reads the stores at load time, like the adapter's one round trip: later writes are not seen. */
 export class SnapshotContextLoader implements DeliveryContextLoader {
+  readonly loadCalls: { jobs: readonly DeliveryJob[]; messageIds: readonly string[] }[] = [];
+
   constructor(
     private readonly deliveries: InMemoryDeliveryStore,
     private readonly endpoints: InMemoryEndpointStore,
     private readonly messages: InMemoryMessageStore,
   ) {}
 
-  async load(jobs: readonly DeliveryJob[]): Promise<DeliveryContext> {
+  async load(jobs: readonly DeliveryJob[], messageIds: readonly string[]): Promise<LedgerSnapshot> {
+    this.loadCalls.push({ jobs, messageIds });
     const deliveries = new Map<string, Delivery>();
     const endpoints = new Map<string, Endpoint>();
     const messages = new Map<string, Message>();
+    const keepMessage = (id: string) => {
+      const message = this.messages.messages.get(id);
+      if (message) messages.set(message.id, message);
+    };
+    for (const id of messageIds) keepMessage(id);
     for (const job of jobs) {
       const delivery = this.deliveries.deliveries.get(job.deliveryId);
       if (delivery) deliveries.set(delivery.id, delivery);
       const endpoint = this.endpoints.endpoints.get(job.endpointId);
       if (endpoint) endpoints.set(`${endpoint.tenantId}|${endpoint.id}`, endpoint);
-      const message = this.messages.messages.get(job.messageId);
-      if (message) messages.set(message.id, message);
+      keepMessage(job.messageId);
     }
     return {
       delivery: (id) => deliveries.get(id),
@@ -662,6 +752,19 @@ export function jobFor(delivery: Delivery, trigger?: DeliveryJob['trigger']): De
   };
 }
 
+/** The first-attempt job dispatch makes of a message, for these endpoints. */
+export function firstJobFor(message: Message, endpointIds: readonly string[], withPayload = true): FirstAttemptJob {
+  return {
+    kind: 'first',
+    tenantId: message.tenantId,
+    messageId: message.id,
+    type: message.type,
+    createdAt: message.createdAt,
+    endpointIds: [...endpointIds],
+    ...(withPayload && { payloadJson: message.payloadJson }),
+  };
+}
+
 /** A promise the test settles by hand. */
 export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve: (value: T) => void = () => {};
@@ -695,8 +798,12 @@ export interface DeliveryHarnessOptions {
   readonly failureWindowSeconds?: number;
 }
 
-/** A DeliveryService over in-memory ports, with no jitter unless `random` says otherwise. */
-export function deliveryHarness(options: DeliveryHarnessOptions = {}) {
+/**
+ * A DeliveryService over in-memory ports, with no jitter unless `random` says otherwise. Its
+ * endpoint directory caches nothing unless `cacheSeconds` says so, so a test's change to an
+ * endpoint is seen by the next attempt.
+ */
+export function deliveryHarness(options: DeliveryHarnessOptions & { readonly cacheSeconds?: number } = {}) {
   const delivery = options.delivery ?? aDelivery();
   const endpoint = options.endpoint === null ? undefined : (options.endpoint ?? anEndpoint());
   const message = options.message === null ? undefined : (options.message ?? aMessage());
@@ -709,10 +816,13 @@ export function deliveryHarness(options: DeliveryHarnessOptions = {}) {
   const clock = new FakeClock(T0);
   const rateLimiter = new FakeRateLimiter();
   const systemEvents = new RecordingSystemEventPublisher(clock);
+  const directory = new EndpointDirectory(endpoints, clock, options.cacheSeconds ?? 0);
+  const loader = new SnapshotContextLoader(deliveries, endpoints, messages);
   const service = new DeliveryService({
     deliveries,
-    endpoints,
-    loader: new SnapshotContextLoader(deliveries, endpoints, messages),
+    endpointStore: endpoints,
+    endpoints: directory,
+    loader,
     queue,
     deadLetters,
     sender,
@@ -724,7 +834,13 @@ export function deliveryHarness(options: DeliveryHarnessOptions = {}) {
     ...(options.failureWindowSeconds !== undefined && { failureWindowSeconds: options.failureWindowSeconds }),
   });
   const run = async (job: DeliveryJob = jobFor(delivery), lane?: DeliveryLane): Promise<DeliveryReport> =>
-    service.run(job, await service.prepare([job]), lane);
+    service.run(job, (await service.prepare([{ task: job, receiveCount: 1 }])).ledger, lane);
+  /** First attempts of the harness's message (or another), as dispatch queues them. */
+  const runFirst = async (
+    job: FirstAttemptJob = firstJobFor(message ?? aMessage(), [endpoint?.id ?? anEndpoint().id]),
+    lane: DeliveryLane = 'primary',
+    receiveCount = 1,
+  ): Promise<readonly AttributedReport[]> => service.runFirst(job, await service.prepare([{ task: job, receiveCount }]), lane);
   const stored = () => deliveries.deliveries.get(delivery.id);
   const attempts = () => deliveries.attempts.get(delivery.id) ?? [];
   const storedEndpoint = () => endpoints.endpoints.get(delivery.endpointId);
@@ -741,8 +857,11 @@ export function deliveryHarness(options: DeliveryHarnessOptions = {}) {
     clock,
     rateLimiter,
     systemEvents,
+    directory,
+    loader,
     service,
     run,
+    runFirst,
     stored,
     attempts,
     storedEndpoint,

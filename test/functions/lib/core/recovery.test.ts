@@ -1,6 +1,8 @@
-import { DeliveryService, jobOf } from '../../../../functions/lib/core/delivery.ts';
+import { DeliveryService } from '../../../../functions/lib/core/delivery.ts';
+import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-directory.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../../../functions/lib/core/errors.ts';
 import { deliveryIdFor, idFloor, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import { jobOf } from '../../../../functions/lib/core/jobs.ts';
 import type { Delivery } from '../../../../functions/lib/core/model.ts';
 import { MAX_RECOVERY_BATCH, RecoveryService } from '../../../../functions/lib/core/recovery.ts';
 import {
@@ -58,7 +60,7 @@ describe('RecoveryService.retry', () => {
     const delivery = aDelivery({ endpointId: endpoint.id, status: 'failed', attemptCount: 3, nextAttemptAt: '2025-03-01T14:00:00.000Z' });
     const s = setup([delivery]);
     expect(await s.service.retry(TENANT, delivery.id)).toEqual(delivery);
-    expect(s.queue.calls).toEqual([{ jobs: [jobFor(delivery, 'manual')], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobFor(delivery, 'manual')], delaySeconds: undefined, lane: 'retry' }]);
     expect(s.store.updateCalls).toEqual([]);
     expect(s.store.deliveries.get(delivery.id)).toEqual(delivery);
   });
@@ -102,7 +104,9 @@ describe('RecoveryService.recover', () => {
     const elsewhere = deliveryAt(minutesAgo(5), { status: 'failed', endpointId: 'ep_01JN0000000000000000000EL' });
     const s = setup([justBefore, atSince, later, pending, succeeded, elsewhere]);
     expect(await s.service.recover(TENANT, endpoint.id, since)).toEqual({ queued: 2, truncated: false });
-    expect(s.queue.calls).toEqual([{ jobs: [jobFor(later, 'manual'), jobFor(atSince, 'manual')], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([
+      { tasks: [jobFor(later, 'manual'), jobFor(atSince, 'manual')], delaySeconds: undefined, lane: 'retry' },
+    ]);
     expect(s.store.listAllCalls).toEqual([{ endpointId: endpoint.id, statuses: ['failed', 'dead'], sinceId: idFloor('delivery', since) }]);
     expect(s.store.updateCalls).toEqual([]);
   });
@@ -159,12 +163,18 @@ describe('RecoveryService.deadLetters', () => {
       numbered(4, { status: 'dead' }),
       numbered(5, { status: 'dead', tenantId: OTHER_TENANT, endpointId: foreign.id }),
     ]);
+    const listDead = jest.spyOn(s.store, 'listDead');
     const first = await s.service.deadLetters(TENANT, { limit: 2 });
     expect(first.items.map((d) => d.id)).toEqual([numbered(4).id, numbered(3).id]);
     expect(first.nextCursor).toBeDefined();
     const second = await s.service.deadLetters(TENANT, { limit: 2, ...(first.nextCursor && { cursor: first.nextCursor }) });
     expect(second.items.map((d) => d.id)).toEqual([numbered(1).id]);
     expect(second.nextCursor).toBeUndefined();
+    // The ledger's dead-letter index of the tenant, page by page.
+    expect(listDead.mock.calls).toEqual([
+      [TENANT, { limit: 2 }],
+      [TENANT, { limit: 2, cursor: first.nextCursor }],
+    ]);
   });
 });
 
@@ -200,7 +210,7 @@ describe('RecoveryService.redrive', () => {
     expect(s.store.deliveries.get(dead1.id)).toMatchObject({ attemptCount: 8, lastStatusCode: 500 });
     expect(s.store.deliveries.get(dead2.id)).toEqual(revived(dead2));
     for (const untouched of [failed, theirs, paused, orphan]) expect(s.store.deliveries.get(untouched.id)).toEqual(untouched);
-    expect(s.queue.calls).toEqual([{ jobs: [jobFor(dead1, 'manual'), jobFor(dead2, 'manual')], delaySeconds: undefined, lane: 'retry' }]);
+    expect(s.queue.calls).toEqual([{ tasks: [jobFor(dead1, 'manual'), jobFor(dead2, 'manual')], delaySeconds: undefined, lane: 'retry' }]);
   });
 
   test('nothing to redrive: nothing enqueued', async () => {
@@ -217,7 +227,13 @@ describe('RecoveryService.redrive', () => {
     const theirs = numbered(500, { status: 'dead', tenantId: OTHER_TENANT, endpointId: foreign.id });
     const failed = numbered(501, { status: 'failed' });
     const s = setup([...dead, theirs, failed]);
+    const listDead = jest.spyOn(s.store, 'listDead');
     const result = await s.service.redrive(TENANT);
+    // Two pages of the tenant's dead letters (100 a page).
+    expect(listDead.mock.calls.map(([tenantId, page]) => [tenantId, page.limit, page.cursor !== undefined])).toEqual([
+      [TENANT, 100, false],
+      [TENANT, 100, true],
+    ]);
     expect([...result.redriven].sort()).toEqual(dead.map((d) => d.id).sort());
     expect(result.skipped).toEqual([]);
     for (const d of dead) expect(s.store.deliveries.get(d.id)).toEqual(revived(d));
@@ -260,7 +276,8 @@ describe('RecoveryService.redrive', () => {
     const queue = new RecordingDeliveryQueue();
     const delivery = new DeliveryService({
       deliveries: s.store,
-      endpoints,
+      endpointStore: endpoints,
+      endpoints: new EndpointDirectory(endpoints, s.clock, 0),
       loader: new SnapshotContextLoader(s.store, endpoints, new InMemoryMessageStore([message])),
       queue,
       deadLetters: new RecordingDeadLetterSink(),
@@ -272,9 +289,9 @@ describe('RecoveryService.redrive', () => {
     });
     const [job] = s.queue.jobs;
     if (!job) throw new Error('no job was enqueued');
-    const report = await delivery.run(job, await delivery.prepare([job]), 'retry');
+    const report = await delivery.run(job, (await delivery.prepare([{ task: job, receiveCount: 1 }])).ledger, 'retry');
     expect(report).toMatchObject({ kind: 'attempted', retryInSeconds: 5 });
     expect(s.store.deliveries.get(dead.id)).toMatchObject({ status: 'failed', attemptCount: 9, scheduledAttempts: 1 });
-    expect(queue.calls).toEqual([{ jobs: [jobOf(dead)], delaySeconds: 5, lane: 'retry' }]);
+    expect(queue.calls).toEqual([{ tasks: [jobOf(dead)], delaySeconds: 5, lane: 'retry' }]);
   });
 });

@@ -1,8 +1,25 @@
-import { PayloadTooLargeError, ValidationError } from '../../../../functions/lib/core/errors.ts';
+import type { Context } from 'aws-lambda';
+import { handler as getHook } from '../../../../functions/get-hook.ts';
+import type { HookService } from '../../../../functions/lib/core/actions.ts';
+import { NotFoundError, PayloadTooLargeError, RateLimitedError, ValidationError } from '../../../../functions/lib/core/errors.ts';
 import { decodePayload, MAX_HOOK_BYTES } from '../../../../functions/lib/edge/hooks.ts';
+import type { HttpEvent } from '../../../../functions/lib/edge/http.ts';
+import { handler as postHook } from '../../../../functions/post-hook.ts';
 
-// Only the pure part of the inbound-hook edge: the middy handler builds the AWS container from the
-// environment, and is covered by test/functions/inbound-hooks.int.test.ts.
+// Mostly the pure part of the inbound-hook edge: the middy handler builds the AWS container from
+// the environment, and is covered by test/functions/inbound-hooks.int.test.ts. Its error mapping is
+// checked here over a stub container whose hook service answers as a test says.
+const mockHooks: { trigger: HookService['trigger'] | undefined } = { trigger: undefined };
+jest.mock('../../../../functions/lib/container.ts', () => ({
+  sluice: async () => ({
+    hooks: {
+      trigger: (...args: Parameters<HookService['trigger']>) => {
+        if (!mockHooks.trigger) throw new Error('no hook service stubbed for this test');
+        return mockHooks.trigger(...args);
+      },
+    },
+  }),
+}));
 
 /** Its standard base64 has both `+` and `/`, so the URL-safe form differs in two characters. */
 const JSON_TEXT = '{"event_id":"ev-???>~"}';
@@ -87,5 +104,65 @@ describe('decodePayload', () => {
     const asReceived = new URLSearchParams(`payload=${STANDARD.replace(/=/g, '%3D')}`).get('payload') ?? '';
     expect(asReceived).toContain(' ');
     expect(decodePayload(asReceived)).toBe(JSON_TEXT);
+  });
+});
+
+describe('hookHandler: errors in the §7 shape', () => {
+  const context = { functionName: 'post-hook', awsRequestId: 'req-1' } as unknown as Context;
+  const postEvent = (body: string) =>
+    ({
+      version: '2.0',
+      routeKey: 'POST /v1/hooks',
+      rawPath: '/v1/hooks',
+      rawQueryString: '',
+      headers: { 'x-webhook-apikey': 'sk_inbound', 'content-type': 'application/json' },
+      body,
+      isBase64Encoded: false,
+      requestContext: { http: { method: 'POST', path: '/v1/hooks', sourceIp: '203.0.113.7' } },
+    }) as unknown as HttpEvent;
+
+  afterEach(() => {
+    mockHooks.trigger = undefined;
+  });
+
+  test('a 429 (too many triggers for the key) carries retry-after', async () => {
+    const trigger = jest.fn<ReturnType<HookService['trigger']>, Parameters<HookService['trigger']>>(async () => {
+      throw new RateLimitedError('too many triggers for this key: at most 10 a second');
+    });
+    mockHooks.trigger = trigger;
+    const result = await postHook(postEvent('{"event_id":"lobby-welcome"}'), context);
+    expect(trigger).toHaveBeenCalledWith('sk_inbound', { eventId: 'lobby-welcome' }, '203.0.113.7');
+    expect(result).toEqual({
+      statusCode: 429,
+      headers: { 'content-type': 'application/json', 'retry-after': '1' },
+      body: JSON.stringify({ message: 'Error', error: 'too many triggers for this key: at most 10 a second' }),
+    });
+  });
+
+  test('the GET hook answers its 429 the same way, with the error’s own retry-after', async () => {
+    mockHooks.trigger = async () => {
+      throw new RateLimitedError('slow down', 4);
+    };
+    const event = {
+      ...postEvent(''),
+      routeKey: 'GET /v1/hooks',
+      headers: {},
+      body: undefined,
+      queryStringParameters: { api_key: 'sk_inbound', payload: Buffer.from('{"event_id":"lobby-welcome"}').toString('base64') },
+    } as unknown as HttpEvent;
+    const result = await getHook(event, context);
+    expect(result).toMatchObject({ statusCode: 429, headers: { 'retry-after': '4' } });
+  });
+
+  test('other errors carry no retry-after', async () => {
+    mockHooks.trigger = async () => {
+      throw new NotFoundError('action for event_id', 'nope');
+    };
+    const result = await postHook(postEvent('{"event_id":"nope"}'), context);
+    expect(result).toEqual({
+      statusCode: 404,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'Error', error: "action for event_id 'nope' does not exist" }),
+    });
   });
 });

@@ -1,3 +1,5 @@
+import { handler as createMessageHandler } from '../../../../functions/create-message.ts';
+import type { Sluice } from '../../../../functions/lib/container.ts';
 import * as errors from '../../../../functions/lib/core/errors.ts';
 import {
   ConflictError,
@@ -13,7 +15,19 @@ import {
   UnknownEventTypeError,
   ValidationError,
 } from '../../../../functions/lib/core/errors.ts';
-import { errorResult, json, page, statusOf } from '../../../../functions/lib/edge/http.ts';
+import type { MessageService } from '../../../../functions/lib/core/messages.ts';
+import type { Principal } from '../../../../functions/lib/core/model.ts';
+import { errorHeaders, errorResult, type HttpEvent, json, page, statusOf } from '../../../../functions/lib/edge/http.ts';
+
+// The HTTP handlers build the AWS container from the environment; here it is a stub with only
+// what a test needs (the variable's `mock` prefix lets jest's hoisted factory refer to it).
+const mockApp: { current: Partial<Sluice> | undefined } = { current: undefined };
+jest.mock('../../../../functions/lib/container.ts', () => ({
+  sluice: async () => {
+    if (!mockApp.current) throw new Error('no app stubbed for this test');
+    return mockApp.current;
+  },
+}));
 
 /** One instance of every SluiceError subclass, with the status contract §8 (and §3) gives it. */
 const cases: readonly [SluiceError, number][] = [
@@ -57,10 +71,10 @@ describe('statusOf', () => {
 });
 
 describe('errorResult', () => {
-  test.each(cases)('%p: status and the {error:{code,message}} body', (error, status) => {
+  test.each(cases)('%p: status and the {error:{code,message}} body (and Retry-After on a 429 only)', (error, status) => {
     const result = errorResult(error);
     expect(result.statusCode).toBe(status);
-    expect(result.headers).toEqual({ 'content-type': 'application/json' });
+    expect(result.headers).toEqual({ 'content-type': 'application/json', ...(status === 429 && { 'retry-after': '1' }) });
     expect(parseBody(result.body)).toEqual({ error: { code: error.code, message: error.message } });
   });
 
@@ -86,6 +100,60 @@ describe('errorResult', () => {
       readonly code = 'teapot';
     }
     expect(errorResult(new TeapotError('short and stout')).statusCode).toBe(400);
+  });
+});
+
+describe('Retry-After on a 429', () => {
+  test('RateLimitedError carries whole seconds, at least 1: 1 unless told, fractions rounded up', () => {
+    expect(new RateLimitedError('slow down').retryAfterSeconds).toBe(1);
+    expect(new RateLimitedError('slow down', 3).retryAfterSeconds).toBe(3);
+    expect(new RateLimitedError('slow down', 2.2).retryAfterSeconds).toBe(3);
+    expect(new RateLimitedError('slow down', 0.05).retryAfterSeconds).toBe(1);
+    expect(new RateLimitedError('slow down', 0).retryAfterSeconds).toBe(1);
+    expect(new RateLimitedError('slow down', -4).retryAfterSeconds).toBe(1);
+  });
+
+  test('errorResult sends the error’s retryAfterSeconds as the retry-after header, beside the usual body', () => {
+    const error = new RateLimitedError('this tenant is over its ingest budget', 7);
+    const result = errorResult(error);
+    expect(result.statusCode).toBe(429);
+    expect(result.headers).toEqual({ 'content-type': 'application/json', 'retry-after': '7' });
+    expect(parseBody(result.body)).toEqual({ error: { code: 'rate_limited', message: 'this tenant is over its ingest budget' } });
+  });
+
+  test('errorHeaders is empty for every error that is not a 429', () => {
+    for (const [error, status] of cases) {
+      expect(errorHeaders(error)).toEqual(status === 429 ? { 'retry-after': String((error as RateLimitedError).retryAfterSeconds) } : {});
+    }
+  });
+
+  test('a handler whose core refuses with RateLimitedError answers 429 with retry-after (POST /v1/messages over its budget)', async () => {
+    const principal: Principal = { kind: 'tenant', tenantId: 'ten_A', keyId: 'key_A', scopes: ['ingest'] };
+    const ingest = jest.fn<ReturnType<MessageService['ingest']>, Parameters<MessageService['ingest']>>(async () => {
+      throw new RateLimitedError('this tenant is over its ingest budget; retry in 0.25 s', 0.25);
+    });
+    mockApp.current = {
+      access: { authenticate: async () => principal } as unknown as Sluice['access'],
+      messages: { ingest } as unknown as Sluice['messages'],
+    };
+    const event = {
+      version: '2.0',
+      routeKey: 'POST /v1/messages',
+      rawPath: '/v1/messages',
+      rawQueryString: '',
+      headers: { authorization: 'Bearer sk_test', 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'lock.unlocked', payload: { lockId: 'L-1' } }),
+      isBase64Encoded: false,
+      requestContext: { http: { method: 'POST', path: '/v1/messages', sourceIp: '203.0.113.7' } },
+    } as unknown as HttpEvent;
+    const context = { functionName: 'create-message', awsRequestId: 'req-1' } as unknown as Parameters<typeof createMessageHandler>[1];
+    const result = await createMessageHandler(event, context);
+    expect(ingest).toHaveBeenCalledWith('ten_A', 'lock.unlocked', { lockId: 'L-1' }, undefined);
+    expect(result).toEqual({
+      statusCode: 429,
+      headers: { 'content-type': 'application/json', 'retry-after': '1' },
+      body: JSON.stringify({ error: { code: 'rate_limited', message: 'this tenant is over its ingest budget; retry in 0.25 s' } }),
+    });
   });
 });
 

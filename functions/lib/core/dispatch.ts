@@ -1,0 +1,67 @@
+/**
+ * Routing and dispatch. Routing (at ingest) picks the endpoints a message goes to from the
+ * tenant's endpoints, a copy at most a few seconds old, and records them on the message; dispatch
+ * turns the stored message into first-attempt jobs. No delivery is written before its attempt.
+ */
+import type { EndpointDirectory } from './endpoint-directory.ts';
+import { type FirstAttemptJob, MAX_ENDPOINTS_PER_JOB, MAX_INLINE_PAYLOAD_BYTES } from './jobs.ts';
+import type { DeliveryLane, Endpoint, Message } from './model.ts';
+import type { DeliveryQueue } from './ports.ts';
+
+/** `device.command` reaches devices by an action's target only, never by subscription (§7). */
+const TARGET_ROUTED_TYPES = new Set(['device.command']);
+
+export function isSubscribed(endpoint: Endpoint, type: string): boolean {
+  if (TARGET_ROUTED_TYPES.has(type)) return false;
+  return endpoint.eventTypes === undefined || endpoint.eventTypes.includes(type);
+}
+
+export interface DispatchDeps {
+  readonly endpoints: EndpointDirectory;
+  readonly queue: DeliveryQueue;
+}
+
+/**
+ * Dispatch: the first attempts of stored messages become jobs on the delivery lanes. It runs on
+ * the ledger's stream of new message items, so a message that is stored is dispatched, whatever
+ * happens to the request that stored it; and a batch of messages costs one queue call a lane.
+ */
+export class DispatchService {
+  constructor(private readonly deps: DispatchDeps) {}
+
+  /** Queues the messages' jobs; returns how many. Failing endpoints wait in the retry lane, behind nothing healthy. */
+  async dispatch(messages: readonly Message[]): Promise<number> {
+    const lanes: Record<DeliveryLane, FirstAttemptJob[]> = { primary: [], retry: [] };
+    for (const message of messages) {
+      if (!message.endpointIds?.length || message.attemptedInline) continue;
+      const failing = new Set((await this.deps.endpoints.all(message.tenantId)).filter((e) => e.failingSince).map((e) => e.id));
+      const ids = (lane: DeliveryLane) => message.endpointIds?.filter((id) => failing.has(id) === (lane === 'retry')) ?? [];
+      for (const lane of ['primary', 'retry'] as const) lanes[lane].push(...firstAttemptJobs(message, ids(lane)));
+    }
+    for (const lane of ['primary', 'retry'] as const) if (lanes[lane].length > 0) await this.deps.queue.enqueue(lanes[lane], { lane });
+    return lanes.primary.length + lanes.retry.length;
+  }
+}
+
+/** The first attempts of a message to these endpoints, ten to a job; `recheck` for jobs sent again. */
+export function firstAttemptJobs(
+  message: Message,
+  endpointIds: readonly string[],
+  options: { readonly recheck?: boolean } = {},
+): FirstAttemptJob[] {
+  const inline = Buffer.byteLength(message.payloadJson, 'utf8') <= MAX_INLINE_PAYLOAD_BYTES;
+  const jobs: FirstAttemptJob[] = [];
+  for (let i = 0; i < endpointIds.length; i += MAX_ENDPOINTS_PER_JOB) {
+    jobs.push({
+      kind: 'first',
+      tenantId: message.tenantId,
+      messageId: message.id,
+      type: message.type,
+      createdAt: message.createdAt,
+      endpointIds: endpointIds.slice(i, i + MAX_ENDPOINTS_PER_JOB),
+      ...(inline && { payloadJson: message.payloadJson }),
+      ...(options.recheck && { recheck: true }),
+    });
+  }
+  return jobs;
+}

@@ -1,0 +1,65 @@
+/**
+ * The one queue-task type of the delivery lanes, declared once: the edge parses queue bodies with
+ * these schemas and the core builds tasks with the inferred types.
+ */
+import { z } from 'zod';
+import type { Delivery } from './model.ts';
+
+/** Endpoints one first-attempt job carries: one queue message, one invocation's worth of POSTs. */
+export const MAX_ENDPOINTS_PER_JOB = 10;
+/**
+ * Payloads up to this size travel in the job, so a first attempt reads nothing from the ledger;
+ * larger ones are read from the message. SQS bills each 64 KiB of a request as one request.
+ */
+export const MAX_INLINE_PAYLOAD_BYTES = 48 * 1024;
+
+const id = z.string().min(1).max(128);
+
+/** First attempts of one message to up to ten endpoints, dispatched when the message is accepted. */
+export const FirstAttemptJob = z.object({
+  kind: z.literal('first'),
+  tenantId: id,
+  messageId: id,
+  type: z.string().min(1).max(200),
+  createdAt: z.string().min(1).max(40),
+  endpointIds: z.array(id).min(1).max(MAX_ENDPOINTS_PER_JOB),
+  /** The payload as posted, when it is small enough to travel with the job. */
+  payloadJson: z.string().optional(),
+  /**
+   * Sent again by the sweeper, which found no delivery for these endpoints: the original job may
+   * only have been slow, so the worker checks the ledger before attempting.
+   */
+  recheck: z.boolean().optional(),
+});
+export type FirstAttemptJob = z.infer<typeof FirstAttemptJob>;
+
+/**
+ * Any later attempt of one delivery that is in the ledger: retries, manual attempts, the
+ * sweeper's re-enqueues, jobs moved to the retry lane. Its shape predates `kind`, so jobs queued
+ * by an earlier version still parse.
+ */
+export const DeliveryJob = z.object({
+  deliveryId: id,
+  tenantId: id,
+  messageId: id,
+  endpointId: id,
+  trigger: z.enum(['scheduled', 'manual']).optional(),
+});
+export type DeliveryJob = z.infer<typeof DeliveryJob>;
+
+export const QueueTask = z.union([FirstAttemptJob, DeliveryJob]);
+export type QueueTask = z.infer<typeof QueueTask>;
+
+export function isFirstAttemptJob(task: QueueTask): task is FirstAttemptJob {
+  return 'kind' in task && task.kind === 'first';
+}
+
+export function jobOf(delivery: Delivery, trigger?: DeliveryJob['trigger']): DeliveryJob {
+  return {
+    deliveryId: delivery.id,
+    tenantId: delivery.tenantId,
+    messageId: delivery.messageId,
+    endpointId: delivery.endpointId,
+    ...(trigger && { trigger }),
+  };
+}

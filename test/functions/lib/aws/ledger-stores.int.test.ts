@@ -1,0 +1,291 @@
+/**
+ * Integration (the shared local stack's DynamoDB Local): the ledger adapters the hot path relies
+ * on, against the real table, its indexes and its stream. What the API tests see from outside is
+ * checked here from inside: one item per first attempt, index entries only where someone looks,
+ * the key's slot as the idempotency claim, compressed payloads that come back byte for byte.
+ */
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type _Record,
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+} from '@aws-sdk/client-dynamodb-streams';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { BatchWriter } from '../../../../functions/lib/aws/batch-writer.ts';
+import { documentClient } from '../../../../functions/lib/aws/clients.ts';
+import { DynamoDeliveryStore } from '../../../../functions/lib/aws/dynamo-delivery-store.ts';
+import { DynamoMessageStore, newMessagesOf } from '../../../../functions/lib/aws/dynamo-message-store.ts';
+import { DynamoDispatchedMessages } from '../../../../functions/lib/aws/dynamo-scheduling.ts';
+import { keys } from '../../../../functions/lib/aws/ledger-keys.ts';
+import type { LedgerTable } from '../../../../functions/lib/aws/ledger-table.ts';
+import { deliveryIdFor, idempotentMessageId, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import type { Attempt, Delivery, Message } from '../../../../functions/lib/core/model.ts';
+import { testStack } from '../../../support/stack.ts';
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const ids = ulidIdGenerator();
+
+let table: LedgerTable;
+let messages: DynamoMessageStore;
+let deliveries: DynamoDeliveryStore;
+
+beforeAll(() => {
+  process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+  table = {
+    client: documentClient({ region: 'us-east-1', endpoint: testStack().dynamodbEndpoint }),
+    name: 'sluice-ledger',
+    retentionDays: 30,
+  };
+  messages = new DynamoMessageStore(table);
+  deliveries = new DynamoDeliveryStore(
+    table,
+    new BatchWriter(table),
+    () => {
+      throw new Error('no endpoint reads here');
+    },
+    (item) => messages.fromItem(item),
+  );
+});
+
+afterAll(() => table.client.destroy());
+
+function aMessage(overrides: Partial<Message> = {}): Message {
+  const tenantId = `ten_${ids.next('tenant').slice(4)}`;
+  return {
+    id: ids.next('message'),
+    tenantId,
+    type: 'lock.unlocked',
+    payloadJson: '{"lockId":"L-1"}',
+    createdAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+function aDelivery(message: Message, endpointId: string, overrides: Partial<Delivery> = {}): Delivery {
+  return {
+    id: deliveryIdFor(message.id, endpointId),
+    tenantId: message.tenantId,
+    messageId: message.id,
+    endpointId,
+    eventType: message.type,
+    status: 'pending',
+    attemptCount: 0,
+    scheduledAttempts: 0,
+    createdAt: message.createdAt,
+    updatedAt: message.createdAt,
+    ...overrides,
+  };
+}
+
+function anAttempt(delivery: Delivery, attempt: number, overrides: Partial<Attempt> = {}): Attempt {
+  return {
+    deliveryId: delivery.id,
+    attempt,
+    trigger: 'scheduled',
+    startedAt: new Date().toISOString(),
+    durationMs: 12,
+    statusCode: 200,
+    responseBody: 'ok',
+    outcome: 'succeeded',
+    ...overrides,
+  };
+}
+
+describe('DynamoMessageStore', () => {
+  test('a payload comes back byte for byte, compressed at rest when that is smaller', async () => {
+    // Keys that a parse-and-serialise round trip would drop or reorder, numbers beyond 2^53, escapes.
+    const payloadJson = `{"__proto__":{"x":1},"constructor":"c","big":123456789012345678901234567890,"b":1,"b":2,"u":"\\u00e9\\ud83d\\ude00","pad":"${'lorem ipsum '.repeat(60)}"}`;
+    const message = aMessage({ payloadJson, endpointIds: ['ep_A'] });
+    expect(await messages.create(message, undefined)).toEqual({ created: true });
+    expect(await messages.get(message.id)).toEqual(message);
+    const { Item } = await table.client.send(new GetCommand({ TableName: table.name, Key: keys.message(message.id) }));
+    expect(Item?.payload).toBeUndefined();
+    expect((Item?.payloadDeflated as Uint8Array | undefined)?.length).toBeLessThan(payloadJson.length / 2);
+  });
+
+  test("a key's slot is its claim: a second post with the key writes nothing and gets the first message back", async () => {
+    const tenantId = aMessage().tenantId;
+    const first = aMessage({ tenantId, id: idempotentMessageId(tenantId, 'hash-1', new Date()) });
+    expect(await messages.create(first, { keyHash: 'hash-1' })).toEqual({ created: true });
+    const again = { ...first, id: idempotentMessageId(tenantId, 'hash-1', new Date(Date.now() + 5000)), payloadJson: '{"n":2}' };
+    const result = await messages.create(again, { keyHash: 'hash-1' });
+    expect(result).toEqual({ created: false, existing: { ...first, idempotencyKeyHash: 'hash-1' } });
+    expect(await messages.get(again.id)).toBeUndefined();
+  });
+
+  test('a reused key: the slot holder points at the new message, conditionally, and is kept until its window ends', async () => {
+    const tenantId = aMessage().tenantId;
+    const holder = aMessage({ tenantId, id: idempotentMessageId(tenantId, 'hash-2', new Date()) });
+    await messages.create(holder, { keyHash: 'hash-2' });
+    const stored = { ...holder, idempotencyKeyHash: 'hash-2' };
+    const windowEndsAt = new Date(Date.now() + 40 * 86_400_000).toISOString();
+    const reuse = { messageId: ids.next('message'), createdAt: new Date().toISOString(), windowEndsAt };
+    expect(await messages.reuseKey(stored, reuse, undefined)).toBe(true);
+    // A concurrent reuse that read the holder before the pointer loses.
+    expect(await messages.reuseKey(stored, { ...reuse, messageId: ids.next('message') }, undefined)).toBe(false);
+    const next = { ...reuse, messageId: ids.next('message') };
+    expect(await messages.reuseKey(stored, next, { ...reuse, messageId: 'msg_stale' })).toBe(false);
+    expect(await messages.reuseKey(stored, next, reuse)).toBe(true);
+    const { Item } = await table.client.send(new GetCommand({ TableName: table.name, Key: keys.message(holder.id) }));
+    expect(Item?.keyReuse).toEqual(next);
+    // The holder's retention (30 days) is stretched to the pointer's window (40 days).
+    expect(Item?.expiresAt).toBe(Math.ceil(Date.parse(windowEndsAt) / 1000));
+    const result = await messages.create(holder, { keyHash: 'hash-2' });
+    expect(result.created === false && result.existing.keyReuse).toEqual(next);
+  });
+
+  test('messages list newest first, filtered by type in the index, page by page', async () => {
+    const tenantId = aMessage().tenantId;
+    const made: Message[] = [];
+    for (let i = 0; i < 7; i++) {
+      const message = aMessage({ tenantId, type: i % 2 === 0 ? 'lock.unlocked' : 'lock.locked', payloadJson: `{"i":${i}}` });
+      await messages.create(message, undefined);
+      made.push(message);
+    }
+    const unlocked = made.filter((m) => m.type === 'lock.unlocked').reverse();
+    const firstPage = await messages.list(tenantId, { type: 'lock.unlocked' }, { limit: 3 });
+    expect(firstPage.items).toEqual(unlocked.slice(0, 3));
+    const secondPage = await messages.list(
+      tenantId,
+      { type: 'lock.unlocked' },
+      { limit: 3, ...(firstPage.nextCursor && { cursor: firstPage.nextCursor }) },
+    );
+    expect(secondPage.items).toEqual(unlocked.slice(3));
+    expect((await messages.list(tenantId, {}, { limit: 10 })).items).toEqual([...made].reverse());
+  });
+});
+
+describe('DynamoDeliveryStore', () => {
+  test('a first attempt that succeeded is one item, written in a batch, with the attempt on it', async () => {
+    const message = aMessage();
+    const delivery = aDelivery(message, 'ep_ONE', { status: 'succeeded', attemptCount: 1, lastStatusCode: 200 });
+    const attempt = anAttempt(delivery, 1);
+    await deliveries.settleFirstAttempt(delivery, attempt);
+    const items = await table.client.send(new GetCommand({ TableName: table.name, Key: keys.delivery(delivery.id) }));
+    // In the endpoint's history only: no open, dead or due index entry.
+    expect(items.Item).toMatchObject({ gsi2pk: 'EP#ep_ONE', status: 'succeeded' });
+    expect(items.Item).not.toHaveProperty('gsi3pk');
+    expect(items.Item).not.toHaveProperty('gsi4pk');
+    expect(items.Item).not.toHaveProperty('gsi5pk');
+    expect(await deliveries.getWithAttempts(delivery.id)).toEqual({ delivery, attempts: [attempt], events: [] });
+    expect(await deliveries.existing([delivery.id, deliveryIdFor(message.id, 'ep_NONE')])).toEqual(new Set([delivery.id]));
+  });
+
+  test('a failed first attempt is written only once; later attempts keep it and move the index entries', async () => {
+    const message = aMessage();
+    const next = new Date(Date.now() + 60_000).toISOString();
+    const failed = aDelivery(message, 'ep_TWO', { status: 'failed', attemptCount: 1, scheduledAttempts: 1, nextAttemptAt: next });
+    const first = anAttempt(failed, 1, { statusCode: 500, outcome: 'failed' });
+    expect(await deliveries.recordFirstAttempt(failed, first)).toBe(true);
+    expect(await deliveries.recordFirstAttempt(failed, first)).toBe(false);
+    const dueKey = await table.client.send(new GetCommand({ TableName: table.name, Key: keys.delivery(failed.id) }));
+    expect(dueKey.Item).toMatchObject({ gsi3pk: 'EP#ep_TWO#failed', gsi5pk: keys.dueShard(failed.id), gsi5sk: `${next}#${failed.id}` });
+    expect((await deliveries.listByEndpoint('ep_TWO', { status: 'failed' }, { limit: 10 })).items).toEqual([failed]);
+
+    const { nextAttemptAt: _n, ...rest } = failed;
+    const dead: Delivery = { ...rest, status: 'dead', attemptCount: 2, scheduledAttempts: 2, lastError: 'gave up' };
+    const second = anAttempt(failed, 2, { statusCode: 503, outcome: 'failed' });
+    expect(await deliveries.recordAttempt({ delivery: dead, previous: failed, attempt: second })).toBe(true);
+    // The same attempt number again is refused, whatever state it claims.
+    expect(await deliveries.recordAttempt({ delivery: dead, previous: failed, attempt: second })).toBe(false);
+    const history = await deliveries.getWithAttempts(failed.id);
+    expect(history?.delivery).toEqual(dead);
+    expect(history?.attempts).toEqual([first, second]);
+    const item = await table.client.send(new GetCommand({ TableName: table.name, Key: keys.delivery(failed.id) }));
+    expect(item.Item).toMatchObject({ gsi3pk: 'EP#ep_TWO#dead', gsi4pk: `TEN#${message.tenantId}#dead` });
+    expect(item.Item).not.toHaveProperty('gsi5pk');
+    expect((await deliveries.listDead(message.tenantId, { limit: 10 })).items).toEqual([dead]);
+    expect((await deliveries.listByEndpoint('ep_TWO', { status: 'failed' }, { limit: 10 })).items).toEqual([]);
+  });
+
+  test("an endpoint's history lists its deliveries newest first, by status from the index, without reading attempts", async () => {
+    const endpointId = `ep_${ids.next('endpoint').slice(3)}`;
+    const older = aMessage();
+    const newer = aMessage();
+    const ok = aDelivery(older, endpointId, { status: 'succeeded', attemptCount: 1 });
+    const failing = aDelivery(newer, endpointId, { status: 'failed', attemptCount: 1, nextAttemptAt: new Date().toISOString() });
+    await deliveries.settleFirstAttempt(ok, anAttempt(ok, 1));
+    await deliveries.recordFirstAttempt(failing, anAttempt(failing, 1, { outcome: 'failed', statusCode: 500 }));
+    const { nextAttemptAt: _n, ...open } = failing;
+    await deliveries.recordAttempt({
+      delivery: { ...open, attemptCount: 2, status: 'failed' },
+      previous: failing,
+      attempt: anAttempt(failing, 2),
+    });
+    expect((await deliveries.listByEndpoint(endpointId, {}, { limit: 10 })).items.map((d) => d.id)).toEqual([failing.id, ok.id]);
+    expect((await deliveries.listByEndpoint(endpointId, { status: 'succeeded' }, { limit: 10 })).items).toEqual([ok]);
+    const page = await deliveries.listByEndpoint(endpointId, {}, { limit: 1 });
+    expect(page.items.map((d) => d.id)).toEqual([failing.id]);
+    const next = await deliveries.listByEndpoint(endpointId, {}, { limit: 1, ...(page.nextCursor && { cursor: page.nextCursor }) });
+    expect(next.items.map((d) => d.id)).toEqual([ok.id]);
+  });
+
+  test('delivery ids that are not of this ledger are simply not found', async () => {
+    expect(await deliveries.get('dlv_01ZZZZZZZZZZZZZZZZZZZZZZZZ')).toBeUndefined();
+    expect(await deliveries.getWithAttempts('not-an-id')).toBeUndefined();
+    expect((await deliveries.getMany(['dlv_x', 'msg_y'])).size).toBe(0);
+  });
+});
+
+describe('DynamoDispatchedMessages', () => {
+  test('dispatched messages come back in id order after a position, with their endpoints; the bookmark is conditional', async () => {
+    const dispatched = new DynamoDispatchedMessages(table);
+    const start = dispatched.positionAt(new Date(Date.now() - 1000).toISOString());
+    const made: Message[] = [];
+    for (let i = 0; i < 5; i++) {
+      const message = aMessage({ endpointIds: [`ep_${i}`, 'ep_X'] });
+      await messages.create(message, undefined);
+      made.push(message);
+    }
+    await messages.create(aMessage(), undefined); // no endpoints: not dispatched, not listed
+    const before = new Date(Date.now() + 1000).toISOString();
+    const page = (await dispatched.after(start, before, 100)).filter((m) => made.some((x) => x.id === m.messageId));
+    expect(page.map((m) => m.messageId)).toEqual(made.map((m) => m.id));
+    expect(page[0]).toEqual({ messageId: made[0]?.id, tenantId: made[0]?.tenantId, endpointIds: ['ep_0', 'ep_X'], position: made[0]?.id });
+    const rest = (await dispatched.after(made[2]?.id, before, 100)).filter((m) => made.some((x) => x.id === m.messageId));
+    expect(rest.map((m) => m.messageId)).toEqual(made.slice(3).map((m) => m.id));
+  });
+});
+
+describe('the ledger stream', () => {
+  test('new message items arrive on the stream and decode to the messages that were stored', async () => {
+    const raw = new DynamoDBClient({ endpoint: testStack().dynamodbEndpoint, region: 'us-east-1', credentials });
+    const streams = new DynamoDBStreamsClient({ endpoint: testStack().dynamodbEndpoint, region: 'us-east-1', credentials });
+    try {
+      const { Table } = await raw.send(new DescribeTableCommand({ TableName: table.name }));
+      const streamArn = Table?.LatestStreamArn;
+      expect(Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_IMAGE' });
+      const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+      const iterators = await Promise.all(
+        (StreamDescription?.Shards ?? []).map(async (shard) => {
+          const { ShardIterator } = await streams.send(
+            new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: 'LATEST' }),
+          );
+          return ShardIterator;
+        }),
+      );
+      const message = aMessage({ endpointIds: ['ep_S'], payloadJson: `{"text":"${'é'.repeat(400)}"}` });
+      await messages.create(message, undefined);
+      const records: _Record[] = [];
+      for (const iterator of iterators)
+        records.push(...((await streams.send(new GetRecordsCommand({ ShardIterator: iterator }))).Records ?? []));
+      // As Lambda puts them in the event: binary attributes base64-encoded.
+      const events = records.map(
+        (record) =>
+          JSON.parse(
+            JSON.stringify({ eventName: record.eventName, dynamodb: record.dynamodb }, (_key, value: unknown) =>
+              value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
+            ),
+          ) as DynamoDBRecord,
+      );
+      expect(newMessagesOf(events)).toContainEqual(message);
+    } finally {
+      raw.destroy();
+      streams.destroy();
+    }
+  });
+});
