@@ -91,6 +91,7 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   // looked up (and touched) before the 403.
   'create-tenant': route('write'), // tenant Put; the admin key: a transaction of two Puts
   'list-tenants': route('read', ['gsi1']), // gsi1 'TENANTS' partition
+  'update-tenant': route('write'), // Get, then a conditional Put
   'create-api-key': route('write'), // transaction of two Puts (key record, key grant)
   'list-api-keys': route('read', ['table']), // the tenant's KEY# items
   'delete-api-key': route('delete'), // Get, then a transaction of two Deletes

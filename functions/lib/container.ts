@@ -30,13 +30,13 @@ import { EventTypeCatalog, EventTypeService } from './core/event-types.ts';
 import { HistoryService } from './core/history.ts';
 import { type IdGenerator, ulidIdGenerator } from './core/ids.ts';
 import { InboxService } from './core/inbox.ts';
-import { TokenBucketBudget } from './core/ingest-budget.ts';
+import { TenantIngestBudgets, TokenBucketBudget } from './core/ingest-budget.ts';
 import { MessageService } from './core/messages.ts';
 import type { Message } from './core/model.ts';
 import type { DeadLetterSink } from './core/ports.ts';
 import { RecoveryService } from './core/recovery.ts';
 import { SweeperService } from './core/sweeper.ts';
-import { TenantService } from './core/tenants.ts';
+import { TenantDirectory, TenantService } from './core/tenants.ts';
 import { SecretBox } from './crypto/secret-box.ts';
 import { loadConfig, type SluiceConfig } from './env.ts';
 import { AddressPolicy, DnsDestinationGuard } from './http/address-policy.ts';
@@ -111,6 +111,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
 
   // What the hot path would otherwise read on every message, kept for `cacheSeconds`.
   const directory = new EndpointDirectory(endpointStore, clock, config.cacheSeconds);
+  const tenantDirectory = new TenantDirectory(tenantStore, clock, config.cacheSeconds);
   const catalog = new EventTypeCatalog(eventTypeStore, clock, config.cacheSeconds);
   const access = new AccessService({ apiKeys: apiKeyStore, rootKey, clock, ids, keyCacheSeconds: config.cacheSeconds });
   const apiKeys = new ApiKeyService(access, apiKeyStore);
@@ -123,7 +124,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     endpoints: directory,
     clock,
     ids,
-    ...(config.tenantIngestPerSecond > 0 && { budget: new TokenBucketBudget(clock, config.tenantIngestPerSecond) }),
+    budget: new TenantIngestBudgets(tenantDirectory, new TokenBucketBudget(clock), config.tenantIngestPerSecond),
   });
   const delivery = new DeliveryService({
     deliveries: deliveryStore,
@@ -143,7 +144,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     config,
     clock,
     access,
-    tenants: new TenantService({ tenants: tenantStore, access, clock, ids }),
+    tenants: new TenantService({ tenants: tenantStore, access, clock, ids, directory: tenantDirectory }),
     apiKeys,
     eventTypes: new EventTypeService(eventTypeStore, validator, clock, catalog),
     endpoints: new EndpointService({

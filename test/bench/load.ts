@@ -65,7 +65,13 @@ async function post(apiUrl: string, key: string, type: string, payloadBytes: num
     body: JSON.stringify({ type, payload: realisticPayload(payloadBytes, sequence) }),
   });
   const text = await response.body.text();
-  return { status: response.statusCode, body: JSON.parse(text) as { id?: string; error?: unknown }, ms: performance.now() - started };
+  const retryAfter = Number(response.headers['retry-after'] ?? 1);
+  return {
+    status: response.statusCode,
+    body: JSON.parse(text) as { id?: string; error?: unknown },
+    ms: performance.now() - started,
+    retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : 1,
+  };
 }
 
 /** Holds every request open: an endpoint that hangs until Sluice's timeout. */
@@ -121,7 +127,7 @@ async function handle(command: Command): Promise<unknown> {
               }
               if (answer.status !== 429) throw new Error(`POST /v1/messages → ${answer.status} ${JSON.stringify(answer.body)}`);
               result.refused++;
-              await new Promise((resolve) => setTimeout(resolve, 100));
+              await new Promise((resolve) => setTimeout(resolve, answer.retryAfterSeconds * 1000));
             }
             done++;
           }
@@ -163,8 +169,9 @@ async function handle(command: Command): Promise<unknown> {
             const answer = await post(command.apiUrl, command.key, command.type, command.payloadBytes, accepted);
             if (answer.status === 202) accepted++;
             else if (answer.status === 429) {
+              // A well-behaved client waits as long as Retry-After says.
               throttled++;
-              await new Promise((resolve) => setTimeout(resolve, 100));
+              await new Promise((resolve) => setTimeout(resolve, answer.retryAfterSeconds * 1000));
             } else throw new Error(`flood POST → ${answer.status} ${JSON.stringify(answer.body)}`);
           }
         }),

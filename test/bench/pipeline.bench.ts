@@ -14,6 +14,9 @@
  *   hanging      4 endpoints, 3 of which never answer (10 s timeout): the healthy one's latency
  *   flood        one tenant floods ingest with 32 clients while a quiet tenant posts 10 a second
  *
+ * The throughput, cost and fan-out tenants are created with `ingestPerSecond: 0` (a big
+ * customer's raised limit); the hanging and flood tenants post under the default budget.
+ *
  * Clients and receivers run on a worker thread (test/bench/load.ts), as they would run on other
  * machines. Writes .bench/results.json and .bench/chart.png. Environment: BENCH_MESSAGES
  * (default 1000), BENCH_CONCURRENCY (16), BENCH_PAYLOAD_BYTES (1024), BENCH_SCENARIOS (comma
@@ -133,8 +136,15 @@ interface Tenant {
   readonly key: string;
 }
 
-async function tenant(stack: LocalStack, name: string): Promise<Tenant> {
-  const created = await api(stack.apiUrl, stack.rootKey, 'POST', '/v1/tenants', { name });
+/**
+ * A tenant with the bench's event type. `ingestPerSecond` is its own budget: the throughput
+ * scenarios post as fast as they can, as a big customer whose limit was raised would (0: none).
+ */
+async function tenant(stack: LocalStack, name: string, ingestPerSecond?: number): Promise<Tenant> {
+  const created = await api(stack.apiUrl, stack.rootKey, 'POST', '/v1/tenants', {
+    name,
+    ...(ingestPerSecond !== undefined && { ingestPerSecond }),
+  });
   const key = String(created.apiKey);
   await api(stack.apiUrl, key, 'PUT', `/v1/event-types/${EVENT_TYPE}`, {
     schema: { type: 'object', required: ['sequence', 'lockId'], properties: { sequence: { type: 'integer' }, lockId: { type: 'string' } } },
@@ -275,7 +285,7 @@ interface ChartData {
 
 /** Two endpoints, N keyed messages: deliveries/s, ingest/s, latency. Returns when all arrived. */
 async function twoEndpointRun(stack: LocalStack, load: LoadClient, label: string, timeoutMs?: number) {
-  const owner = await tenant(stack, `bench ${label}`);
+  const owner = await tenant(stack, `bench ${label}`, 0);
   const targets = await receivers(load, 2);
   await endpoints(stack, owner, targets.urls, timeoutMs ? { timeoutMs } : {});
   // Warm the caches and the paths once: what a delivery costs, not a cold start.
@@ -434,7 +444,7 @@ async function fanOutScenario(stack: LocalStack, load: LoadClient, chart: ChartD
   const ENDPOINTS = 10;
   const messages = Math.max(20, Math.round(MESSAGES / 5));
   console.log(`\nfan-out: ${messages} messages × ${ENDPOINTS} endpoints`);
-  const owner = await tenant(stack, 'bench fan-out');
+  const owner = await tenant(stack, 'bench fan-out', 0);
   const targets = await receivers(load, ENDPOINTS);
   await endpoints(stack, owner, targets.urls);
   const start = Date.now();
@@ -590,7 +600,10 @@ async function main(): Promise<void> {
     onRequest: () => usage.apiRequest(),
     sweepIntervalSeconds: SWEEP_INTERVAL_SECONDS,
     // Production defaults: INFO delivery log and EMF metrics, both counted as CloudWatch Logs bytes.
-    env: { POWERTOOLS_LOG_LEVEL: 'INFO', SLUICE_SWEEP_GRACE_SECONDS: String(SWEEP_GRACE_SECONDS) },
+    env: {
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      SLUICE_SWEEP_GRACE_SECONDS: String(SWEEP_GRACE_SECONDS),
+    },
   });
   const chart: ChartData = { throughput: [], latency: [] };
   const results: Record<string, unknown> = { recordedAt: new Date().toISOString(), messages: MESSAGES, payloadBytes: PAYLOAD_BYTES };

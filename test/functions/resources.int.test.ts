@@ -53,6 +53,63 @@ describe('tenants and API keys', () => {
     ledger.destroy();
   });
 
+  test("a tenant's ingest budget: over it, 429 with Retry-After; other tenants post on; PATCH changes it", async () => {
+    const root = testStack().rootKey;
+    const created = await call<{ id: string; apiKey: string; ingestPerSecond: number }>('POST', '/v1/tenants', {
+      key: root,
+      body: { name: 'slow poster', ingestPerSecond: 2 },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.ingestPerSecond).toBe(2);
+    const slow: TestTenant = { id: created.body.id, key: created.body.apiKey };
+    const other = await createTenant();
+    for (const tenant of [slow, other]) await putEventType(tenant, 'lock.unlocked');
+
+    const post = (tenant: TestTenant) =>
+      call<{ error?: { code: string; message: string } }>('POST', '/v1/messages', {
+        key: tenant.key,
+        body: { type: 'lock.unlocked', payload: {} },
+      });
+    const burst = await Promise.all(Array.from({ length: 6 }, () => post(slow)));
+    const refused = burst.filter((r) => r.status === 429);
+    // A burst of one second's worth (2) gets through; the rest wait.
+    expect(burst.filter((r) => r.status === 202).length).toBeGreaterThanOrEqual(2);
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    for (const answer of refused) {
+      expect(answer.headers.get('retry-after')).toBe('1');
+      expect(answer.body.error).toEqual({ code: 'rate_limited', message: 'this tenant is over its ingest budget; retry in 1 s' });
+    }
+    expect((await Promise.all(Array.from({ length: 6 }, () => post(other)))).map((r) => r.status)).toEqual(Array(6).fill(202));
+
+    // 0 lifts the limit; on the local stack the change applies at once (in AWS within SLUICE_CACHE_SECONDS).
+    const lifted = await call<{ ingestPerSecond: number; name: string }>('PATCH', `/v1/tenants/${slow.id}`, {
+      key: root,
+      body: { ingestPerSecond: 0 },
+    });
+    expect(lifted.status).toBe(200);
+    expect(lifted.body).toMatchObject({ id: slow.id, name: 'slow poster', ingestPerSecond: 0 });
+    expect((await Promise.all(Array.from({ length: 10 }, () => post(slow)))).map((r) => r.status)).toEqual(Array(10).fill(202));
+
+    // null restores the deployment's default: the field disappears.
+    const restored = await call<Record<string, unknown>>('PATCH', `/v1/tenants/${slow.id}`, { key: root, body: { ingestPerSecond: null } });
+    expect(restored.status).toBe(200);
+    expect(restored.body).not.toHaveProperty('ingestPerSecond');
+  });
+
+  test('PATCH /v1/tenants/{id}: root only, 404 for an unknown tenant, 400 for an empty or invalid patch', async () => {
+    const root = testStack().rootKey;
+    const tenant = await createTenant();
+    expect((await call('PATCH', `/v1/tenants/${tenant.id}`, { key: tenant.key, body: { ingestPerSecond: 0 } })).status).toBe(403);
+    expect((await call('PATCH', '/v1/tenants/ten_01JN000000000000000000NONE', { key: root, body: { name: 'x' } })).status).toBe(404);
+    const empty = await call<{ error: { code: string } }>('PATCH', `/v1/tenants/${tenant.id}`, { key: root, body: {} });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.code).toBe('validation_failed');
+    for (const ingestPerSecond of [-1, 1.5, '10'])
+      expect((await call('PATCH', `/v1/tenants/${tenant.id}`, { key: root, body: { ingestPerSecond } })).status).toBe(400);
+    const renamed = await call<{ name: string }>('PATCH', `/v1/tenants/${tenant.id}`, { key: root, body: { name: 'Renamed AB' } });
+    expect(renamed.body.name).toBe('Renamed AB');
+  });
+
   test('lastUsedAt appears once a key is used', async () => {
     const tenant = await createTenant();
     const key = await createKey(tenant, ['ingest']);

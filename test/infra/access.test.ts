@@ -36,6 +36,7 @@ const lanes: QueueRef[] = ['delivery', 'retry'];
 const expected: Record<string, Row> = {
   'create-tenant': ['write', [], [], true],
   'list-tenants': ['read', ['gsi1'], [], true],
+  'update-tenant': ['write', [], [], true],
   'create-api-key': ['write', [], [], true],
   'list-api-keys': ['read', ['table'], [], true],
   'delete-api-key': ['delete', [], [], true],

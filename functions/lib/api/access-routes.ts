@@ -3,7 +3,13 @@ import { maskKey } from '../core/access.ts';
 import { type ApiKey, scopes, type Tenant } from '../core/model.ts';
 import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
 
-export const TenantView = z.object({ id: z.string(), name: z.string(), createdAt: z.string() }).meta({ id: 'Tenant' });
+const IngestPerSecond = z.int().min(0).max(100_000).meta({
+  description: "Messages a second the tenant may post (0: no limit). Absent: the deployment's default (SLUICE_TENANT_INGEST_PER_SECOND).",
+});
+
+export const TenantView = z
+  .object({ id: z.string(), name: z.string(), createdAt: z.string(), ingestPerSecond: IngestPerSecond.optional() })
+  .meta({ id: 'Tenant' });
 export const CreatedTenant = TenantView.extend({
   apiKey: z.string().meta({ description: 'An `admin` key of the new tenant. Shown once: store it.' }),
 }).meta({ id: 'CreatedTenant' });
@@ -13,8 +19,21 @@ export const createTenant = defineRoute({
   tag: 'Tenants',
   summary: 'Create a tenant (root key)',
   access: 'root',
-  body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
+  body: z.strictObject({ name: z.string().trim().min(1).max(200), ingestPerSecond: IngestPerSecond.optional() }),
   responses: { 201: { description: 'The tenant and its first admin key', schema: CreatedTenant }, ...errorResponses },
+});
+
+export const updateTenant = defineRoute({
+  name: 'update-tenant',
+  tag: 'Tenants',
+  summary: 'Rename a tenant or change its ingest budget (root key)',
+  description: '`ingestPerSecond: null` restores the deployment default. Takes effect within the cache period (SLUICE_CACHE_SECONDS).',
+  access: 'root',
+  params: IdParams,
+  body: z
+    .strictObject({ name: z.string().trim().min(1).max(200).optional(), ingestPerSecond: IngestPerSecond.nullable().optional() })
+    .refine((patch) => Object.keys(patch).length > 0, 'Send at least one of name, ingestPerSecond.'),
+  responses: { 200: { description: 'The tenant as it is now', schema: TenantView }, ...errorResponses, ...notFound },
 });
 
 export const listTenants = defineRoute({
@@ -26,7 +45,12 @@ export const listTenants = defineRoute({
   responses: { 200: { description: 'Tenants, newest first', schema: pageOf(TenantView, 'TenantPage') }, ...errorResponses },
 });
 
-export const tenantView = (tenant: Tenant) => ({ id: tenant.id, name: tenant.name, createdAt: tenant.createdAt });
+export const tenantView = (tenant: Tenant) => ({
+  id: tenant.id,
+  name: tenant.name,
+  createdAt: tenant.createdAt,
+  ...(tenant.ingestPerSecond !== undefined && { ingestPerSecond: tenant.ingestPerSecond }),
+});
 
 const Scope = z.enum(scopes);
 

@@ -14,6 +14,7 @@ export interface RouteEntry {
 export const routeTable = [
   { name: 'create-tenant', method: 'POST', path: '/v1/tenants' },
   { name: 'list-tenants', method: 'GET', path: '/v1/tenants' },
+  { name: 'update-tenant', method: 'PATCH', path: '/v1/tenants/{id}' },
   { name: 'create-api-key', method: 'POST', path: '/v1/api-keys' },
   { name: 'list-api-keys', method: 'GET', path: '/v1/api-keys' },
   { name: 'delete-api-key', method: 'DELETE', path: '/v1/api-keys/{id}' },

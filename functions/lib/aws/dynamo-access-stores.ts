@@ -31,6 +31,22 @@ export class DynamoTenantStore implements TenantStore {
     return Item && stripKeys<Tenant>(Item);
   }
 
+  async update(tenant: Tenant): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: { ...keys.tenant(tenant.id), gsi1pk: keys.tenantsIndex(), entity: 'tenant', ...tenant },
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   list(page: PageRequest): Promise<Page<Tenant>> {
     return queryPageOfItems(this.table, partition(keys.tenantsIndex(), 'gsi1'), page, (item) => stripKeys<Tenant>(item));
   }

@@ -5,8 +5,9 @@ import type { EndpointDirectory } from './endpoint-directory.ts';
 import { NotFoundError, PayloadTooLargeError, RateLimitedError, SchemaMismatchError, UnknownEventTypeError } from './errors.ts';
 import type { EventTypeCatalog } from './event-types.ts';
 import { type IdGenerator, idempotentMessageId } from './ids.ts';
+import type { TenantIngestBudgets } from './ingest-budget.ts';
 import type { Endpoint, JsonObject, Message, Page, PageRequest } from './model.ts';
-import type { IngestBudget, KeyReuse, MessageListFilter, MessageStore, PayloadSchemaValidator, StoredMessage } from './ports.ts';
+import type { KeyReuse, MessageListFilter, MessageStore, PayloadSchemaValidator, StoredMessage } from './ports.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
@@ -21,7 +22,7 @@ export interface MessageDeps {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   /** Absent: no per-tenant ingest limit. */
-  readonly budget?: IngestBudget;
+  readonly budget?: TenantIngestBudgets;
 }
 
 export interface IngestResult {
@@ -45,7 +46,7 @@ export class MessageService {
 
   /** `POST /v1/messages`: validated against the type's schema, stored once, dispatched to its subscribers. */
   async ingest(tenantId: string, type: string, payload: JsonObject, idempotencyKey?: string): Promise<IngestResult> {
-    const allowance = this.deps.budget?.take(tenantId);
+    const allowance = await this.deps.budget?.take(tenantId);
     if (allowance && !allowance.ok) {
       const seconds = Math.max(1, Math.ceil(allowance.retryAfterSeconds));
       throw new RateLimitedError(`this tenant is over its ingest budget; retry in ${seconds} s`, seconds);

@@ -13,6 +13,8 @@ export interface Tenant {
   readonly id: string;
   readonly name: string;
   readonly createdAt: string;
+  /** Messages a second it may post, when not the deployment's default (SLUICE_TENANT_INGEST_PER_SECOND). */
+  readonly ingestPerSecond?: number;
 }
 
 export interface ApiKey {

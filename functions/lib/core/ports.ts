@@ -26,6 +26,8 @@ export interface TenantStore {
   create(tenant: Tenant): Promise<void>;
   get(id: string): Promise<Tenant | undefined>;
   list(page: PageRequest): Promise<Page<Tenant>>;
+  /** Replaces the tenant if it exists; false when it does not. */
+  update(tenant: Tenant): Promise<boolean>;
 }
 
 export interface ApiKeyStore {
@@ -220,8 +222,8 @@ export interface DispatchedMessages {
 
 /** A per-tenant ingest allowance: what keeps one tenant's flood from crowding out the others. */
 export interface IngestBudget {
-  /** Takes one message's worth; when none is left, says how long until there is. */
-  take(tenantId: string): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
+  /** Takes one message's worth at the tenant's rate; when none is left, says how long until there is. */
+  take(tenantId: string, perSecond: number): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 }
 
 /** Parked work that needs a human: the SQS dead-letter queues. */

@@ -24,6 +24,7 @@ import type {
   Message,
   Page,
   PageRequest,
+  Tenant,
   TriggerRecord,
 } from '../../../../functions/lib/core/model.ts';
 import type {
@@ -55,6 +56,7 @@ import type {
   RateLimiter,
   StoredMessage,
   SystemEventPublisher,
+  TenantStore,
 } from '../../../../functions/lib/core/ports.ts';
 
 export const T0 = new Date('2025-03-01T12:00:00.000Z');
@@ -371,6 +373,35 @@ export class InMemoryMessageStore implements MessageStore {
   async list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
     const items = [...this.messages.values()].filter((m) => m.tenantId === tenantId && (!filter.type || m.type === filter.type));
     return paginate(items, (m) => m.id, page);
+  }
+}
+
+export class InMemoryTenantStore implements TenantStore {
+  readonly tenants = new Map<string, Tenant>();
+  getCalls = 0;
+
+  constructor(tenants: readonly Tenant[] = []) {
+    for (const tenant of tenants) this.tenants.set(tenant.id, tenant);
+  }
+
+  async create(tenant: Tenant): Promise<void> {
+    if (this.tenants.has(tenant.id)) throw new ConflictError(`tenant ${tenant.id} exists`);
+    this.tenants.set(tenant.id, tenant);
+  }
+
+  async get(id: string): Promise<Tenant | undefined> {
+    this.getCalls++;
+    return this.tenants.get(id);
+  }
+
+  async list(page: PageRequest): Promise<Page<Tenant>> {
+    return paginate([...this.tenants.values()], (t) => t.id, page);
+  }
+
+  async update(tenant: Tenant): Promise<boolean> {
+    if (!this.tenants.has(tenant.id)) return false;
+    this.tenants.set(tenant.id, tenant);
+    return true;
   }
 }
 

@@ -17,7 +17,7 @@ import {
   timeOfId,
   ulidIdGenerator,
 } from '../../../../functions/lib/core/ids.ts';
-import { TokenBucketBudget } from '../../../../functions/lib/core/ingest-budget.ts';
+import { TenantIngestBudgets, TokenBucketBudget } from '../../../../functions/lib/core/ingest-budget.ts';
 import { IDEMPOTENCY_WINDOW_SECONDS, MAX_PAYLOAD_BYTES, MessageService } from '../../../../functions/lib/core/messages.ts';
 import type { Endpoint, EventType, JsonObject, Message } from '../../../../functions/lib/core/model.ts';
 import type {
@@ -29,6 +29,7 @@ import type {
   SchemaIssue,
   StoredMessage,
 } from '../../../../functions/lib/core/ports.ts';
+import { TenantDirectory } from '../../../../functions/lib/core/tenants.ts';
 import {
   aMessage,
   anEndpoint,
@@ -36,6 +37,7 @@ import {
   InMemoryEndpointStore,
   InMemoryEventTypeStore,
   InMemoryMessageStore,
+  InMemoryTenantStore,
   T0,
   TENANT,
 } from './fakes.ts';
@@ -66,7 +68,8 @@ interface Setup {
   readonly endpoints?: readonly Endpoint[];
   readonly eventTypes?: readonly EventType[];
   readonly messages?: readonly Message[];
-  readonly budget?: IngestBudget;
+  /** Per-tenant buckets, all tenants at `perSecond` (none of them has its own rate). */
+  readonly budget?: { readonly buckets: IngestBudget; readonly perSecond: number };
   readonly ids?: IdGenerator;
   readonly issues?: readonly SchemaIssue[];
   readonly store?: ScriptedMessageStore;
@@ -121,7 +124,13 @@ function setup(options: Setup = {}) {
     endpoints: new EndpointDirectory(endpointStore, clock, 0),
     clock,
     ids: { next: (kind) => draw(kind) },
-    ...(options.budget && { budget: options.budget }),
+    ...(options.budget && {
+      budget: new TenantIngestBudgets(
+        new TenantDirectory(new InMemoryTenantStore(), clock, 0),
+        options.budget.buckets,
+        options.budget.perSecond,
+      ),
+    }),
   });
   return { service, messages, eventTypeStore, endpointStore, validations, clock, drawn };
 }
@@ -251,8 +260,7 @@ describe('MessageService.ingest: what is refused', () => {
 
 describe('MessageService.ingest: the per-tenant budget', () => {
   test('over budget: RateLimitedError with the seconds to wait, before any other check; nothing is stored', async () => {
-    const s = setup({ budget: new TokenBucketBudget(new FakeClock(T0), 0.4, 2), eventTypes: [anEventType()] });
-    await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    const s = setup({ budget: { buckets: new TokenBucketBudget(new FakeClock(T0)), perSecond: 0.4 }, eventTypes: [anEventType()] });
     await s.service.ingest(TENANT, 'lock.unlocked', payload);
     // Refused before anything else: even an unknown type gets the 429.
     const error = await s.service.ingest(TENANT, 'not.declared', payload).catch((e: unknown) => e);
@@ -261,11 +269,11 @@ describe('MessageService.ingest: the per-tenant budget', () => {
     expect(error).toMatchObject({ code: 'rate_limited', retryAfterSeconds: 3 });
     // Whole seconds in the message too, as in Retry-After.
     expect((error as Error).message).toBe('this tenant is over its ingest budget; retry in 3 s');
-    expect(s.messages.messages.size).toBe(2);
+    expect(s.messages.messages.size).toBe(1);
   });
 
   test("one tenant's flood leaves another tenant's budget alone", async () => {
-    const s = setup({ budget: new TokenBucketBudget(new FakeClock(T0), 1, 1) });
+    const s = setup({ budget: { buckets: new TokenBucketBudget(new FakeClock(T0)), perSecond: 1 } });
     await s.service.ingest(TENANT, 'lock.unlocked', payload);
     await expect(s.service.ingest(TENANT, 'lock.unlocked', payload)).rejects.toBeInstanceOf(RateLimitedError);
     expect((await s.service.ingest(OTHER, 'lock.unlocked', payload)).created).toBe(true);
@@ -279,7 +287,7 @@ describe('MessageService.ingest: the per-tenant budget', () => {
         return asked.length === 1 ? { ok: true } : { ok: false, retryAfterSeconds: 0.2 };
       },
     };
-    const s = setup({ budget });
+    const s = setup({ budget: { buckets: budget, perSecond: 10 } });
     await s.service.ingest(TENANT, 'lock.unlocked', payload);
     await expect(s.service.ingest(OTHER, 'lock.unlocked', payload)).rejects.toMatchObject({
       retryAfterSeconds: 1,
