@@ -20,6 +20,8 @@ Environment:
                      consumer's maxConcurrency in infra/description.ts, as in AWS)
   SLUICE_SWEEP_INTERVAL_SECONDS  how often the sweeper runs (default 60, as in AWS)
   SLUICE_SWEEP_GRACE_SECONDS     how overdue work must be before it is re-enqueued (default 120)
+  SLUICE_TENANT_INGEST_PER_SECOND  messages a second per tenant without its own rate (default 100; 0 = no limit)
+  SLUICE_CACHE_SECONDS           how long keys, event types, endpoints and tenants are cached (default 5)
   SLUICE_LOCAL_METRICS=1  print CloudWatch EMF metric lines too
 `;
 

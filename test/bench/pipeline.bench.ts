@@ -25,6 +25,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Agent, request } from 'undici';
 import { documentClient } from '../../functions/lib/aws/clients.ts';
@@ -184,6 +185,46 @@ async function waitForDeliveries(load: LoadClient, of: Receivers, total: number,
     if (distinct >= total) return all;
     if (Date.now() > deadline) throw new Error(`${label}: only ${distinct}/${total} deliveries after ${timeoutMs / 1000} s`);
     await sleep(200);
+  }
+}
+
+/**
+ * Waits until the delivery and retry queues are empty (visible, in flight and delayed), so a
+ * scenario measures its own traffic and not the tail of the one before (the hanging scenario
+ * leaves hundreds of retries behind).
+ */
+async function settle(stack: LocalStack, label: string, timeoutMs = 180_000): Promise<void> {
+  const sqs = new SQSClient({
+    endpoint: stack.sqsEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const started = performance.now();
+  const deadline = Date.now() + timeoutMs;
+  let most = 0;
+  try {
+    for (let quietPolls = 0; quietPolls < 2; ) {
+      let waiting = 0;
+      for (const queue of [stack.queues.delivery, stack.queues.retry]) {
+        const { Attributes: a = {} } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queue.url,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+          }),
+        );
+        waiting +=
+          Number(a.ApproximateNumberOfMessages ?? 0) +
+          Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+          Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+      }
+      most = Math.max(most, waiting);
+      if (most > 0) bar(`${label}: settling (queued jobs)`, most - waiting, most, started);
+      quietPolls = waiting === 0 ? quietPolls + 1 : 0;
+      if (Date.now() > deadline) throw new Error(`${label}: ${waiting} jobs still queued after ${timeoutMs / 1000} s`);
+      await sleep(500);
+    }
+  } finally {
+    sqs.destroy();
   }
 }
 
@@ -622,6 +663,7 @@ async function main(): Promise<void> {
     const throughput = SCENARIOS.has('throughput') ? await throughputScenario(stack, load, chart) : undefined;
     const fan = SCENARIOS.has('fanout') ? await fanOutScenario(stack, load, chart) : undefined;
     const hanging = SCENARIOS.has('hanging') ? await hangingScenario(stack, load, chart) : undefined;
+    if (SCENARIOS.has('flood')) await settle(stack, 'before the flood');
     const flood = SCENARIOS.has('flood') ? await floodScenario(stack, load, chart) : undefined;
     Object.assign(results, { throughput, cost, fanOut: fan, hanging, flood });
 

@@ -9,7 +9,7 @@ import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-direc
 import { ConflictError, ForbiddenDestinationError } from '../../../../functions/lib/core/errors.ts';
 import { idFloor, messageSlot } from '../../../../functions/lib/core/ids.ts';
 import type { InFlightAttempts } from '../../../../functions/lib/core/in-flight.ts';
-import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, type QueueTask } from '../../../../functions/lib/core/jobs.ts';
+import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type QueueTask } from '../../../../functions/lib/core/jobs.ts';
 import type {
   Action,
   ApiKey,
@@ -773,15 +773,8 @@ export function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
   };
 }
 
-export function jobFor(delivery: Delivery, trigger?: DeliveryJob['trigger']): DeliveryJob {
-  return {
-    deliveryId: delivery.id,
-    tenantId: delivery.tenantId,
-    messageId: delivery.messageId,
-    endpointId: delivery.endpointId,
-    ...(trigger && { trigger }),
-  };
-}
+/** The job that addresses a delivery: the core's own builder, under the name the tests use. */
+export const jobFor = jobOf;
 
 /** The first-attempt job dispatch makes of a message, for these endpoints. */
 export function firstJobFor(message: Message, endpointIds: readonly string[], withPayload = true): FirstAttemptJob {
