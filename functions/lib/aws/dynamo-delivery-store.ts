@@ -7,6 +7,7 @@ import type { BatchWriter } from './batch-writer.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
 import {
   batchGet,
+  batchGetInOrder,
   decodeCursor,
   encodeCursor,
   expiresAtFor,
@@ -293,12 +294,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
 
   /** Items by their index entries, in the entries' order. */
   private async read(entries: readonly ItemKey[]): Promise<Delivery[]> {
-    if (entries.length === 0) return [];
-    const found = new Map((await batchGet(this.table, entries, false)).map((item) => [`${item.pk}|${item.sk}`, item]));
-    return entries.flatMap((entry) => {
-      const item = found.get(`${entry.pk}|${entry.sk}`);
-      return item ? [toDelivery(item)] : [];
-    });
+    return (await batchGetInOrder(this.table, entries, false)).map(toDelivery);
   }
 
   private eventItem(event: DeliveryEvent): Record<string, unknown> {

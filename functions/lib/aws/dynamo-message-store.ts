@@ -3,6 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, AttributeValue as StreamAttributeValue } from 'aws-lambda';
+import { publicMessage } from '../core/messages.ts';
 import type { Message, Page, PageRequest } from '../core/model.ts';
 import type { IdempotencyClaim, KeyReuse, MessageCreateResult, MessageListFilter, MessageStore, StoredMessage } from '../core/ports.ts';
 import { keys } from './ledger-keys.ts';
@@ -85,9 +86,7 @@ export class DynamoMessageStore implements MessageStore {
 
   async get(id: string): Promise<Message | undefined> {
     const stored = await this.getStored(id);
-    if (!stored || stored.id !== id) return undefined;
-    const { idempotencyKeyHash: _hash, keyReuse: _reuse, ...message } = stored;
-    return message;
+    return stored?.id === id ? publicMessage(stored) : undefined;
   }
 
   private async getStored(id: string): Promise<StoredMessage | undefined> {
@@ -110,17 +109,13 @@ export class DynamoMessageStore implements MessageStore {
         }),
       },
       page,
-      (item) => {
-        const { idempotencyKeyHash: _hash, keyReuse: _reuse, ...message } = fromItem(item as unknown as MessageItem);
-        return message;
-      },
+      (item) => this.fromItem(item),
     );
   }
 
   /** A message item as the core sees it (the delivery loader reads messages in its batch). */
   fromItem(item: Record<string, unknown>): Message {
-    const { idempotencyKeyHash: _hash, keyReuse: _reuse, ...message } = fromItem(item as unknown as MessageItem);
-    return message;
+    return publicMessage(fromItem(item as unknown as MessageItem));
   }
 
   private toItem(message: Message, claim: IdempotencyClaim | undefined): MessageItem {
@@ -151,9 +146,7 @@ export function newMessagesOf(records: readonly DynamoDBRecord[]): Message[] {
   return records.flatMap((record) => {
     const image = record.dynamodb?.NewImage;
     if (record.eventName !== 'INSERT' || !image || image.sk?.S !== 'MSG') return [];
-    const item = unmarshall(fromStreamImage(image)) as MessageItem;
-    const { idempotencyKeyHash: _hash, keyReuse: _reuse, ...message } = fromItem(item);
-    return [message];
+    return [publicMessage(fromItem(unmarshall(fromStreamImage(image)) as MessageItem))];
   });
 }
 

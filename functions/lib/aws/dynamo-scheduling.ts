@@ -54,7 +54,7 @@ export class DynamoDueWorkIndex implements DueWorkIndex {
     return results.flatMap((result) =>
       (result.Items ?? []).map((item): DueItem => {
         const dueKey = String(item.gsi5sk);
-        return { kind: 'delivery', id: dueKey.slice(dueKey.lastIndexOf('#') + 1) };
+        return { id: dueKey.slice(dueKey.lastIndexOf('#') + 1) };
       }),
     );
   }

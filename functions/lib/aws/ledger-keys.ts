@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { deliveryTag, messageIdOfDelivery, messageSlot } from '../core/ids.ts';
 
 /** The sweeper's indexes are spread over a few partitions so none of them is hot. */
-export const DUE_SHARDS = 4;
+const DUE_SHARDS = 4;
 
 function shardOf(id: string): number {
   return (createHash('sha1').update(id).digest()[0] ?? 0) % DUE_SHARDS;
@@ -52,8 +52,6 @@ export const keys = {
     pk: messagePartition(messageIdOfDelivery(deliveryId)),
     skPrefix: deliveryPrefix(deliveryId),
   }),
-  /** The deliveries of a message (with their attempt and event items, filtered out by `entity`). */
-  deliveriesOfMessage: (messageId: string) => ({ pk: messagePartition(messageId), skPrefix: 'DLV#' }),
   deliveriesOfEndpoint: (endpointId: string) => `EP#${endpointId}`,
   deliveriesOfEndpointByStatus: (endpointId: string, status: string) => `EP#${endpointId}#${status}`,
   deadDeliveriesOfTenant: (tenantId: string) => `TEN#${tenantId}#dead`,

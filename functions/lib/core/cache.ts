@@ -2,7 +2,7 @@ import type { Clock } from './clock.ts';
 
 /**
  * How long a process may use a copy of a key grant, an event type or a tenant's endpoints
- * (docs/decisions.md, "Caches"): a revoked key, a changed schema or endpoint takes effect
+ * (docs/decisions.md, "The hot path"): a revoked key, a changed schema or endpoint takes effect
  * everywhere within this, and at once in the process that made the change.
  */
 export const DEFAULT_CACHE_SECONDS = 5;

@@ -153,19 +153,12 @@ export class DeliveryService {
     manual: boolean,
   ): Promise<DeliveryReport> {
     const now = this.deps.clock.now();
-    const delivery: Delivery = {
-      id: deliveryId,
-      tenantId: job.tenantId,
-      messageId: job.messageId,
+    const delivery = unattemptedDelivery(
+      { id: job.messageId, tenantId: job.tenantId, type: job.type, createdAt: job.createdAt },
       endpointId,
-      eventType: job.type,
-      status: 'pending',
-      attemptCount: 0,
-      scheduledAttempts: 0,
-      nextAttemptAt: now.toISOString(),
-      createdAt: job.createdAt,
-      updatedAt: now.toISOString(),
-    };
+      now.toISOString(),
+    );
+    const alreadyRecorded: DeliveryReport = { kind: 'skipped', deliveryId, reason: 'already in the ledger' };
     let endpoint = await this.deps.endpoints.cached(job.tenantId, endpointId);
     // Pausing or closing rests on a fresh read: a stale copy must not strand a delivery.
     if (!endpoint || endpoint.disabled) endpoint = await this.deps.endpoints.fresh(job.tenantId, endpointId);
@@ -175,20 +168,18 @@ export class DeliveryService {
     // A thin notification names the delivery, and its receiver fetches it at once: it must be in
     // the ledger before the POST. From then on it is attempted like any delivery in the ledger.
     const thin = endpoint.mode === 'thin';
-    if (thin && !(await this.deps.deliveries.create(delivery))) return { kind: 'skipped', deliveryId, reason: 'already in the ledger' };
+    if (thin && !(await this.deps.deliveries.create(delivery))) return alreadyRecorded;
     const recorded = thin ? delivery : undefined;
     if (lane === 'primary' && (endpoint.failingSince || this.inFlight.isSlow(endpoint.id, now.getTime()))) {
       const reason = endpoint.failingSince ? 'endpoint is failing' : 'endpoint is slow';
-      if (!recorded && !(await this.deps.deliveries.create(delivery)))
-        return { kind: 'skipped', deliveryId, reason: 'already in the ledger' };
+      if (!recorded && !(await this.deps.deliveries.create(delivery))) return alreadyRecorded;
       await this.deps.queue.enqueue([jobOf(delivery)], { lane: 'retry' });
       return { kind: 'diverted', deliveryId, reason };
     }
     if (endpoint.rateLimitPerSecond && !(await this.deps.rateLimiter.tryAcquire(endpoint.id, endpoint.rateLimitPerSecond, now))) {
       // The job comes back in a second; a delivery already recorded is due now, so it is attempted then.
       const waiting = recorded ?? { ...delivery, nextAttemptAt: addSeconds(now, 1).toISOString() };
-      if (!recorded && !(await this.deps.deliveries.create(waiting)))
-        return { kind: 'skipped', deliveryId, reason: 'already in the ledger' };
+      if (!recorded && !(await this.deps.deliveries.create(waiting))) return alreadyRecorded;
       await this.deps.queue.enqueue([jobOf(waiting)], { delaySeconds: 1, lane });
       return { kind: 'throttled', deliveryId };
     }
@@ -399,6 +390,30 @@ export class DeliveryService {
     if (!updated) return { kind: 'skipped', deliveryId: delivery.id, reason: 'the ledger moved on meanwhile' };
     return { kind: 'closed', delivery: next, reason };
   }
+}
+
+/**
+ * A delivery whose first attempt has not ended: `pending`, due at `at`. Dispatch names it; the
+ * ledger holds it only once something happens to it, and the history shows it meanwhile.
+ */
+export function unattemptedDelivery(
+  message: Pick<Message, 'id' | 'tenantId' | 'type' | 'createdAt'>,
+  endpointId: string,
+  at: string,
+): Delivery {
+  return {
+    id: deliveryIdFor(message.id, endpointId),
+    tenantId: message.tenantId,
+    messageId: message.id,
+    endpointId,
+    eventType: message.type,
+    status: 'pending',
+    attemptCount: 0,
+    scheduledAttempts: 0,
+    nextAttemptAt: at,
+    createdAt: message.createdAt,
+    updatedAt: at,
+  };
 }
 
 const emptySnapshot: LedgerSnapshot = { delivery: () => undefined, endpoint: () => undefined, message: () => undefined };

@@ -1,6 +1,7 @@
+import { unattemptedDelivery } from './delivery.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { deliveryIdFor, messageIdOfDelivery } from './ids.ts';
-import type { Attempt, Delivery, DeliveryEvent, Message, Page, PageRequest } from './model.ts';
+import type { Attempt, Delivery, DeliveryEvent, Page, PageRequest } from './model.ts';
 import type { DeliveryListFilter, DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
 
 /**
@@ -26,7 +27,9 @@ export class HistoryService {
     const offset = decodeOffset(page.cursor, endpointIds.length);
     const slice = endpointIds.slice(offset, offset + page.limit);
     const stored = await this.deliveries.getMany(slice.map((endpointId) => deliveryIdFor(message.id, endpointId)));
-    const items = slice.map((endpointId) => stored.get(deliveryIdFor(message.id, endpointId)) ?? notYetAttempted(message, endpointId));
+    const items = slice.map(
+      (endpointId) => stored.get(deliveryIdFor(message.id, endpointId)) ?? unattemptedDelivery(message, endpointId, message.createdAt),
+    );
     const next = offset + slice.length;
     return { items, ...(next < endpointIds.length && { nextCursor: encodeOffset(next) }) };
   }
@@ -49,25 +52,8 @@ export class HistoryService {
     const message = await this.messages.get(messageIdOfDelivery(deliveryId));
     const endpointId = message?.endpointIds?.find((id) => deliveryIdFor(message.id, id) === deliveryId);
     if (!message || message.tenantId !== tenantId || !endpointId) throw new NotFoundError('delivery', deliveryId);
-    return { delivery: notYetAttempted(message, endpointId), attempts: [], events: [] };
+    return { delivery: unattemptedDelivery(message, endpointId, message.createdAt), attempts: [], events: [] };
   }
-}
-
-/** A delivery whose first attempt has not ended yet, as the message it belongs to describes it. */
-function notYetAttempted(message: Message, endpointId: string): Delivery {
-  return {
-    id: deliveryIdFor(message.id, endpointId),
-    tenantId: message.tenantId,
-    messageId: message.id,
-    endpointId,
-    eventType: message.type,
-    status: 'pending',
-    attemptCount: 0,
-    scheduledAttempts: 0,
-    nextAttemptAt: message.createdAt,
-    createdAt: message.createdAt,
-    updatedAt: message.createdAt,
-  };
 }
 
 /** The cursor of a message's deliveries: how many endpoints the earlier pages covered. */

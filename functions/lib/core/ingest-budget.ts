@@ -1,10 +1,10 @@
 import type { Clock } from './clock.ts';
-import type { IngestBudget } from './ports.ts';
+import type { Allowance, IngestBudget } from './ports.ts';
 import type { TenantDirectory } from './tenants.ts';
 
 /**
  * Messages a second one tenant may post before it gets 429, unless its own `ingestPerSecond`
- * says otherwise (docs/decisions.md, "Noisy tenants").
+ * says otherwise (docs/decisions.md, "The hot path").
  */
 export const DEFAULT_TENANT_INGEST_PER_SECOND = 100;
 
@@ -23,7 +23,7 @@ export class TokenBucketBudget implements IngestBudget {
     private readonly maxTenants = 10_000,
   ) {}
 
-  take(tenantId: string, perSecond: number): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number } {
+  take(tenantId: string, perSecond: number): Allowance {
     const now = this.clock.now().getTime();
     const burst = Math.max(1, perSecond);
     const bucket = this.buckets.get(tenantId) ?? { tokens: burst, at: now };
@@ -51,7 +51,7 @@ export class TenantIngestBudgets {
     private readonly defaultPerSecond: number,
   ) {}
 
-  async take(tenantId: string): Promise<{ readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number }> {
+  async take(tenantId: string): Promise<Allowance> {
     const perSecond = (await this.tenants.get(tenantId))?.ingestPerSecond ?? this.defaultPerSecond;
     return perSecond > 0 ? this.buckets.take(tenantId, perSecond) : { ok: true };
   }

@@ -64,7 +64,7 @@ export class MessageService {
         throw new SchemaMismatchError(`payload does not match the schema of '${type}'`, issues);
       }
     }
-    const endpoints = (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isSubscribed(endpoint, type));
+    const endpoints = await this.subscribers(tenantId, type);
     return this.publish({ tenantId, type, payloadJson, endpoints, ...(idempotencyKey !== undefined && { idempotencyKey }) });
   }
 
@@ -139,9 +139,14 @@ export class MessageService {
 
   /** Events Sluice emits itself (`endpoint.disabled`): no declared type, sent to the tenant's subscribers. */
   async publishSystemEvent(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
-    const endpoints = (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isSubscribed(endpoint, type));
+    const endpoints = await this.subscribers(tenantId, type);
     const { message } = await this.publish({ tenantId, type, payloadJson: JSON.stringify(payload), endpoints });
     return message;
+  }
+
+  /** Routing: the tenant's endpoints subscribed to the type, from a copy at most the cache's age. */
+  private async subscribers(tenantId: string, type: string): Promise<Endpoint[]> {
+    return (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isSubscribed(endpoint, type));
   }
 
   async get(tenantId: string, id: string): Promise<Message> {
@@ -155,7 +160,8 @@ export class MessageService {
   }
 }
 
-function publicMessage(stored: StoredMessage): Message {
+/** A stored message as the API and the workers see it: without its idempotency bookkeeping. */
+export function publicMessage(stored: StoredMessage): Message {
   const { idempotencyKeyHash: _hash, keyReuse: _reuse, ...message } = stored;
   return message;
 }

@@ -187,8 +187,8 @@ export interface SystemEventPublisher {
   publish(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message>;
 }
 
+/** A delivery in the sweeper's due index. */
 export interface DueItem {
-  readonly kind: 'delivery';
   readonly id: string;
 }
 
@@ -220,10 +220,13 @@ export interface DispatchedMessages {
   positionAt(at: string): string;
 }
 
+/** A budget's answer: go ahead, or how long until there is room. */
+export type Allowance = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
+
 /** A per-tenant ingest allowance: what keeps one tenant's flood from crowding out the others. */
 export interface IngestBudget {
   /** Takes one message's worth at the tenant's rate; when none is left, says how long until there is. */
-  take(tenantId: string, perSecond: number): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
+  take(tenantId: string, perSecond: number): Allowance;
 }
 
 /** Parked work that needs a human: the SQS dead-letter queues. */

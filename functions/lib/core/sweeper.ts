@@ -111,11 +111,12 @@ export class SweeperService {
 
   /** Seconds the first attempts to these endpoints may take (their timeouts). */
   private async longestAttempt(tenantId: string, endpointIds: readonly string[]): Promise<number> {
-    const endpoints = await this.deps.endpoints.all(tenantId);
-    const timeouts = endpointIds.map((id) => {
-      const endpoint = endpoints.find((e) => e.id === id);
-      return endpoint ? Math.ceil(endpoint.timeoutMs / 1000) : MAX_ATTEMPT_SECONDS;
-    });
+    const timeouts = await Promise.all(
+      endpointIds.map(async (id) => {
+        const endpoint = await this.deps.endpoints.cached(tenantId, id);
+        return endpoint ? Math.ceil(endpoint.timeoutMs / 1000) : MAX_ATTEMPT_SECONDS;
+      }),
+    );
     return Math.max(0, ...timeouts);
   }
 

@@ -214,22 +214,16 @@ describe('InMemoryEndpointStore (fake of EndpointStore)', () => {
 describe('InMemoryDueWorkIndex (fake of DueWorkIndex)', () => {
   test('overdue: entries strictly before `before`, oldest first, at most `limit`; postpone moves an entry only if present', async () => {
     const index = new InMemoryDueWorkIndex();
-    index.add({ kind: 'delivery', id: 'dlv_B' }, '2025-03-01T12:00:02.000Z');
-    index.add({ kind: 'delivery', id: 'dlv_A' }, '2025-03-01T12:00:01.000Z');
-    index.add({ kind: 'delivery', id: 'dlv_C' }, '2025-03-01T12:00:03.000Z');
-    expect(await index.overdue('2025-03-01T12:00:03.000Z', 10)).toEqual([
-      { kind: 'delivery', id: 'dlv_A' },
-      { kind: 'delivery', id: 'dlv_B' },
-    ]);
-    expect(await index.overdue('2025-03-01T12:00:03.000Z', 1)).toEqual([{ kind: 'delivery', id: 'dlv_A' }]);
-    await index.postpone({ kind: 'delivery', id: 'dlv_A' }, '2025-03-01T13:00:00.000Z');
-    await index.postpone({ kind: 'delivery', id: 'dlv_NONE' }, '2025-03-01T13:00:00.000Z');
-    expect(await index.overdue('2025-03-01T12:30:00.000Z', 10)).toEqual([
-      { kind: 'delivery', id: 'dlv_B' },
-      { kind: 'delivery', id: 'dlv_C' },
-    ]);
-    expect(index.positionOf({ kind: 'delivery', id: 'dlv_A' })).toBe('2025-03-01T13:00:00.000Z');
-    expect(index.positionOf({ kind: 'delivery', id: 'dlv_NONE' })).toBeUndefined();
+    index.add({ id: 'dlv_B' }, '2025-03-01T12:00:02.000Z');
+    index.add({ id: 'dlv_A' }, '2025-03-01T12:00:01.000Z');
+    index.add({ id: 'dlv_C' }, '2025-03-01T12:00:03.000Z');
+    expect(await index.overdue('2025-03-01T12:00:03.000Z', 10)).toEqual([{ id: 'dlv_A' }, { id: 'dlv_B' }]);
+    expect(await index.overdue('2025-03-01T12:00:03.000Z', 1)).toEqual([{ id: 'dlv_A' }]);
+    await index.postpone({ id: 'dlv_A' }, '2025-03-01T13:00:00.000Z');
+    await index.postpone({ id: 'dlv_NONE' }, '2025-03-01T13:00:00.000Z');
+    expect(await index.overdue('2025-03-01T12:30:00.000Z', 10)).toEqual([{ id: 'dlv_B' }, { id: 'dlv_C' }]);
+    expect(index.positionOf({ id: 'dlv_A' })).toBe('2025-03-01T13:00:00.000Z');
+    expect(index.positionOf({ id: 'dlv_NONE' })).toBeUndefined();
     expect(index.overdueCalls).toEqual([
       { before: '2025-03-01T12:00:03.000Z', limit: 10 },
       { before: '2025-03-01T12:00:03.000Z', limit: 1 },
@@ -244,20 +238,20 @@ describe('InMemoryDueWorkIndex (fake of DueWorkIndex)', () => {
   test('the key is `<at>#<id>`: at the same time the ids break the tie, and `before` compares whole keys', async () => {
     const index = new InMemoryDueWorkIndex();
     const at = '2025-03-01T12:00:00.000Z';
-    index.add({ kind: 'delivery', id: 'dlv_2' }, at);
-    index.add({ kind: 'delivery', id: 'dlv_1' }, at);
+    index.add({ id: 'dlv_2' }, at);
+    index.add({ id: 'dlv_1' }, at);
     expect((await index.overdue(`${at}#dlv_2`, 10)).map((i) => i.id)).toEqual(['dlv_1']);
     expect((await index.overdue(`${at}#dlv_3`, 10)).map((i) => i.id)).toEqual(['dlv_1', 'dlv_2']);
   });
 
   test('remove takes an item out of the index, and a postpone after it does not bring it back', async () => {
     const index = new InMemoryDueWorkIndex();
-    index.add({ kind: 'delivery', id: 'dlv_A' }, '2025-03-01T12:00:01.000Z');
-    index.add({ kind: 'delivery', id: 'dlv_B' }, '2025-03-01T12:00:01.000Z');
-    index.remove({ kind: 'delivery', id: 'dlv_A' });
-    await index.postpone({ kind: 'delivery', id: 'dlv_A' }, '2025-03-01T12:00:02.000Z');
-    expect(await index.overdue('2025-03-02T00:00:00.000Z', 10)).toEqual([{ kind: 'delivery', id: 'dlv_B' }]);
-    expect(index.positionOf({ kind: 'delivery', id: 'dlv_A' })).toBeUndefined();
+    index.add({ id: 'dlv_A' }, '2025-03-01T12:00:01.000Z');
+    index.add({ id: 'dlv_B' }, '2025-03-01T12:00:01.000Z');
+    index.remove({ id: 'dlv_A' });
+    await index.postpone({ id: 'dlv_A' }, '2025-03-01T12:00:02.000Z');
+    expect(await index.overdue('2025-03-02T00:00:00.000Z', 10)).toEqual([{ id: 'dlv_B' }]);
+    expect(index.positionOf({ id: 'dlv_A' })).toBeUndefined();
   });
 });
 

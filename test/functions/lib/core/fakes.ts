@@ -578,16 +578,16 @@ export class InMemoryDueWorkIndex implements DueWorkIndex {
   readonly postponeCalls: { item: DueItem; until: string }[] = [];
 
   add(item: DueItem, at: string): void {
-    this.entries.set(`${item.kind}|${item.id}`, { item, at });
+    this.entries.set(item.id, { item, at });
   }
 
   remove(item: DueItem): void {
-    this.entries.delete(`${item.kind}|${item.id}`);
+    this.entries.delete(item.id);
   }
 
   /** Where the item sits in the index now (undefined when it is not in it). */
   positionOf(item: DueItem): string | undefined {
-    return this.entries.get(`${item.kind}|${item.id}`)?.at;
+    return this.entries.get(item.id)?.at;
   }
 
   async overdue(before: string, limit: number): Promise<readonly DueItem[]> {
@@ -602,7 +602,7 @@ export class InMemoryDueWorkIndex implements DueWorkIndex {
 
   async postpone(item: DueItem, until: string): Promise<void> {
     this.postponeCalls.push({ item, until });
-    const key = `${item.kind}|${item.id}`;
+    const key = item.id;
     const entry = this.entries.get(key);
     // Only while it is still in the index: a finished item must not re-enter it.
     if (entry) this.entries.set(key, { item: entry.item, at: until });

@@ -55,7 +55,7 @@ function setup(options: Setup = {}) {
     ...(options.graceSeconds !== undefined && { graceSeconds: options.graceSeconds }),
   });
   // The due index holds the dated deliveries by nextAttemptAt; the dispatched index every message sent to endpoints.
-  for (const d of options.deliveries ?? []) if (d.nextAttemptAt) due.add({ kind: 'delivery', id: d.id }, d.nextAttemptAt);
+  for (const d of options.deliveries ?? []) if (d.nextAttemptAt) due.add({ id: d.id }, d.nextAttemptAt);
   for (const m of [...(options.messages ?? []), ...(options.expired ?? [])].sort((a, b) => (a.id < b.id ? -1 : 1))) dispatched.add(m);
   dispatched.bookmark = options.bookmark;
   return { service, due, deliveries, messages, dispatched, endpointStore, deliveryQueue, clock };
@@ -113,8 +113,8 @@ describe('SweeperService.sweep: overdue deliveries', () => {
     const { nextAttemptAt: _paused, ...undated } = aDelivery({ id: id(20), status: 'failed', attemptCount: 1 });
     const s = setup({ deliveries: [...finished, undated] });
     // Stale index entries (written before the delivery moved on) for the undated one and one no longer in the ledger.
-    s.due.add({ kind: 'delivery', id: undated.id }, at(-300_000));
-    s.due.add({ kind: 'delivery', id: id(99) }, at(-300_000));
+    s.due.add({ id: undated.id }, at(-300_000));
+    s.due.add({ id: id(99) }, at(-300_000));
     const report = await s.service.sweep();
     expect(report).toEqual({ deliveries: 0, messages: 0, checked: 0 });
     expect(s.deliveryQueue.calls).toEqual([]);
@@ -128,8 +128,8 @@ describe('SweeperService.sweep: overdue deliveries', () => {
     expect(DEFAULT_SWEEP_GRACE_SECONDS).toBe(120);
     await s.service.sweep();
     const until = at(120_000);
-    expect(s.due.postponeCalls).toEqual([{ item: { kind: 'delivery', id: late.id }, until }]);
-    expect(s.due.positionOf({ kind: 'delivery', id: late.id })).toBe(until);
+    expect(s.due.postponeCalls).toEqual([{ item: { id: late.id }, until }]);
+    expect(s.due.positionOf({ id: late.id })).toBe(until);
     // The postponement moves the index entry, not the delivery's schedule.
     expect(s.deliveries.deliveries.get(late.id)).toEqual(late);
 
@@ -152,8 +152,8 @@ describe('SweeperService.sweep: overdue deliveries', () => {
     expect(report).toEqual({ deliveries: 1, messages: 0, checked: 0 });
     expect(s.deliveryQueue.jobs).toEqual([jobOf(overdue)]);
     expect(s.due.postponeCalls.map((c) => c.item.id)).toEqual([overdue.id]);
-    expect(s.due.positionOf({ kind: 'delivery', id: almost.id })).toBe(almost.nextAttemptAt);
-    expect(s.due.positionOf({ kind: 'delivery', id: overdue.id })).toBe(at(300_000));
+    expect(s.due.positionOf({ id: almost.id })).toBe(almost.nextAttemptAt);
+    expect(s.due.positionOf({ id: overdue.id })).toBe(at(300_000));
   });
 
   test('a backlog larger than one batch is swept batch after batch', async () => {
