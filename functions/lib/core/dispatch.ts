@@ -32,11 +32,20 @@ export class DispatchService {
   /** Queues the messages' jobs; returns how many. Failing endpoints wait in the retry lane, behind nothing healthy. */
   async dispatch(messages: readonly Message[]): Promise<number> {
     const lanes: Record<DeliveryLane, FirstAttemptJob[]> = { primary: [], retry: [] };
+    // A batch is mostly a few tenants' messages: each tenant's failing endpoints are worked out once.
+    const failingOf = new Map<string, ReadonlySet<string>>();
     for (const message of messages) {
-      if (!message.endpointIds?.length || message.attemptedInline) continue;
-      const failing = new Set((await this.deps.endpoints.all(message.tenantId)).filter((e) => e.failingSince).map((e) => e.id));
-      const ids = (lane: DeliveryLane) => message.endpointIds?.filter((id) => failing.has(id) === (lane === 'retry')) ?? [];
-      for (const lane of ['primary', 'retry'] as const) lanes[lane].push(...firstAttemptJobs(message, ids(lane)));
+      const endpointIds = message.endpointIds ?? [];
+      if (endpointIds.length === 0 || message.attemptedInline) continue;
+      let failing = failingOf.get(message.tenantId);
+      if (!failing) {
+        failing = new Set((await this.deps.endpoints.all(message.tenantId)).filter((e) => e.failingSince).map((e) => e.id));
+        failingOf.set(message.tenantId, failing);
+      }
+      const healthy = endpointIds.filter((id) => !failing.has(id));
+      const unhealthy = endpointIds.filter((id) => failing.has(id));
+      lanes.primary.push(...firstAttemptJobs(message, healthy));
+      lanes.retry.push(...firstAttemptJobs(message, unhealthy));
     }
     for (const lane of ['primary', 'retry'] as const) if (lanes[lane].length > 0) await this.deps.queue.enqueue(lanes[lane], { lane });
     return lanes.primary.length + lanes.retry.length;
