@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Action, actionKinds, type TriggerRecord } from '../core/model.ts';
-import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+import { defineRoute, ErrorBody, errorResponses, IdParams, jsonObject, notFound, PageQuery, pageOf } from './route-spec.ts';
 
 const Target = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('device'), deviceId: z.string().min(1).max(200) }),
@@ -9,7 +9,7 @@ const Target = z.discriminatedUnion('type', [
 ]);
 
 const common = { name: z.string().trim().min(1).max(200), eventId: z.string().min(1).max(200), target: Target };
-const freeParams = z.record(z.string(), z.unknown()).optional();
+const freeParams = jsonObject('Free-form parameters, passed to the devices as sent').optional();
 
 /** One schema per action kind: `load_url` needs a valid `url`; the others take optional params. */
 export const CreateActionBody = z.discriminatedUnion('action', [

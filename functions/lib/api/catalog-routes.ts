@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../core/endpoints.ts';
-import { eventTypeNamePattern } from '../core/event-types.ts';
+import { eventTypeNamePattern, MAX_SCHEMA_BYTES, MAX_SCHEMA_PATTERNS } from '../core/event-types.ts';
 import { type Endpoint, type EventType, retryPresets } from '../core/model.ts';
 import { MAX_CUSTOM_DELAY_SECONDS, MAX_CUSTOM_DELAYS, MIN_CUSTOM_DELAY_SECONDS } from '../core/retry-schedule.ts';
-import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+import { defineRoute, ErrorBody, errorResponses, IdParams, jsonObject, notFound, PageQuery, pageOf, recordOf } from './route-spec.ts';
 
 // Event types (§2)
 
@@ -14,7 +14,7 @@ export const EventTypeView = z
   .object({
     name: z.string(),
     description: z.string().optional(),
-    schema: z.record(z.string(), z.unknown()).optional().meta({ description: 'JSON Schema (2020-12 unless `$schema` says draft-07)' }),
+    schema: jsonObject('JSON Schema (2020-12 unless `$schema` says draft-07)').optional(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -26,7 +26,12 @@ export const putEventType = defineRoute({
   summary: 'Create or replace an event type and its payload schema',
   access: ['admin'],
   params: NameParams,
-  body: z.strictObject({ description: z.string().max(1000).optional(), schema: z.record(z.string(), z.unknown()).optional() }),
+  body: z.strictObject({
+    description: z.string().max(1000).optional(),
+    schema: jsonObject(
+      `JSON Schema (2020-12 unless \`$schema\` says draft-07): at most ${MAX_SCHEMA_BYTES / 1024} KiB and ${MAX_SCHEMA_PATTERNS} patterns, which use RE2 syntax`,
+    ).optional(),
+  }),
   maxBodyBytes: 256 * 1024,
   responses: {
     200: { description: 'Replaced', schema: EventTypeView },
@@ -69,7 +74,30 @@ export function eventTypeView(eventType: EventType) {
 
 // Endpoints (§3)
 
-const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid HTTP header name');
+/** RFC 9110 `token`. */
+const HeaderName = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid HTTP header name: use letters, digits and !#$%&'*+.^_`|~-");
+/** RFC 9110 field value: visible ASCII with inner spaces and tabs; no CR, LF or other control characters. */
+const HeaderValue = z
+  .string()
+  .max(4096)
+  .regex(
+    /^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$/,
+    'header values are visible ASCII, with no control characters and no leading or trailing space',
+  );
+const MAX_CUSTOM_HEADERS = 20;
+const MAX_CUSTOM_HEADER_BYTES = 8 * 1024;
+const CustomHeaders = recordOf(HeaderName, HeaderValue)
+  .refine((headers) => Object.keys(headers).length <= MAX_CUSTOM_HEADERS, `at most ${MAX_CUSTOM_HEADERS} headers`)
+  .refine(
+    (headers) => Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0) <= MAX_CUSTOM_HEADER_BYTES,
+    `custom headers may total at most ${MAX_CUSTOM_HEADER_BYTES} bytes (names, values and ': ' separators)`,
+  )
+  .meta({
+    description: `Sent with every delivery. At most ${MAX_CUSTOM_HEADERS} headers and ${MAX_CUSTOM_HEADER_BYTES / 1024} KiB; names are tokens, values visible ASCII; Sluice's own headers are reserved in any letter case.`,
+  });
 const RetryPolicy = z.union([
   z.strictObject({ preset: z.enum(retryPresets) }),
   z.strictObject({
@@ -84,7 +112,7 @@ const endpointFields = {
   eventTypes: z.array(EventTypeName).max(200).meta({ description: 'Absent: every event type.' }),
   mode: z.enum(['full', 'thin']),
   auth: BasicAuth,
-  headers: z.record(HeaderName, z.string().max(4096)).refine((h) => Object.keys(h).length <= 20, 'at most 20 headers'),
+  headers: CustomHeaders,
   retryPolicy: RetryPolicy,
   timeoutMs: z
     .number()

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { InboxItem } from '../core/inbox.ts';
 import { DeliveryView } from './message-routes.ts';
-import { defineRoute, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+import { defineRoute, errorResponses, IdParams, notFound, PageQuery, pageOf, RawJson } from './route-spec.ts';
 
 export const InboxItemView = z
   .object({
@@ -62,7 +62,7 @@ export function inboxItemView({ delivery, message }: InboxItem) {
     messageId: message.id,
     type: message.type,
     createdAt: message.createdAt,
-    data: JSON.parse(message.payloadJson) as Record<string, unknown>,
+    data: new RawJson(message.payloadJson),
     status: delivery.status,
   };
 }

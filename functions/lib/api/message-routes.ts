@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_PAYLOAD_BYTES } from '../core/messages.ts';
 import { type Attempt, type Delivery, type DeliveryEvent, deliveryStatuses, type Message } from '../core/model.ts';
-import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+import { defineRoute, ErrorBody, errorResponses, IdParams, jsonObject, notFound, PageQuery, pageOf, RawJson } from './route-spec.ts';
 
 // Messages (§4)
 
@@ -15,7 +15,7 @@ export const createMessage = defineRoute({
   access: ['ingest'],
   body: z.strictObject({
     type: z.string().min(1).max(200),
-    payload: z.record(z.string(), z.unknown()).meta({ description: 'Any JSON object, at most 256 KiB' }),
+    payload: jsonObject('Any JSON object, at most 256 KiB and 64 levels deep; receivers get exactly this text'),
   }),
   headers: z.object({
     'idempotency-key': z
@@ -61,7 +61,7 @@ export const getMessage = defineRoute({
 export const messageAccepted = (message: Message) => ({ id: message.id, type: message.type, createdAt: message.createdAt });
 export const messageView = (message: Message) => ({
   ...messageAccepted(message),
-  payload: JSON.parse(message.payloadJson) as Record<string, unknown>,
+  payload: new RawJson(message.payloadJson),
 });
 
 // Deliveries and attempts (§5)

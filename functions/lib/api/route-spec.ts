@@ -36,6 +36,12 @@ export interface RouteSpec<
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * Deepest nesting of objects and arrays any JSON body may have, checked before parsing so no
+ * recursive walk can exhaust the stack (System.Text.Json's default, and far beyond real events).
+ */
+export const MAX_JSON_DEPTH = 64;
+
 /** A route's contract: method and path come from the route table, so they are written once. */
 export function defineRoute<
   B extends z.ZodType | undefined = undefined,
@@ -50,6 +56,46 @@ export function defineRoute<
 export type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
 
 // Shared pieces of the contract.
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Any JSON object, passed through as parsed and never copied: zod's records rebuild the object,
+ * which silently drops a `__proto__` key, and a payload must reach its receivers as it was sent.
+ */
+export function jsonObject(description: string) {
+  return z.custom<Record<string, unknown>>(isJsonObject, 'expected a JSON object').meta({
+    type: 'object',
+    additionalProperties: {},
+    description,
+  } as never);
+}
+
+/**
+ * A zod record that refuses a `__proto__` key with a clear issue instead of dropping it (a
+ * rebuilt object cannot hold one as data).
+ */
+export function recordOf<K extends z.ZodType<string, string>, V extends z.ZodType>(key: K, value: V) {
+  return z.preprocess(
+    (input: unknown, context) => {
+      if (isJsonObject(input) && Object.hasOwn(input, '__proto__')) {
+        context.addIssue({ code: 'custom', message: "'__proto__' cannot be a key here: choose another name", path: ['__proto__'] });
+      }
+      return input;
+    },
+    z.record(key, value),
+  );
+}
+
+/**
+ * JSON text to embed verbatim in an answer (a stored payload): serialised as the text itself, so
+ * what a client reads back is exactly what was accepted.
+ */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
 
 export const ErrorBody = z
   .object({

@@ -9,6 +9,21 @@ import { expiresAtFor, isTransactionConflict, type LedgerTable, partition, parti
  * An action lives under its tenant, with a second item keyed by its `event_id` so a trigger
  * finds it with one read; both are written and removed together, which keeps `event_id` unique.
  */
+/**
+ * Params are free JSON from the tenant, kept as their JSON text: a DynamoDB map cannot hold a
+ * number beyond 1E125 or more than 38 digits, and the devices should get what was written.
+ */
+function actionAttributes(action: Action): Record<string, unknown> {
+  const { params, ...rest } = action;
+  return { ...rest, ...(params !== undefined && { paramsJson: JSON.stringify(params) }) };
+}
+
+function actionOf(item: Record<string, unknown>): Action {
+  const { paramsJson, ...rest } = stripKeys<Omit<Action, 'params'> & { paramsJson?: string }>(item);
+  // Items written before params were kept as text hold them as a map (`params`), which passes through.
+  return { ...rest, ...(typeof paramsJson === 'string' && { params: JSON.parse(paramsJson) as Record<string, unknown> }) } as Action;
+}
+
 export class DynamoActionStore implements ActionStore {
   constructor(private readonly table: LedgerTable) {}
 
@@ -20,7 +35,7 @@ export class DynamoActionStore implements ActionStore {
             {
               Put: {
                 TableName: this.table.name,
-                Item: { ...keys.action(action.tenantId, action.id), entity: 'action', ...action },
+                Item: { ...keys.action(action.tenantId, action.id), entity: 'action', ...actionAttributes(action) },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -46,7 +61,7 @@ export class DynamoActionStore implements ActionStore {
     const { Item } = await this.table.client.send(
       new GetCommand({ TableName: this.table.name, Key: keys.action(tenantId, id), ConsistentRead: true }),
     );
-    return Item && stripKeys<Action>(Item);
+    return Item && actionOf(Item);
   }
 
   async findByEventId(tenantId: string, eventId: string): Promise<Action | undefined> {
@@ -63,7 +78,7 @@ export class DynamoActionStore implements ActionStore {
         ...partitionPrefix(keys.actionsOfTenant(tenantId)),
       },
       page,
-      (item) => stripKeys<Action>(item),
+      (item) => actionOf(item),
     );
   }
 

@@ -13,6 +13,16 @@ export interface OutgoingMessage {
   readonly groupId?: string;
 }
 
+/**
+ * A JSON body SQS takes whatever the payload holds. SQS accepts only some characters, and fauxqs
+ * (the local server) wrongly refuses every character outside the BMP, so one emoji in a payload
+ * would be refused on every try. Surrogates are written as JSON `\uXXXX` escapes instead: the
+ * same JSON value, the same payload text once parsed, in plain characters.
+ */
+export function sqsSafeBody(json: string): string {
+  return json.replace(/[\ud800-\udfff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16)}`);
+}
+
 /** Groups of at most ten messages and 250 KiB, in order. */
 function batches(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
   const groups: OutgoingMessage[][] = [];
@@ -38,7 +48,7 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, messages: read
     batches(messages).map(async (group) => {
       let entries = group.map((message, index) => ({
         Id: String(index),
-        MessageBody: message.body,
+        MessageBody: sqsSafeBody(message.body),
         DelaySeconds: delaySeconds,
         ...(message.groupId && { MessageGroupId: message.groupId }),
       }));
@@ -46,6 +56,9 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, messages: read
         if (round >= 5) throw new Error(`SQS refused ${entries.length} messages after ${round} tries`);
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
         const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        // A sender fault (invalid contents, too big) fails the same way on every try: say so at once.
+        const refused = result.Failed?.find((failure) => failure.SenderFault);
+        if (refused) throw new Error(`SQS refused a message: ${refused.Code ?? 'sender fault'}: ${refused.Message ?? ''}`);
         const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
         entries = entries.filter((entry) => failed.has(entry.Id));
       }
@@ -80,7 +93,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: body,
+        MessageBody: sqsSafeBody(body),
         MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 256) } },
       }),
     );

@@ -11,24 +11,32 @@ import type { DeliveryQueue, DeliveryStore, DestinationGuard, EndpointStore, Eve
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** Headers Sluice owns on every delivery; an endpoint's custom headers may not set them. */
+/**
+ * Headers Sluice owns on every delivery, and those that steer the connection or the body's
+ * framing (hop-by-hop, encoding): an endpoint's custom headers may not set them, in any case.
+ */
 export const reservedHeaders = new Set([
   'authorization',
   'connection',
+  'content-encoding',
   'content-length',
   'content-type',
+  'expect',
   'host',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
   'transfer-encoding',
+  'upgrade',
   'user-agent',
-  'webhook-id',
-  'webhook-signature',
-  'webhook-timestamp',
   'x-message-id',
 ]);
 
 export function isReservedHeader(name: string): boolean {
   const lower = name.toLowerCase();
-  return reservedHeaders.has(lower) || lower.startsWith('x-sluice-');
+  return reservedHeaders.has(lower) || lower.startsWith('webhook-') || lower.startsWith('x-sluice-');
 }
 
 /** `whsec_` + base64 of 32 random bytes: the Standard Webhooks secret format. */
@@ -190,11 +198,21 @@ export class EndpointService {
   }
 
   private async checkInput(tenantId: string, input: EndpointInput, current?: Endpoint): Promise<void> {
-    const badHeaders = Object.keys(input.headers ?? {}).filter(isReservedHeader);
+    const names = Object.keys(input.headers ?? {});
+    const badHeaders = names.filter(isReservedHeader);
     if (badHeaders.length > 0) {
       throw new ValidationError(
         `headers ${badHeaders.join(', ')} are reserved: Sluice sets them on every delivery`,
         badHeaders.map((name) => ({ path: `headers.${name}`, message: 'reserved header' })),
+      );
+    }
+    // HTTP header names are case-insensitive: two spellings of one name would send it twice.
+    const seen = new Set<string>();
+    const repeated = names.filter((name) => seen.size === seen.add(name.toLowerCase()).size);
+    if (repeated.length > 0) {
+      throw new ValidationError(
+        `headers ${repeated.join(', ')} repeat another header in a different letter case`,
+        repeated.map((name) => ({ path: `headers.${name}`, message: 'header names are case-insensitive: keep one spelling' })),
       );
     }
     if (!current || current.url !== input.url) await this.deps.guard.check(input.url);

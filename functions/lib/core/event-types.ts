@@ -6,6 +6,17 @@ import type { EventTypeStore, PayloadSchemaValidator } from './ports.ts';
 
 export const eventTypeNamePattern = /^[a-z0-9_]+(\.[a-z0-9_]+)*$/;
 
+/**
+ * Bounds on a tenant's JSON Schema. It runs on every message of its type, so its cost is the
+ * operator's: size bounds compile time, and patterns (each linear-time, see the ajv adapter)
+ * bound validation at patterns × payload size.
+ */
+export const MAX_SCHEMA_BYTES = 32 * 1024;
+export const MAX_SCHEMA_PATTERNS = 32;
+export const MAX_PATTERN_LENGTH = 1000;
+/** An array checked for unique items without scalar `items` compares each pair: keep it short. */
+export const MAX_UNIQUE_ITEMS = 1000;
+
 /** Types Sluice emits itself; producers cannot declare or post them. */
 export const systemEventTypes = new Set(['sluice.ping', 'device.command', 'endpoint.disabled']);
 
@@ -63,6 +74,12 @@ export class EventTypeService {
       throw new ValidationError(`event type '${name}' is reserved for events Sluice sends itself`);
     }
     if (input.schema) {
+      const bytes = Buffer.byteLength(JSON.stringify(input.schema), 'utf8');
+      if (bytes > MAX_SCHEMA_BYTES) {
+        throw new ValidationError(`schema is ${bytes} bytes; at most ${MAX_SCHEMA_BYTES} are accepted`, [
+          { path: 'schema', message: `over ${MAX_SCHEMA_BYTES} bytes` },
+        ]);
+      }
       const issues = this.validator.checkSchema(input.schema);
       if (issues.length > 0) throw new ValidationError('schema is not a valid JSON Schema', issues);
     }

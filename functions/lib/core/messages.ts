@@ -6,7 +6,7 @@ import { NotFoundError, PayloadTooLargeError, RateLimitedError, SchemaMismatchEr
 import type { EventTypeCatalog } from './event-types.ts';
 import { type IdGenerator, idempotentMessageId } from './ids.ts';
 import type { TenantIngestBudgets } from './ingest-budget.ts';
-import type { Endpoint, JsonObject, Message, Page, PageRequest } from './model.ts';
+import type { Endpoint, JsonDocument, Message, Page, PageRequest } from './model.ts';
 import type { KeyReuse, MessageListFilter, MessageStore, PayloadSchemaValidator, StoredMessage } from './ports.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -45,13 +45,13 @@ export class MessageService {
   constructor(private readonly deps: MessageDeps) {}
 
   /** `POST /v1/messages`: validated against the type's schema, stored once, dispatched to its subscribers. */
-  async ingest(tenantId: string, type: string, payload: JsonObject, idempotencyKey?: string): Promise<IngestResult> {
+  async ingest(tenantId: string, type: string, payload: JsonDocument, idempotencyKey?: string): Promise<IngestResult> {
     const allowance = await this.deps.budget?.take(tenantId);
     if (allowance && !allowance.ok) {
       const seconds = Math.max(1, Math.ceil(allowance.retryAfterSeconds));
       throw new RateLimitedError(`this tenant is over its ingest budget; retry in ${seconds} s`, seconds);
     }
-    const payloadJson = JSON.stringify(payload);
+    const payloadJson = payload.text;
     const bytes = Buffer.byteLength(payloadJson, 'utf8');
     if (bytes > MAX_PAYLOAD_BYTES) {
       throw new PayloadTooLargeError(`payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (256 KiB)`);
@@ -59,7 +59,7 @@ export class MessageService {
     const eventType = await this.deps.eventTypes.find(tenantId, type);
     if (!eventType) throw new UnknownEventTypeError(type);
     if (eventType.schema) {
-      const issues = this.deps.validator.validate(`${tenantId}/${type}@${eventType.updatedAt}`, eventType.schema, payload);
+      const issues = this.deps.validator.validate(`${tenantId}/${type}@${eventType.updatedAt}`, eventType.schema, payload.value);
       if (issues.length > 0) {
         throw new SchemaMismatchError(`payload does not match the schema of '${type}'`, issues);
       }

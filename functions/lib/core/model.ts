@@ -39,6 +39,20 @@ export interface KeyGrant {
 
 export type JsonObject = { [key: string]: unknown };
 
+/**
+ * A JSON object together with the exact text it arrived as. The text is what Sluice stores and
+ * sends (numbers beyond 2^53, duplicate keys and escapes survive); the value is what schemas check.
+ */
+export interface JsonDocument {
+  readonly text: string;
+  readonly value: JsonObject;
+}
+
+/** A document for a value Sluice made itself, so its text is simply the serialised value. */
+export function jsonDocument(value: JsonObject): JsonDocument {
+  return { text: JSON.stringify(value), value };
+}
+
 export interface EventType {
   readonly tenantId: string;
   readonly name: string;

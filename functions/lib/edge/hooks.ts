@@ -7,9 +7,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { z } from 'zod';
 import { HookBody } from '../api/action-routes.ts';
+import { MAX_JSON_DEPTH } from '../api/route-spec.ts';
 import { sluice } from '../container.ts';
-import { InvalidJsonError, PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError } from '../core/errors.ts';
+import { PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError } from '../core/errors.ts';
 import { errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './http.ts';
+import { parseJsonText } from './json-text.ts';
 import { logger } from './observability.ts';
 
 /** Inbound calls are small commands; anything bigger is refused before it is parsed. */
@@ -36,13 +38,7 @@ const hookErrors: MiddlewareObj<HttpEvent, HttpResult> = {
 function parseHook(jsonText: string | undefined): z.infer<typeof HookBody> {
   if (!jsonText || jsonText.trim() === '') throw new ValidationError('a JSON body {"event_id": "...", "sensor_data"?: {...}} is required');
   if (Buffer.byteLength(jsonText) > MAX_HOOK_BYTES) throw new PayloadTooLargeError(`the payload is over ${MAX_HOOK_BYTES} bytes`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(jsonText);
-  } catch {
-    throw new InvalidJsonError('the body is not valid JSON');
-  }
-  const result = HookBody.safeParse(parsed);
+  const result = HookBody.safeParse(parseJsonText(jsonText, MAX_JSON_DEPTH).value);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
     throw new ValidationError(`the payload is not valid: ${problems}`);

@@ -3,16 +3,18 @@
  * body size, authenticates, parses and validates with the route's zod schemas, maps domain
  * errors to the contract's error body and logs with the Lambda context.
  */
+import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { Infer, RouteSpec } from '../api/route-spec.ts';
-import { DEFAULT_MAX_BODY_BYTES } from '../api/route-spec.ts';
+import { DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH, RawJson } from '../api/route-spec.ts';
 import { type Sluice, sluice } from '../container.ts';
 import { authorize } from '../core/access.ts';
-import { InvalidJsonError, PayloadTooLargeError, RateLimitedError, SluiceError, ValidationError } from '../core/errors.ts';
+import { PayloadTooLargeError, RateLimitedError, SluiceError, ValidationError } from '../core/errors.ts';
 import type { Principal } from '../core/model.ts';
+import { type JsonText, parseJsonText } from './json-text.ts';
 import { logger } from './observability.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -26,6 +28,8 @@ export interface HttpInput<B extends Schema, Q extends Schema, P extends Schema>
   readonly body: Infer<B>;
   readonly query: Infer<Q>;
   readonly params: Infer<P>;
+  /** The body as sent, for members that must be kept verbatim (a message's payload). */
+  readonly json: JsonText | undefined;
   readonly event: HttpEvent;
 }
 
@@ -58,8 +62,17 @@ export function json(status: number, body: unknown, headers: Readonly<Record<str
   return {
     statusCode: status,
     headers: { 'content-type': 'application/json', ...headers },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
+    ...(body !== undefined && { body: stringify(body) }),
   };
+}
+
+/** `JSON.stringify`, with each `RawJson` written as its own text (a placeholder no client can guess, then spliced). */
+function stringify(body: unknown): string {
+  const raws: string[] = [];
+  const marker = `raw-json-${randomUUID()}-`;
+  const text = JSON.stringify(body, (_key, value: unknown) => (value instanceof RawJson ? `${marker}${raws.push(value.text) - 1}` : value));
+  if (raws.length === 0) return text;
+  return text.replace(new RegExp(`"${marker}(\\d+)"`, 'g'), (_match, index: string) => raws[Number(index)] ?? 'null');
 }
 
 /** Headers an error answer carries: `Retry-After` on every 429, so a client knows when to come back. */
@@ -129,7 +142,10 @@ function issuesOf(error: z.ZodError, prefix: string): { path: string; message: s
     // One detail per unknown field, at its own path, so the caller sees exactly what to remove.
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => ({ path: pathOf([...issue.path, key]), message: 'unknown field: remove it' }))
-      : [{ path: pathOf(issue.path), message: issue.message }],
+      : issue.code === 'invalid_key'
+        ? // A record's key failed its rule: say which rule, not zod's generic "Invalid key in record".
+          [{ path: pathOf(issue.path), message: issue.issues.map((inner) => inner.message).join('; ') }]
+        : [{ path: pathOf(issue.path), message: issue.message }],
   );
 }
 
@@ -152,13 +168,8 @@ function parseInput(spec: RouteSpec): Middleware {
         if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
           throw new ValidationError(`send the body as application/json (got '${contentType}')`);
         }
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch (error) {
-          throw new InvalidJsonError(`the body is not valid JSON: ${(error as Error).message}`);
-        }
-        input.body = validate(spec.body, parsed, '', 'the request body');
+        input.json = parseJsonText(text, MAX_JSON_DEPTH);
+        input.body = validate(spec.body, input.json.value, '', 'the request body');
       }
       if (spec.query) input.query = validate(spec.query, event.queryStringParameters ?? {}, 'query', 'the query string');
       if (spec.params) input.params = validate(spec.params, decodeParams(event.pathParameters), '', 'the path');
@@ -168,7 +179,16 @@ function parseInput(spec: RouteSpec): Middleware {
 
 function decodeParams(params: Record<string, string | undefined> | undefined): Record<string, string> {
   const decoded: Record<string, string> = {};
-  for (const [name, value] of Object.entries(params ?? {})) if (value !== undefined) decoded[name] = decodeURIComponent(value);
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (value === undefined) continue;
+    try {
+      decoded[name] = decodeURIComponent(value);
+    } catch {
+      throw new ValidationError(`the path's ${name} is not valid percent-encoding: encode it with encodeURIComponent`, [
+        { path: name, message: 'malformed percent-encoding' },
+      ]);
+    }
+  }
   return decoded;
 }
 

@@ -19,7 +19,7 @@ import {
 } from '../../../../functions/lib/core/ids.ts';
 import { TenantIngestBudgets, TokenBucketBudget } from '../../../../functions/lib/core/ingest-budget.ts';
 import { IDEMPOTENCY_WINDOW_SECONDS, MAX_PAYLOAD_BYTES, MessageService } from '../../../../functions/lib/core/messages.ts';
-import type { Endpoint, EventType, JsonObject, Message } from '../../../../functions/lib/core/model.ts';
+import { type Endpoint, type EventType, type JsonObject, jsonDocument, type Message } from '../../../../functions/lib/core/model.ts';
 import type {
   IdempotencyClaim,
   IngestBudget,
@@ -141,7 +141,7 @@ const payload = { lockId: 'L-1', at: '2025-03-01T11:59:00Z' };
 describe('MessageService.ingest: accepting a message', () => {
   test('stores one message, the payload serialised once, with the endpoints subscribed to its type', async () => {
     const s = setup({ endpoints: [all, locks, users, paused, failing, theirs] });
-    const result = await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    const result = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(result.created).toBe(true);
     expect(result.message).toStrictEqual({
       id: expect.stringMatching(/^msg_[0-9A-HJKMNP-TV-Z]{26}$/),
@@ -160,7 +160,7 @@ describe('MessageService.ingest: accepting a message', () => {
 
   test('a message no endpoint subscribes to is stored without endpointIds', async () => {
     const s = setup({ endpoints: [users, theirs] });
-    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(created).toBe(true);
     expect(message).not.toHaveProperty('endpointIds');
     expect(message).not.toHaveProperty('attemptedInline');
@@ -169,14 +169,14 @@ describe('MessageService.ingest: accepting a message', () => {
 
   test('an endpoint with an empty list of types gets nothing', async () => {
     const s = setup({ endpoints: [anEndpoint({ id: 'ep_NONE', eventTypes: [] }), locks] });
-    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(message.endpointIds).toEqual([locks.id]);
   });
 
   test('every post without a key is a new message', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(first.message.id).not.toBe(second.message.id);
     expect(second.created).toBe(true);
     expect(s.messages.messages.size).toBe(2);
@@ -187,7 +187,7 @@ describe('MessageService.ingest: accepting a message', () => {
     const fresh = `msg_${encodeTime(T0.getTime(), 10)}BBBBBBBBBBBBBBBB`;
     const drawn = [`msg_${encodeTime(T0.getTime(), 10)}AAAAAAAAAAAAAAAA`, fresh];
     const s = setup({ messages: [held], ids: { next: () => drawn.shift() ?? 'msg_EXHAUSTED' } });
-    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(created).toBe(true);
     expect(message.id).toBe(fresh);
     expect(s.messages.createCalls.map((c) => c.message.id)).toEqual([`msg_${encodeTime(T0.getTime(), 10)}AAAAAAAAAAAAAAAA`, fresh]);
@@ -198,14 +198,16 @@ describe('MessageService.ingest: accepting a message', () => {
 describe('MessageService.ingest: what is refused', () => {
   test('an undeclared type, or one declared by another tenant only, is an unknown type; nothing is stored', async () => {
     const s = setup({ endpoints: [all], eventTypes: [anEventType({ tenantId: OTHER, name: 'theirs.only' })] });
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', payload)).rejects.toBeInstanceOf(UnknownEventTypeError);
-    await expect(s.service.ingest(TENANT, 'theirs.only', payload)).rejects.toThrow("event type 'theirs.only' is not declared");
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload))).rejects.toBeInstanceOf(UnknownEventTypeError);
+    await expect(s.service.ingest(TENANT, 'theirs.only', jsonDocument(payload))).rejects.toThrow(
+      "event type 'theirs.only' is not declared",
+    );
     expect(s.messages.createCalls).toEqual([]);
   });
 
   test("a payload is validated against the type's schema, keyed by tenant, type and version", async () => {
     const s = setup({ eventTypes: [anEventType({ schema: lockSchema })] });
-    await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(s.validations).toEqual([{ cacheKey: `${TENANT}/lock.unlocked@2025-01-02T00:00:00.000Z`, schema: lockSchema, data: payload }]);
     expect(s.messages.messages.size).toBe(1);
   });
@@ -213,7 +215,7 @@ describe('MessageService.ingest: what is refused', () => {
   test('a payload that does not match is refused with the issues; nothing is stored', async () => {
     const issues = [{ path: '/lockId', message: 'must be string' }];
     const s = setup({ eventTypes: [anEventType({ schema: lockSchema })], issues, endpoints: [all] });
-    const error = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 7 }).catch((e: unknown) => e);
+    const error = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 7 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SchemaMismatchError);
     expect(error).toMatchObject({
       code: 'schema_mismatch',
@@ -225,7 +227,7 @@ describe('MessageService.ingest: what is refused', () => {
 
   test('a type without a schema accepts any object, without a validation', async () => {
     const s = setup({ issues: [{ path: '', message: 'would fail' }] });
-    const { created } = await s.service.ingest(TENANT, 'lock.unlocked', { anything: [1, 2, 3] });
+    const { created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ anything: [1, 2, 3] }));
     expect(created).toBe(true);
     expect(s.validations).toEqual([]);
   });
@@ -236,9 +238,9 @@ describe('MessageService.ingest: what is refused', () => {
     // {"d":"…"} is 8 bytes around the string.
     const atLimit = { d: 'x'.repeat(MAX_PAYLOAD_BYTES - 8) };
     expect(Buffer.byteLength(JSON.stringify(atLimit))).toBe(MAX_PAYLOAD_BYTES);
-    expect((await s.service.ingest(TENANT, 'lock.unlocked', atLimit)).created).toBe(true);
+    expect((await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(atLimit))).created).toBe(true);
     const over = { d: 'x'.repeat(MAX_PAYLOAD_BYTES - 7) };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', over)).rejects.toThrow(
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(over))).rejects.toThrow(
       `payload is ${MAX_PAYLOAD_BYTES + 1} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (256 KiB)`,
     );
     expect(s.messages.messages.size).toBe(1);
@@ -248,22 +250,24 @@ describe('MessageService.ingest: what is refused', () => {
     const s = setup();
     const wide = { d: 'é'.repeat((MAX_PAYLOAD_BYTES - 8) / 2 + 1) };
     expect(JSON.stringify(wide).length).toBeLessThan(MAX_PAYLOAD_BYTES);
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', wide)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(wide))).rejects.toBeInstanceOf(PayloadTooLargeError);
     expect(s.messages.createCalls).toEqual([]);
   });
 
   test('an oversized payload is refused before its type is looked up', async () => {
     const s = setup({ eventTypes: [] });
-    await expect(s.service.ingest(TENANT, 'nope', { d: 'x'.repeat(MAX_PAYLOAD_BYTES) })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(s.service.ingest(TENANT, 'nope', jsonDocument({ d: 'x'.repeat(MAX_PAYLOAD_BYTES) }))).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
   });
 });
 
 describe('MessageService.ingest: the per-tenant budget', () => {
   test('over budget: RateLimitedError with the seconds to wait, before any other check; nothing is stored', async () => {
     const s = setup({ budget: { buckets: new TokenBucketBudget(new FakeClock(T0)), perSecond: 0.4 }, eventTypes: [anEventType()] });
-    await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     // Refused before anything else: even an unknown type gets the 429.
-    const error = await s.service.ingest(TENANT, 'not.declared', payload).catch((e: unknown) => e);
+    const error = await s.service.ingest(TENANT, 'not.declared', jsonDocument(payload)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitedError);
     // One token at 0.4 a second: 2.5 s, rounded up for Retry-After.
     expect(error).toMatchObject({ code: 'rate_limited', retryAfterSeconds: 3 });
@@ -274,9 +278,9 @@ describe('MessageService.ingest: the per-tenant budget', () => {
 
   test("one tenant's flood leaves another tenant's budget alone", async () => {
     const s = setup({ budget: { buckets: new TokenBucketBudget(new FakeClock(T0)), perSecond: 1 } });
-    await s.service.ingest(TENANT, 'lock.unlocked', payload);
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', payload)).rejects.toBeInstanceOf(RateLimitedError);
-    expect((await s.service.ingest(OTHER, 'lock.unlocked', payload)).created).toBe(true);
+    await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload))).rejects.toBeInstanceOf(RateLimitedError);
+    expect((await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload))).created).toBe(true);
   });
 
   test("the budget is asked for the posting tenant, and a fractional wait becomes at least a second's Retry-After", async () => {
@@ -288,8 +292,8 @@ describe('MessageService.ingest: the per-tenant budget', () => {
       },
     };
     const s = setup({ budget: { buckets: budget, perSecond: 10 } });
-    await s.service.ingest(TENANT, 'lock.unlocked', payload);
-    await expect(s.service.ingest(OTHER, 'lock.unlocked', payload)).rejects.toMatchObject({
+    await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
+    await expect(s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload))).rejects.toMatchObject({
       retryAfterSeconds: 1,
       message: 'this tenant is over its ingest budget; retry in 1 s',
     });
@@ -298,7 +302,7 @@ describe('MessageService.ingest: the per-tenant budget', () => {
 
   test('without a budget there is no per-tenant limit', async () => {
     const s = setup();
-    for (let i = 0; i < 50; i++) await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    for (let i = 0; i < 50; i++) await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(s.messages.messages.size).toBe(50);
   });
 });
@@ -310,7 +314,7 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('the key is kept as base64url SHA-256, and names the slot of the message', async () => {
     const s = setup({ endpoints: [all] });
-    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     const keyHash = createHash('sha256').update(KEY, 'utf8').digest('base64url');
     expect(keyHash).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(s.messages.createCalls).toEqual([{ message, claim: { keyHash } }]);
@@ -327,10 +331,10 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('the same key within 24 h returns the first message, created: false, with one conditional write that stores nothing', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS - 1);
     // Whatever the repeat carries: the first message stands.
-    const repeat = await s.service.ingest(TENANT, 'user.updated', { other: true }, KEY);
+    const repeat = await s.service.ingest(TENANT, 'user.updated', jsonDocument({ other: true }), KEY);
     expect(repeat.created).toBe(false);
     expect(repeat.message).toStrictEqual(first.message);
     expect(repeat.message).not.toHaveProperty('idempotencyKeyHash');
@@ -351,34 +355,34 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('the holder is returned as a message: without its claim or its pointer', async () => {
     const s = setup();
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     const holder = s.messages.slotOf(first.message.id);
     if (!holder) throw new Error('no holder');
     const pointer: KeyReuse = { messageId: 'msg_01JN0000000000000000POINT', createdAt: later(0), windowEndsAt: later(WINDOW_MS) };
     await s.messages.reuseKey(holder, pointer, undefined);
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(repeat).toStrictEqual({ message: first.message, created: false });
   });
 
   test('a different tenant with the same key gets its own message', async () => {
     const s = setup();
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
-    const other = await s.service.ingest(OTHER, 'lock.unlocked', payload, KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const other = await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(other.created).toBe(true);
     expect(other.message.tenantId).toBe(OTHER);
     expect(other.message.id).toBe(idempotentMessageId(OTHER, hashOf(KEY), T0));
     expect(messageSlot(other.message.id)).not.toBe(messageSlot(ours.message.id));
     expect(s.messages.messages.size).toBe(2);
     // Each holds its own slot; a repeat of each finds its own.
-    expect(await s.service.ingest(OTHER, 'lock.unlocked', payload, KEY)).toEqual({ message: other.message, created: false });
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY)).toEqual({ message: ours.message, created: false });
+    expect(await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload), KEY)).toEqual({ message: other.message, created: false });
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toEqual({ message: ours.message, created: false });
     expect(s.messages.reuseCalls).toEqual([]);
   });
 
   test('different keys of one tenant are different messages', async () => {
     const s = setup();
-    const a = await s.service.ingest(TENANT, 'lock.unlocked', payload, 'a');
-    const b = await s.service.ingest(TENANT, 'lock.unlocked', payload, 'b');
+    const a = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), 'a');
+    const b = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), 'b');
     expect(b.created).toBe(true);
     expect(b.message.id).not.toBe(a.message.id);
     expect(messageSlot(b.message.id)).not.toBe(messageSlot(a.message.id));
@@ -386,10 +390,10 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('a key reused 24 h later makes a new message under a drawn id; the old one is kept and its holder points at the new one', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now();
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
     expect(second.created).toBe(true);
     // A drawn id, not one in the key's slot.
     expect(s.drawn).toEqual([second.message.id]);
@@ -423,16 +427,16 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('a repeat within the new window returns the reused message, up to the last millisecond, and writes nothing', async () => {
     const s = setup({ endpoints: [all] });
-    await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
     const writes = s.messages.createCalls.length;
 
     s.clock.advance(3_600_000);
-    const repeat = await s.service.ingest(TENANT, 'user.updated', { other: true }, KEY);
+    const repeat = await s.service.ingest(TENANT, 'user.updated', jsonDocument({ other: true }), KEY);
     expect(repeat).toStrictEqual({ message: second.message, created: false });
     s.clock.advance(WINDOW_MS - 3_600_000 - 1);
-    const last = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const last = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(last).toStrictEqual({ message: second.message, created: false });
 
     // Each repeat: one refused claim attempt; no pointer moved, no id drawn, nothing stored.
@@ -445,15 +449,15 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('a third use after the new window ends moves the pointer, from the old pointer', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
     const oldPointer = s.messages.reuseCalls[0]?.reuse;
     expect(oldPointer?.messageId).toBe(second.message.id);
 
     // Exactly 24 h after the second message: its window is over.
     s.clock.advance(WINDOW_MS);
-    const third = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-3' }, KEY);
+    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-3' }), KEY);
     expect(third.created).toBe(true);
     expect(third.message).toMatchObject({ createdAt: later(2 * WINDOW_MS), payloadJson: '{"lockId":"L-3"}' });
     expect(s.drawn).toEqual([second.message.id, third.message.id]);
@@ -466,12 +470,15 @@ describe('MessageService.ingest: idempotency keys', () => {
 
     // A repeat now finds the third.
     s.clock.advance(1000);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY)).toStrictEqual({ message: third.message, created: false });
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
+      message: third.message,
+      created: false,
+    });
   });
 
   test('a key reused every day for 60 days keeps working, with the same writes per post (generations ran out after 16)', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     const ids = new Set([first.message.id]);
     let previous: KeyReuse | undefined;
     for (let day = 1; day <= 60; day++) {
@@ -479,7 +486,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       s.clock.advance(day === 1 ? WINDOW_MS : WINDOW_MS - 60_000);
       const writes = s.messages.createCalls.length;
       const reuses = s.messages.reuseCalls.length;
-      const post = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: `L-${day}` }, KEY);
+      const post = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: `L-${day}` }), KEY);
       expect(post.created).toBe(true);
       expect(ids.has(post.message.id)).toBe(false);
       ids.add(post.message.id);
@@ -496,7 +503,7 @@ describe('MessageService.ingest: idempotency keys', () => {
 
       // And the key still answers repeats within the day: one refused write, nothing else.
       s.clock.advance(60_000);
-      const repeat = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+      const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
       expect(repeat).toStrictEqual({ message: post.message, created: false });
       expect(s.messages.createCalls.length - writes).toBe(3);
       expect(s.messages.reuseCalls.length - reuses).toBe(1);
@@ -508,16 +515,16 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test("once the holder is gone (TTL, after the pointer's window), the next post is a fresh holder of the slot", async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
     // The adapter keeps the holder until the pointer's window ends (windowEndsAt), so it can only
     // go after that: then the key is free, as for a key never used.
     s.clock.advance(WINDOW_MS);
     expect(s.messages.slotOf(first.message.id)?.keyReuse?.windowEndsAt).toBe(s.clock.now().toISOString());
     s.messages.expire(first.message.id);
     const now = s.clock.now();
-    const third = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-3' }, KEY);
+    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-3' }), KEY);
     expect(third.created).toBe(true);
     expect(third.message.id).toBe(idempotentMessageId(TENANT, hashOf(KEY), now));
     expect(s.messages.createCalls.at(-1)).toEqual({ message: third.message, claim: { keyHash: hashOf(KEY) } });
@@ -528,13 +535,16 @@ describe('MessageService.ingest: idempotency keys', () => {
     expect(s.messages.messages.get(second.message.id)).toStrictEqual(second.message);
     // It holds the key for its own 24 h.
     s.clock.advance(WINDOW_MS - 1);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY)).toStrictEqual({ message: third.message, created: false });
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
+      message: third.message,
+      created: false,
+    });
   });
 
   test("a post that stopped after the pointer and before its message: a repeat stores it under the pointer's id and time", async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ endpoints: [all], store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     const reusedAt = s.clock.now().toISOString();
     // The unclaimed write of the new message never happens: the function stops.
@@ -543,14 +553,14 @@ describe('MessageService.ingest: idempotency keys', () => {
       store.beforeCreate = undefined;
       throw new Error('the function timed out');
     };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY)).rejects.toThrow('the function timed out');
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY)).rejects.toThrow('the function timed out');
     const pointer = s.messages.slotOf(first.message.id)?.keyReuse;
     expect(pointer).toEqual({ messageId: s.drawn[0], createdAt: reusedAt, windowEndsAt: later(2 * WINDOW_MS) });
     expect(s.messages.messages.size).toBe(1);
 
     // The client retries an hour later: the message is stored as the stopped post would have.
     s.clock.advance(3_600_000);
-    const retry = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY);
+    const retry = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
     expect(retry.created).toBe(true);
     expect(retry.message).toStrictEqual({
       id: s.drawn[0],
@@ -569,7 +579,10 @@ describe('MessageService.ingest: idempotency keys', () => {
 
     // From then on it is an ordinary repeat.
     s.clock.advance(1000);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY)).toStrictEqual({ message: retry.message, created: false });
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
+      message: retry.message,
+      created: false,
+    });
     expect(s.messages.messages.size).toBe(2);
   });
 
@@ -580,15 +593,15 @@ describe('MessageService.ingest: idempotency keys', () => {
     const draws = [`msg_${encodeTime(T0.getTime() + WINDOW_MS, 10)}${collidingSlot}`];
     const ordinary = ulidIdGenerator(() => T0.getTime() + WINDOW_MS);
     const s = setup({ endpoints: [all], messages: [colliding], ids: { next: (kind) => draws.shift() ?? ordinary.next(kind) } });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const reused = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY);
+    const reused = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
     expect(reused.created).toBe(true);
     expect(reused.message.id.endsWith(collidingSlot)).toBe(false);
     // The holder points at the message actually stored, and a repeat finds it.
     expect(s.messages.slotOf(first.message.id)?.keyReuse?.messageId).toBe(reused.message.id);
     s.clock.advance(1000);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'L-2' }, KEY)).toStrictEqual({
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY)).toStrictEqual({
       message: reused.message,
       created: false,
     });
@@ -599,14 +612,14 @@ describe('MessageService.ingest: idempotency keys', () => {
   test('two repeats recovering the same missing message: one stores it, the other returns it', async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     store.beforeCreate = async (_message, claim) => {
       if (claim) return;
       store.beforeCreate = undefined;
       throw new Error('the function timed out');
     };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', payload, KEY)).rejects.toThrow('the function timed out');
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).rejects.toThrow('the function timed out');
     const pointer = s.messages.slotOf(first.message.id)?.keyReuse;
     if (!pointer) throw new Error('no pointer');
 
@@ -618,7 +631,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       expect(message).toMatchObject({ id: pointer.messageId, createdAt: pointer.createdAt, payloadJson: '{"lockId":"mine"}' });
       expect(await store.create(theirs, undefined)).toEqual({ created: true });
     };
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'mine' }, KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'mine' }), KEY);
     expect(repeat).toStrictEqual({ message: theirs, created: false });
     expect(s.messages.messages.size).toBe(2);
     expect(s.messages.messages.get(pointer.messageId)).toStrictEqual(theirs);
@@ -628,7 +641,7 @@ describe('MessageService.ingest: idempotency keys', () => {
   test("two posts reusing the key at once: the one whose pointer loses returns the winner's message; one new message only", async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ endpoints: [all], store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now().toISOString();
     // Between our read of the holder and our pointer write, another post points it at its own message and stores it.
@@ -639,7 +652,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       expect(await store.reuseKey(holder, theirPointer, previous)).toBe(true);
       expect(await store.create(winner, undefined)).toEqual({ created: true });
     };
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'mine' }, KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'mine' }), KEY);
     expect(ours).toStrictEqual({ message: winner, created: false });
     // Our pointer write was refused (the holder no longer pointed nowhere), and our drawn id was never stored.
     expect(s.messages.reuseCalls).toEqual([
@@ -658,7 +671,7 @@ describe('MessageService.ingest: idempotency keys', () => {
   test("the loser of the pointer race stores the winner's message when the winner has not yet: still one message", async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now().toISOString();
     const theirPointer: KeyReuse = { messageId: 'msg_01JN000000000000000WINNER', createdAt: now, windowEndsAt: later(2 * WINDOW_MS) };
@@ -666,7 +679,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       store.beforeReuse = undefined;
       await store.reuseKey(holder, theirPointer, previous);
     };
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'mine' }, KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'mine' }), KEY);
     expect(ours.created).toBe(true);
     expect(ours.message).toMatchObject({ id: theirPointer.messageId, createdAt: now, payloadJson: '{"lockId":"mine"}' });
     // The winner's own write then finds its id taken by the same message: nothing doubles.
@@ -677,11 +690,11 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('two posts of the key after the window, concurrently: one creates, the other gets the same message', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     const [a, b] = await Promise.all([
-      s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'A' }, KEY),
-      s.service.ingest(TENANT, 'lock.unlocked', { lockId: 'B' }, KEY),
+      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'A' }), KEY),
+      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'B' }), KEY),
     ]);
     expect([a.created, b.created].sort()).toEqual([false, true]);
     expect(a.message).toStrictEqual(b.message);
@@ -696,7 +709,7 @@ describe('MessageService.ingest: idempotency keys', () => {
   test('when every pointer write loses, the post fails after a few rounds rather than store a second message', async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     // Always beaten: some other post keeps moving the pointer to a message whose window is already over.
     let n = 0;
@@ -708,7 +721,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       await store.reuseKey(holder, stale, current);
       store.beforeReuse = hook;
     };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', payload, KEY)).rejects.toThrow(
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).rejects.toThrow(
       `the idempotency key of tenant ${TENANT} is contended; retry the post`,
     );
     // Four rounds: four refused claim attempts, four lost pointer writes; nothing stored.
@@ -723,7 +736,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     // Drawn without a key, two days ago, by the same tenant: it holds the slot but is no claim of the key.
     const unrelated = aMessage({ id: `msg_${encodeTime(T0.getTime() - 2 * DAY_MS, 10)}${slot}`, createdAt: '2025-02-27T12:00:00.000Z' });
     const s = setup({ messages: [unrelated] });
-    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(created).toBe(true);
     expect(s.drawn).toEqual([message.id]);
     expect(messageSlot(message.id)).not.toBe(slot);
@@ -735,7 +748,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     expect(s.messages.slotOf(unrelated.id)).toStrictEqual(unrelated);
     expect(s.messages.reuseCalls).toEqual([]);
     // The key cannot be kept: a repeat is another message.
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(repeat.created).toBe(true);
     expect(repeat.message.id).not.toBe(message.id);
     expect(s.messages.messages.size).toBe(3);
@@ -747,7 +760,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     const heldBy = async (holder: Message, claim: IdempotencyClaim) => {
       const s = setup();
       await s.messages.create(holder, claim);
-      const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', payload, KEY);
+      const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
       expect(created).toBe(true);
       expect(s.drawn).toEqual([message.id]);
       expect(message.tenantId).toBe(TENANT);
@@ -764,7 +777,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     const taken = Array.from({ length: 4 }, (_, i) => aMessage({ id: `msg_${encodeTime(T0.getTime() - DAY_MS, 10)}AAAAAAAAAAAAAAA${i}` }));
     const drawn = taken.map((m) => `msg_${encodeTime(T0.getTime(), 10)}${messageSlot(m.id)}`);
     const s = setup({ messages: taken, ids: { next: () => drawn.shift() ?? 'msg_EXHAUSTED' } });
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', payload)).rejects.toThrow('no free ledger slot for a new message');
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload))).rejects.toThrow('no free ledger slot for a new message');
     expect(s.messages.createCalls).toHaveLength(4);
     expect(s.messages.messages.size).toBe(4);
     for (const m of taken) expect(s.messages.messages.get(m.id)).toStrictEqual(m);
@@ -868,7 +881,7 @@ describe('MessageService.publishSystemEvent', () => {
 describe('MessageService.get and list', () => {
   test("a tenant reads its own messages; another tenant's or an unknown id is a 404", async () => {
     const s = setup();
-    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', payload);
+    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
     expect(await s.service.get(TENANT, message.id)).toStrictEqual(message);
     await expect(s.service.get(OTHER, message.id)).rejects.toBeInstanceOf(NotFoundError);
     await expect(s.service.get(TENANT, 'msg_01JN000000000000000000NONE')).rejects.toBeInstanceOf(NotFoundError);
@@ -876,9 +889,9 @@ describe('MessageService.get and list', () => {
 
   test("list shows the tenant's messages only, filtered by type", async () => {
     const s = setup();
-    const lock = await s.service.ingest(TENANT, 'lock.unlocked', payload);
-    const user = await s.service.ingest(TENANT, 'user.updated', payload);
-    await s.service.ingest(OTHER, 'lock.unlocked', payload);
+    const lock = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload));
+    const user = await s.service.ingest(TENANT, 'user.updated', jsonDocument(payload));
+    await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload));
     expect((await s.service.list(TENANT, {}, { limit: 10 })).items.map((m) => m.id).sort()).toEqual(
       [lock.message.id, user.message.id].sort(),
     );

@@ -140,3 +140,107 @@ describe('AjvPayloadValidator', () => {
     expect(validator.checkSchema({ $schema: 'http://json-schema.org/draft-06/schema#', type: 'object' })).toEqual([]);
   });
 });
+
+describe('AjvPayloadValidator against hostile schemas', () => {
+  const validator = new AjvPayloadValidator();
+  const evil = `${'a'.repeat(40)}!`;
+
+  test.each([
+    ['pattern', { type: 'string', pattern: '^(a+)+$' }, evil],
+    ['patternProperties', { type: 'object', patternProperties: { '^(a|aa)+$': { type: 'number' } } }, { [evil]: 'x' }],
+    ['propertyNames', { type: 'object', propertyNames: { pattern: '^([a-z]+)*$' } }, { [evil]: 1 }],
+  ])('a catastrophic %s runs in linear time (RE2), not exponential', (_keyword, schema, data) => {
+    expect(validator.checkSchema(schema)).toEqual([]);
+    const started = performance.now();
+    validator.validate(`evil-${_keyword}`, schema, data);
+    // Backtracking takes minutes on this input; RE2 takes microseconds. A generous bound for a slow CI.
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  test('patterns still mean what they say', () => {
+    const schema = {
+      type: 'object',
+      properties: { code: { type: 'string', pattern: '^[A-Z]{3}-\\d+$' } },
+      patternProperties: { '^x-': { type: 'string' } },
+    };
+    expect(validator.validate('p-ok', schema, { code: 'ABC-12', 'x-a': 'y' })).toEqual([]);
+    expect(validator.validate('p-ok', schema, { code: 'abc-12' })).toEqual([
+      { path: 'payload.code', message: 'must match pattern "^[A-Z]{3}-\\d+$"' },
+    ]);
+    expect(validator.validate('p-ok', schema, { 'x-a': 1 })).toHaveLength(1);
+  });
+
+  test('two patterns in one schema are kept apart (ajv keys compiled patterns by name)', () => {
+    const schema = { type: 'object', properties: { a: { type: 'string', pattern: '^a$' }, b: { type: 'string', pattern: '^b$' } } };
+    expect(validator.validate('two', schema, { a: 'a', b: 'b' })).toEqual([]);
+    expect(validator.validate('two', schema, { a: 'b', b: 'a' })).toHaveLength(2);
+  });
+
+  test.each([
+    ['lookahead', '(?=a)b'],
+    ['lookbehind', '(?<=a)b'],
+    ['backreference', '(a)\\1'],
+  ])('a pattern with %s is refused at declaration with what to do instead', (_name, pattern) => {
+    const [issue] = validator.checkSchema({ type: 'string', pattern });
+    expect(issue?.path).toBe('schema');
+    expect(issue?.message).toMatch(/RE2 syntax.*linear time/);
+  });
+
+  test('more than 32 patterns are refused', () => {
+    const properties = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`p${i}`, { type: 'string', pattern: `^${i}$` }]));
+    expect(validator.checkSchema({ type: 'object', properties })[0]?.message).toMatch(/more than 32 patterns/);
+    delete properties.p32;
+    expect(validator.checkSchema({ type: 'object', properties })).toEqual([]);
+  });
+
+  test('a pattern over 1000 characters is refused', () => {
+    expect(validator.checkSchema({ type: 'string', pattern: 'a'.repeat(1001) })[0]?.message).toMatch(/at most 1000/);
+  });
+
+  test('uniqueItems over objects needs maxItems; over scalars it is linear and allowed', () => {
+    expect(validator.checkSchema({ type: 'array', uniqueItems: true })).toEqual([
+      { path: 'schema', message: expect.stringMatching(/uniqueItems needs scalar items/) },
+    ]);
+    expect(validator.checkSchema({ properties: { tags: { type: 'array', uniqueItems: true, items: { type: 'object' } } } })[0]?.path).toBe(
+      'schema.properties.tags',
+    );
+    expect(validator.checkSchema({ type: 'array', uniqueItems: true, maxItems: 1000 })).toEqual([]);
+    expect(validator.checkSchema({ type: 'array', uniqueItems: true, items: { type: 'string' } })).toEqual([]);
+    expect(validator.checkSchema({ const: { uniqueItems: true } })).toEqual([]);
+  });
+
+  test('a schema declared before the limits that no longer compiles answers an issue at ingest, not an exception', () => {
+    expect(validator.validate('old', { type: 'string', pattern: '(?=a)' }, 'a')).toEqual([
+      { path: 'schema', message: expect.stringMatching(/no longer compiles.*declare it again/) },
+    ]);
+  });
+
+  test('a payload failing everywhere reports at most 20 issues', () => {
+    const schema = { type: 'array', items: { type: 'string' } };
+    expect(
+      validator.validate(
+        'many',
+        schema,
+        Array.from({ length: 5000 }, (_, i) => i),
+      ),
+    ).toHaveLength(20);
+  });
+
+  test('a schema naming __proto__ is refused (ajv cannot see that key), and nothing is polluted', () => {
+    const schema = JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}}}') as Record<string, unknown>;
+    expect(validator.checkSchema(schema)).toEqual([
+      { path: 'schema.properties.__proto__', message: expect.stringMatching(/cannot name '__proto__'/) },
+    ]);
+    expect(({} as { type?: unknown }).type).toBeUndefined();
+  });
+
+  test('a payload with own __proto__, constructor and prototype keys validates as plain data', () => {
+    const schema = { type: 'object', required: ['a'], properties: { a: { type: 'integer' } } };
+    const data = JSON.parse('{"__proto__":{"a":"x"},"constructor":{"prototype":{"a":1}},"a":1}') as unknown;
+    expect(validator.validate('proto-data', schema, data)).toEqual([]);
+    expect(validator.validate('proto-data', schema, JSON.parse('{"__proto__":{"a":1}}'))).toEqual([
+      { path: 'payload', message: "must have required property 'a'" },
+    ]);
+    expect(({} as { a?: unknown }).a).toBeUndefined();
+  });
+});
