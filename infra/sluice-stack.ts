@@ -110,6 +110,7 @@ export class SluiceStack extends Stack {
       deliveryFunctions: [this.deliveryPipeline.consumerFor('deliver'), this.deliveryPipeline.consumerFor('deliver-retries')],
       workerFunctions: [...this.deliveryPipeline.functions.values()],
       httpApi: this.api.httpApi,
+      keyRotationFunction: this.keyRotation.rotationFunction,
       failureRateThreshold: config.failureRateThreshold,
       failureRateMinAttempts: config.failureRateMinAttempts,
     });
