@@ -2,10 +2,12 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { KEY_REFRESH_SECONDS } from '../crypto/keyring.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
 
-export async function readSecret(client: SecretsManagerClient, secretArn: string, versionStage?: string): Promise<string> {
-  const { SecretString } = await client.send(
-    new GetSecretValueCommand({ SecretId: secretArn, ...(versionStage && { VersionStage: versionStage }) }),
-  );
+/** How soon a failed read is tried again, and the most often `soon()` asks for one. */
+const RETRY_MS = 30_000;
+
+/** The current version's value. */
+export async function readSecret(client: SecretsManagerClient, secretArn: string): Promise<string> {
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
   if (!SecretString) throw new Error(`secret ${secretArn} has no string value`);
   return SecretString;
 }
@@ -13,7 +15,6 @@ export async function readSecret(client: SecretsManagerClient, secretArn: string
 /** When to re-read a secret: every `refreshSeconds`, or 30 s after a failed read (never in a tight loop). */
 export class RefreshSchedule {
   private nextAt = 0;
-
   private lastTry = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -40,8 +41,6 @@ export class RefreshSchedule {
     this.nextAt = this.lastTry + Math.min(RETRY_MS, this.refreshSeconds * 1000);
   }
 }
-
-const RETRY_MS = 30_000;
 
 /** Re-reads the data keyring when due; called on every invocation (`sluice()`), so it must be cheap when not due. */
 export interface KeyRefresher {
