@@ -17,7 +17,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { type Keyring, KeyringError, parseKeyring, rotateStaged, serializeKeyring } from '../crypto/keyring.ts';
+import { type Keyring, KeyringError, parseKeyring, rotateStaged, StagedKeyTooYoungError, serializeKeyring } from '../crypto/keyring.ts';
 import { parseRootKeys, rotateRootKeys, serializeRootKeys } from '../crypto/root-keys.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
 import type { ResealReport } from './reseal.ts';
@@ -106,7 +106,17 @@ async function createSecret(kind: SecretKind, secretId: string, token: string, d
   if (kind === 'root key') {
     pending = serializeRootKeys(rotateRootKeys(parseRootKeys(current), now, deps.rootKeyHandOverSeconds));
   } else {
-    const ring = rotateStaged(parseKeyring(current), now);
+    const before = parseKeyring(current);
+    let ring: Keyring;
+    try {
+      ring = rotateStaged(before, now);
+    } catch (error) {
+      if (!(error instanceof StagedKeyTooYoungError)) throw error;
+      // Failing here would leave an empty pending version, which blocks every later rotation
+      // (scheduled ones too) until someone clears it: the rotation completes with the ring unchanged.
+      deps.log('createSecret: data keyring left as it is', { reason: error.message });
+      ring = before;
+    }
     pending = serializeKeyring(ring);
     deps.log('createSecret: data keyring rotated', { current: ring.current, staged: ring.next, keys: Object.keys(ring.keys) });
   }

@@ -35,6 +35,9 @@ export const PROMOTE_AFTER_SECONDS = 3 * KEY_REFRESH_SECONDS;
 
 export class KeyringError extends Error {}
 
+/** A staged key may not seal yet: some process may not have loaded it. */
+export class StagedKeyTooYoungError extends KeyringError {}
+
 export function generateDataKey(): string {
   return randomBytes(32).toString('base64');
 }
@@ -121,7 +124,7 @@ export function rotateStaged(ring: Keyring, now: Date, key = generateDataKey()):
     const stagedAt = ring.stagedAt ? Date.parse(ring.stagedAt) : Number.NEGATIVE_INFINITY;
     const ageSeconds = (now.getTime() - stagedAt) / 1000;
     if (ageSeconds < PROMOTE_AFTER_SECONDS) {
-      throw new KeyringError(
+      throw new StagedKeyTooYoungError(
         `data key ${ring.next} was staged ${Math.floor(ageSeconds)} s ago; it may start sealing ${PROMOTE_AFTER_SECONDS} s after ` +
           'staging, once every function has re-read the keyring. Rotate again later.',
       );
