@@ -50,6 +50,9 @@ export type TableLevel = keyof typeof tableActionsByLevel;
  */
 export type QueryTarget = 'table' | 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5';
 
+/** A secret a function rotates (Secrets Manager's rotation steps on it; see `Storage.grantRotateSecret`). */
+export type RotatedSecret = 'rootKey' | 'encryptionKey';
+
 /** A queue a function sends to (`sqs:SendMessage`, which also covers SendMessageBatch). */
 export interface QueueTarget {
   readonly queue: QueueName;
@@ -66,6 +69,8 @@ export interface FunctionAccess {
   readonly table: TableLevel;
   readonly query: readonly QueryTarget[];
   readonly sends: readonly QueueTarget[];
+  /** Secrets it rotates: read every version, write a pending one, move the staging labels. */
+  readonly rotates: readonly RotatedSecret[];
 }
 
 const to = (queue: QueueName): QueueTarget => ({ queue });
@@ -75,11 +80,11 @@ const deadLettersOf = (queue: QueueName): QueueTarget => ({ queue, deadLetter: t
 const bothLanes = [to('delivery'), to('retry')];
 
 function route(table: TableLevel, query: readonly QueryTarget[] = [], sends: readonly QueueTarget[] = []): FunctionAccess {
-  return { authenticates: true, table, query, sends };
+  return { authenticates: true, table, query, sends, rotates: [] };
 }
 
 function worker(table: TableLevel, query: readonly QueryTarget[], sends: readonly QueueTarget[]): FunctionAccess {
-  return { authenticates: false, table, query, sends };
+  return { authenticates: false, table, query, sends, rotates: [] };
 }
 
 /**
@@ -157,7 +162,7 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   'get-hook': route('write', ['table']),
 
   // Static document; the container still opens the data key at cold start.
-  'get-openapi': { authenticates: false, table: 'none', query: [], sends: [] },
+  'get-openapi': { authenticates: false, table: 'none', query: [], sends: [], rotates: [] },
 
   // Delivery attempts (`DeliveryService.runTask`): the tenant's endpoints for first attempts
   // (Query, cached), one BatchGet per batch for later attempts, first attempts that succeeded in
@@ -179,4 +184,8 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   // place (Update); deliveries by BatchGet, messages by Get; re-enqueues deliveries on either
   // lane and lost first attempts on the retry lane.
   sweeper: worker('read', ['gsi5'], bothLanes),
+  // Secrets Manager's rotation function for both secrets (`rotateSecret`). finishSecret of the data
+  // keyring re-seals the ledger (`resealLedger`): the tenants from gsi1, each tenant's endpoints and
+  // keys (Query on the table), a conditional Update per item, and a Get when another write won.
+  'rotate-keys': { authenticates: false, table: 'read', query: ['gsi1', 'table'], sends: [], rotates: ['rootKey', 'encryptionKey'] },
 };

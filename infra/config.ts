@@ -77,6 +77,20 @@ export const sluiceConfigSchema = z
      */
     cacheSeconds: z.coerce.number().min(0).max(300).default(DEFAULT_CACHE_SECONDS),
 
+    /**
+     * Days between Secrets Manager rotations of the root key; the replaced key keeps working for
+     * `rootKeyHandOverHours` (`SLUICE_ROOT_KEY_HAND_OVER_SECONDS` of the rotation function).
+     */
+    rootKeyRotationDays: z.coerce.number().int().min(1).max(1000).default(90),
+    rootKeyHandOverHours: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24)
+      .default(24),
+    /** Days between rotations of the data keyring: each stages a new key and starts sealing with the one staged last time. */
+    dataKeyRotationDays: z.coerce.number().int().min(1).max(1000).default(30),
+
     /** Subscribes this address to the alarm topic the stack creates (confirm the e-mail SNS sends). */
     alarmEmail: z.email().optional(),
     /** An existing SNS topic for the alarms instead of one created by the stack (same account and region). */

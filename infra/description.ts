@@ -168,6 +168,12 @@ export const scheduledFunctions: readonly ScheduledFunctionDescription[] = [
   { name: 'sweeper', schedule: 'rate(1 minute)', everySeconds: 60, timeoutSeconds: 60, memoryMb: 512 },
 ];
 
+/**
+ * Secrets Manager's rotation function for the root key and the data keyring. Its finishSecret
+ * re-seals the ledger's endpoints and API keys, so it may run as long as Lambda allows.
+ */
+export const keyRotationFunction: FunctionDescription = { name: 'rotate-keys', timeoutSeconds: 900, memoryMb: 512 };
+
 export interface ApiFunctionDescription extends FunctionDescription {
   readonly method: string;
   readonly path: string;
@@ -197,6 +203,7 @@ export const envNames = {
   rootKeySecretArn: 'SLUICE_ROOT_KEY_SECRET_ARN',
   encryptionKey: 'SLUICE_ENCRYPTION_KEY',
   encryptionKeySecretArn: 'SLUICE_ENCRYPTION_KEY_SECRET_ARN',
+  rootKeyHandOverSeconds: 'SLUICE_ROOT_KEY_HAND_OVER_SECONDS',
   retentionDays: 'SLUICE_RETENTION_DAYS',
   allowHttp: 'SLUICE_ALLOW_HTTP',
   allowLoopback: 'SLUICE_ALLOW_LOOPBACK',

@@ -47,18 +47,6 @@ export function nagAcknowledgements(stack: SluiceStack): readonly { scope: ICons
         'Every route authenticates the caller itself with a Sluice API key (Authorization: Bearer, or the inbound key of ' +
         'the hooks) in the Lambda, as the API contract specifies; get-openapi is public on purpose.',
     },
-    {
-      scope: stack.storage.rootKey,
-      id: 'AwsSolutions-SMG4',
-      reason: 'The root key is handed to operators once; rotating it needs a rotation Lambda and an operator hand-over, not yet designed.',
-    },
-    {
-      scope: stack.storage.encryptionKey,
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'Ledger data is sealed under this key and the code reads a single version of it: rotation needs key versioning ' +
-        'and re-encryption of the ledger first. The KMS key that encrypts the secret itself rotates yearly.',
-    },
   ];
 }
 

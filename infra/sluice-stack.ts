@@ -1,14 +1,15 @@
-import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { functionAccess } from './access.ts';
 import { concurrencyOf, type SluiceConfig } from './config.ts';
 import { DeliveryPipeline } from './constructs/delivery-pipeline.ts';
 import { hookRouteNames, InboundHooks } from './constructs/inbound-hooks.ts';
 import { IngestApi } from './constructs/ingest-api.ts';
+import { KeyRotation } from './constructs/key-rotation.ts';
 import { Observability } from './constructs/observability.ts';
 import type { SluiceFunction } from './constructs/sluice-function.ts';
 import { Storage } from './constructs/storage.ts';
-import { apiFunctions, consumers, envNames, ledgerTable, scheduledFunctions, streamConsumers } from './description.ts';
+import { apiFunctions, consumers, envNames, keyRotationFunction, ledgerTable, scheduledFunctions, streamConsumers } from './description.ts';
 
 export interface SluiceStackProps extends StackProps {
   readonly config: SluiceConfig;
@@ -18,7 +19,8 @@ export interface SluiceStackProps extends StackProps {
  * Sluice on AWS, composed from one construct per concern: `Storage` (ledger and its stream,
  * queues, keys), `IngestApi` (the HTTP API and its route functions), `InboundHooks` (the hook
  * routes), `DeliveryPipeline` (the stream consumer, the queue consumers and the sweeper) and
- * `Observability` (alarms, metrics, dashboard). Grants come from the table in infra/access.ts.
+ * `KeyRotation` (Secrets Manager rotation of both keys) and `Observability` (alarms, metrics,
+ * dashboard). Grants come from the table in infra/access.ts.
  */
 export class SluiceStack extends Stack {
   readonly config: SluiceConfig;
@@ -26,6 +28,7 @@ export class SluiceStack extends Stack {
   readonly api: IngestApi;
   readonly hooks: InboundHooks;
   readonly deliveryPipeline: DeliveryPipeline;
+  readonly keyRotation: KeyRotation;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
@@ -86,6 +89,15 @@ export class SluiceStack extends Stack {
       logRetention,
       concurrency: (consumer) => concurrencyOf(config, consumer),
     });
+    this.keyRotation = new KeyRotation(this, 'KeyRotation', {
+      description: keyRotationFunction,
+      secrets: {
+        rootKey: { secret: this.storage.rootKey, every: Duration.days(config.rootKeyRotationDays) },
+        encryptionKey: { secret: this.storage.encryptionKey, every: Duration.days(config.dataKeyRotationDays) },
+      },
+      environment: { ...environment, [envNames.rootKeyHandOverSeconds]: String(config.rootKeyHandOverHours * 3600) },
+      logRetention,
+    });
 
     this.grantFunctionAccess();
 
@@ -98,6 +110,7 @@ export class SluiceStack extends Stack {
       deliveryFunctions: [this.deliveryPipeline.consumerFor('deliver'), this.deliveryPipeline.consumerFor('deliver-retries')],
       workerFunctions: [...this.deliveryPipeline.functions.values()],
       httpApi: this.api.httpApi,
+      keyRotationFunction: this.keyRotation.rotationFunction,
       failureRateThreshold: config.failureRateThreshold,
       failureRateMinAttempts: config.failureRateMinAttempts,
     });
@@ -125,7 +138,7 @@ export class SluiceStack extends Stack {
   /** Every Sluice function (API routes, hooks, stream and queue consumers, scheduled), keyed by name (`functions/<name>.ts`). */
   get functions(): ReadonlyMap<string, SluiceFunction> {
     const all = new Map<string, SluiceFunction>();
-    for (const group of [this.api.functions, this.hooks.functions, this.deliveryPipeline.functions]) {
+    for (const group of [this.api.functions, this.hooks.functions, this.deliveryPipeline.functions, this.keyRotation.functions]) {
       for (const [name, sluiceFunction] of group) {
         if (all.has(name)) throw new Error(`Two Sluice functions are named ${name}`);
         all.set(name, sluiceFunction);
@@ -151,7 +164,9 @@ export class SluiceStack extends Stack {
       for (const { queue, deadLetter } of access.sends) {
         storage.grantSend(principal, deadLetter ? storage.queues[queue].deadLetterQueue : storage.queues[queue].queue);
       }
-      storage.grantReadSecret(principal, storage.encryptionKey);
+      for (const name of access.rotates) storage.grantRotateSecret(principal, storage[name]);
+      // Rotating a secret includes reading it.
+      if (!access.rotates.includes('encryptionKey')) storage.grantReadSecret(principal, storage.encryptionKey);
       if (access.authenticates) storage.grantReadSecret(principal, storage.rootKey);
     }
   }

@@ -13,7 +13,8 @@ import { DynamoEndpointStore, DynamoEventTypeStore } from './aws/dynamo-endpoint
 import { DynamoMessageStore, newMessagesOf } from './aws/dynamo-message-store.ts';
 import { DynamoDispatchedMessages, DynamoDueWorkIndex, DynamoRateLimiter } from './aws/dynamo-scheduling.ts';
 import type { LedgerTable } from './aws/ledger-table.ts';
-import { readSecret, secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
+import { secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
+import { type KeyRefresher, secretsManagerSecretBox } from './aws/secrets.ts';
 import { SqsDeadLetterSink, SqsDeliveryQueue } from './aws/sqs-queues.ts';
 import { meterClient } from './aws/usage-meter.ts';
 import { lazyHttpSender, lazySchemaValidator } from './capabilities.ts';
@@ -63,6 +64,8 @@ export interface Sluice {
   readonly hooks: HookService;
   /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
   readonly deadLetters: { readonly delivery: DeadLetterSink };
+  /** Re-reads the data keyring when it is due (a rotation reaches warm containers this way); `sluice()` calls it. */
+  readonly keys: KeyRefresher;
 }
 
 export interface Overrides {
@@ -78,13 +81,15 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     'secretArn' in config.rootKey || 'secretArn' in config.encryptionKey
       ? meterClient(new SecretsManagerClient({ region: config.region }), 'secretsmanager')
       : undefined;
-  const box = new SecretBox(
+  // Locally the keys come from the environment, read once: the local stack restarts to change them.
+  const { box, refresher } =
     'value' in config.encryptionKey
-      ? config.encryptionKey.value
-      : await readSecret(secrets as SecretsManagerClient, config.encryptionKey.secretArn),
-  );
+      ? { box: new SecretBox(config.encryptionKey.value), refresher: { refresh: async () => undefined } }
+      : await secretsManagerSecretBox(config.encryptionKey.secretArn, secrets as SecretsManagerClient);
   const rootKey =
-    'value' in config.rootKey ? staticRootKey(config.rootKey.value) : secretsManagerRootKey(config.rootKey.secretArn, secrets);
+    'value' in config.rootKey
+      ? staticRootKey(config.rootKey.value)
+      : secretsManagerRootKey(config.rootKey.secretArn, secrets as SecretsManagerClient);
 
   const table: LedgerTable = {
     client: documentClient({ region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) }),
@@ -187,16 +192,23 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     }),
     inbox: new InboxService({ deliveries: deliveryStore, messages: messageStore, endpoints: endpointStore, clock, ids }),
     deadLetters,
+    keys: refresher,
   };
 }
 
 let instance: Promise<Sluice> | undefined;
 
-/** The process-wide instance, built on first use (a Lambda cold start, or the local stack's first request). */
-export function sluice(): Promise<Sluice> {
+/**
+ * The process-wide instance, built on first use (a Lambda cold start, or the local stack's first
+ * request). Each call also gives the data keyring its chance to refresh (a timestamp check unless
+ * a refresh is due).
+ */
+export async function sluice(): Promise<Sluice> {
   instance ??= buildSluice(loadConfig()).catch((error: unknown) => {
     instance = undefined;
     throw error;
   });
-  return instance;
+  const app = await instance;
+  await app.keys.refresh();
+  return app;
 }

@@ -29,6 +29,13 @@ const envSchema = z
     [envNames.rootKeySecretArn]: z.string().min(1).optional(),
     [envNames.encryptionKey]: z.string().min(1).optional(),
     [envNames.encryptionKeySecretArn]: z.string().min(1).optional(),
+    // How long a rotated-out root key keeps working (read by the rotation function only).
+    [envNames.rootKeyHandOverSeconds]: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600)
+      .default(24 * 3600),
     [envNames.retentionDays]: z.coerce.number().int().min(1).max(365).default(30),
     [envNames.allowHttp]: flag,
     [envNames.allowLoopback]: flag,
@@ -64,6 +71,8 @@ export interface SluiceConfig {
   readonly endpointFailureWindowSeconds: number;
   readonly rootKey: { readonly value: string } | { readonly secretArn: string };
   readonly encryptionKey: { readonly value: string } | { readonly secretArn: string };
+  /** How long the rotation keeps a replaced root key working. */
+  readonly rootKeyHandOverSeconds: number;
   readonly retentionDays: number;
   readonly destinations: { readonly allowHttp: boolean; readonly allowLoopback: boolean; readonly allowPrivate: boolean };
   readonly region: string;
@@ -96,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     endpointFailureWindowSeconds: e[envNames.endpointFailureWindowSeconds],
     rootKey: rootKey ? { value: rootKey } : { secretArn: e[envNames.rootKeySecretArn] ?? '' },
     encryptionKey: encryptionKey ? { value: encryptionKey } : { secretArn: e[envNames.encryptionKeySecretArn] ?? '' },
+    rootKeyHandOverSeconds: e[envNames.rootKeyHandOverSeconds],
     retentionDays: e[envNames.retentionDays],
     // The local profile may reach receivers on this machine over plain http; a deployed one may not.
     destinations: {

@@ -26,6 +26,8 @@ export interface ObservabilityProps {
   /** The stream and queue consumers and the sweeper, for the errors and throttles on the dashboard. */
   readonly workerFunctions: readonly SluiceFunction[];
   readonly httpApi: apigwv2.HttpApi;
+  /** Secrets Manager's rotation function: a failed step leaves the rotation pending, and later ones refused. */
+  readonly keyRotationFunction: SluiceFunction;
   /** Failed / attempts over 5 minutes above which the failure-rate alarm fires (0..1). */
   readonly failureRateThreshold: number;
   /** ... only with more attempts than this in the window. */
@@ -76,8 +78,8 @@ export const endpointMetricFilters = [
 ] as const;
 
 /**
- * Operations: the alarm topic, an alarm on every dead-letter queue, on every failure queue and on
- * the delivery failure rate (all notify the topic), per-endpoint metrics from the delivery log,
+ * Operations: the alarm topic, an alarm on every dead-letter queue, on every failure queue, on
+ * the delivery failure rate and on failed key rotations (all notify the topic), per-endpoint metrics from the delivery log,
  * and one dashboard.
  */
 export class Observability extends Construct {
@@ -86,6 +88,7 @@ export class Observability extends Construct {
   /** The alarm on each stream consumer's failure queue, by consumer name. */
   readonly failureQueueAlarms: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly failureRateAlarm: cloudwatch.Alarm;
+  readonly keyRotationAlarm: cloudwatch.Alarm;
   readonly metricFilters: readonly logs.MetricFilter[];
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -155,6 +158,20 @@ export class Observability extends Construct {
     });
     this.failureRateAlarm.addAlarmAction(notify);
 
+    this.keyRotationAlarm = new cloudwatch.Alarm(this, 'KeyRotationFailedAlarm', {
+      alarmDescription:
+        'A step of a Secrets Manager rotation of the root key or the data keyring failed. The keys in use still work, but the ' +
+        'secret keeps a pending version, and Secrets Manager refuses further rotations until it is resolved. See the ' +
+        `${props.keyRotationFunction.description.name} log, fix the cause, then rotate again (aws secretsmanager rotate-secret).`,
+      metric: props.keyRotationFunction.lambdaFunction.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // The function runs a few times a month: no data is the normal case.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.keyRotationAlarm.addAlarmAction(notify);
+
     const filters: logs.MetricFilter[] = [];
     for (const deliveryFunction of props.deliveryFunctions) {
       for (const filter of endpointMetricFilters) {
@@ -216,7 +233,7 @@ export class Observability extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms',
-        alarms: [...this.deadLetterAlarms.values(), ...this.failureQueueAlarms.values(), this.failureRateAlarm],
+        alarms: [...this.deadLetterAlarms.values(), ...this.failureQueueAlarms.values(), this.failureRateAlarm, this.keyRotationAlarm],
         width: 24,
         height: 3,
       }),

@@ -59,9 +59,12 @@ export class Storage extends Construct {
   readonly failureQueues: ReadonlyMap<string, FailureQueue>;
   /** Encrypts both secrets. The ledger and the queues use AWS-owned keys (no per-call KMS grants or cost). */
   readonly secretsKey: kms.Key;
-  /** The root key: may create tenants. */
+  /** The root key: may create tenants. Rotated with a hand-over (infra/constructs/key-rotation.ts). */
   readonly rootKey: secretsmanager.Secret;
-  /** The data encryption key: seals endpoint signing secrets, Basic-auth passwords and API keys in the ledger. */
+  /**
+   * The data encryption keyring: seals endpoint signing secrets, Basic-auth passwords and API keys
+   * in the ledger. Generated as one bare key (read as key `k1`); rotation turns it into a keyring.
+   */
   readonly encryptionKey: secretsmanager.Secret;
   private readonly indexNames: ReadonlySet<string>;
 
@@ -126,6 +129,7 @@ export class Storage extends Construct {
     });
 
     this.encryptionKey = new secretsmanager.Secret(this, 'EncryptionKey', {
+      // Left as deployed: the first rotation turns the value into a keyring (functions/lib/crypto/keyring.ts).
       description: 'Sluice data encryption key: 32 random bytes, base64 without padding',
       encryptionKey: this.secretsKey,
       generateSecretString: {
@@ -170,6 +174,33 @@ export class Storage extends Construct {
   }
 
   /**
+   * What Secrets Manager's rotation steps do to the secret (read any version, put the pending one,
+   * move the staging labels), and the KMS calls Secrets Manager makes for them on the caller's
+   * behalf (`kms:GenerateDataKey` to encrypt a new version, `kms:Decrypt` to read one), only for
+   * this very secret, as `grantReadSecret` does.
+   */
+  grantRotateSecret(grantee: iam.IGrantable, secret: secretsmanager.Secret): void {
+    if (secret.encryptionKey !== this.secretsKey) throw new Error(`${secret.node.path} is not encrypted with the Sluice secrets key`);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+      ],
+      resourceArns: [secret.secretArn],
+    });
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.secretsKey.keyArn],
+        conditions: this.viaSecretsManagerFor(secret),
+      }),
+    );
+  }
+
+  /**
    * `secretsmanager:GetSecretValue` on the secret, and `kms:Decrypt` on the secrets key only when
    * Secrets Manager asks for it on behalf of this very secret (its ARN is the encryption context
    * of every data key it stores), so the grant cannot decrypt the other secret or anything else.
@@ -181,13 +212,18 @@ export class Storage extends Construct {
       new iam.PolicyStatement({
         actions: ['kms:Decrypt'],
         resources: [this.secretsKey.keyArn],
-        conditions: {
-          StringEquals: {
-            'kms:ViaService': `secretsmanager.${this.secretsKey.stack.region}.amazonaws.com`,
-            'kms:EncryptionContext:SecretARN': secret.secretArn,
-          },
-        },
+        conditions: this.viaSecretsManagerFor(secret),
       }),
     );
+  }
+
+  /** KMS use only by Secrets Manager, on behalf of this secret (its ARN is the encryption context of its data keys). */
+  private viaSecretsManagerFor(secret: secretsmanager.Secret): Record<string, Record<string, string>> {
+    return {
+      StringEquals: {
+        'kms:ViaService': `secretsmanager.${this.secretsKey.stack.region}.amazonaws.com`,
+        'kms:EncryptionContext:SecretARN': secret.secretArn,
+      },
+    };
   }
 }

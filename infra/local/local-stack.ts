@@ -1,12 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { meterClient } from '../../functions/lib/aws/usage-meter.ts';
-import { generateApiKey } from '../../functions/lib/core/access.ts';
-import { SecretBox } from '../../functions/lib/crypto/secret-box.ts';
 import { consumers, envNames, ledgerTable, type QueueName, scheduledFunctions, streamConsumers } from '../description.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
@@ -14,6 +12,7 @@ import { freePort, portInUse } from './free-port.ts';
 import { type LocalHttpApi, startHttpApi } from './http-api.ts';
 import { invoke, loadHandler } from './lambda-runtime.ts';
 import { LoadGovernor } from './load-governor.ts';
+import { clearRunningStack, keysEnvironment, startupKeys, writeRunningStack } from './local-keys.ts';
 import { type ProvisionedQueue, provisionFailureQueues, provisionQueues, provisionTable } from './provision.ts';
 import { type SqsServer, startSqsServer } from './sqs-server.ts';
 import { DynamoStreamSource } from './stream-source.ts';
@@ -35,26 +34,6 @@ export interface LocalStackOptions {
   readonly onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void;
   /** Extra environment for the handlers (e.g. SLUICE_ALLOW_PRIVATE). */
   readonly env?: Readonly<Record<string, string>>;
-}
-
-interface LocalKeys {
-  rootKey: string;
-  encryptionKey: string;
-}
-
-/** Keys persist with the data: sealed secrets must open after a restart, and the root key stays put. */
-function localKeys(dataDir: string | undefined, rootKeyOverride: string | undefined): LocalKeys {
-  const file = dataDir && path.join(dataDir, 'local-keys.json');
-  const stored: Partial<LocalKeys> = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalKeys>) : {};
-  const keys: LocalKeys = {
-    rootKey: rootKeyOverride ?? stored.rootKey ?? generateApiKey().replace(/^sk_/, 'root_'),
-    encryptionKey: stored.encryptionKey ?? SecretBox.generateKey(),
-  };
-  if (file && (stored.rootKey !== keys.rootKey || stored.encryptionKey !== keys.encryptionKey)) {
-    writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
-  }
-  return keys;
 }
 
 async function timed<T>(progress: (line: string) => void, label: string, work: () => Promise<T>, detail: (value: T) => string): Promise<T> {
@@ -100,6 +79,10 @@ export class LocalStack {
     private readonly servers: Servers,
     private readonly governor: LoadGovernor,
   ) {}
+
+  private get dataDir(): string | undefined {
+    return this.options.dataDir !== IN_MEMORY ? path.resolve(this.options.dataDir) : undefined;
+  }
 
   get apiUrl(): string {
     return this.api.url;
@@ -174,7 +157,10 @@ export class LocalStack {
         (q) => `${ledgerTable.localName}; ${(Object.keys(q).length - 1) * 2 + Object.keys(q.failures).length} queues`,
       );
 
-      const keys = localKeys(dataDir, options.rootKey);
+      // Kept in the data dir (local-keys.json): sealed secrets must open after a restart. Read once:
+      // after `npm run keys` rotates them, the stack uses the new ones from its next start.
+      const keys = startupKeys(dataDir, options.rootKey);
+      const keyEnv = keysEnvironment(keys);
       // The handlers read their configuration from the environment, exactly as in Lambda.
       Object.assign(process.env, {
         [envNames.profile]: 'local',
@@ -182,8 +168,8 @@ export class LocalStack {
         [envNames.deliveryQueueUrl]: queues.delivery.url,
         [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterUrl,
         [envNames.retryQueueUrl]: queues.retry.url,
-        [envNames.rootKey]: keys.rootKey,
-        [envNames.encryptionKey]: keys.encryptionKey,
+        [envNames.rootKey]: keyEnv.rootKey,
+        [envNames.encryptionKey]: keyEnv.encryptionKey,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
@@ -267,7 +253,7 @@ export class LocalStack {
 
       stack = new LocalStack(
         options,
-        keys.rootKey,
+        keys.rootKeys.current,
         dynamodb,
         sqsServer,
         queues,
@@ -282,6 +268,7 @@ export class LocalStack {
       await stack.startSchedules();
       stack.supervise();
       stack.ready = true;
+      if (dataDir) writeRunningStack(dataDir, { pid: process.pid, dynamodbEndpoint: dynamodb.endpoint, dataKeyId: keys.keyring.current });
       progress(`Ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       return stack;
     } catch (error) {
@@ -374,6 +361,7 @@ export class LocalStack {
   async stop(): Promise<void> {
     this.ready = false;
     this.stopping = true;
+    if (this.dataDir) clearRunningStack(this.dataDir, process.pid);
     clearTimeout(this.sweepTimer);
     await Promise.all(this.streamSources.map((source) => source.stop()));
     await Promise.all(this.sources.map((source) => source.stop()));

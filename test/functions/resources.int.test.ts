@@ -49,7 +49,8 @@ describe('tenants and API keys', () => {
     expect(dump).not.toContain(key);
     expect(dump).not.toContain(tenant.key);
     expect(dump).toMatch(/"keyHash":"[0-9a-f]{64}"/);
-    expect(dump).toMatch(/"sealedKey":"v1\./);
+    // Sealed under the data key's id: a bare key (no rotation yet) is key k1.
+    expect(dump).toMatch(/"sealedKey":"v2\.k1\./);
     ledger.destroy();
   });
 

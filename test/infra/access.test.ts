@@ -79,7 +79,11 @@ const expected: Record<string, Row> = {
   'deliver-retries': ['record', ['table'], ['retry', 'delivery dead letters'], false],
   dispatch: ['none', ['table'], lanes, false],
   sweeper: ['read', ['gsi5'], lanes, false],
+  'rotate-keys': ['read', ['gsi1', 'table'], [], false],
 };
+
+/** The functions that rotate secrets, and which. */
+const rotators: Record<string, SecretRef[]> = { 'rotate-keys': ['encryption key', 'root key'] };
 
 /** What a DynamoDB stream event source grants its function, on the ledger's stream ARN. */
 const streamRead = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
@@ -123,9 +127,20 @@ describe('least privilege', () => {
 
   test('every function reads the data key; exactly the authenticating ones read the root key; KMS decrypts only for those secrets', () => {
     for (const [name, p] of permissions) {
-      const wanted: SecretRef[] = expected[name]?.[3] ? ['encryption key', 'root key'] : ['encryption key'];
+      // A rotator's rotation grant includes reading the secret it rotates.
+      const rotated = rotators[name] ?? [];
+      const reads: SecretRef[] = expected[name]?.[3] ? ['encryption key', 'root key'] : ['encryption key'];
+      const wanted = reads.filter((secret) => !rotated.includes(secret));
       expect({ name, secrets: sorted(p.secrets), decrypts: sorted(p.decrypts) }).toEqual({ name, secrets: wanted, decrypts: wanted });
     }
+  });
+
+  test('only the rotation function rotates secrets: the four rotation actions on each, and KMS through Secrets Manager for that secret only', () => {
+    for (const [name, p] of permissions) {
+      const wanted = sorted(rotators[name] ?? []);
+      expect({ name, rotates: sorted(p.rotates), keyUse: sorted(p.rotationKeyUse) }).toEqual({ name, rotates: wanted, keyUse: wanted });
+    }
+    expect(sorted(Object.keys(functionAccess).filter((name) => (functionAccess[name]?.rotates.length ?? 0) > 0))).toEqual(['rotate-keys']);
   });
 
   test('authenticating routes are exactly the non-public route contracts plus the inbound hooks', () => {

@@ -52,6 +52,20 @@ describe('Sluice CDK context', () => {
     expect(configWith({ failureRateThreshold: '0' })).toThrow(/failureRateThreshold/);
     expect(configWith({ deliverMaxConcurrency: '1' })).toThrow(/deliverMaxConcurrency/);
     expect(configWith({ domainName: 'not a host' })).toThrow(/domainName/);
+    expect(configWith({ rootKeyRotationDays: '0' })).toThrow(/rootKeyRotationDays/);
+    expect(configWith({ dataKeyRotationDays: '1001' })).toThrow(/dataKeyRotationDays/);
+    expect(configWith({ rootKeyHandOverHours: '721' })).toThrow(/rootKeyHandOverHours/);
+  });
+
+  test('the root-key hand-over has the default and bound the rotation function reads', () => {
+    const defaults = readSluiceConfig(new App());
+    expect(defaults.rootKeyHandOverHours * 3600).toBe(loadConfig(runtimeEnv()).rootKeyHandOverSeconds);
+    const longest = readSluiceConfig(new App({ context: { rootKeyHandOverHours: '720' } })).rootKeyHandOverHours * 3600;
+    expect(loadConfig({ ...runtimeEnv(), [envNames.rootKeyHandOverSeconds]: String(longest) }).rootKeyHandOverSeconds).toBe(longest);
+    expect(() => loadConfig({ ...runtimeEnv(), [envNames.rootKeyHandOverSeconds]: String(longest + 1) })).toThrow(
+      envNames.rootKeyHandOverSeconds,
+    );
+    expect({ root: defaults.rootKeyRotationDays, data: defaults.dataKeyRotationDays }).toEqual({ root: 90, data: 30 });
   });
 
   test('rejects contradictory combinations', () => {

@@ -96,10 +96,24 @@ describe('Observability', () => {
 
   test('every alarm notifies the alarm topic', () => {
     const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(Object.keys(queues).length + streamConsumers.length + 1);
+    // Dead-letter and failure queues, the delivery failure rate, failed key rotations.
+    expect(alarms).toHaveLength(Object.keys(queues).length + streamConsumers.length + 2);
     for (const alarm of alarms) {
       expect(alarm.Properties?.AlarmActions).toEqual([{ Ref: logicalIdOf(stack.observability.alarmTopic) }]);
     }
+  });
+
+  test('a failed step of a key rotation alarms: any error of the rotation function within 5 minutes', () => {
+    expect(resource(template, logicalIdOf(stack.observability.keyRotationAlarm)).Properties).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalIdOf(stack.keyRotation.rotationFunction.lambdaFunction) } }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
   });
 
   test('the alarm topic refuses plain HTTP and lets CloudWatch alarms of this account publish', () => {

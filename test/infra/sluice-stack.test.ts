@@ -15,6 +15,7 @@ import {
   apiFunctions,
   consumers,
   envNames,
+  keyRotationFunction,
   ledgerTable,
   type QueueName,
   queues,
@@ -365,6 +366,108 @@ describe('SluiceStack', () => {
     });
   });
 
+  describe('key rotation', () => {
+    const rotationId = () => logicalIdOf(stack.keyRotation.rotationFunction.lambdaFunction);
+
+    test('both secrets rotate on a schedule through the rotation function, never at deploy time', () => {
+      template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 2);
+      const schedules = Object.values(resourcesOfType(template, 'AWS::SecretsManager::RotationSchedule')).map((r) => r.Properties);
+      expect(schedules).toEqual(
+        expect.arrayContaining([
+          {
+            SecretId: { Ref: logicalIdOf(stack.storage.rootKey) },
+            RotationLambdaARN: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
+            RotationRules: { ScheduleExpression: 'rate(90 days)' },
+            RotateImmediatelyOnUpdate: false,
+          },
+          {
+            SecretId: { Ref: logicalIdOf(stack.storage.encryptionKey) },
+            RotationLambdaARN: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
+            RotationRules: { ScheduleExpression: 'rate(30 days)' },
+            RotateImmediatelyOnUpdate: false,
+          },
+        ]),
+      );
+    });
+
+    test('Secrets Manager may invoke the rotation function for this account only; each schedule waits for that permission and the grants', () => {
+      const permissions = Object.entries(resourcesOfType(template, 'AWS::Lambda::Permission')).filter(
+        ([, permission]) => JSON.stringify(permission.Properties?.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [rotationId(), 'Arn'] }),
+      );
+      expect(permissions.map(([, permission]) => permission.Properties)).toEqual([
+        {
+          Action: 'lambda:InvokeFunction',
+          FunctionName: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
+          Principal: 'secretsmanager.amazonaws.com',
+          SourceAccount: { Ref: 'AWS::AccountId' },
+        },
+      ]);
+      const roleId = logicalIdOf(stack.keyRotation.rotationFunction.role);
+      const policyIds = Object.entries(resourcesOfType(template, 'AWS::IAM::Policy'))
+        .filter(([, policy]) => JSON.stringify(policy.Properties?.Roles) === JSON.stringify([{ Ref: roleId }]))
+        .map(([id]) => id);
+      expect(policyIds).toHaveLength(1);
+      const schedules = template.findResources('AWS::SecretsManager::RotationSchedule') as Record<string, { DependsOn?: string[] }>;
+      for (const schedule of Object.values(schedules)) {
+        expect(schedule.DependsOn).toEqual(expect.arrayContaining([permissions[0]?.[0], roleId, ...policyIds]));
+      }
+    });
+
+    test('the rotation function rotates each secret with exactly the rotation actions, and uses the KMS key through Secrets Manager for that secret only', () => {
+      const roleId = logicalIdOf(stack.keyRotation.rotationFunction.role);
+      const statements = Object.values(resourcesOfType(template, 'AWS::IAM::Policy'))
+        .filter((policy) => JSON.stringify(policy.Properties?.Roles) === JSON.stringify([{ Ref: roleId }]))
+        .flatMap((policy) => statementsOf(policy.Properties?.PolicyDocument));
+      for (const secret of [stack.storage.rootKey, stack.storage.encryptionKey]) {
+        expect(statements).toContainEqual({
+          Effect: 'Allow',
+          Action: [
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:UpdateSecretVersionStage',
+          ],
+          Resource: { Ref: logicalIdOf(secret) },
+        });
+        expect(statements).toContainEqual({
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: { 'Fn::GetAtt': [logicalIdOf(stack.storage.secretsKey), 'Arn'] },
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+              'kms:EncryptionContext:SecretARN': { Ref: logicalIdOf(secret) },
+            },
+          },
+        });
+      }
+      // No GetRandomPassword (on "*"): the function makes its own keys.
+      expect(statements.flatMap((statement) => [statement.Action].flat())).not.toContain('secretsmanager:GetRandomPassword');
+    });
+
+    test('only the rotation function holds the root-key hand-over, from rootKeyHandOverHours', () => {
+      expect(environmentOf(template, rotationId())[envNames.rootKeyHandOverSeconds]).toBe(String(24 * 3600));
+      const others = [...stack.functions.values()].filter((fn) => fn !== stack.keyRotation.rotationFunction);
+      for (const fn of others)
+        expect(environmentOf(template, logicalIdOf(fn.lambdaFunction))).not.toHaveProperty(envNames.rootKeyHandOverSeconds);
+    });
+
+    test(
+      'the rotation periods and the hand-over come from the CDK context',
+      () => {
+        const { stack: custom } = createSluiceStack({ rootKeyRotationDays: '7', dataKeyRotationDays: '14', rootKeyHandOverHours: '2' });
+        const customTemplate = Template.fromStack(custom);
+        const rates = Object.values(resourcesOfType(customTemplate, 'AWS::SecretsManager::RotationSchedule')).map(
+          (r) => (r.Properties?.RotationRules as { ScheduleExpression?: string } | undefined)?.ScheduleExpression,
+        );
+        expect(rates.sort()).toEqual(['rate(14 days)', 'rate(7 days)']);
+        const customRotationId = logicalIdOf(custom.keyRotation.rotationFunction.lambdaFunction);
+        expect(environmentOf(customTemplate, customRotationId)[envNames.rootKeyHandOverSeconds]).toBe(String(2 * 3600));
+      },
+      synthTimeoutMs,
+    );
+  });
+
   describe('HTTP API', () => {
     test('every route of the contract exists once and is integrated with its own function', () => {
       for (const name of ['get-inbox-item', 'reveal-api-key', 'create-action', 'list-action-triggers', 'post-hook', 'get-hook']) {
@@ -424,7 +527,7 @@ describe('SluiceStack', () => {
     test('every function runs Node 22 on arm64 with its own role, its own log group with retention, and the Sluice env', () => {
       const functions = resourcesOfType(template, 'AWS::Lambda::Function');
       expect(Object.keys(functions)).toHaveLength(
-        apiFunctions.length + consumers.length + streamConsumers.length + scheduledFunctions.length,
+        apiFunctions.length + consumers.length + streamConsumers.length + scheduledFunctions.length + 1,
       );
       expect(stack.functions.size).toBe(Object.keys(functions).length);
       const logGroups = resourcesOfType(template, 'AWS::Logs::LogGroup');
@@ -481,7 +584,7 @@ describe('SluiceStack', () => {
     });
 
     test('function timeouts and memory come from the description; no reserved concurrency unless configured', () => {
-      for (const description of [...apiFunctions, ...consumers, ...streamConsumers, ...scheduledFunctions]) {
+      for (const description of [...apiFunctions, ...consumers, ...streamConsumers, ...scheduledFunctions, keyRotationFunction]) {
         const fn = stack.functions.get(description.name);
         if (!fn) throw new Error(`No function ${description.name}`);
         const properties = resource(template, logicalIdOf(fn.lambdaFunction)).Properties;

@@ -88,6 +88,10 @@ export interface FunctionPermissions {
   readonly secrets: SecretRef[];
   /** Secrets whose KMS decryption is granted (through Secrets Manager, for that secret only). */
   readonly decrypts: SecretRef[];
+  /** Secrets it may rotate: the four actions of Secrets Manager's rotation steps on that secret. */
+  readonly rotates: SecretRef[];
+  /** Secrets whose new versions it may encrypt and old ones decrypt (KMS through Secrets Manager, for that secret only). */
+  readonly rotationKeyUse: SecretRef[];
   /** Log groups it may write to (logical IDs). */
   readonly logGroups: string[];
   /** Queues it consumes (the event source's grant). */
@@ -109,6 +113,14 @@ const eventSourceActions = [
   'sqs:DeleteMessage',
   'sqs:GetQueueAttributes',
 ].sort();
+
+/** What a rotation function does to a secret (`Storage.grantRotateSecret`), sorted. */
+const rotationActions = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+];
 
 /** What `SqsDlq` grants on a failure queue (`grantSendMessages`). */
 const failureDestinationActions = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
@@ -138,6 +150,8 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
         sends: [],
         secrets: [],
         decrypts: [],
+        rotates: [],
+        rotationKeyUse: [],
         logGroups: [],
         consumes: [],
         streamActions: [],
@@ -231,13 +245,27 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
       }
       return true;
     }
-    if (JSON.stringify(actions) === JSON.stringify(['kms:Decrypt'])) {
+    if (JSON.stringify(actions) === JSON.stringify(rotationActions)) {
+      for (const secretResource of resources) {
+        const ref = secretRefs.get(refOf(secretResource));
+        if (!ref) return false;
+        permissions.rotates.push(ref);
+      }
+      return true;
+    }
+    const kmsUse =
+      JSON.stringify(actions) === JSON.stringify(['kms:Decrypt'])
+        ? permissions.decrypts
+        : JSON.stringify(actions) === JSON.stringify(['kms:Decrypt', 'kms:GenerateDataKey'])
+          ? permissions.rotationKeyUse
+          : undefined;
+    if (kmsUse) {
       const onKey = resources.length === 1 && JSON.stringify(resources[0]) === JSON.stringify({ 'Fn::GetAtt': [keyId, 'Arn'] });
       const conditions = statement.Condition?.StringEquals ?? {};
       const viaSecretsManager = JSON.stringify(conditions['kms:ViaService']).includes('"secretsmanager."');
       const secret = secretRefs.get(refOf(conditions['kms:EncryptionContext:SecretARN']));
       if (!onKey || !viaSecretsManager || !secret || Object.keys(statement.Condition ?? {}).length !== 1) return false;
-      permissions.decrypts.push(secret);
+      kmsUse.push(secret);
       return true;
     }
     return false;

@@ -11,6 +11,7 @@ import {
   partitionPrefix,
   queryPage,
   queryPageOfItems,
+  type SealedItems,
 } from './ledger-table.ts';
 
 export class DynamoTenantStore implements TenantStore {
@@ -54,6 +55,14 @@ export class DynamoTenantStore implements TenantStore {
 
 type StoredApiKey = ApiKey & { sealedKey: string; keyHash: string };
 
+/** An API key record keeps the key sealed for reveal (its grant holds only the hash). */
+export const sealedApiKeyValues: SealedItems<{ sealedKey: string }> = {
+  entity: 'apiKey',
+  itemsOfTenant: keys.apiKeysOfTenant,
+  attributes: ['sealedKey'],
+  map: (item, transform) => ({ sealedKey: transform(item.sealedKey) }),
+};
+
 /**
  * Two items per key: the record under the tenant (for listing) and a grant under the key's hash
  * (for authentication with one strongly consistent read). They are written and removed together.
@@ -72,7 +81,13 @@ export class DynamoApiKeyStore implements ApiKeyStore {
           {
             Put: {
               TableName: this.table.name,
-              Item: { ...keys.apiKey(key.tenantId, key.id), entity: 'apiKey', ...key, keyHash, sealedKey: this.box.seal(plaintextKey) },
+              Item: {
+                ...keys.apiKey(key.tenantId, key.id),
+                entity: 'apiKey',
+                ...key,
+                keyHash,
+                ...sealedApiKeyValues.map({ sealedKey: plaintextKey }, (value) => this.box.seal(value)),
+              },
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
@@ -102,7 +117,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
 
   async reveal(tenantId: string, keyId: string): Promise<string | undefined> {
     const stored = await this.getStored(tenantId, keyId);
-    return stored && this.box.open(stored.sealedKey);
+    return stored && sealedApiKeyValues.map(stored, (value) => this.box.open(value)).sealedKey;
   }
 
   list(tenantId: string, page: PageRequest): Promise<Page<ApiKey>> {

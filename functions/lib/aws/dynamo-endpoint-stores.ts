@@ -3,7 +3,7 @@ import type { Endpoint, EventType, Page, PageRequest } from '../core/model.ts';
 import type { EndpointStore, EventTypeStore } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
-import { isConditionFailure, type LedgerTable, partitionPrefix, queryAll, queryPage } from './ledger-table.ts';
+import { isConditionFailure, type LedgerTable, partitionPrefix, queryAll, queryPage, type SealedItems } from './ledger-table.ts';
 
 type StoredEventType = Omit<EventType, 'schema'> & { schemaJson?: string };
 
@@ -52,6 +52,17 @@ function toEventType(stored: StoredEventType): EventType {
   const { schemaJson, ...rest } = stored;
   return { ...rest, ...(schemaJson && { schema: JSON.parse(schemaJson) as Record<string, unknown> }) };
 }
+
+/** An endpoint's signing secrets and its Basic-auth password: sealed at rest. */
+export const sealedEndpointValues: SealedItems<Endpoint> = {
+  entity: 'endpoint',
+  itemsOfTenant: keys.endpointsOfTenant,
+  attributes: ['secrets', 'auth'],
+  map: (endpoint, transform) => ({
+    secrets: endpoint.secrets.map((secret) => ({ ...secret, value: transform(secret.value) })),
+    ...(endpoint.auth && { auth: { ...endpoint.auth, password: transform(endpoint.auth.password) } }),
+  }),
+};
 
 /** Signing secrets and Basic-auth passwords are sealed at rest; the core sees them open. */
 export class DynamoEndpointStore implements EndpointStore {
@@ -168,17 +179,12 @@ export class DynamoEndpointStore implements EndpointStore {
       ...keys.endpoint(endpoint.tenantId, endpoint.id),
       entity: 'endpoint',
       ...endpoint,
-      secrets: endpoint.secrets.map((secret) => ({ ...secret, value: this.box.seal(secret.value) })),
-      ...(endpoint.auth && { auth: { ...endpoint.auth, password: this.box.seal(endpoint.auth.password) } }),
+      ...sealedEndpointValues.map(endpoint, (value) => this.box.seal(value)),
     };
   }
 
   fromItem(item: Record<string, unknown>): Endpoint {
     const stored = stripKeys<Endpoint>(item);
-    return {
-      ...stored,
-      secrets: stored.secrets.map((secret) => ({ ...secret, value: this.box.open(secret.value) })),
-      ...(stored.auth && { auth: { ...stored.auth, password: this.box.open(stored.auth.password) } }),
-    };
+    return { ...stored, ...sealedEndpointValues.map(stored, (value) => this.box.open(value)) };
   }
 }

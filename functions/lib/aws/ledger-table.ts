@@ -16,6 +16,21 @@ export interface LedgerTable {
   readonly retentionDays: number;
 }
 
+/**
+ * Where one kind of item holds values sealed with the SecretBox: the one definition the store
+ * seals and opens with, and the re-seal (reseal.ts) walks, so the two cannot disagree.
+ */
+export interface SealedItems<T> {
+  /** The item kind, for reports. */
+  readonly entity: string;
+  /** The items of a tenant's partition that may hold sealed values (one Query). */
+  readonly itemsOfTenant: (tenantId: string) => { readonly pk: string; readonly skPrefix: string };
+  /** The top-level attributes that hold sealed values, possibly nested. */
+  readonly attributes: readonly string[];
+  /** Those attributes of `item` (the ones present), with `transform` applied to every sealed value in them. */
+  readonly map: (item: T, transform: (value: string) => string) => Partial<T>;
+}
+
 export function expiresAtFor(table: LedgerTable, createdAt: string): number {
   return Math.floor(Date.parse(createdAt) / 1000) + table.retentionDays * 86_400;
 }

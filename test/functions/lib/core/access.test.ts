@@ -25,9 +25,9 @@ function setup(options: { keyCacheSeconds?: number } = {}) {
   const service = new AccessService({
     apiKeys,
     rootKey: {
-      hash: async () => {
+      hashes: async () => {
         rootHashReads++;
-        return hashKey(ROOT_KEY);
+        return [hashKey(ROOT_KEY)];
       },
     },
     clock,
@@ -96,6 +96,26 @@ describe('AccessService.authenticate', () => {
     const s = setup();
     await expect(s.service.authenticate(ROOT_KEY)).resolves.toEqual({ kind: 'root' });
     expect(s.apiKeys.touchCalls).toEqual([]);
+  });
+
+  test('during a root-key hand-over both root keys are the root principal; after it, only the new one', async () => {
+    const NEW_ROOT_KEY = 'root_new_0123456789abcdefghijklmnopqrstuvwxyz';
+    const apiKeys = new InMemoryApiKeyStore();
+    const clock = new FakeClock(T0);
+    let valid = [hashKey(NEW_ROOT_KEY), hashKey(ROOT_KEY)];
+    const service = new AccessService({
+      apiKeys,
+      rootKey: { hashes: async () => valid },
+      clock,
+      ids: ulidIdGenerator(() => clock.now().getTime()),
+    });
+    const findGrant = jest.spyOn(apiKeys, 'findGrant');
+    await expect(service.authenticate(ROOT_KEY)).resolves.toEqual({ kind: 'root' });
+    await expect(service.authenticate(NEW_ROOT_KEY)).resolves.toEqual({ kind: 'root' });
+    expect(findGrant).not.toHaveBeenCalled();
+    valid = [hashKey(NEW_ROOT_KEY)];
+    await expect(service.authenticate(ROOT_KEY)).rejects.toThrow(UnauthorizedError);
+    await expect(service.authenticate(NEW_ROOT_KEY)).resolves.toEqual({ kind: 'root' });
   });
 
   test('a tenant key is a tenant principal with its scopes', async () => {

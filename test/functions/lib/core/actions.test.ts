@@ -112,7 +112,7 @@ function clockAndIds() {
 }
 
 function accessOver(apiKeys: InMemoryApiKeyStore, clock: FakeClock, ids: ReturnType<typeof ulidIdGenerator>): AccessService {
-  return new AccessService({ apiKeys, rootKey: { hash: async () => hashKey(ROOT_KEY) }, clock, ids });
+  return new AccessService({ apiKeys, rootKey: { hashes: async () => [hashKey(ROOT_KEY)] }, clock, ids });
 }
 
 const lobbyWelcome: ActionInput = {

@@ -9,7 +9,7 @@ function setup() {
   const ids = ulidIdGenerator(() => clock.now().getTime());
   const store = new InMemoryTenantStore();
   const apiKeys = new InMemoryApiKeyStore();
-  const access = new AccessService({ apiKeys, rootKey: { hash: async () => hashKey('sk_root') }, clock, ids });
+  const access = new AccessService({ apiKeys, rootKey: { hashes: async () => [hashKey('sk_root')] }, clock, ids });
   const directory = new TenantDirectory(store, clock, 5);
   const service = new TenantService({ tenants: store, access, clock, ids, directory });
   return { clock, store, apiKeys, directory, service };
