@@ -4,6 +4,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { methodsOf } from '../../functions/lib/api/route-table.ts';
 import type { ApiFunctionDescription } from '../description.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 
@@ -30,6 +31,7 @@ const httpMethods: Readonly<Record<string, apigwv2.HttpMethod>> = {
   PUT: apigwv2.HttpMethod.PUT,
   PATCH: apigwv2.HttpMethod.PATCH,
   DELETE: apigwv2.HttpMethod.DELETE,
+  HEAD: apigwv2.HttpMethod.HEAD,
 };
 
 /** HTTP API variables only (the REST API's `AccessLogField` helpers name some that do not exist here). */
@@ -114,14 +116,17 @@ export class IngestApi extends Construct {
 
   /** Routes `METHOD path` to the function (Lambda proxy, payload 2.0); each route key once. */
   addLambdaRoute(route: ApiFunctionDescription, routeFunction: SluiceFunction): void {
-    const method = httpMethods[route.method];
-    if (method === undefined) throw new Error(`Route ${route.name}: unsupported HTTP method ${route.method}`);
+    const methods = methodsOf(route.method).map((name) => {
+      const method = httpMethods[name];
+      if (method === undefined) throw new Error(`Route ${route.name}: unsupported HTTP method ${name}`);
+      return method;
+    });
     const routeKey = `${route.method} ${route.path}`;
     if (this.routeKeys.has(routeKey)) throw new Error(`Route ${routeKey} is declared twice`);
     this.routeKeys.add(routeKey);
     this.httpApi.addRoutes({
       path: route.path,
-      methods: [method],
+      methods,
       integration: new HttpLambdaIntegration(`${constructIdFor(route.name)}Integration`, routeFunction.lambdaFunction),
     });
   }

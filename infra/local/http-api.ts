@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { methodsOf } from '../../functions/lib/api/route-table.ts';
 import { type ApiFunctionDescription, apiFunctions } from '../description.ts';
 import { invoke, type LambdaHandler, loadHandler } from './lambda-runtime.ts';
 
@@ -73,8 +74,8 @@ export function toApiGatewayEvent(
   };
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 
@@ -143,22 +144,30 @@ export async function startHttpApi(options: HttpApiOptions): Promise<LocalHttpAp
       return answer.status;
     }
     const candidates = routes.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
-    const hit = candidates.find((c) => c.route.fn.method === req.method);
+    const hit = candidates.find((c) => methodsOf(c.route.fn.method).includes(req.method ?? ''));
     if (!hit?.match) {
       const status = candidates.length > 0 ? 405 : 404;
-      send(res, status, {
-        error: {
-          code: status === 404 ? 'not_found' : 'method_not_allowed',
-          message:
-            status === 404 ? `no route for ${req.method} ${path}; see GET /v1/openapi.json` : `${req.method} is not allowed on ${path}`,
+      const allow = candidates.flatMap((c) => methodsOf(c.route.fn.method)).join(', ');
+      send(
+        res,
+        status,
+        {
+          error: {
+            code: status === 404 ? 'not_found' : 'method_not_allowed',
+            message:
+              status === 404
+                ? `no route for ${req.method} ${path}; see GET /v1/openapi.json`
+                : `${req.method} is not allowed on ${path}; use ${allow}`,
+          },
         },
-      });
+        status === 405 ? { allow } : {},
+      );
       return status;
     }
     const { route, match } = hit;
     const pathParameters = Object.fromEntries(route.paramNames.map((name, i) => [name, match[i + 1] ?? '']));
     const event = toApiGatewayEvent(req, body, {
-      routeKey: `${route.fn.method} ${route.fn.path}`,
+      routeKey: `${req.method} ${route.fn.path}`,
       ...(route.paramNames.length > 0 && { pathParameters }),
     });
     try {

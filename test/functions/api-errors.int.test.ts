@@ -187,12 +187,12 @@ describe('API errors (§8)', () => {
     expectError(await call('GET', '/v1/messages?limit=1000', { key: tenant.key }), 400, 'validation_failed');
   });
 
-  test('a non-JSON content type is refused with a hint', async () => {
+  test('a non-JSON content type is refused with 415 and a hint', async () => {
     const response = await call('POST', '/v1/messages', {
       key: tenant.key,
       body: 'type=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
-    expect(expectError(response, 400, 'validation_failed').message).toMatch(/application\/json/);
+    expect(expectError(response, 415, 'unsupported_media_type').message).toMatch(/application\/json/);
   });
 });

@@ -331,8 +331,8 @@ const rows: Row[] = [
       body: 'type=x',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     }),
-    status: 400,
-    code: 'validation_failed',
+    status: 415,
+    code: 'unsupported_media_type',
     says: /application\/json/,
   },
   {

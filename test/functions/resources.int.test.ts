@@ -78,7 +78,11 @@ describe('tenants and API keys', () => {
     expect(refused.length).toBeGreaterThanOrEqual(3);
     for (const answer of refused) {
       expect(answer.headers.get('retry-after')).toBe('1');
-      expect(answer.body.error).toEqual({ code: 'rate_limited', message: 'this tenant is over its ingest budget; retry in 1 s' });
+      expect(answer.body.error).toEqual({
+        code: 'rate_limited',
+        message: 'this tenant is over its ingest budget; retry in 1 s',
+        requestId: expect.any(String),
+      });
     }
     expect((await Promise.all(Array.from({ length: 6 }, () => post(other)))).map((r) => r.status)).toEqual(Array(6).fill(202));
 

@@ -23,7 +23,7 @@ import {
   streamConsumers,
 } from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
-import { routeTable } from '#lib/api/route-table';
+import { methodsOf, routeTable } from '#lib/api/route-table';
 import { newDispatchedMessagePattern } from '#lib/aws/ledger-keys';
 import { DEFAULT_CACHE_SECONDS } from '#lib/core/cache';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from '#lib/core/ingest-budget';
@@ -473,7 +473,8 @@ describe('SluiceStack', () => {
       for (const name of ['get-inbox-item', 'reveal-api-key', 'create-action', 'list-action-triggers', 'post-hook', 'get-hook']) {
         expect(routeTable.map((route) => route.name)).toContain(name);
       }
-      template.resourceCountIs('AWS::ApiGatewayV2::Route', routeTable.length);
+      // Every GET route also answers HEAD.
+      template.resourceCountIs('AWS::ApiGatewayV2::Route', routeTable.flatMap((route) => methodsOf(route.method)).length);
       const integrations = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration');
       const routes = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route'));
       const integratedFunctions = new Set<string>();

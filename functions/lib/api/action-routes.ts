@@ -143,7 +143,7 @@ export const postHook = defineRoute({
   tag: 'Inbound hooks',
   summary: 'Trigger an action (key in `x-webhook-apikey`)',
   access: 'public',
-  headers: z.object({ 'x-webhook-apikey': z.string().meta({ description: 'An API key with the inbound scope' }) }),
+  hookKey: 'header',
   body: HookBody,
   responses: { 200: { description: 'Sent to the targeted devices', schema: HookSuccess }, ...hookErrors },
 });
@@ -153,6 +153,7 @@ export const getHook = defineRoute({
   tag: 'Inbound hooks',
   summary: 'Trigger an action from a URL: `?api_key=…&payload=<URL-encoded base64 of the POST body>`',
   access: 'public',
-  query: z.object({ api_key: z.string().optional(), payload: z.string().optional() }),
+  hookKey: 'query',
+  query: z.object({ payload: z.string().optional().meta({ description: 'URL-encoded base64 of the POST body' }) }),
   responses: { 200: { description: 'Sent to the targeted devices', schema: HookSuccess }, ...hookErrors },
 });

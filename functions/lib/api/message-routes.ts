@@ -76,6 +76,7 @@ export const DeliveryView = z
     eventType: z.string(),
     status: DeliveryStatus,
     attemptCount: z.number(),
+    scheduledAttempts: z.number().meta({ description: 'Attempts made on the retry schedule; manual attempts do not use up a retry' }),
     nextAttemptAt: z.string().optional(),
     lastAttemptAt: z.string().optional(),
     lastStatusCode: z.number().optional(),

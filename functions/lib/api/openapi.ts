@@ -13,7 +13,10 @@ export const getOpenApi = defineRoute({
   tag: 'Meta',
   summary: 'This document',
   access: 'public',
-  responses: { 200: { description: 'OpenAPI 3.1 document', schema: z.record(z.string(), z.unknown()) } },
+  responses: {
+    200: { description: 'OpenAPI 3.1 document', schema: z.record(z.string(), z.unknown()) },
+    429: { description: "Over the API stage's request rate (deployed stacks)" },
+  },
 });
 
 function isRouteSpec(value: unknown): value is RouteSpec {
@@ -36,6 +39,19 @@ export function openApiDocument(): Record<string, unknown> {
     scheme: 'bearer',
     description: 'A tenant API key (`sk_…`), or the root key for /v1/tenants',
   });
+  // The inbound hooks keep the seed's way of passing a key (contract §7).
+  registry.registerComponent('securitySchemes', 'hookKeyHeader', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-webhook-apikey',
+    description: 'An API key with the inbound (or admin) scope',
+  });
+  registry.registerComponent('securitySchemes', 'hookKeyQuery', {
+    type: 'apiKey',
+    in: 'query',
+    name: 'api_key',
+    description: 'The same key in the URL, for callers that can only open a URL',
+  });
   for (const spec of routeSpecs) {
     registry.registerPath({
       method: spec.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete',
@@ -43,6 +59,10 @@ export function openApiDocument(): Record<string, unknown> {
       operationId: spec.name,
       summary: spec.summary,
       tags: [spec.tag],
+      // Public routes say so (`security: []`), or name the hooks' own scheme.
+      ...(spec.access === 'public' && {
+        security: spec.hookKey ? [{ [spec.hookKey === 'header' ? 'hookKeyHeader' : 'hookKeyQuery']: [] }] : [],
+      }),
       ...(spec.access !== 'public' && {
         security: [{ apiKey: [] }],
         description: `${spec.description ?? ''}${spec.description ? '\n\n' : ''}Access: ${spec.access === 'root' ? 'root key' : `scope ${spec.access.join(' or ')} (admin always)`}.`,
@@ -74,6 +94,7 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: 'Sluice API',
       version: '1.0.0',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       description:
         'Send webhooks to your customers, and receive webhooks that trigger actions. Errors: `{"error":{"code","message","details"}}`.',
     },

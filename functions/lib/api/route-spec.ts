@@ -22,6 +22,8 @@ export interface RouteSpecInput<B extends z.ZodType | undefined, Q extends z.Zod
   readonly maxBodyBytes?: number;
   /** Headers the route reads, for the OpenAPI document. */
   readonly headers?: z.ZodObject;
+  /** A public route that authenticates its own way: the inbound hooks' key in a header or the query. */
+  readonly hookKey?: 'header' | 'query';
   readonly responses: Readonly<Record<number, ResponseSpec>>;
 }
 
@@ -103,6 +105,7 @@ export const ErrorBody = z
       code: z.string().meta({ example: 'validation_failed' }),
       message: z.string().meta({ description: 'What is wrong and how to fix it.' }),
       details: z.array(z.object({ path: z.string().optional(), message: z.string() })).optional(),
+      requestId: z.string().optional().meta({ description: 'The `x-request-id` of this answer: quote it when reporting a problem' }),
     }),
   })
   .meta({ id: 'Error' });
@@ -115,7 +118,13 @@ export const PageQuery = z.strictObject({
 export const IdParams = z.strictObject({ id: z.string().min(1).max(64) });
 
 export function pageOf<T extends z.ZodType>(item: T, id: string) {
-  return z.object({ data: z.array(item), nextCursor: z.string().optional() }).meta({ id });
+  return z
+    .object({
+      data: z.array(item),
+      done: z.boolean().meta({ description: 'True on the last page: there is nothing after it' }),
+      nextCursor: z.string().optional().meta({ description: 'Present unless done: pass it as `cursor` for the next page' }),
+    })
+    .meta({ id });
 }
 
 export const errorResponses = {

@@ -56,3 +56,8 @@ export const routeTable = [
 ] as const satisfies readonly RouteEntry[];
 
 export type RouteName = (typeof routeTable)[number]['name'];
+
+/** The methods a route answers: every GET route also answers HEAD (the same headers, no body). */
+export function methodsOf(method: string): readonly string[] {
+  return method === 'GET' ? ['GET', 'HEAD'] : [method];
+}

@@ -152,7 +152,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
               ...(before && { ':before': before }),
             },
             ScanIndexForward: false,
-            Limit: page.limit,
+            Limit: page.limit + 1,
           }),
         );
         return { entries: (result.Items ?? []) as { pk: string; sk: string; id: string }[], more: result.LastEvaluatedKey !== undefined };

@@ -142,7 +142,8 @@ async function queryRaw(
           ScanIndexForward: false,
           ...input,
           TableName: table.name,
-          Limit: page.limit,
+          // One more than the page: if it comes back, there is a next page; if not, this page is the last.
+          Limit: page.limit + 1,
           ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
         }),
       );
@@ -154,7 +155,7 @@ async function queryRaw(
     items.push(...(result.Items ?? []));
     lastKey = result.LastEvaluatedKey;
     exclusiveStartKey = lastKey;
-    if (!lastKey || items.length >= page.limit) break;
+    if (!lastKey || items.length > page.limit) break;
   }
   if (items.length > page.limit) {
     items.length = page.limit;

@@ -64,6 +64,10 @@ export class ForbiddenDestinationError extends SluiceError {
   readonly code = 'forbidden_destination';
 }
 
+export class UnsupportedMediaTypeError extends SluiceError {
+  readonly code = 'unsupported_media_type';
+}
+
 export class RateLimitedError extends SluiceError {
   readonly code = 'rate_limited';
   /** Seconds until a retry may succeed; the edge sends it as `Retry-After`. */

@@ -5,14 +5,16 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { HookBody } from '../api/action-routes.ts';
 import { MAX_JSON_DEPTH } from '../api/route-spec.ts';
 import { sluice } from '../container.ts';
 import { PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError } from '../core/errors.ts';
-import { errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './http.ts';
+import { correlate, errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './http.ts';
 import { parseJsonText } from './json-text.ts';
 import { logger } from './observability.ts';
+import { isDependencyOutage, OUTAGE_RETRY_AFTER_SECONDS } from './outage.ts';
 
 /** Inbound calls are small commands; anything bigger is refused before it is parsed. */
 export const MAX_HOOK_BYTES = 16 * 1024;
@@ -30,8 +32,17 @@ const hookErrors: MiddlewareObj<HttpEvent, HttpResult> = {
       request.response = json(statusOf[error.code] ?? 400, { message: 'Error', error: error.message }, errorHeaders(error));
       return;
     }
+    if (isDependencyOutage(error)) {
+      logger.warn('dependency unavailable', { error: error as Error });
+      request.response = json(
+        503,
+        { message: 'Error', error: `a service Sluice depends on is briefly unavailable; retry in ${OUTAGE_RETRY_AFTER_SECONDS} s` },
+        { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) },
+      );
+      return;
+    }
     logger.error('unhandled error in an inbound hook', { error: error as Error });
-    request.response = json(500, { message: 'Error', error: 'Sluice could not process the hook; it is safe to retry' });
+    request.response = json(500, { message: 'Error', error: 'Sluice could not process the hook; the error is logged under x-request-id' });
   },
 };
 
@@ -47,8 +58,9 @@ function parseHook(jsonText: string | undefined): z.infer<typeof HookBody> {
 }
 
 export function hookHandler(extract: (event: HttpEvent) => HookRequest) {
-  return middy<HttpEvent, HttpResult>()
+  return middy<HttpEvent, HttpResult, Error, Context & { requestId?: string }>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(correlate())
     .use(hookErrors)
     .handler(async (event) => {
       const rawSize = event.body ? Buffer.byteLength(event.body) : 0;

@@ -12,10 +12,11 @@ import type { Infer, RouteSpec } from '../api/route-spec.ts';
 import { DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH, RawJson } from '../api/route-spec.ts';
 import { type Sluice, sluice } from '../container.ts';
 import { authorize } from '../core/access.ts';
-import { PayloadTooLargeError, RateLimitedError, SluiceError, ValidationError } from '../core/errors.ts';
+import { PayloadTooLargeError, RateLimitedError, SluiceError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.ts';
 import type { Principal } from '../core/model.ts';
 import { type JsonText, parseJsonText } from './json-text.ts';
 import { logger } from './observability.ts';
+import { isDependencyOutage, OUTAGE_RETRY_AFTER_SECONDS } from './outage.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -41,7 +42,7 @@ export interface Reply {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type AnyInput = HttpInput<Schema, Schema, Schema>;
-type HttpContext = Context & { sluice: Partial<Mutable<Omit<AnyInput, 'event'>>> };
+type HttpContext = Context & { sluice: Partial<Mutable<Omit<AnyInput, 'event'>>>; requestId?: string };
 type Middleware = MiddlewareObj<HttpEvent, HttpResult, Error, HttpContext>;
 
 export const statusOf: Readonly<Record<string, number>> = {
@@ -53,17 +54,16 @@ export const statusOf: Readonly<Record<string, number>> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unknown_event_type: 422,
   schema_mismatch: 422,
   rate_limited: 429,
 };
 
 export function json(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): HttpResult {
-  return {
-    statusCode: status,
-    headers: { 'content-type': 'application/json', ...headers },
-    ...(body !== undefined && { body: stringify(body) }),
-  };
+  // No body, no content type: a 204 says nothing about a representation it does not have.
+  if (body === undefined) return { statusCode: status, headers: { ...headers } };
+  return { statusCode: status, headers: { 'content-type': 'application/json', ...headers }, body: stringify(body) };
 }
 
 /** `JSON.stringify`, with each `RawJson` written as its own text (a placeholder no client can guess, then spliced). */
@@ -80,26 +80,88 @@ export function errorHeaders(error: SluiceError): Record<string, string> {
   return error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
 }
 
-export function errorResult(error: SluiceError): HttpResult {
+export function errorResult(error: SluiceError, requestId?: string): HttpResult {
   return json(
     statusOf[error.code] ?? 400,
-    { error: { code: error.code, message: error.message, ...(error.details && { details: error.details }) } },
+    {
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.details && { details: error.details }),
+        ...(requestId && { requestId }),
+      },
+    },
     errorHeaders(error),
   );
 }
 
-/** Domain errors become the contract's error body; anything else is a logged 500 with no internals. */
+/** A request id a client may choose: short, printable, no spaces (it is logged and echoed). */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{8,128}$/;
+
+/** The request's id: the client's `x-request-id` when well-formed, otherwise API Gateway's (or the invocation's). */
+export function requestIdOf(event: HttpEvent, context: Context): string {
+  const given = event.headers?.['x-request-id'];
+  if (given && CLIENT_REQUEST_ID.test(given)) return given;
+  return event.requestContext?.requestId || context.awsRequestId || randomUUID();
+}
+
+/**
+ * Correlation: every answer carries `x-request-id`, the JSON log lines of the request carry
+ * `requestId`, and so do error bodies, so a client's report leads straight to the log.
+ */
+type CorrelatedContext = Context & { requestId?: string };
+
+export function correlate(): MiddlewareObj<HttpEvent, HttpResult, Error, CorrelatedContext> {
+  const stamp = (request: { response: HttpResult | null | undefined; context: CorrelatedContext }) => {
+    if (!request.response || !request.context.requestId) return;
+    request.response = { ...request.response, headers: { ...request.response.headers, 'x-request-id': request.context.requestId } };
+  };
+  return {
+    before: async (request) => {
+      request.context.requestId = requestIdOf(request.event, request.context);
+      logger.appendKeys({ requestId: request.context.requestId });
+    },
+    after: async (request) => stamp(request),
+    onError: async (request) => stamp(request),
+  };
+}
+
+/**
+ * Domain errors become the contract's error body. A dependency that is briefly unreachable or
+ * throttling is a 503 with `Retry-After` (try again soon); anything else is a logged 500 with no
+ * internals, which is not worth retrying blindly.
+ */
 function mapErrors(): Middleware {
   return {
     onError: async (request) => {
       const { error } = request;
+      const requestId = request.context.requestId;
       if (error instanceof SluiceError) {
-        request.response = errorResult(error);
+        request.response = errorResult(error, requestId);
+        return;
+      }
+      if (isDependencyOutage(error)) {
+        logger.warn('dependency unavailable', { error: error as Error });
+        request.response = json(
+          503,
+          {
+            error: {
+              code: 'service_unavailable',
+              message: `a service Sluice depends on is briefly unavailable; retry in ${OUTAGE_RETRY_AFTER_SECONDS} s`,
+              ...(requestId && { requestId }),
+            },
+          },
+          { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) },
+        );
         return;
       }
       logger.error('unhandled error', { error: error as Error });
       request.response = json(500, {
-        error: { code: 'internal_error', message: 'Sluice could not complete the request; it is safe to retry' },
+        error: {
+          code: 'internal_error',
+          message: 'Sluice could not complete the request; the error is logged under this request id',
+          ...(requestId && { requestId }),
+        },
       });
     },
   };
@@ -166,7 +228,7 @@ function parseInput(spec: RouteSpec): Middleware {
         if (text === undefined || text.trim() === '') throw new ValidationError('a JSON request body is required');
         const contentType = event.headers?.['content-type'];
         if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
-          throw new ValidationError(`send the body as application/json (got '${contentType}')`);
+          throw new UnsupportedMediaTypeError(`send the body as application/json (got '${contentType}')`);
         }
         input.json = parseJsonText(text, MAX_JSON_DEPTH);
         input.body = validate(spec.body, input.json.value, '', 'the request body');
@@ -198,17 +260,24 @@ export function httpHandler<B extends Schema, Q extends Schema, P extends Schema
 ) {
   return middy<HttpEvent, HttpResult, Error, HttpContext>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(correlate())
     .use(mapErrors())
     .use(limitBodySize(spec))
     .use(authenticate(spec))
     .use(parseInput(spec))
     .handler(async (event, context) => {
       const reply = await run({ ...(context.sluice as Omit<HttpInput<B, Q, P>, 'event'>), event });
-      return json(reply.status, reply.body, reply.headers);
+      const result = json(reply.status, reply.body, reply.headers);
+      // HEAD is GET without the body (its headers, content-type included, stay).
+      if (event.requestContext?.http?.method === 'HEAD') {
+        const { body: _body, ...head } = result;
+        return head;
+      }
+      return result;
     });
 }
 
-/** `{ data, nextCursor }`: the list shape of every paginated route. */
+/** `{ data, done, nextCursor? }`: the list shape of every paginated route; `done` says this is the last page. */
 export function page<T, V>(result: { items: readonly T[]; nextCursor?: string }, view: (item: T) => V) {
-  return { data: result.items.map(view), ...(result.nextCursor && { nextCursor: result.nextCursor }) };
+  return { data: result.items.map(view), done: !result.nextCursor, ...(result.nextCursor && { nextCursor: result.nextCursor }) };
 }

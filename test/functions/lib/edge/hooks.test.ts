@@ -134,7 +134,7 @@ describe('hookHandler: errors in the §7 shape', () => {
     expect(trigger).toHaveBeenCalledWith('sk_inbound', { eventId: 'lobby-welcome' }, '203.0.113.7');
     expect(result).toEqual({
       statusCode: 429,
-      headers: { 'content-type': 'application/json', 'retry-after': '1' },
+      headers: { 'content-type': 'application/json', 'retry-after': '1', 'x-request-id': 'req-1' },
       body: JSON.stringify({ message: 'Error', error: 'too many triggers for this key: at most 10 a second' }),
     });
   });
@@ -161,7 +161,7 @@ describe('hookHandler: errors in the §7 shape', () => {
     const result = await postHook(postEvent('{"event_id":"nope"}'), context);
     expect(result).toEqual({
       statusCode: 404,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-request-id': 'req-1' },
       body: JSON.stringify({ message: 'Error', error: "action for event_id 'nope' does not exist" }),
     });
   });

@@ -13,6 +13,7 @@ import {
   SluiceError,
   UnauthorizedError,
   UnknownEventTypeError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from '../../../../functions/lib/core/errors.ts';
 import type { MessageService } from '../../../../functions/lib/core/messages.ts';
@@ -39,6 +40,7 @@ const cases: readonly [SluiceError, number][] = [
   [new NotFoundError('endpoint', 'ep_1'), 404],
   [new ConflictError('exists'), 409],
   [new PayloadTooLargeError('too big'), 413],
+  [new UnsupportedMediaTypeError('form'), 415],
   [new UnknownEventTypeError('lock.unlocked'), 422],
   [new SchemaMismatchError('does not match'), 422],
   [new RateLimitedError('slow down'), 429],
@@ -151,8 +153,10 @@ describe('Retry-After on a 429', () => {
     expect(ingest).toHaveBeenCalledWith('ten_A', 'lock.unlocked', { value: { lockId: 'L-1' }, text: '{"lockId":"L-1"}' }, undefined);
     expect(result).toEqual({
       statusCode: 429,
-      headers: { 'content-type': 'application/json', 'retry-after': '1' },
-      body: JSON.stringify({ error: { code: 'rate_limited', message: 'this tenant is over its ingest budget; retry in 0.25 s' } }),
+      headers: { 'content-type': 'application/json', 'retry-after': '1', 'x-request-id': 'req-1' },
+      body: JSON.stringify({
+        error: { code: 'rate_limited', message: 'this tenant is over its ingest budget; retry in 0.25 s', requestId: 'req-1' },
+      }),
     });
   });
 });
@@ -170,8 +174,82 @@ describe('json and page helpers', () => {
     expect(json(204, undefined).body).toBeUndefined();
   });
 
-  test('page wraps items as {data, nextCursor?}', () => {
-    expect(page({ items: [1, 2], nextCursor: 'c' }, (n) => n * 10)).toEqual({ data: [10, 20], nextCursor: 'c' });
-    expect(page({ items: [] }, (n: number) => n)).toEqual({ data: [] });
+  test('page wraps items as {data, done, nextCursor?}', () => {
+    expect(page({ items: [1, 2], nextCursor: 'c' }, (n) => n * 10)).toEqual({ data: [10, 20], done: false, nextCursor: 'c' });
+    expect(page({ items: [] }, (n: number) => n)).toEqual({ data: [], done: true });
+  });
+});
+
+describe('HTTP conventions at the edge', () => {
+  const principal: Principal = { kind: 'tenant', tenantId: 'ten_A', keyId: 'key_A', scopes: ['ingest'] };
+  const context = { functionName: 'create-message', awsRequestId: 'aws-req-0001' } as unknown as Parameters<typeof createMessageHandler>[1];
+  const post = (headers: Record<string, string> = {}, body = JSON.stringify({ type: 'lock.unlocked', payload: {} })) =>
+    ({
+      version: '2.0',
+      routeKey: 'POST /v1/messages',
+      rawPath: '/v1/messages',
+      rawQueryString: '',
+      headers: { authorization: 'Bearer sk_test', 'content-type': 'application/json', ...headers },
+      body,
+      isBase64Encoded: false,
+      requestContext: { requestId: 'apigw-req-0001', http: { method: 'POST', path: '/v1/messages', sourceIp: '203.0.113.7' } },
+    }) as unknown as HttpEvent;
+  const withIngest = (ingest: MessageService['ingest']) => {
+    mockApp.current = {
+      access: { authenticate: async () => principal } as unknown as Sluice['access'],
+      messages: { ingest } as unknown as Sluice['messages'],
+    };
+  };
+
+  test('a dependency outage (connection refused, throttling) is 503 service_unavailable with Retry-After, not 500', async () => {
+    for (const outage of [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException', $fault: 'client' }),
+      Object.assign(new Error('fetch failed'), { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) }),
+    ]) {
+      withIngest(async () => {
+        throw outage;
+      });
+      const result = await createMessageHandler(post(), context);
+      expect(result).toMatchObject({ statusCode: 503, headers: { 'retry-after': '1', 'x-request-id': 'apigw-req-0001' } });
+      expect(parseBody(result.body)).toEqual({
+        error: { code: 'service_unavailable', message: expect.stringMatching(/retry in 1 s/), requestId: 'apigw-req-0001' },
+      });
+    }
+  });
+
+  test('a bug is still 500 internal_error, and no longer claims a retry is safe', async () => {
+    withIngest(async () => {
+      throw new TypeError('undefined is not a function');
+    });
+    const result = await createMessageHandler(post(), context);
+    expect(result.statusCode).toBe(500);
+    expect(JSON.stringify(parseBody(result.body))).not.toMatch(/safe to retry/);
+  });
+
+  test('a well-formed x-request-id is kept and echoed; a malformed one is replaced', async () => {
+    withIngest(async () => {
+      throw new ValidationError('nope');
+    });
+    const kept = await createMessageHandler(post({ 'x-request-id': 'client-trace-42:abc' }), context);
+    expect(kept.headers?.['x-request-id']).toBe('client-trace-42:abc');
+    expect(parseBody(kept.body)).toMatchObject({ error: { requestId: 'client-trace-42:abc' } });
+    const replaced = await createMessageHandler(post({ 'x-request-id': 'bad id with spaces\r\n' }), context);
+    expect(replaced.headers?.['x-request-id']).toBe('apigw-req-0001');
+  });
+
+  test('a body that is not JSON by content type is 415 unsupported_media_type', async () => {
+    withIngest(async () => {
+      throw new Error('not reached');
+    });
+    const result = await createMessageHandler(post({ 'content-type': 'text/plain' }), context);
+    expect(result.statusCode).toBe(415);
+    expect(parseBody(result.body)).toMatchObject({
+      error: { code: 'unsupported_media_type', message: expect.stringMatching(/application\/json/) },
+    });
+  });
+
+  test('an answer without a body has no content-type', () => {
+    expect(json(204, undefined)).toEqual({ statusCode: 204, headers: {} });
   });
 });

@@ -1,0 +1,180 @@
+/**
+ * Integration (real local stack): the conventions clients and SDK generators rely on. The served
+ * OpenAPI document passes Redocly's recommended lint with no problem; live answers match the
+ * schemas it declares, with no undeclared field; and the HTTP semantics hold (request ids, 405
+ * with Allow, HEAD, 415, 204 without a content type, 400 for malformed percent-encoding, a
+ * `done` flag on lists).
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { Receiver } from '../support/receiver.ts';
+import { call, createEndpoint, createTenant, eventually, postMessage, putEventType, type TestTenant, testStack } from '../support/stack.ts';
+
+type Json = Record<string, unknown>;
+
+/** Every object schema that lists its properties admits no others: an undeclared field in an answer fails. */
+function closeObjects(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(closeObjects);
+  if (typeof node !== 'object' || node === null) return node;
+  const copy = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, closeObjects(value)])) as Json;
+  if (copy.type === 'object' && copy.properties && copy.additionalProperties === undefined) copy.additionalProperties = false;
+  return copy;
+}
+
+const pointer = (...parts: string[]) => parts.map((part) => part.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
+
+describe('the OpenAPI document', () => {
+  let doc: Json;
+
+  beforeAll(async () => {
+    doc = (await call<Json>('GET', '/v1/openapi.json')).body;
+  });
+
+  test('passes `redocly lint` (recommended rules) with no error and no warning', () => {
+    const linted = spawnSync(process.execPath, [path.join('test', 'support', 'openapi-lint.mts')], {
+      input: JSON.stringify(doc),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(linted.stderr).toBe('');
+    expect(JSON.parse(linted.stdout)).toEqual([]);
+  });
+
+  test('live answers match their declared schemas, field for field', async () => {
+    const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+    ajv.addSchema({ ...(closeObjects(doc) as Json), $id: 'openapi.json' });
+    const check = async (method: string, route: string, template: string, status: number, options: Parameters<typeof call>[2] = {}) => {
+      const response = await call(method, route, options);
+      expect({ route, status: response.status }).toEqual({ route, status });
+      const ref = `openapi.json#/${pointer('paths', template, method.toLowerCase(), 'responses', String(status), 'content', 'application/json', 'schema')}`;
+      const validate = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref });
+      const valid = validate(response.body);
+      expect({ route, errors: valid ? [] : validate.errors }).toEqual({ route, errors: [] });
+      return response.body as Json;
+    };
+
+    const receiver = await Receiver.start();
+    try {
+      const tenant = (await check('POST', '/v1/tenants', '/v1/tenants', 201, {
+        key: testStack().rootKey,
+        body: { name: 'conventions' },
+      })) as {
+        id: string;
+        apiKey: string;
+      };
+      const key = tenant.apiKey;
+      await check('PUT', '/v1/event-types/conventions.check', '/v1/event-types/{name}', 201, {
+        key,
+        body: { description: 'd', schema: { type: 'object' } },
+      });
+      const endpoint = await check('POST', '/v1/endpoints', '/v1/endpoints', 201, {
+        key,
+        body: { url: receiver.url, headers: { 'X-A': 'b' } },
+      });
+      const message = await check('POST', '/v1/messages', '/v1/messages', 202, {
+        key,
+        body: { type: 'conventions.check', payload: { a: 1 } },
+      });
+      await eventually(async () => receiver.requests[0], 'the delivery');
+      await check('GET', '/v1/messages', '/v1/messages', 200, { key });
+      await check('GET', `/v1/messages/${message.id}`, '/v1/messages/{id}', 200, { key });
+      const deliveries = await check('GET', `/v1/messages/${message.id}/deliveries`, '/v1/messages/{id}/deliveries', 200, { key });
+      const deliveryId = (deliveries.data as { id: string }[])[0]?.id ?? '';
+      await eventually(async () => {
+        const delivery = await call<{ status: string }>('GET', `/v1/deliveries/${deliveryId}`, { key });
+        return delivery.body.status === 'succeeded' ? true : undefined;
+      }, 'the delivery to succeed');
+      await check('GET', `/v1/deliveries/${deliveryId}`, '/v1/deliveries/{id}', 200, { key });
+      await check('GET', '/v1/endpoints', '/v1/endpoints', 200, { key });
+      await check('GET', `/v1/endpoints/${endpoint.id}`, '/v1/endpoints/{id}', 200, { key });
+      await check('GET', `/v1/endpoints/${endpoint.id}/deliveries`, '/v1/endpoints/{id}/deliveries', 200, { key });
+      await check('GET', '/v1/event-types', '/v1/event-types', 200, { key });
+      await check('GET', '/v1/api-keys', '/v1/api-keys', 200, { key });
+      await check('GET', '/v1/dead-letters', '/v1/dead-letters', 200, { key });
+      await check('POST', '/v1/messages', '/v1/messages', 400, { key, body: { type: 'conventions.check' } });
+      await check('GET', '/v1/endpoints/ep_01ZZZZZZZZZZZZZZZZZZZZZZZZ', '/v1/endpoints/{id}', 404, { key });
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('HTTP semantics', () => {
+  let tenant: TestTenant;
+
+  beforeAll(async () => {
+    tenant = await createTenant();
+    await putEventType(tenant, 'conventions.http');
+  });
+
+  const raw = (method: string, route: string, init: RequestInit = {}) =>
+    fetch(`${testStack().apiUrl}${route}`, { method, ...init, headers: { authorization: `Bearer ${tenant.key}`, ...init.headers } });
+
+  test('every answer carries x-request-id; a well-formed one sent by the client is kept and named in errors', async () => {
+    const plain = await raw('GET', '/v1/endpoints');
+    expect(plain.headers.get('x-request-id')).toMatch(/^\S{8,}$/);
+    const traced = await raw('GET', '/v1/endpoints/ep_01ZZZZZZZZZZZZZZZZZZZZZZZZ', { headers: { 'x-request-id': 'trace-0123456789' } });
+    expect(traced.headers.get('x-request-id')).toBe('trace-0123456789');
+    expect(((await traced.json()) as { error: { requestId: string } }).error.requestId).toBe('trace-0123456789');
+    const forged = await raw('GET', '/v1/endpoints', { headers: { 'x-request-id': 'no spaces allowed here' } });
+    expect(forged.headers.get('x-request-id')).not.toBe('no spaces allowed here');
+  });
+
+  test('a method the path does not have: 405 method_not_allowed with Allow', async () => {
+    const response = await raw('PUT', '/v1/messages');
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST, GET, HEAD');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+  });
+
+  test('HEAD on a GET route: the same status and headers, no body', async () => {
+    const get = await raw('GET', '/v1/endpoints');
+    const head = await raw('HEAD', '/v1/endpoints');
+    expect(head.status).toBe(get.status);
+    expect(head.headers.get('content-type')).toBe('application/json');
+    expect(await head.text()).toBe('');
+    expect((await raw('HEAD', '/v1/endpoints/ep_01ZZZZZZZZZZZZZZZZZZZZZZZZ')).status).toBe(404);
+  });
+
+  test('a body that is not JSON by content type: 415 unsupported_media_type', async () => {
+    const response = await raw('POST', '/v1/messages', { body: 'type=x', headers: { 'content-type': 'text/plain' } });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unsupported_media_type');
+  });
+
+  test('204 answers carry no content type', async () => {
+    const endpoint = await createEndpoint(tenant, { url: 'http://127.0.0.1:9/gone' });
+    const response = await raw('DELETE', `/v1/endpoints/${endpoint.id}`);
+    expect(response.status).toBe(204);
+    expect(response.headers.get('content-type')).toBeNull();
+    expect(await response.text()).toBe('');
+  });
+
+  test('malformed percent-encoding in a path: 400, not 500', async () => {
+    const response = await raw('GET', '/v1/endpoints/%E0%A4%A');
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'validation_failed',
+      message: expect.stringMatching(/percent-encoding/),
+    });
+  });
+
+  test('lists say when they are done: a full last page is not followed by an empty one', async () => {
+    for (let i = 0; i < 4; i++) await postMessage(tenant, 'conventions.http', { i });
+    const first = await call<{ data: unknown[]; done: boolean; nextCursor?: string }>('GET', '/v1/messages?limit=2', { key: tenant.key });
+    expect(first.body).toMatchObject({ done: false, nextCursor: expect.any(String) });
+    expect(first.body.data).toHaveLength(2);
+    const last = await call<{ data: unknown[]; done: boolean; nextCursor?: string }>(
+      'GET',
+      `/v1/messages?limit=2&cursor=${first.body.nextCursor}`,
+      { key: tenant.key },
+    );
+    expect(last.body.data).toHaveLength(2);
+    expect(last.body.done).toBe(true);
+    expect(last.body.nextCursor).toBeUndefined();
+    const whole = await call<{ data: unknown[]; done: boolean }>('GET', '/v1/messages?limit=4', { key: tenant.key });
+    expect(whole.body).toMatchObject({ done: true });
+  });
+});
