@@ -4,7 +4,7 @@
  * Plain data only: no CDK or AWS SDK imports, so the local runtime can load it cheaply.
  */
 import { routeTable } from '../functions/lib/api/route-table.ts';
-import { newDispatchedMessagePattern } from '../functions/lib/aws/ledger-keys.ts';
+import { newDispatchedMessagePattern, ttlAttribute } from '../functions/lib/aws/ledger-keys.ts';
 
 export interface IndexDescription {
   readonly name: string;
@@ -52,7 +52,7 @@ export const ledgerTable: TableDescription = {
     // the sweeper's: deliveries by next attempt (DUE shards), dispatched messages by id (NEW shards)
     { name: 'gsi5', partitionKey: 'gsi5pk', sortKey: 'gsi5sk', projection: { type: 'INCLUDE', attributes: ['tenantId', 'endpointIds'] } },
   ],
-  ttlAttribute: 'expiresAt',
+  ttlAttribute,
   stream: 'NEW_IMAGE',
 };
 

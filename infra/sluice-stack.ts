@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { routeSpecs } from '../functions/lib/api/openapi.ts';
 import { functionAccess } from './access.ts';
 import { concurrencyOf, type SluiceConfig } from './config.ts';
 import { DeliveryPipeline } from './constructs/delivery-pipeline.ts';
@@ -153,6 +154,7 @@ export class SluiceStack extends Stack {
     for (const name of Object.keys(functionAccess)) {
       if (!functions.has(name)) throw new Error(`infra/access.ts has a row for ${name}, which is no function`);
     }
+    const idempotentRoutes = new Set<string>(routeSpecs.filter((spec) => spec.idempotent).map((spec) => spec.name));
     for (const [name, sluiceFunction] of functions) {
       const access = functionAccess[name];
       if (!access) throw new Error(`Function ${name} has no row in infra/access.ts`);
@@ -161,6 +163,7 @@ export class SluiceStack extends Stack {
       }
       const principal = sluiceFunction.lambdaFunction;
       storage.grantTableAccess(principal, access.table, access.query);
+      if (idempotentRoutes.has(name)) storage.grantIdempotencyRecords(principal);
       for (const { queue, deadLetter } of access.sends) {
         storage.grantSend(principal, deadLetter ? storage.queues[queue].deadLetterQueue : storage.queues[queue].queue);
       }

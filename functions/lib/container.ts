@@ -5,13 +5,15 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { BatchWriter } from './aws/batch-writer.ts';
-import { documentClient, sqsClient } from './aws/clients.ts';
+import { documentClient, dynamoClient, sqsClient } from './aws/clients.ts';
 import { DynamoApiKeyStore, DynamoTenantStore } from './aws/dynamo-access-stores.ts';
 import { DynamoActionStore } from './aws/dynamo-action-store.ts';
 import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
 import { DynamoEndpointStore, DynamoEventTypeStore } from './aws/dynamo-endpoint-stores.ts';
 import { DynamoMessageStore, newMessagesOf } from './aws/dynamo-message-store.ts';
 import { DynamoDispatchedMessages, DynamoDueWorkIndex, DynamoRateLimiter } from './aws/dynamo-scheduling.ts';
+import { ApiIdempotency } from './aws/idempotency.ts';
+import { ttlAttribute } from './aws/ledger-keys.ts';
 import type { LedgerTable } from './aws/ledger-table.ts';
 import { secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
 import { type KeyRefresher, secretsManagerSecretBox } from './aws/secrets.ts';
@@ -64,6 +66,8 @@ export interface Sluice {
   readonly hooks: HookService;
   /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
   readonly deadLetters: { readonly delivery: DeadLetterSink };
+  /** Idempotency-Key on the API's creating POSTs (`POST /v1/messages` keeps its own, in the message's slot). */
+  readonly idempotency: ApiIdempotency;
   /** Re-reads the data keyring when it is due (a rotation reaches warm containers this way); `sluice()` calls it. */
   readonly keys: KeyRefresher;
 }
@@ -192,6 +196,11 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     }),
     inbox: new InboxService({ deliveries: deliveryStore, messages: messageStore, endpoints: endpointStore, clock, ids }),
     deadLetters,
+    idempotency: new ApiIdempotency(
+      dynamoClient({ region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) }),
+      config.tableName,
+      ttlAttribute,
+    ),
     keys: refresher,
   };
 }

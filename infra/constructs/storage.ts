@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { keys } from '../../functions/lib/aws/ledger-keys.ts';
 import { type QueryTarget, type TableLevel, tableActionsByLevel } from '../access.ts';
 import {
   type FailureQueueDescription,
@@ -159,6 +160,19 @@ export class Storage extends Construct {
       return `${tableArn}/index/${target}`;
     });
     iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: queryArns });
+  }
+
+  /**
+   * Powertools' idempotency records of the creating routes (`Idempotency-Key`): item actions on
+   * the table, but only in the records' own partition (`dynamodb:LeadingKeys`).
+   */
+  grantIdempotencyRecords(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [keys.idempotencyRecords()] } },
+    });
   }
 
   /** The stream consumer's failure queue; throws when it has none (e.g. after a rename). */

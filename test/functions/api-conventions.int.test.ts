@@ -178,3 +178,87 @@ describe('HTTP semantics', () => {
     expect(whole.body).toMatchObject({ done: true });
   });
 });
+
+describe('Idempotency-Key', () => {
+  let tenant: TestTenant;
+
+  beforeAll(async () => {
+    tenant = await createTenant();
+    await putEventType(tenant, 'conventions.idem');
+  });
+
+  const post = (route: string, key: string, body: unknown, who = tenant.key) =>
+    call<Json>('POST', route, { key: who, body, headers: { 'idempotency-key': key } });
+
+  test('a creating POST repeated with the same key and body answers the first answer, marked replayed', async () => {
+    const body = { url: 'http://127.0.0.1:9/idem', description: 'once' };
+    const first = await post('/v1/endpoints', 'ep-key-1', body);
+    const again = await post('/v1/endpoints', 'ep-key-1', body);
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBe('false');
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    const list = await call<{ data: { description?: string }[] }>('GET', '/v1/endpoints', { key: tenant.key });
+    expect(list.body.data.filter((endpoint) => endpoint.description === 'once')).toHaveLength(1);
+  });
+
+  test('the same key on a different body is 422 idempotency_key_reused, naming the first request by fingerprint', async () => {
+    await post('/v1/endpoints', 'ep-key-2', { url: 'http://127.0.0.1:9/a' });
+    const reused = await post('/v1/endpoints', 'ep-key-2', { url: 'http://127.0.0.1:9/b' });
+    expect(reused.status).toBe(422);
+    expect(reused.body).toMatchObject({
+      error: {
+        code: 'idempotency_key_reused',
+        details: [{ path: 'idempotency-key', message: expect.stringMatching(/fingerprint sha256:[0-9a-f]{64}/) }],
+      },
+    });
+  });
+
+  test('keys are scoped: another route, or another tenant, with the same key is a new request', async () => {
+    const endpoint = await post('/v1/endpoints', 'shared-key', { url: 'http://127.0.0.1:9/c' });
+    const apiKey = await post('/v1/api-keys', 'shared-key', { name: 'k', scopes: ['ingest'] });
+    expect([endpoint.status, apiKey.status]).toEqual([201, 201]);
+    expect(apiKey.headers.get('idempotent-replayed')).toBe('false');
+    const other = await createTenant();
+    const theirs = await post('/v1/endpoints', 'shared-key', { url: 'http://127.0.0.1:9/c' }, other.key);
+    expect(theirs.headers.get('idempotent-replayed')).toBe('false');
+    expect(theirs.body.id).not.toBe(endpoint.body.id);
+  });
+
+  test('a request that fails keeps no record: the same key works once the request is fixed', async () => {
+    const refused = await post('/v1/endpoints', 'ep-key-3', { url: 'http://10.0.0.1/private' });
+    expect(refused.status).toBe(400);
+    const fixed = await post('/v1/endpoints', 'ep-key-3', { url: 'http://127.0.0.1:9/fixed' });
+    expect(fixed.status).toBe(201);
+    expect(fixed.headers.get('idempotent-replayed')).toBe('false');
+  });
+
+  test('POST /v1/messages: the same body replays, a different body with the same key is 422', async () => {
+    const first = await post('/v1/messages', 'msg-key-1', { type: 'conventions.idem', payload: { n: 1 } });
+    const again = await post('/v1/messages', 'msg-key-1', { type: 'conventions.idem', payload: { n: 1 } });
+    expect([first.status, again.status]).toEqual([202, 202]);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+    const reused = await post('/v1/messages', 'msg-key-1', { type: 'conventions.idem', payload: { n: 2 } });
+    expect(reused.status).toBe(422);
+    expect(reused.body).toMatchObject({
+      error: { code: 'idempotency_key_reused', message: expect.stringContaining(String(first.body.id)) },
+    });
+  });
+
+  test('the key must be 1 to 256 characters', async () => {
+    const tooLong = await post('/v1/endpoints', 'k'.repeat(257), { url: 'http://127.0.0.1:9/d' });
+    expect(tooLong.status).toBe(400);
+  });
+});
+
+describe('documented behaviour', () => {
+  test('POST /v1/dead-letters/redrive with no body redrives all, as {ids?} promises', async () => {
+    const tenant = await createTenant();
+    const response = await call<{ redriven?: number }>('POST', '/v1/dead-letters/redrive', { key: tenant.key });
+    expect(response.status).toBeLessThan(300);
+    const missing = await call('POST', '/v1/messages', { key: tenant.key });
+    expect(missing.status).toBe(400);
+  });
+});

@@ -152,6 +152,27 @@ describe('least privilege', () => {
     }
   });
 
+  test('the creating routes (Idempotency-Key) may touch idempotency records, and only in their partition', () => {
+    const idempotent = new Set<string>(routeSpecs.filter((spec) => spec.idempotent).map((spec) => spec.name));
+    expect([...idempotent].sort()).toEqual(
+      [
+        'create-action',
+        'create-api-key',
+        'create-endpoint',
+        'create-tenant',
+        'recover-endpoint',
+        'redrive-dead-letters',
+        'retry-delivery',
+        'rotate-endpoint-secret',
+        'test-endpoint',
+      ].sort(),
+    );
+    for (const [name, p] of permissions) {
+      const wanted = idempotent.has(name) ? ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] : [];
+      expect({ name, actions: sorted(p.idempotencyRecordActions) }).toEqual({ name, actions: wanted });
+    }
+  });
+
   test('each function writes only its own log group and consumes only its own queue or stream; nothing else is granted', () => {
     const consumed = new Map<string, QueueName>([
       ['deliver', 'delivery'],

@@ -8,6 +8,7 @@ import type { IConstruct } from 'constructs';
 import { readSluiceConfig } from '#infra/config';
 import type { QueueName } from '#infra/description';
 import { SluiceStack } from '#infra/sluice-stack';
+import { keys } from '#lib/aws/ledger-keys';
 
 export const synthTimeoutMs = 120_000;
 
@@ -102,6 +103,8 @@ export interface FunctionPermissions {
   readonly anyResourceActions: string[];
   /** Stream consumers whose failure queue it may send to (the on-failure destination's grant), by consumer name. */
   readonly failureDestinations: string[];
+  /** Item actions on the table limited to the idempotency records' partition (`dynamodb:LeadingKeys`). */
+  readonly idempotencyRecordActions: string[];
   /** Anything the sorting above did not recognise: must stay empty. */
   readonly unexpected: PolicyStatementJson[];
 }
@@ -157,6 +160,7 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
         streamActions: [],
         anyResourceActions: [],
         failureDestinations: [],
+        idempotencyRecordActions: [],
         unexpected: [],
       },
     ]),
@@ -208,7 +212,13 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
       return true;
     }
     if (actions.every((action) => action.startsWith('dynamodb:'))) {
-      if (statement.Condition) return false;
+      if (statement.Condition) {
+        const onlyIdempotencyRecords = { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [keys.idempotencyRecords()] } };
+        if (JSON.stringify(statement.Condition) !== JSON.stringify(onlyIdempotencyRecords)) return false;
+        if (JSON.stringify(resources) !== JSON.stringify([{ 'Fn::GetAtt': [tableId, 'Arn'] }])) return false;
+        permissions.idempotencyRecordActions.push(...actions);
+        return true;
+      }
       if (resources.some((r) => JSON.stringify(r) === JSON.stringify({ 'Fn::GetAtt': [tableId, 'StreamArn'] }))) {
         if (resources.length !== 1) return false;
         permissions.streamActions.push(...actions);

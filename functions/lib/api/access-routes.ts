@@ -16,6 +16,7 @@ export const CreatedTenant = TenantView.extend({
 
 export const createTenant = defineRoute({
   name: 'create-tenant',
+  idempotent: true,
   tag: 'Tenants',
   summary: 'Create a tenant (root key)',
   access: 'root',
@@ -71,6 +72,7 @@ export const CreatedApiKey = ApiKeyView.extend({ key: z.string().meta({ descript
 
 export const createApiKey = defineRoute({
   name: 'create-api-key',
+  idempotent: true,
   tag: 'API keys',
   summary: 'Create a scoped API key',
   access: ['admin'],

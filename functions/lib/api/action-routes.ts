@@ -33,6 +33,7 @@ export const ActionView = z
 
 export const createAction = defineRoute({
   name: 'create-action',
+  idempotent: true,
   tag: 'Actions',
   summary: 'Map an inbound event_id to an action on devices',
   access: ['admin'],

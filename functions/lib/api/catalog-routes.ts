@@ -201,6 +201,7 @@ const forbiddenDestination = {
 
 export const createEndpoint = defineRoute({
   name: 'create-endpoint',
+  idempotent: true,
   tag: 'Endpoints',
   summary: 'Subscribe a URL to event types',
   access: ['admin'],

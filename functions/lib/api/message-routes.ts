@@ -1,7 +1,18 @@
 import { z } from 'zod';
 import { MAX_PAYLOAD_BYTES } from '../core/messages.ts';
 import { type Attempt, type Delivery, type DeliveryEvent, deliveryStatuses, type Message } from '../core/model.ts';
-import { defineRoute, ErrorBody, errorResponses, IdParams, jsonObject, notFound, PageQuery, pageOf, RawJson } from './route-spec.ts';
+import {
+  defineRoute,
+  ErrorBody,
+  errorResponses,
+  IdempotencyKeyHeader,
+  IdParams,
+  jsonObject,
+  notFound,
+  PageQuery,
+  pageOf,
+  RawJson,
+} from './route-spec.ts';
 
 // Messages (§4)
 
@@ -17,14 +28,7 @@ export const createMessage = defineRoute({
     type: z.string().min(1).max(200),
     payload: jsonObject('Any JSON object, at most 256 KiB and 64 levels deep; receivers get exactly this text'),
   }),
-  headers: z.object({
-    'idempotency-key': z
-      .string()
-      .min(1)
-      .max(256)
-      .optional()
-      .meta({ description: 'Same key within 24 h: the first message is returned, nothing is sent twice' }),
-  }),
+  headers: IdempotencyKeyHeader,
   // The envelope may add a little to the 256 KiB payload; the payload itself is measured by the core.
   maxBodyBytes: MAX_PAYLOAD_BYTES + 16 * 1024,
   responses: {

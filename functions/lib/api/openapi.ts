@@ -6,7 +6,7 @@ import * as catalogRoutes from './catalog-routes.ts';
 import * as inboxRoutes from './inbox-routes.ts';
 import * as messageRoutes from './message-routes.ts';
 import * as recoveryRoutes from './recovery-routes.ts';
-import { defineRoute, type RouteSpec } from './route-spec.ts';
+import { defineRoute, IdempotencyKeyHeader, type RouteSpec } from './route-spec.ts';
 
 export const getOpenApi = defineRoute({
   name: 'get-openapi',
@@ -70,8 +70,8 @@ export function openApiDocument(): Record<string, unknown> {
       request: {
         ...(spec.params && { params: spec.params as z.ZodObject }),
         ...(spec.query && { query: spec.query as z.ZodObject }),
-        ...(spec.headers && { headers: spec.headers }),
-        ...(spec.body && { body: { required: true, content: { 'application/json': { schema: spec.body } } } }),
+        ...((spec.headers || spec.idempotent) && { headers: spec.headers ?? IdempotencyKeyHeader }),
+        ...(spec.body && { body: { required: !spec.body.safeParse({}).success, content: { 'application/json': { schema: spec.body } } } }),
       },
       responses: Object.fromEntries(
         Object.entries(spec.responses).map(([status, response]) => [

@@ -8,6 +8,7 @@ const conflict = { 409: { description: 'The endpoint is disabled or deleted: ena
 
 export const retryDelivery = defineRoute({
   name: 'retry-delivery',
+  idempotent: true,
   tag: 'Recovery',
   summary: 'One more attempt now, whatever the delivery’s state',
   description:
@@ -24,6 +25,7 @@ export const retryDelivery = defineRoute({
 
 export const recoverEndpoint = defineRoute({
   name: 'recover-endpoint',
+  idempotent: true,
   tag: 'Recovery',
   summary: 'Re-send every failed or dead delivery of an endpoint since a time',
   access: ['admin'],
@@ -51,6 +53,7 @@ export const listDeadLetters = defineRoute({
 
 export const redriveDeadLetters = defineRoute({
   name: 'redrive-dead-letters',
+  idempotent: true,
   tag: 'Recovery',
   summary: 'Send dead deliveries (the given ones, or all) back into delivery with a fresh retry schedule',
   access: ['admin'],
@@ -66,6 +69,7 @@ export const redriveDeadLetters = defineRoute({
 
 export const rotateEndpointSecret = defineRoute({
   name: 'rotate-endpoint-secret',
+  idempotent: true,
   tag: 'Endpoints',
   summary: 'Rotate the signing secret: the old one keeps signing alongside for 24 h',
   access: ['admin'],
@@ -91,6 +95,7 @@ export const TestResult = z
 
 export const testEndpoint = defineRoute({
   name: 'test-endpoint',
+  idempotent: true,
   tag: 'Endpoints',
   summary: 'Send a `sluice.ping` event to this endpoint now and answer with the outcome',
   access: ['admin'],

@@ -22,6 +22,11 @@ export interface RouteSpecInput<B extends z.ZodType | undefined, Q extends z.Zod
   readonly maxBodyBytes?: number;
   /** Headers the route reads, for the OpenAPI document. */
   readonly headers?: z.ZodObject;
+  /**
+   * A POST that creates something: an `Idempotency-Key` makes a repeat of the same request
+   * answer the first answer for 24 h (`idempotent-replayed: true`).
+   */
+  readonly idempotent?: boolean;
   /** A public route that authenticates its own way: the inbound hooks' key in a header or the query. */
   readonly hookKey?: 'header' | 'query';
   readonly responses: Readonly<Record<number, ResponseSpec>>;
@@ -37,6 +42,14 @@ export interface RouteSpec<
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** The `Idempotency-Key` request header, as every route that honours it declares it. */
+export const IdempotencyKeyHeader = z.object({
+  'idempotency-key': z.string().min(1).max(256).optional().meta({
+    description:
+      'A repeat of the same request with the same key within 24 h answers the first answer, with `idempotent-replayed: true`; the key on a different request is 422',
+  }),
+});
 
 /**
  * Deepest nesting of objects and arrays any JSON body may have, checked before parsing so no

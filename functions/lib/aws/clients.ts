@@ -20,8 +20,8 @@ function requestHandler() {
   return { httpAgent: new HttpAgent(options), httpsAgent: new Agent(options) };
 }
 
-export function documentClient(options: ClientOptions): DynamoDBDocumentClient {
-  const client = meterClient(
+export function dynamoClient(options: ClientOptions): DynamoDBClient {
+  return meterClient(
     new DynamoDBClient({
       region: options.region,
       ...(options.endpoint && { endpoint: options.endpoint }),
@@ -30,7 +30,10 @@ export function documentClient(options: ClientOptions): DynamoDBDocumentClient {
     }),
     'dynamodb',
   );
-  return DynamoDBDocumentClient.from(client, {
+}
+
+export function documentClient(options: ClientOptions): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(dynamoClient(options), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
 }

@@ -21,9 +21,14 @@ function deliveryPrefix(deliveryId: string): string {
   return `DLV#${deliveryTag(deliveryId)}`;
 }
 
+/** The attribute DynamoDB's TTL reads (epoch seconds): history and idempotency records expire by it. */
+export const ttlAttribute = 'expiresAt';
+
 export const keys = {
   tenant: (id: string) => ({ pk: `TEN#${id}`, sk: 'TEN' }),
   tenantsIndex: () => 'TENANTS',
+  /** The partition of the API's idempotency records (Powertools keeps them under one static key). */
+  idempotencyRecords: () => 'IDEMPOTENCY',
   apiKey: (tenantId: string, keyId: string) => ({ pk: `TEN#${tenantId}`, sk: `KEY#${keyId}` }),
   apiKeysOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'KEY#' }),
   keyGrant: (keyHash: string) => ({ pk: `KEYHASH#${keyHash}`, sk: 'KEYHASH' }),

@@ -68,6 +68,11 @@ export class UnsupportedMediaTypeError extends SluiceError {
   readonly code = 'unsupported_media_type';
 }
 
+/** An Idempotency-Key used again for a different request: replaying the first answer would hide the new one. */
+export class IdempotencyKeyReusedError extends SluiceError {
+  readonly code = 'idempotency_key_reused';
+}
+
 export class RateLimitedError extends SluiceError {
   readonly code = 'rate_limited';
   /** Seconds until a retry may succeed; the edge sends it as `Retry-After`. */

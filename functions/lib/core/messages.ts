@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { addSeconds, type Clock } from './clock.ts';
 import { isSubscribed } from './dispatch.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
-import { NotFoundError, PayloadTooLargeError, RateLimitedError, SchemaMismatchError, UnknownEventTypeError } from './errors.ts';
+import {
+  IdempotencyKeyReusedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  SchemaMismatchError,
+  UnknownEventTypeError,
+} from './errors.ts';
 import type { EventTypeCatalog } from './event-types.ts';
 import { type IdGenerator, idempotentMessageId } from './ids.ts';
 import type { TenantIngestBudgets } from './ingest-budget.ts';
@@ -39,6 +46,27 @@ export interface PublishRequest {
   readonly idempotencyKey?: string;
   /** The caller makes the first attempts itself (the endpoint test); dispatch leaves the message alone. */
   readonly attemptedInline?: boolean;
+}
+
+/** What a repeat of a post must match to be a replay: its type and its payload text. */
+export function requestFingerprint(type: string, payloadJson: string): string {
+  return `sha256:${createHash('sha256').update(type).update('\n').update(payloadJson).digest('hex')}`;
+}
+
+/**
+ * The first message for a key, answered to a repeat of the same request. A different request
+ * with the same key is refused (as Stripe does): answering with the first message would silently
+ * drop the new event.
+ */
+function replay(first: Message, request: PublishRequest): IngestResult {
+  const original = requestFingerprint(first.type, first.payloadJson);
+  if (original !== requestFingerprint(request.type, request.payloadJson)) {
+    throw new IdempotencyKeyReusedError(
+      `this Idempotency-Key was used for a different request (message ${first.id}, ${first.createdAt}); use a new key for a new message`,
+      [{ path: 'idempotency-key', message: `first used for a request with fingerprint ${original}` }],
+    );
+  }
+  return { message: publicMessage(first), created: false };
 }
 
 export class MessageService {
@@ -94,16 +122,16 @@ export class MessageService {
       const holder = stored.existing;
       // Another message in the key's slot (an 80-bit collision with a random id): the key cannot be kept.
       if (holder.tenantId !== request.tenantId || holder.idempotencyKeyHash !== keyHash) return this.createFresh(message);
-      if (this.withinWindow(holder.createdAt, now)) return { message: publicMessage(holder), created: false };
+      if (this.withinWindow(holder.createdAt, now)) return replay(holder, request);
       const reuse = holder.keyReuse;
       if (reuse && this.withinWindow(reuse.createdAt, now)) {
         const later = await this.deps.messages.get(reuse.messageId);
-        if (later) return { message: later, created: false };
+        if (later) return replay(later, request);
         // The post that claimed the key stopped before storing its message: store it now.
         const recovered = message(reuse.messageId, reuse.createdAt);
         const result = await this.deps.messages.create(recovered, undefined);
         if (result.created) return { message: recovered, created: true };
-        if (result.existing.id === reuse.messageId) return { message: publicMessage(result.existing), created: false };
+        if (result.existing.id === reuse.messageId) return replay(result.existing, request);
         // The drawn id's slot is another message's (a collision): point the key at a new id.
         await this.deps.messages.reuseKey(holder, { ...reuse, messageId: this.deps.ids.next('message') }, reuse);
         continue;

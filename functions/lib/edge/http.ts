@@ -55,6 +55,7 @@ export const statusOf: Readonly<Record<string, number>> = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  idempotency_key_reused: 422,
   unknown_event_type: 422,
   schema_mismatch: 422,
   rate_limited: 429,
@@ -225,18 +226,32 @@ function parseInput(spec: RouteSpec): Middleware {
       const input = request.context.sluice;
       if (spec.body) {
         const text = rawBody(event);
-        if (text === undefined || text.trim() === '') throw new ValidationError('a JSON request body is required');
-        const contentType = event.headers?.['content-type'];
-        if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
-          throw new UnsupportedMediaTypeError(`send the body as application/json (got '${contentType}')`);
+        if (text === undefined || text.trim() === '') {
+          // A body whose fields are all optional may be left out (`POST /v1/dead-letters/redrive`: redrive all).
+          if (!spec.body.safeParse({}).success) throw new ValidationError('a JSON request body is required');
+          input.body = validate(spec.body, {}, '', 'the request body');
+        } else {
+          const contentType = event.headers?.['content-type'];
+          if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
+            throw new UnsupportedMediaTypeError(`send the body as application/json (got '${contentType}')`);
+          }
+          input.json = parseJsonText(text, MAX_JSON_DEPTH);
+          input.body = validate(spec.body, input.json.value, '', 'the request body');
         }
-        input.json = parseJsonText(text, MAX_JSON_DEPTH);
-        input.body = validate(spec.body, input.json.value, '', 'the request body');
       }
       if (spec.query) input.query = validate(spec.query, event.queryStringParameters ?? {}, 'query', 'the query string');
       if (spec.params) input.params = validate(spec.params, decodeParams(event.pathParameters), '', 'the path');
     },
   };
+}
+
+function idempotencyKeyOf(event: HttpEvent): string | undefined {
+  const key = event.headers?.['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (key.length < 1 || key.length > 256) {
+    throw new ValidationError('Idempotency-Key must be 1 to 256 characters', [{ path: 'idempotency-key', message: '1 to 256 characters' }]);
+  }
+  return key;
 }
 
 function decodeParams(params: Record<string, string | undefined> | undefined): Record<string, string> {
@@ -266,8 +281,25 @@ export function httpHandler<B extends Schema, Q extends Schema, P extends Schema
     .use(authenticate(spec))
     .use(parseInput(spec))
     .handler(async (event, context) => {
-      const reply = await run({ ...(context.sluice as Omit<HttpInput<B, Q, P>, 'event'>), event });
-      const result = json(reply.status, reply.body, reply.headers);
+      const input = { ...(context.sluice as Omit<HttpInput<B, Q, P>, 'event'>), event };
+      const execute = async (): Promise<HttpResult> => {
+        const reply = await run(input);
+        return json(reply.status, reply.body, reply.headers);
+      };
+      const key = spec.idempotent ? idempotencyKeyOf(event) : undefined;
+      const result =
+        key === undefined
+          ? await execute()
+          : await input.app.idempotency.run(
+              {
+                scope: input.principal.kind === 'root' ? 'root' : input.principal.tenantId,
+                route: spec.name,
+                key,
+                request: { method: event.requestContext?.http?.method ?? spec.method, path: event.rawPath, body: rawBody(event) ?? '' },
+              },
+              context,
+              execute,
+            );
       // HEAD is GET without the body (its headers, content-type included, stay).
       if (event.requestContext?.http?.method === 'HEAD') {
         const { body: _body, ...head } = result;

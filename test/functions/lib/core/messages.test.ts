@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { encodeTime } from 'ulid';
 import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-directory.ts';
 import {
+  IdempotencyKeyReusedError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
@@ -18,7 +19,12 @@ import {
   ulidIdGenerator,
 } from '../../../../functions/lib/core/ids.ts';
 import { TenantIngestBudgets, TokenBucketBudget } from '../../../../functions/lib/core/ingest-budget.ts';
-import { IDEMPOTENCY_WINDOW_SECONDS, MAX_PAYLOAD_BYTES, MessageService } from '../../../../functions/lib/core/messages.ts';
+import {
+  IDEMPOTENCY_WINDOW_SECONDS,
+  MAX_PAYLOAD_BYTES,
+  MessageService,
+  requestFingerprint,
+} from '../../../../functions/lib/core/messages.ts';
 import { type Endpoint, type EventType, type JsonObject, jsonDocument, type Message } from '../../../../functions/lib/core/model.ts';
 import type {
   IdempotencyClaim,
@@ -333,8 +339,8 @@ describe('MessageService.ingest: idempotency keys', () => {
     const s = setup({ endpoints: [all] });
     const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS - 1);
-    // Whatever the repeat carries: the first message stands.
-    const repeat = await s.service.ingest(TENANT, 'user.updated', jsonDocument({ other: true }), KEY);
+    // The same request again: the first message stands.
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(repeat.created).toBe(false);
     expect(repeat.message).toStrictEqual(first.message);
     expect(repeat.message).not.toHaveProperty('idempotencyKeyHash');
@@ -393,7 +399,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now();
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(second.created).toBe(true);
     // A drawn id, not one in the key's slot.
     expect(s.drawn).toEqual([second.message.id]);
@@ -404,7 +410,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       id: second.message.id,
       tenantId: TENANT,
       type: 'lock.unlocked',
-      payloadJson: '{"lockId":"L-2"}',
+      payloadJson: JSON.stringify(payload),
       createdAt: now.toISOString(),
       endpointIds: [all.id],
     });
@@ -429,11 +435,11 @@ describe('MessageService.ingest: idempotency keys', () => {
     const s = setup({ endpoints: [all] });
     await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     const writes = s.messages.createCalls.length;
 
     s.clock.advance(3_600_000);
-    const repeat = await s.service.ingest(TENANT, 'user.updated', jsonDocument({ other: true }), KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(repeat).toStrictEqual({ message: second.message, created: false });
     s.clock.advance(WINDOW_MS - 3_600_000 - 1);
     const last = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
@@ -451,15 +457,15 @@ describe('MessageService.ingest: idempotency keys', () => {
     const s = setup({ endpoints: [all] });
     const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     const oldPointer = s.messages.reuseCalls[0]?.reuse;
     expect(oldPointer?.messageId).toBe(second.message.id);
 
     // Exactly 24 h after the second message: its window is over.
     s.clock.advance(WINDOW_MS);
-    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-3' }), KEY);
+    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(third.created).toBe(true);
-    expect(third.message).toMatchObject({ createdAt: later(2 * WINDOW_MS), payloadJson: '{"lockId":"L-3"}' });
+    expect(third.message).toMatchObject({ createdAt: later(2 * WINDOW_MS), payloadJson: JSON.stringify(payload) });
     expect(s.drawn).toEqual([second.message.id, third.message.id]);
     const newPointer: KeyReuse = { messageId: third.message.id, createdAt: later(2 * WINDOW_MS), windowEndsAt: later(3 * WINDOW_MS) };
     expect(s.messages.reuseCalls[1]).toEqual({ holder: first.message.id, reuse: newPointer, previous: oldPointer });
@@ -486,7 +492,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       s.clock.advance(day === 1 ? WINDOW_MS : WINDOW_MS - 60_000);
       const writes = s.messages.createCalls.length;
       const reuses = s.messages.reuseCalls.length;
-      const post = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: `L-${day}` }), KEY);
+      const post = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
       expect(post.created).toBe(true);
       expect(ids.has(post.message.id)).toBe(false);
       ids.add(post.message.id);
@@ -517,14 +523,14 @@ describe('MessageService.ingest: idempotency keys', () => {
     const s = setup({ endpoints: [all] });
     const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     // The adapter keeps the holder until the pointer's window ends (windowEndsAt), so it can only
     // go after that: then the key is free, as for a key never used.
     s.clock.advance(WINDOW_MS);
     expect(s.messages.slotOf(first.message.id)?.keyReuse?.windowEndsAt).toBe(s.clock.now().toISOString());
     s.messages.expire(first.message.id);
     const now = s.clock.now();
-    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-3' }), KEY);
+    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(third.created).toBe(true);
     expect(third.message.id).toBe(idempotentMessageId(TENANT, hashOf(KEY), now));
     expect(s.messages.createCalls.at(-1)).toEqual({ message: third.message, claim: { keyHash: hashOf(KEY) } });
@@ -553,20 +559,20 @@ describe('MessageService.ingest: idempotency keys', () => {
       store.beforeCreate = undefined;
       throw new Error('the function timed out');
     };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY)).rejects.toThrow('the function timed out');
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).rejects.toThrow('the function timed out');
     const pointer = s.messages.slotOf(first.message.id)?.keyReuse;
     expect(pointer).toEqual({ messageId: s.drawn[0], createdAt: reusedAt, windowEndsAt: later(2 * WINDOW_MS) });
     expect(s.messages.messages.size).toBe(1);
 
     // The client retries an hour later: the message is stored as the stopped post would have.
     s.clock.advance(3_600_000);
-    const retry = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
+    const retry = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(retry.created).toBe(true);
     expect(retry.message).toStrictEqual({
       id: s.drawn[0],
       tenantId: TENANT,
       type: 'lock.unlocked',
-      payloadJson: '{"lockId":"L-2"}',
+      payloadJson: JSON.stringify(payload),
       createdAt: reusedAt,
       endpointIds: [all.id],
     });
@@ -595,13 +601,13 @@ describe('MessageService.ingest: idempotency keys', () => {
     const s = setup({ endpoints: [all], messages: [colliding], ids: { next: (kind) => draws.shift() ?? ordinary.next(kind) } });
     const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
-    const reused = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY);
+    const reused = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(reused.created).toBe(true);
     expect(reused.message.id.endsWith(collidingSlot)).toBe(false);
     // The holder points at the message actually stored, and a repeat finds it.
     expect(s.messages.slotOf(first.message.id)?.keyReuse?.messageId).toBe(reused.message.id);
     s.clock.advance(1000);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'L-2' }), KEY)).toStrictEqual({
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
       message: reused.message,
       created: false,
     });
@@ -624,14 +630,14 @@ describe('MessageService.ingest: idempotency keys', () => {
     if (!pointer) throw new Error('no pointer');
 
     // Our repeat finds the pointed-at message missing; another repeat stores it just before our write.
-    const theirs = aMessage({ id: pointer.messageId, createdAt: pointer.createdAt, payloadJson: '{"by":"them"}' });
+    const theirs = aMessage({ id: pointer.messageId, createdAt: pointer.createdAt, payloadJson: JSON.stringify(payload) });
     store.beforeCreate = async (message, claim) => {
       if (claim) return;
       store.beforeCreate = undefined;
-      expect(message).toMatchObject({ id: pointer.messageId, createdAt: pointer.createdAt, payloadJson: '{"lockId":"mine"}' });
+      expect(message).toMatchObject({ id: pointer.messageId, createdAt: pointer.createdAt, payloadJson: JSON.stringify(payload) });
       expect(await store.create(theirs, undefined)).toEqual({ created: true });
     };
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'mine' }), KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(repeat).toStrictEqual({ message: theirs, created: false });
     expect(s.messages.messages.size).toBe(2);
     expect(s.messages.messages.get(pointer.messageId)).toStrictEqual(theirs);
@@ -645,14 +651,14 @@ describe('MessageService.ingest: idempotency keys', () => {
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now().toISOString();
     // Between our read of the holder and our pointer write, another post points it at its own message and stores it.
-    const winner = aMessage({ id: 'msg_01JN000000000000000WINNER', createdAt: now, payloadJson: '{"by":"them"}' });
+    const winner = aMessage({ id: 'msg_01JN000000000000000WINNER', createdAt: now, payloadJson: JSON.stringify(payload) });
     const theirPointer: KeyReuse = { messageId: winner.id, createdAt: now, windowEndsAt: later(2 * WINDOW_MS) };
     store.beforeReuse = async (holder, _reuse, previous) => {
       store.beforeReuse = undefined;
       expect(await store.reuseKey(holder, theirPointer, previous)).toBe(true);
       expect(await store.create(winner, undefined)).toEqual({ created: true });
     };
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'mine' }), KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(ours).toStrictEqual({ message: winner, created: false });
     // Our pointer write was refused (the holder no longer pointed nowhere), and our drawn id was never stored.
     expect(s.messages.reuseCalls).toEqual([
@@ -679,9 +685,9 @@ describe('MessageService.ingest: idempotency keys', () => {
       store.beforeReuse = undefined;
       await store.reuseKey(holder, theirPointer, previous);
     };
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'mine' }), KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     expect(ours.created).toBe(true);
-    expect(ours.message).toMatchObject({ id: theirPointer.messageId, createdAt: now, payloadJson: '{"lockId":"mine"}' });
+    expect(ours.message).toMatchObject({ id: theirPointer.messageId, createdAt: now, payloadJson: JSON.stringify(payload) });
     // The winner's own write then finds its id taken by the same message: nothing doubles.
     expect(await store.create(aMessage({ id: theirPointer.messageId, createdAt: now }), undefined)).toMatchObject({ created: false });
     expect(s.messages.messages.size).toBe(2);
@@ -693,8 +699,8 @@ describe('MessageService.ingest: idempotency keys', () => {
     const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
     s.clock.advance(WINDOW_MS);
     const [a, b] = await Promise.all([
-      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'A' }), KEY),
-      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument({ lockId: 'B' }), KEY),
+      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY),
+      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY),
     ]);
     expect([a.created, b.created].sort()).toEqual([false, true]);
     expect(a.message).toStrictEqual(b.message);
@@ -781,6 +787,37 @@ describe('MessageService.ingest: idempotency keys', () => {
     expect(s.messages.createCalls).toHaveLength(4);
     expect(s.messages.messages.size).toBe(4);
     for (const m of taken) expect(s.messages.messages.get(m.id)).toStrictEqual(m);
+  });
+});
+
+describe('MessageService.ingest: a key used again for a different request', () => {
+  const KEY = 'order-43';
+  test('a different payload or type within the window is refused with 422, naming the first request', async () => {
+    const s = setup({ endpoints: [all] });
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    for (const [type, body] of [
+      ['lock.unlocked', { ...payload, lockId: 'L-2' }],
+      ['user.updated', payload],
+    ] as const) {
+      const error = await s.service.ingest(TENANT, type, jsonDocument(body), KEY).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IdempotencyKeyReusedError);
+      expect((error as IdempotencyKeyReusedError).message).toContain(first.message.id);
+      expect((error as IdempotencyKeyReusedError).details).toEqual([
+        {
+          path: 'idempotency-key',
+          message: `first used for a request with fingerprint ${requestFingerprint('lock.unlocked', JSON.stringify(payload))}`,
+        },
+      ]);
+    }
+    expect(s.messages.messages.size).toBe(1);
+  });
+
+  test('the same payload with other whitespace is a different request: the text is what is sent', async () => {
+    const s = setup({ endpoints: [all] });
+    await s.service.ingest(TENANT, 'lock.unlocked', { text: '{"a":1}', value: { a: 1 } }, KEY);
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', { text: '{ "a": 1 }', value: { a: 1 } }, KEY)).rejects.toBeInstanceOf(
+      IdempotencyKeyReusedError,
+    );
   });
 });
 
