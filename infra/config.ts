@@ -2,9 +2,11 @@
  * Deploy-time settings of the Sluice stack, read from CDK context (`cdk.json` or `-c key=value`).
  * Values given on the command line arrive as strings, so booleans and numbers are coerced.
  */
+
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { CorsOrigins } from '../functions/lib/api/route-spec.ts';
 import { DEFAULT_CACHE_SECONDS } from '../functions/lib/core/cache.ts';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from '../functions/lib/core/ingest-budget.ts';
 import { type ConsumerDescription, consumers } from './description.ts';
@@ -109,6 +111,9 @@ export const sluiceConfigSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'certificateArn must be an ACM certificate ARN')
       .optional(),
+
+    /** Browser origins allowed to call the API (CORS), comma-separated; none by default. */
+    corsOrigins: CorsOrigins,
 
     deliverMaxConcurrency: maxConcurrency,
     deliverReservedConcurrency: reservedConcurrency,

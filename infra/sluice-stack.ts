@@ -69,6 +69,7 @@ export class SluiceStack extends Stack {
       routes: apiFunctions.filter((route) => !hookRouteNames.includes(route.name)),
       environment,
       logRetention,
+      corsOrigins: config.corsOrigins,
       ...(config.domainName &&
         config.certificateArn && { customDomain: { domainName: config.domainName, certificateArn: config.certificateArn } }),
     });

@@ -1,10 +1,11 @@
+import { Duration } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { methodsOf } from '../../functions/lib/api/route-table.ts';
+import { corsPolicy, methodsOf } from '../../functions/lib/api/route-table.ts';
 import type { ApiFunctionDescription } from '../description.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 
@@ -20,6 +21,8 @@ export interface IngestApiProps {
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
   readonly customDomain?: CustomDomain;
+  /** Browser origins allowed by CORS; none: API Gateway answers no preflight. */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** Stage-wide defaults; API Gateway answers 429 beyond them, before any Lambda runs. */
@@ -74,6 +77,15 @@ export class IngestApi extends Construct {
       description: 'Sluice webhook API',
       // Created below, so it can carry throttling and access logging.
       createDefaultStage: false,
+      ...(props.corsOrigins?.length && {
+        corsPreflight: {
+          allowOrigins: [...props.corsOrigins],
+          allowMethods: corsPolicy.allowMethods.map((name) => apigwv2.CorsHttpMethod[name]),
+          allowHeaders: [...corsPolicy.allowHeaders],
+          exposeHeaders: [...corsPolicy.exposeHeaders],
+          maxAge: Duration.seconds(corsPolicy.maxAgeSeconds),
+        },
+      }),
     });
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { methodsOf } from '../../functions/lib/api/route-table.ts';
+import { corsPolicy, methodsOf } from '../../functions/lib/api/route-table.ts';
 import { type ApiFunctionDescription, apiFunctions } from '../description.ts';
 import { invoke, type LambdaHandler, loadHandler } from './lambda-runtime.ts';
 
@@ -89,6 +89,8 @@ export interface LocalHttpApi {
 export interface HttpApiOptions {
   readonly port: number;
   readonly host: string;
+  /** Browser origins allowed by CORS (`SLUICE_CORS_ORIGINS`), as API Gateway's `corsPreflight` would. */
+  readonly corsOrigins?: readonly string[];
   /** Extra routes the local stack answers itself (`GET /health`). */
   readonly local: Readonly<Record<string, () => { status: number; body: unknown }>>;
   readonly onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void;
@@ -137,6 +139,21 @@ export async function startHttpApi(options: HttpApiOptions): Promise<LocalHttpAp
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<number> {
     const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const origin = req.headers.origin;
+    if (origin && options.corsOrigins?.includes(origin.toLowerCase())) {
+      res.setHeader('vary', 'origin');
+      res.setHeader('access-control-allow-origin', origin);
+      if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+        res.writeHead(204, {
+          'access-control-allow-methods': corsPolicy.allowMethods.join(','),
+          'access-control-allow-headers': corsPolicy.allowHeaders.join(','),
+          'access-control-max-age': String(corsPolicy.maxAgeSeconds),
+        });
+        res.end();
+        return 204;
+      }
+      res.setHeader('access-control-expose-headers', corsPolicy.exposeHeaders.join(','));
+    }
     const local = options.local[`${req.method} ${path}`];
     if (local) {
       const answer = local();

@@ -32,6 +32,8 @@ export interface LocalStackOptions {
   readonly sweepIntervalSeconds?: number;
   readonly progress: (line: string) => void;
   readonly onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void;
+  /** Browser origins allowed by CORS (none by default). */
+  readonly corsOrigins?: readonly string[];
   /** Extra environment for the handlers (e.g. SLUICE_ALLOW_PRIVATE). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -190,6 +192,7 @@ export class LocalStack {
           startHttpApi({
             port: options.port,
             host: options.host,
+            ...(options.corsOrigins && { corsOrigins: options.corsOrigins }),
             local: {
               'GET /health': () =>
                 stack?.isReady

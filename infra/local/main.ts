@@ -1,9 +1,11 @@
 /**
  * `npm start`: the whole Sluice platform on this machine. See README "Run it locally".
  */
+
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { CorsOrigins } from '../../functions/lib/api/route-spec.ts';
 import { LocalStackError } from './dynamodb-local.ts';
 import { loadExamples } from './examples.ts';
 import { IN_MEMORY, LocalStack } from './local-stack.ts';
@@ -16,6 +18,7 @@ Environment:
   SLUICE_DATA_DIR    where state persists (default ./.sluice; ":memory:" keeps nothing)
   SLUICE_ROOT_KEY    root key to use (default: generated once and kept in the data dir)
   SLUICE_ALLOW_PRIVATE=1  let endpoints target private-range addresses
+  SLUICE_CORS_ORIGINS  browser origins allowed to call the API, comma-separated (default: none)
   SLUICE_MAX_CONCURRENCY_DELIVER / _RETRIES  most invocations at once per queue (default: the
                      consumer's maxConcurrency in infra/description.ts, as in AWS)
   SLUICE_SWEEP_INTERVAL_SECONDS  how often the sweeper runs (default 60, as in AWS)
@@ -32,6 +35,7 @@ const env = z
     SLUICE_DATA_DIR: z.string().default('./.sluice'),
     SLUICE_ROOT_KEY: z.string().min(16, 'SLUICE_ROOT_KEY must be at least 16 characters').optional(),
     SLUICE_ALLOW_PRIVATE: z.enum(['0', '1']).optional(),
+    SLUICE_CORS_ORIGINS: CorsOrigins,
     SLUICE_MAX_CONCURRENCY_DELIVER: z.coerce.number().int().min(1).max(1000).optional(),
     SLUICE_MAX_CONCURRENCY_RETRIES: z.coerce.number().int().min(1).max(1000).optional(),
     SLUICE_SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3600).default(60),
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
       ...(config.SLUICE_MAX_CONCURRENCY_RETRIES && { 'deliver-retries': config.SLUICE_MAX_CONCURRENCY_RETRIES }),
     },
     sweepIntervalSeconds: config.SLUICE_SWEEP_INTERVAL_SECONDS,
+    corsOrigins: config.SLUICE_CORS_ORIGINS,
     progress,
     ...(!quiet && { onRequest: (r) => progress(`  ${r.method} ${r.path} → ${r.status} (${r.ms} ms)`) }),
     env: {

@@ -262,3 +262,35 @@ describe('documented behaviour', () => {
     expect(missing.status).toBe(400);
   });
 });
+
+describe('CORS (the fixture allows http://portal.test:8080)', () => {
+  const allowed = 'http://portal.test:8080';
+
+  test('a preflight from an allowed origin is answered with what may be sent', async () => {
+    const response = await fetch(`${testStack().apiUrl}/v1/messages`, {
+      method: 'OPTIONS',
+      headers: { origin: allowed, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe(allowed);
+    expect(response.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(response.headers.get('access-control-allow-headers')).toContain('idempotency-key');
+  });
+
+  test('answers to an allowed origin name it and expose the headers a page needs; other origins get no CORS headers', async () => {
+    const tenant = await createTenant();
+    const mine = await fetch(`${testStack().apiUrl}/v1/endpoints`, { headers: { origin: allowed, authorization: `Bearer ${tenant.key}` } });
+    expect(mine.headers.get('access-control-allow-origin')).toBe(allowed);
+    expect(mine.headers.get('access-control-expose-headers')).toContain('x-request-id');
+    const theirs = await fetch(`${testStack().apiUrl}/v1/endpoints`, {
+      headers: { origin: 'https://evil.example', authorization: `Bearer ${tenant.key}` },
+    });
+    expect(theirs.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(`${testStack().apiUrl}/v1/endpoints`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(preflight.status).toBe(405);
+  });
+});

@@ -23,7 +23,7 @@ import {
   streamConsumers,
 } from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
-import { methodsOf, routeTable } from '#lib/api/route-table';
+import { corsPolicy, methodsOf, routeTable } from '#lib/api/route-table';
 import { newDispatchedMessagePattern } from '#lib/aws/ledger-keys';
 import { DEFAULT_CACHE_SECONDS } from '#lib/core/cache';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from '#lib/core/ingest-budget';
@@ -669,4 +669,29 @@ describe('synthesis', () => {
     },
     synthTimeoutMs,
   );
+});
+
+describe('CORS', () => {
+  test('no origins configured: the HTTP API answers no preflight', () => {
+    const { stack } = createSluiceStack();
+    const api = Object.values(resourcesOfType(Template.fromStack(stack), 'AWS::ApiGatewayV2::Api'));
+    expect(api.map((resource) => resource.Properties?.CorsConfiguration)).toEqual(api.map(() => undefined));
+  });
+
+  test('corsOrigins in the context: the API allows exactly those origins, with the policy of the route table', () => {
+    const { stack } = createSluiceStack({ corsOrigins: 'https://app.example.com, https://portal.example.com' });
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'https://portal.example.com'],
+        AllowHeaders: [...corsPolicy.allowHeaders],
+        ExposeHeaders: [...corsPolicy.exposeHeaders],
+        AllowMethods: [...corsPolicy.allowMethods],
+        MaxAge: corsPolicy.maxAgeSeconds,
+      },
+    });
+  });
+
+  test('an origin that is not scheme://host[:port] is refused at synth', () => {
+    expect(() => createSluiceStack({ corsOrigins: 'https://app.example.com/path' })).toThrow(/CORS origin/);
+  });
 });

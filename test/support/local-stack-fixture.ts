@@ -30,6 +30,8 @@ export default async function startLocalStack(): Promise<void> {
       SLUICE_ROOT_KEY: `root_test_${randomBytes(16).toString('hex')}`,
       SLUICE_READY_FILE: readyFile,
       SLUICE_LOCAL_METRICS: '1',
+      // One allowed browser origin, so CORS is exercised (api-conventions).
+      SLUICE_CORS_ORIGINS: 'http://portal.test:8080',
       POWERTOOLS_LOG_LEVEL: 'INFO',
       // Second-scale schedules so recovery paths run within a test's time.
       SLUICE_SWEEP_INTERVAL_SECONDS: '1',

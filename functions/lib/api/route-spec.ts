@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteAccess } from '../core/access.ts';
-import { type RouteName, routeTable } from './route-table.ts';
+import { corsOriginPattern, type RouteName, routeTable } from './route-table.ts';
 
 export interface ResponseSpec {
   readonly description: string;
@@ -42,6 +42,18 @@ export interface RouteSpec<
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** A comma-separated list of browser origins (CORS configuration), each `scheme://host[:port]`. */
+export const CorsOrigins = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((origin) => origin.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(corsOriginPattern, 'each CORS origin is scheme://host[:port], such as https://app.example.com')));
 
 /** The `Idempotency-Key` request header, as every route that honours it declares it. */
 export const IdempotencyKeyHeader = z.object({

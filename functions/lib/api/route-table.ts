@@ -61,3 +61,18 @@ export type RouteName = (typeof routeTable)[number]['name'];
 export function methodsOf(method: string): readonly string[] {
   return method === 'GET' ? ['GET', 'HEAD'] : [method];
 }
+
+/**
+ * CORS for browser clients (the portal, a vendor's dashboard): what a preflight allows and what
+ * a page may read. Origins are configuration (`corsOrigins` in the CDK context,
+ * `SLUICE_CORS_ORIGINS` locally), none by default; API Gateway and the local API apply this.
+ */
+export const corsPolicy = {
+  allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+  allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id'],
+  exposeHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed', 'allow'],
+  maxAgeSeconds: 86_400,
+} as const;
+
+/** An origin as a browser sends it: scheme, host and optional port, nothing else. */
+export const corsOriginPattern = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/;
