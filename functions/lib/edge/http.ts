@@ -113,9 +113,16 @@ export function requestIdOf(event: HttpEvent, context: Context): string {
 type CorrelatedContext = Context & { requestId?: string };
 
 export function correlate(): MiddlewareObj<HttpEvent, HttpResult, Error, CorrelatedContext> {
-  const stamp = (request: { response: HttpResult | null | undefined; context: CorrelatedContext }) => {
+  const stamp = (request: { event: HttpEvent; response: HttpResult | null | undefined; context: CorrelatedContext }) => {
     if (!request.response || !request.context.requestId) return;
-    request.response = { ...request.response, headers: { ...request.response.headers, 'x-request-id': request.context.requestId } };
+    const { body, ...rest } = request.response;
+    // HEAD is GET without the body, errors included (its headers, content-type too, stay).
+    const head = request.event.requestContext?.http?.method === 'HEAD';
+    request.response = {
+      ...rest,
+      ...(!head && body !== undefined && { body }),
+      headers: { ...request.response.headers, 'x-request-id': request.context.requestId },
+    };
   };
   return {
     before: async (request) => {
@@ -300,11 +307,6 @@ export function httpHandler<B extends Schema, Q extends Schema, P extends Schema
               context,
               execute,
             );
-      // HEAD is GET without the body (its headers, content-type included, stay).
-      if (event.requestContext?.http?.method === 'HEAD') {
-        const { body: _body, ...head } = result;
-        return head;
-      }
       return result;
     });
 }

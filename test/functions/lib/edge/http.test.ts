@@ -20,6 +20,7 @@ import {
 import type { MessageService } from '../../../../functions/lib/core/messages.ts';
 import type { Principal } from '../../../../functions/lib/core/model.ts';
 import { errorHeaders, errorResult, type HttpEvent, json, page, statusOf } from '../../../../functions/lib/edge/http.ts';
+import { handler as listMessagesHandler } from '../../../../functions/list-messages.ts';
 
 // The HTTP handlers build the AWS container from the environment; here it is a stub with only
 // what a test needs (the variable's `mock` prefix lets jest's hoisted factory refer to it).
@@ -253,5 +254,24 @@ describe('HTTP conventions at the edge', () => {
 
   test('an answer without a body has no content-type', () => {
     expect(json(204, undefined)).toEqual({ statusCode: 204, headers: {} });
+  });
+});
+
+describe('HEAD', () => {
+  test('a HEAD answer has the headers of the GET and no body, for errors too', async () => {
+    mockApp.current = { access: { authenticate: async () => ({ kind: 'root' }) } as unknown as Sluice['access'] };
+    const head = {
+      version: '2.0',
+      routeKey: 'HEAD /v1/messages',
+      rawPath: '/v1/messages',
+      rawQueryString: '',
+      headers: { authorization: 'Bearer root_key' },
+      isBase64Encoded: false,
+      requestContext: { requestId: 'head-req-0001', http: { method: 'HEAD', path: '/v1/messages', sourceIp: '203.0.113.7' } },
+    } as unknown as HttpEvent;
+    const context = { functionName: 'list-messages', awsRequestId: 'aws-req-0002' } as unknown as Parameters<typeof listMessagesHandler>[1];
+    const result = await listMessagesHandler(head, context);
+    // The root key on a tenant route: 403, and still no body.
+    expect(result).toEqual({ statusCode: 403, headers: { 'content-type': 'application/json', 'x-request-id': 'head-req-0001' } });
   });
 });
