@@ -95,8 +95,11 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
       ? staticRootKey(config.rootKey.value)
       : secretsManagerRootKey(config.rootKey.secretArn, secrets as SecretsManagerClient);
 
+  // One DynamoDB client (one keep-alive pool) for the stores and the idempotency records.
+  const dynamoOptions = { region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) };
+  const dynamo = dynamoClient(dynamoOptions);
   const table: LedgerTable = {
-    client: documentClient({ region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) }),
+    client: documentClient(dynamoOptions, dynamo),
     name: config.tableName,
     retentionDays: config.retentionDays,
   };
@@ -196,11 +199,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     }),
     inbox: new InboxService({ deliveries: deliveryStore, messages: messageStore, endpoints: endpointStore, clock, ids }),
     deadLetters,
-    idempotency: new ApiIdempotency(
-      dynamoClient({ region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) }),
-      config.tableName,
-      ttlAttribute,
-    ),
+    idempotency: new ApiIdempotency(dynamo, config.tableName, ttlAttribute),
     keys: refresher,
   };
 }

@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueName } from '../description.ts';
 import type { QueueWithDeadLetter } from './queue-with-dead-letter.ts';
@@ -101,32 +102,11 @@ export class Observability extends Construct {
       : this.createAlarmTopic(props.stage, props.alarmEmail);
     const notify = new cwActions.SnsAction(this.alarmTopic);
 
-    const deadLetterAlarms = new Map<QueueName, cloudwatch.Alarm>();
-    for (const [name, queues] of Object.entries(props.queues) as [QueueName, QueueWithDeadLetter][]) {
-      const alarm = new cloudwatch.Alarm(this, `${queues.description.deadLetter.id}Alarm`, {
-        alarmDescription: `Messages are waiting in ${queues.description.deadLetter.id} (${name}): deliveries Sluice gave up on, or a bug. Inspect, then redrive.`,
-        metric: queues.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(1),
-          statistic: cloudwatch.Stats.MAXIMUM,
-        }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        // SQS publishes nothing for an idle, empty queue; silence is not a problem.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(notify);
-      deadLetterAlarms.set(name, alarm);
-    }
-    this.deadLetterAlarms = deadLetterAlarms;
-
-    const failureQueueAlarms = new Map<string, cloudwatch.Alarm>();
-    for (const { consumer, description, queue } of props.failureQueues) {
-      const alarm = new cloudwatch.Alarm(this, `${description.id}Alarm`, {
-        alarmDescription:
-          `Batches of the ledger stream are waiting in ${description.id}: ${consumer} gave up on them after its retries ` +
-          `(a bug, or a delivery lane it could not reach). Their messages are not lost: the sweeper still re-dispatches ` +
-          `every message without deliveries once its grace period has passed. Find the cause in the ${consumer} log, then purge the queue.`,
+    // A queue nothing should be left in: any message visible is worth a look. SQS publishes
+    // nothing for an idle, empty queue, so silence is not a problem.
+    const anyMessageAlarm = (id: string, queue: sqs.IQueue, alarmDescription: string) => {
+      const alarm = new cloudwatch.Alarm(this, id, {
+        alarmDescription,
         metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -134,7 +114,35 @@ export class Observability extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       alarm.addAlarmAction(notify);
-      failureQueueAlarms.set(consumer, alarm);
+      return alarm;
+    };
+
+    const deadLetterAlarms = new Map<QueueName, cloudwatch.Alarm>();
+    for (const [name, queues] of Object.entries(props.queues) as [QueueName, QueueWithDeadLetter][]) {
+      const deadLetter = queues.description.deadLetter.id;
+      deadLetterAlarms.set(
+        name,
+        anyMessageAlarm(
+          `${deadLetter}Alarm`,
+          queues.deadLetterQueue,
+          `Messages are waiting in ${deadLetter} (${name}): deliveries Sluice gave up on, or a bug. Inspect, then redrive.`,
+        ),
+      );
+    }
+    this.deadLetterAlarms = deadLetterAlarms;
+
+    const failureQueueAlarms = new Map<string, cloudwatch.Alarm>();
+    for (const { consumer, description, queue } of props.failureQueues) {
+      failureQueueAlarms.set(
+        consumer,
+        anyMessageAlarm(
+          `${description.id}Alarm`,
+          queue,
+          `Batches of the ledger stream are waiting in ${description.id}: ${consumer} gave up on them after its retries ` +
+            `(a bug, or a delivery lane it could not reach). Their messages are not lost: the sweeper still re-dispatches ` +
+            `every message without deliveries once its grace period has passed. Find the cause in the ${consumer} log, then purge the queue.`,
+        ),
+      );
     }
     this.failureQueueAlarms = failureQueueAlarms;
 

@@ -32,8 +32,9 @@ export function dynamoClient(options: ClientOptions): DynamoDBClient {
   );
 }
 
-export function documentClient(options: ClientOptions): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(dynamoClient(options), {
+/** The document client the stores use; over `client` when given, so one connection pool serves every user of it. */
+export function documentClient(options: ClientOptions, client: DynamoDBClient = dynamoClient(options)): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
 }

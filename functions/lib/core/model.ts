@@ -48,11 +48,6 @@ export interface JsonDocument {
   readonly value: JsonObject;
 }
 
-/** A document for a value Sluice made itself, so its text is simply the serialised value. */
-export function jsonDocument(value: JsonObject): JsonDocument {
-  return { text: JSON.stringify(value), value };
-}
-
 export interface EventType {
   readonly tenantId: string;
   readonly name: string;

@@ -14,7 +14,7 @@ import { PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError }
 import { correlate, errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './http.ts';
 import { parseJsonText } from './json-text.ts';
 import { logger } from './observability.ts';
-import { isDependencyOutage, OUTAGE_RETRY_AFTER_SECONDS } from './outage.ts';
+import { isDependencyOutage, OUTAGE_MESSAGE, outageHeaders } from './outage.ts';
 
 /** Inbound calls are small commands; anything bigger is refused before it is parsed. */
 export const MAX_HOOK_BYTES = 16 * 1024;
@@ -34,11 +34,7 @@ const hookErrors: MiddlewareObj<HttpEvent, HttpResult> = {
     }
     if (isDependencyOutage(error)) {
       logger.warn('dependency unavailable', { error: error as Error });
-      request.response = json(
-        503,
-        { message: 'Error', error: `a service Sluice depends on is briefly unavailable; retry in ${OUTAGE_RETRY_AFTER_SECONDS} s` },
-        { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) },
-      );
+      request.response = json(503, { message: 'Error', error: OUTAGE_MESSAGE }, outageHeaders);
       return;
     }
     logger.error('unhandled error in an inbound hook', { error: error as Error });

@@ -16,7 +16,7 @@ import { PayloadTooLargeError, RateLimitedError, SluiceError, UnsupportedMediaTy
 import type { Principal } from '../core/model.ts';
 import { type JsonText, parseJsonText } from './json-text.ts';
 import { logger } from './observability.ts';
-import { isDependencyOutage, OUTAGE_RETRY_AFTER_SECONDS } from './outage.ts';
+import { isDependencyOutage, OUTAGE_MESSAGE, outageHeaders } from './outage.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -81,19 +81,13 @@ export function errorHeaders(error: SluiceError): Record<string, string> {
   return error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
 }
 
+/** `{error: {code, message, details?, requestId?}}`: every error answer of the management API. */
+function errorBody(code: string, message: string, requestId: string | undefined, details?: SluiceError['details']) {
+  return { error: { code, message, ...(details && { details }), ...(requestId && { requestId }) } };
+}
+
 export function errorResult(error: SluiceError, requestId?: string): HttpResult {
-  return json(
-    statusOf[error.code] ?? 400,
-    {
-      error: {
-        code: error.code,
-        message: error.message,
-        ...(error.details && { details: error.details }),
-        ...(requestId && { requestId }),
-      },
-    },
-    errorHeaders(error),
-  );
+  return json(statusOf[error.code] ?? 400, errorBody(error.code, error.message, requestId, error.details), errorHeaders(error));
 }
 
 /** A request id a client may choose: short, printable, no spaces (it is logged and echoed). */
@@ -150,27 +144,14 @@ function mapErrors(): Middleware {
       }
       if (isDependencyOutage(error)) {
         logger.warn('dependency unavailable', { error: error as Error });
-        request.response = json(
-          503,
-          {
-            error: {
-              code: 'service_unavailable',
-              message: `a service Sluice depends on is briefly unavailable; retry in ${OUTAGE_RETRY_AFTER_SECONDS} s`,
-              ...(requestId && { requestId }),
-            },
-          },
-          { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) },
-        );
+        request.response = json(503, errorBody('service_unavailable', OUTAGE_MESSAGE, requestId), outageHeaders);
         return;
       }
       logger.error('unhandled error', { error: error as Error });
-      request.response = json(500, {
-        error: {
-          code: 'internal_error',
-          message: 'Sluice could not complete the request; the error is logged under this request id',
-          ...(requestId && { requestId }),
-        },
-      });
+      request.response = json(
+        500,
+        errorBody('internal_error', 'Sluice could not complete the request; the error is logged under this request id', requestId),
+      );
     },
   };
 }

@@ -5,6 +5,11 @@
  */
 export const OUTAGE_RETRY_AFTER_SECONDS = 1;
 
+/** What a client is told, in the management API's error body and in the hooks' answer alike. */
+export const OUTAGE_MESSAGE = `a service Sluice depends on is briefly unavailable; retry in ${OUTAGE_RETRY_AFTER_SECONDS} s`;
+
+export const outageHeaders: Readonly<Record<string, string>> = { 'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS) };
+
 const TRANSIENT_NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

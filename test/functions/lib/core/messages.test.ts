@@ -25,7 +25,7 @@ import {
   MessageService,
   requestFingerprint,
 } from '../../../../functions/lib/core/messages.ts';
-import { type Endpoint, type EventType, type JsonObject, jsonDocument, type Message } from '../../../../functions/lib/core/model.ts';
+import type { Endpoint, EventType, JsonDocument, JsonObject, Message } from '../../../../functions/lib/core/model.ts';
 import type {
   IdempotencyClaim,
   IngestBudget,
@@ -143,6 +143,11 @@ function setup(options: Setup = {}) {
 
 const hashOf = (key: string) => createHash('sha256').update(key).digest('base64url');
 const payload = { lockId: 'L-1', at: '2025-03-01T11:59:00Z' };
+
+/** A payload as the edge hands it over: its value, and its text (here the value serialised). */
+function jsonDocument(value: JsonObject): JsonDocument {
+  return { text: JSON.stringify(value), value };
+}
 
 describe('MessageService.ingest: accepting a message', () => {
   test('stores one message, the payload serialised once, with the endpoints subscribed to its type', async () => {
