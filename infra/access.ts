@@ -130,7 +130,7 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   // Recovery: operator attempts go to the retry lane (`RecoveryService`).
   'retry-delivery': route('read', [], [to('retry')]),
   'recover-endpoint': route('read', ['gsi3'], [to('retry')]),
-  'list-dead-letters': route('read', ['gsi4']),
+  'list-dead-letters': route('read', ['gsi3', 'gsi4']), // the tenant's (gsi4), or one endpoint's (gsi3 dead partition)
   'redrive-dead-letters': route('write', ['gsi4'], [to('retry')]), // BatchGet or gsi4 page; conditional Update each
   // A real first attempt made in the request (`EndpointTester` -> `DeliveryService.runFirst` on
   // the retry lane): the ping message (Put, born attempted, so dispatch skips it), the endpoint

@@ -923,22 +923,43 @@ export interface components {
             responseBody?: string;
         };
         InboxItem: {
+            /** @description The `X-Message-Id` of the notification */
             deliveryId: string;
             messageId: string;
+            /** @description The event type */
             type: string;
+            /** @description When the message was created */
             createdAt: string;
+            /**
+             * @description `unacknowledged` while notifications go on, `acknowledged` once acked, `expired` when they ran out unacknowledged (it can still be fetched and acked)
+             * @enum {string}
+             */
+            status: "unacknowledged" | "acknowledged" | "expired";
+            /** @description The payload */
             data: {
                 [key: string]: unknown;
             };
-            /** @description `acknowledged` once acked */
-            status: string;
         };
         InboxPage: {
-            data: components["schemas"]["Delivery"][];
+            data: components["schemas"]["InboxEntry"][];
             /** @description True on the last page: there is nothing after it */
             done: boolean;
             /** @description Present unless done: pass it as `cursor` for the next page */
             nextCursor?: string;
+        };
+        InboxEntry: {
+            /** @description The `X-Message-Id` of the notification */
+            deliveryId: string;
+            messageId: string;
+            /** @description The event type */
+            type: string;
+            /** @description When the message was created */
+            createdAt: string;
+            /**
+             * @description `unacknowledged` while notifications go on, `acknowledged` once acked, `expired` when they ran out unacknowledged (it can still be fetched and acked)
+             * @enum {string}
+             */
+            status: "unacknowledged" | "acknowledged" | "expired";
         };
         Action: {
             id: string;
@@ -2050,6 +2071,10 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                /** @description Only items created at or after this time (inclusive) */
+                after?: string;
+                /** @description Only items created before this time (exclusive) */
+                before?: string;
                 type?: string;
             };
             header?: never;
@@ -2306,6 +2331,10 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                /** @description Only items created at or after this time (inclusive) */
+                after?: string;
+                /** @description Only items created before this time (exclusive) */
+                before?: string;
                 status?: "pending" | "succeeded" | "failed" | "dead" | "acknowledged";
             };
             header?: never;
@@ -2429,6 +2458,12 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                /** @description Only items created at or after this time (inclusive) */
+                after?: string;
+                /** @description Only items created before this time (exclusive) */
+                before?: string;
+                /** @description Only the dead letters of this endpoint */
+                endpointId?: string;
             };
             header?: never;
             path?: never;
@@ -2465,6 +2500,15 @@ export interface operations {
             };
             /** @description The key lacks the scope this route needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such endpoint (`endpointId`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2950,8 +2994,12 @@ export interface operations {
             query: {
                 limit?: number;
                 cursor?: string;
+                /** @description Only items created at or after this time (inclusive) */
+                after?: string;
+                /** @description Only items created before this time (exclusive) */
+                before?: string;
                 endpointId: string;
-                status?: "unacknowledged" | "acknowledged";
+                status?: "unacknowledged" | "acknowledged" | "expired";
             };
             header?: never;
             path?: never;
@@ -2959,7 +3007,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deliveries, newest first */
+            /** @description Inbox entries, newest first (fetch one for its data) */
             200: {
                 headers: {
                     [name: string]: unknown;

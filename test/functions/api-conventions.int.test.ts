@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { Receiver } from '../support/receiver.ts';
+import { Receiver, respondWith } from '../support/receiver.ts';
 import { call, createEndpoint, createTenant, eventually, postMessage, putEventType, type TestTenant, testStack } from '../support/stack.ts';
 
 type Json = Record<string, unknown>;
@@ -176,6 +176,102 @@ describe('HTTP semantics', () => {
     expect(last.body.nextCursor).toBeUndefined();
     const whole = await call<{ data: unknown[]; done: boolean }>('GET', '/v1/messages?limit=4', { key: tenant.key });
     expect(whole.body).toMatchObject({ done: true });
+  });
+});
+
+describe('history lists: a window of creation time, and dead letters by endpoint', () => {
+  type Listed = { data: { id: string; messageId?: string; endpointId?: string }[]; done: boolean };
+  let tenant: TestTenant;
+  let created: { id: string; createdAt: string }[];
+  let endpointId: string;
+  const receivers: Receiver[] = [];
+
+  beforeAll(async () => {
+    tenant = await createTenant();
+    await putEventType(tenant, 'conventions.window');
+    const target = await Receiver.start();
+    receivers.push(target);
+    endpointId = (await createEndpoint(tenant, { url: target.url })).id;
+    created = [];
+    for (let i = 0; i < 3; i++) {
+      created.push(await postMessage(tenant, 'conventions.window', { i }));
+      // Distinct milliseconds, so each message has its own place in time.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await target.waitFor(3);
+  });
+
+  afterAll(async () => Promise.all(receivers.map((r) => r.close())));
+
+  const ids = async (route: string) => {
+    const response = await call<Listed>('GET', route, { key: tenant.key });
+    expect({ route, status: response.status }).toEqual({ route, status: 200 });
+    return response.body.data.map((item) => item.messageId ?? item.id);
+  };
+  const q = (value: string) => encodeURIComponent(value);
+
+  test('after is inclusive, before exclusive, on messages and on an endpoint’s deliveries', async () => {
+    const [m1, m2, m3] = created;
+    if (!m1 || !m2 || !m3) throw new Error('three messages');
+    expect(await ids(`/v1/messages?after=${q(m2.createdAt)}`)).toEqual([m3.id, m2.id]);
+    expect(await ids(`/v1/messages?before=${q(m2.createdAt)}`)).toEqual([m1.id]);
+    expect(await ids(`/v1/messages?after=${q(m1.createdAt)}&before=${q(m3.createdAt)}`)).toEqual([m2.id, m1.id]);
+    expect(await ids(`/v1/messages?after=${q(m1.createdAt)}&before=${q(m3.createdAt)}&type=conventions.window&limit=1`)).toEqual([m2.id]);
+    expect(await ids(`/v1/endpoints/${endpointId}/deliveries?after=${q(m2.createdAt)}`)).toEqual([m3.id, m2.id]);
+    // Any offset is accepted; the window is in absolute time.
+    const m2AtPlusOne = new Date(m2.createdAt).toISOString().replace('Z', '+00:00');
+    expect(await ids(`/v1/endpoints/${endpointId}/deliveries?before=${q(m2AtPlusOne)}&status=succeeded`)).toEqual([m1.id]);
+  });
+
+  test('a window that is empty, inverted or not a time is a 400 that says what to fix', async () => {
+    const [m1, m2] = created;
+    const inverted = await call<{ error: { code: string; details: { path: string }[] } }>(
+      'GET',
+      `/v1/messages?after=${q(m2?.createdAt ?? '')}&before=${q(m1?.createdAt ?? '')}`,
+      { key: tenant.key },
+    );
+    expect(inverted.status).toBe(400);
+    expect(inverted.body.error).toMatchObject({ code: 'validation_failed', details: [{ path: 'query.after' }] });
+    const notATime = await call<{ error: { code: string; details: { path: string }[] } }>('GET', '/v1/dead-letters?before=yesterday', {
+      key: tenant.key,
+    });
+    expect(notATime.status).toBe(400);
+    expect(notATime.body.error.details).toEqual([expect.objectContaining({ path: 'query.before' })]);
+  });
+
+  test('unknown query parameters are refused by name, so a typo never silently widens a list', async () => {
+    const typo = await call<{ error: { code: string; details: { path: string; message: string }[] } }>(
+      'GET',
+      '/v1/messages?since=2026-01-01',
+      {
+        key: tenant.key,
+      },
+    );
+    expect(typo.status).toBe(400);
+    expect(typo.body.error.details).toEqual([{ path: 'query.since', message: 'unknown field: remove it' }]);
+  });
+
+  test('dead letters of one endpoint: its own only; another tenant’s endpoint is a 404', async () => {
+    const failing = await Receiver.start(respondWith(500));
+    receivers.push(failing);
+    await putEventType(tenant, 'conventions.dead');
+    const [one, two] = [
+      await createEndpoint(tenant, { url: failing.url, eventTypes: ['conventions.dead'], retryPolicy: { delaysSeconds: [1] } }),
+      await createEndpoint(tenant, { url: failing.url, eventTypes: ['conventions.dead'], retryPolicy: { delaysSeconds: [1] } }),
+    ];
+    const message = await postMessage(tenant, 'conventions.dead', { n: 1 });
+    await eventually(async () => {
+      const dead = await call<Listed>('GET', '/v1/dead-letters', { key: tenant.key });
+      return dead.body.data.filter((d) => d.messageId === message.id).length === 2 ? true : undefined;
+    }, 'both deliveries dead');
+    const ofOne = await call<Listed>('GET', `/v1/dead-letters?endpointId=${one?.id}`, { key: tenant.key });
+    expect(ofOne.body.data.map((d) => [d.messageId, d.endpointId])).toEqual([[message.id, one?.id]]);
+    expect(await ids(`/v1/dead-letters?endpointId=${two?.id}&after=${q(message.createdAt)}`)).toEqual([message.id]);
+    expect(await ids(`/v1/dead-letters?endpointId=${two?.id}&before=${q(message.createdAt)}`)).toEqual([]);
+    const other = await createTenant();
+    const foreign = await call<{ error: { code: string } }>('GET', `/v1/dead-letters?endpointId=${one?.id}`, { key: other.key });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error.code).toBe('not_found');
   });
 });
 

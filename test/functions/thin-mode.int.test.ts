@@ -54,7 +54,13 @@ describe('thin mode and the receiver inbox', () => {
       { key: receiverKey },
     );
     expect(fetched.status).toBe(200);
-    expect(fetched.body).toMatchObject({ deliveryId, messageId: message.id, type: 'lock.unlocked', createdAt: message.createdAt });
+    expect(fetched.body).toMatchObject({
+      deliveryId,
+      messageId: message.id,
+      type: 'lock.unlocked',
+      createdAt: message.createdAt,
+      status: 'unacknowledged',
+    });
     expect(fetched.body.data).toEqual({ lockId: 'lck_9', method: 'nfc' });
 
     const ack = await call<{ status: string; alreadyAcknowledged: boolean }>('POST', `/v1/inbox/${deliveryId}/ack`, { key: receiverKey });
@@ -89,14 +95,17 @@ describe('thin mode and the receiver inbox', () => {
     await postMessage(tenant, 'lock.unlocked', { lockId: 'lck_10', method: 'app' });
     const [first] = await target.waitFor(1);
     const deliveryId = first?.headers['x-message-id'] ?? '';
-    const waiting = await call<{ data: { id: string; status: string }[] }>(
-      'GET',
-      `/v1/inbox?endpointId=${endpoint.id}&status=unacknowledged`,
-      {
-        key: receiverKey,
-      },
-    );
-    expect(waiting.body.data.map((d) => d.id)).toContain(deliveryId);
+    const waiting = await call<{ data: Record<string, unknown>[] }>('GET', `/v1/inbox?endpointId=${endpoint.id}&status=unacknowledged`, {
+      key: receiverKey,
+    });
+    // The list speaks the fetched item's vocabulary, without the data.
+    expect(waiting.body.data).toContainEqual({
+      deliveryId,
+      messageId: expect.stringMatching(/^msg_/),
+      type: 'lock.unlocked',
+      createdAt: expect.any(String),
+      status: 'unacknowledged',
+    });
     const dead = await eventually(async () => {
       const d = await call<DeliveryDetail>('GET', `/v1/deliveries/${deliveryId}`, { key: tenant.key });
       return d.body.status === 'dead' ? d.body : undefined;
@@ -105,14 +114,25 @@ describe('thin mode and the receiver inbox', () => {
     expect(target.requests).toHaveLength(3);
     const deadLetters = await call<{ data: { id: string }[] }>('GET', '/v1/dead-letters', { key: tenant.key });
     expect(deadLetters.body.data.map((d) => d.id)).toContain(deliveryId);
-    const stillWaiting = await call<{ data: { id: string }[] }>('GET', `/v1/inbox?endpointId=${endpoint.id}`, { key: receiverKey });
-    expect(stillWaiting.body.data.map((d) => d.id)).not.toContain(deliveryId);
+    const stillWaiting = await call<{ data: { deliveryId: string }[] }>('GET', `/v1/inbox?endpointId=${endpoint.id}`, { key: receiverKey });
+    expect(stillWaiting.body.data.map((d) => d.deliveryId)).not.toContain(deliveryId);
+    // Notifications ran out: the inbox calls it expired, in the list and in the item, and it can still be fetched.
+    const expired = await call<{ data: { deliveryId: string; status: string }[] }>(
+      'GET',
+      `/v1/inbox?endpointId=${endpoint.id}&status=expired`,
+      { key: receiverKey },
+    );
+    expect(expired.body.data).toContainEqual(expect.objectContaining({ deliveryId, status: 'expired' }));
+    expect((await call<{ status: string }>('GET', `/v1/inbox/${deliveryId}`, { key: receiverKey })).body.status).toBe('expired');
     // A late ack still counts: the receiver did get the event.
     expect((await call('POST', `/v1/inbox/${deliveryId}/ack`, { key: receiverKey })).status).toBe(200);
-    const acknowledged = await call<{ data: { id: string }[] }>('GET', `/v1/inbox?endpointId=${endpoint.id}&status=acknowledged`, {
-      key: receiverKey,
-    });
-    expect(acknowledged.body.data.map((d) => d.id)).toContain(deliveryId);
+    const acknowledged = await call<{ data: { deliveryId: string; status: string }[] }>(
+      'GET',
+      `/v1/inbox?endpointId=${endpoint.id}&status=acknowledged`,
+      { key: receiverKey },
+    );
+    expect(acknowledged.body.data).toContainEqual(expect.objectContaining({ deliveryId, status: 'acknowledged' }));
+    expect((await call<{ status: string }>('GET', `/v1/inbox/${deliveryId}`, { key: receiverKey })).body.status).toBe('acknowledged');
   });
 
   test('the inbox pages through what is waiting, newest first', async () => {

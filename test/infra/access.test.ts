@@ -59,7 +59,7 @@ const expected: Record<string, Row> = {
   'get-delivery': ['read', ['table'], [], true],
   'retry-delivery': ['read', [], ['retry'], true],
   'recover-endpoint': ['read', ['gsi3'], ['retry'], true],
-  'list-dead-letters': ['read', ['gsi4'], [], true],
+  'list-dead-letters': ['read', ['gsi3', 'gsi4'], [], true],
   'redrive-dead-letters': ['write', ['gsi4'], ['retry'], true],
   'rotate-endpoint-secret': ['write', [], [], true],
   'test-endpoint': ['record', ['table'], ['retry'], true],

@@ -1,18 +1,28 @@
 import { z } from 'zod';
-import type { InboxItem } from '../core/inbox.ts';
-import { DeliveryView } from './message-routes.ts';
-import { defineRoute, errorResponses, IdParams, notFound, PageQuery, pageOf, RawJson } from './route-spec.ts';
+import { type InboxItem, inboxStatuses, inboxStatusOf } from '../core/inbox.ts';
+import type { Delivery } from '../core/model.ts';
+import { defineRoute, errorResponses, HistoryPageQuery, IdParams, notFound, pageOf, RawJson } from './route-spec.ts';
 
-export const InboxItemView = z
+/**
+ * The receiver's vocabulary, the same in the list and in a fetched item: the delivery (`deliveryId`,
+ * the `X-Message-Id` of the notification), its message and event `type`, and an inbox `status`.
+ */
+export const InboxEntryView = z
   .object({
-    deliveryId: z.string(),
+    deliveryId: z.string().meta({ description: 'The `X-Message-Id` of the notification' }),
     messageId: z.string(),
-    type: z.string(),
-    createdAt: z.string(),
-    data: z.record(z.string(), z.unknown()),
-    status: z.string().meta({ description: '`acknowledged` once acked' }),
+    type: z.string().meta({ description: 'The event type' }),
+    createdAt: z.string().meta({ description: 'When the message was created' }),
+    status: z.enum(inboxStatuses).meta({
+      description:
+        '`unacknowledged` while notifications go on, `acknowledged` once acked, `expired` when they ran out unacknowledged (it can still be fetched and acked)',
+    }),
   })
-  .meta({ id: 'InboxItem' });
+  .meta({ id: 'InboxEntry' });
+
+export const InboxItemView = InboxEntryView.extend({ data: z.record(z.string(), z.unknown()).meta({ description: 'The payload' }) }).meta({
+  id: 'InboxItem',
+});
 
 export const getInboxItem = defineRoute({
   name: 'get-inbox-item',
@@ -45,24 +55,27 @@ export const listInbox = defineRoute({
   tag: 'Inbox (thin mode)',
   summary: 'What is still waiting for a thin endpoint: pull without being called',
   access: ['receiver'],
-  query: PageQuery.extend({
+  query: HistoryPageQuery.extend({
     endpointId: z.string().min(1).max(64),
-    status: z.enum(['unacknowledged', 'acknowledged']).default('unacknowledged'),
+    status: z.enum(inboxStatuses).default('unacknowledged'),
   }),
   responses: {
-    200: { description: 'Deliveries, newest first', schema: pageOf(DeliveryView, 'InboxPage') },
+    200: { description: 'Inbox entries, newest first (fetch one for its data)', schema: pageOf(InboxEntryView, 'InboxPage') },
     ...errorResponses,
     ...notFound,
   },
 });
 
-export function inboxItemView({ delivery, message }: InboxItem) {
+export function inboxEntryView(delivery: Delivery) {
   return {
     deliveryId: delivery.id,
-    messageId: message.id,
-    type: message.type,
-    createdAt: message.createdAt,
-    data: new RawJson(message.payloadJson),
-    status: delivery.status,
+    messageId: delivery.messageId,
+    type: delivery.eventType,
+    createdAt: delivery.createdAt,
+    status: inboxStatusOf(delivery),
   };
+}
+
+export function inboxItemView({ delivery, message }: InboxItem) {
+  return { ...inboxEntryView(delivery), type: message.type, createdAt: message.createdAt, data: new RawJson(message.payloadJson) };
 }

@@ -5,6 +5,7 @@ import {
   defineRoute,
   ErrorBody,
   errorResponses,
+  HistoryPageQuery,
   IdempotencyKeyHeader,
   IdParams,
   jsonObject,
@@ -49,7 +50,7 @@ export const listMessages = defineRoute({
   tag: 'Messages',
   summary: 'List messages, newest first',
   access: ['admin', 'ingest'],
-  query: PageQuery.extend({ type: z.string().min(1).max(200).optional() }),
+  query: HistoryPageQuery.extend({ type: z.string().min(1).max(200).optional() }),
   responses: { 200: { description: 'Messages', schema: pageOf(MessageView, 'MessagePage') }, ...errorResponses },
 });
 
@@ -132,7 +133,7 @@ export const listEndpointDeliveries = defineRoute({
   summary: 'Delivery history of an endpoint, optionally by status',
   access: ['admin'],
   params: IdParams,
-  query: PageQuery.extend({ status: DeliveryStatus.optional() }),
+  query: HistoryPageQuery.extend({ status: DeliveryStatus.optional() }),
   responses: {
     200: { description: 'Deliveries, newest first', schema: pageOf(DeliveryView, 'EndpointDeliveryPage') },
     ...errorResponses,

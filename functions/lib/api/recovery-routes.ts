@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { DeliveryReport } from '../core/delivery.ts';
 import { SecretView } from './catalog-routes.ts';
 import { DeliveryView, MessageAccepted } from './message-routes.ts';
-import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
+import { defineRoute, ErrorBody, errorResponses, HistoryPageQuery, IdParams, notFound, pageOf } from './route-spec.ts';
 
 const conflict = { 409: { description: 'The endpoint is disabled or deleted: enable it first', schema: ErrorBody } } as const;
 
@@ -47,8 +47,14 @@ export const listDeadLetters = defineRoute({
   tag: 'Recovery',
   summary: 'Deliveries that exhausted their retries, newest first',
   access: ['admin'],
-  query: PageQuery,
-  responses: { 200: { description: 'Dead deliveries', schema: pageOf(DeliveryView, 'DeadLetterPage') }, ...errorResponses },
+  query: HistoryPageQuery.extend({
+    endpointId: z.string().min(1).max(64).optional().meta({ description: 'Only the dead letters of this endpoint' }),
+  }),
+  responses: {
+    200: { description: 'Dead deliveries', schema: pageOf(DeliveryView, 'DeadLetterPage') },
+    ...errorResponses,
+    404: { description: 'No such endpoint (`endpointId`)', schema: ErrorBody },
+  },
 });
 
 export const redriveDeadLetters = defineRoute({

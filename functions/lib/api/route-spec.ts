@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RouteAccess } from '../core/access.ts';
+import type { CreatedWindow } from '../core/created-window.ts';
 import { corsOriginPattern, type RouteName, routeTable } from './route-table.ts';
 
 export interface ResponseSpec {
@@ -139,6 +140,26 @@ export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z.string().min(1).max(2048).optional(),
 });
+
+/**
+ * The history lists (messages, deliveries, dead letters, the inbox) page by `cursor` within an
+ * optional window of creation time, `[after, before)`: keep the window unchanged across pages.
+ */
+export const HistoryPageQuery = PageQuery.extend({
+  after: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .meta({ description: 'Only items created at or after this time (inclusive)', example: '2026-11-24T00:00:00Z' }),
+  before: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .meta({ description: 'Only items created before this time (exclusive)', example: '2026-11-25T00:00:00Z' }),
+});
+
+/** The window of a history list's query, as the core takes it. */
+export function createdWindowOf(query: { readonly after?: string; readonly before?: string }): CreatedWindow {
+  return { ...(query.after && { after: new Date(query.after) }), ...(query.before && { before: new Date(query.before) }) };
+}
 
 export const IdParams = z.strictObject({ id: z.string().min(1).max(64) });
 

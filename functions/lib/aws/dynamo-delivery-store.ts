@@ -1,4 +1,5 @@
 import { PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { CreatedWindow } from '../core/created-window.ts';
 import { isDeliveryId } from '../core/ids.ts';
 import type { DeliveryJob } from '../core/jobs.ts';
 import type { Attempt, Delivery, DeliveryEvent, DeliveryStatus, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
@@ -12,6 +13,8 @@ import {
   encodeCursor,
   expiresAtFor,
   type ItemKey,
+  idCondition,
+  idRangeOf,
   isConditionFailure,
   isTransactionConflict,
   type LedgerTable,
@@ -134,28 +137,29 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     }
   }
 
-  async listOpenByEndpoint(endpointId: string, page: PageRequest): Promise<Page<Delivery>> {
+  async listOpenByEndpoint(endpointId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>> {
     // Two partitions (pending, failed) merged newest first. The cursor is the last id returned,
-    // so each page is `id < cursor` in both: keyset pagination across partitions.
+    // so each page ends just below it in both: keyset pagination across partitions. The bound is
+    // inclusive in the key condition, so the cursor's own entry is read again and dropped.
     const raw = decodeCursor(page.cursor)?.before;
     if (raw !== undefined && typeof raw !== 'string') decodeCursor('!');
     const before = typeof raw === 'string' ? raw : undefined;
+    const range = idRangeOf('delivery', window);
+    const ids = idCondition({ ...range, ...(before && { to: before }) });
     const parts = await Promise.all(
       (['pending', 'failed'] as const).map(async (status) => {
         const result = await this.table.client.send(
           new QueryCommand({
             TableName: this.table.name,
             IndexName: 'gsi3',
-            KeyConditionExpression: before ? 'gsi3pk = :pk AND id < :before' : 'gsi3pk = :pk',
-            ExpressionAttributeValues: {
-              ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status),
-              ...(before && { ':before': before }),
-            },
+            KeyConditionExpression: `gsi3pk = :pk${ids.condition}`,
+            ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status), ...ids.values },
             ScanIndexForward: false,
-            Limit: page.limit + 1,
+            Limit: page.limit + 2,
           }),
         );
-        return { entries: (result.Items ?? []) as { pk: string; sk: string; id: string }[], more: result.LastEvaluatedKey !== undefined };
+        const entries = ((result.Items ?? []) as { pk: string; sk: string; id: string }[]).filter((entry) => entry.id !== before);
+        return { entries, more: result.LastEvaluatedKey !== undefined };
       }),
     );
     const merged = parts.flatMap((p) => p.entries).sort((a, b) => (a.id < b.id ? 1 : -1));
@@ -168,24 +172,26 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
   }
 
   listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
+    const range = idRangeOf('delivery', filter);
     if (filter.status && LISTED_STATUSES.has(filter.status)) {
       return queryPageOfItems(
         this.table,
-        partition(keys.deliveriesOfEndpointByStatus(endpointId, filter.status), 'gsi3'),
+        partition(keys.deliveriesOfEndpointByStatus(endpointId, filter.status), 'gsi3', range),
         page,
         toDelivery,
       );
     }
     // Succeeded and acknowledged deliveries are most of the history: filtered in the index by
     // its projected status, then read.
+    const query = partition(keys.deliveriesOfEndpoint(endpointId), 'gsi2', range);
     return queryPageOfItems(
       this.table,
       {
-        ...partition(keys.deliveriesOfEndpoint(endpointId), 'gsi2'),
+        ...query,
         ...(filter.status && {
           FilterExpression: '#status = :status',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpoint(endpointId), ':status': filter.status },
+          ExpressionAttributeValues: { ...query.ExpressionAttributeValues, ':status': filter.status },
         }),
       },
       page,
@@ -193,8 +199,13 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     );
   }
 
-  listDead(tenantId: string, page: PageRequest): Promise<Page<Delivery>> {
-    return queryPageOfItems(this.table, partition(keys.deadDeliveriesOfTenant(tenantId), 'gsi4'), page, toDelivery);
+  listDead(tenantId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>> {
+    return queryPageOfItems(
+      this.table,
+      partition(keys.deadDeliveriesOfTenant(tenantId), 'gsi4', idRangeOf('delivery', window)),
+      page,
+      toDelivery,
+    );
   }
 
   async listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]> {

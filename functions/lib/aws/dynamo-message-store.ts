@@ -7,7 +7,7 @@ import { publicMessage } from '../core/messages.ts';
 import type { Message, Page, PageRequest } from '../core/model.ts';
 import type { IdempotencyClaim, KeyReuse, MessageCreateResult, MessageListFilter, MessageStore, StoredMessage } from '../core/ports.ts';
 import { keys } from './ledger-keys.ts';
-import { expiresAtFor, isConditionFailure, type LedgerTable, partition, queryPageOfItems } from './ledger-table.ts';
+import { expiresAtFor, idRangeOf, isConditionFailure, type LedgerTable, partition, queryPageOfItems } from './ledger-table.ts';
 
 /** Payloads shorter than this are stored as text: compressing them saves no write unit. */
 const COMPRESS_FROM_BYTES = 256;
@@ -97,15 +97,16 @@ export class DynamoMessageStore implements MessageStore {
   }
 
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
+    const query = partition(keys.messagesOfTenant(tenantId), 'gsi1', idRangeOf('message', filter));
     return queryPageOfItems(
       this.table,
       {
-        ...partition(keys.messagesOfTenant(tenantId), 'gsi1'),
+        ...query,
         ...(filter.type && {
           // The index carries `type`: the filter reads index entries only, never other types' payloads.
           FilterExpression: '#type = :type',
           ExpressionAttributeNames: { '#type': 'type' },
-          ExpressionAttributeValues: { ':pk': keys.messagesOfTenant(tenantId), ':type': filter.type },
+          ExpressionAttributeValues: { ...query.ExpressionAttributeValues, ':type': filter.type },
         }),
       },
       page,

@@ -6,7 +6,9 @@ import {
   type QueryCommandInput,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
+import type { CreatedWindow } from '../core/created-window.ts';
 import { ValidationError } from '../core/errors.ts';
+import { type IdKind, idCeiling, idFloor } from '../core/ids.ts';
 import type { Page, PageRequest } from '../core/model.ts';
 
 /** The table handle every store shares: client, name, and history retention for TTLs. */
@@ -63,15 +65,40 @@ function positionAttributes(index: IndexName | undefined): readonly string[] {
   return index === 'gsi5' ? ['pk', 'sk', 'gsi5pk', 'gsi5sk'] : ['pk', 'sk', `${index}pk`, 'id'];
 }
 
-/** The items of one partition: of the table (`pk`), or of an index (`gsiNpk`). */
+/** Inclusive bounds on a listing index's sort key, the item's `id`. */
+export interface IdRange {
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/** The ids of a kind created in the window: ULIDs sort by creation time, so a window is a key range. */
+export function idRangeOf(kind: IdKind, window: CreatedWindow): IdRange {
+  return { ...(window.after && { from: idFloor(kind, window.after) }), ...(window.before && { to: idCeiling(kind, window.before) }) };
+}
+
+/** The key condition on `id` for a range (empty when unbounded), with its values. */
+export function idCondition(range: IdRange): { condition: string; values: Record<string, string> } {
+  const { from, to } = range;
+  if (from && to) return { condition: ' AND id BETWEEN :from AND :to', values: { ':from': from, ':to': to } };
+  if (from) return { condition: ' AND id >= :from', values: { ':from': from } };
+  if (to) return { condition: ' AND id <= :to', values: { ':to': to } };
+  return { condition: '', values: {} };
+}
+
+/**
+ * The items of one partition: of the table (`pk`), or of an index (`gsiNpk`), optionally only
+ * those whose `id` (a listing index's sort key) is in `range`.
+ */
 export function partition(
   value: string,
   index?: IndexName,
+  range: IdRange = {},
 ): Pick<QueryCommandInput, 'IndexName' | 'KeyConditionExpression' | 'ExpressionAttributeValues'> {
+  const ids = idCondition(range);
   return {
     ...(index && { IndexName: index }),
-    KeyConditionExpression: `${index ? `${index}pk` : 'pk'} = :pk`,
-    ExpressionAttributeValues: { ':pk': value },
+    KeyConditionExpression: `${index ? `${index}pk` : 'pk'} = :pk${ids.condition}`,
+    ExpressionAttributeValues: { ':pk': value, ...ids.values },
   };
 }
 

@@ -1,3 +1,4 @@
+import { checkCreatedWindow } from './created-window.ts';
 import { unattemptedDelivery } from './delivery.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { deliveryIdFor, messageIdOfDelivery } from './ids.ts';
@@ -35,6 +36,7 @@ export class HistoryService {
   }
 
   async endpointDeliveries(tenantId: string, endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
+    checkCreatedWindow(filter);
     if (!(await this.endpoints.get(tenantId, endpointId))) throw new NotFoundError('endpoint', endpointId);
     return this.deliveries.listByEndpoint(endpointId, filter, page);
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeTime, encodeTime, monotonicFactory } from 'ulid';
+import { decodeTime, encodeTime, monotonicFactory, ulid } from 'ulid';
 
 /** Prefixes of the contract (§ "IDs are prefixed, sortable strings"). */
 export const idPrefixes = {
@@ -15,13 +15,18 @@ export const idPrefixes = {
 export type IdKind = keyof typeof idPrefixes;
 
 export interface IdGenerator {
-  next(kind: IdKind): string;
+  /**
+   * A new id of the kind. Given `at`, the id carries exactly that time, so a record's id and its
+   * `createdAt` agree to the millisecond (time windows over lists bound ids, not timestamps).
+   */
+  next(kind: IdKind, at?: Date): string;
 }
 
 /** ULIDs keep ids sortable by creation time, which makes "newest first" a plain key order. */
 export function ulidIdGenerator(now: () => number = Date.now): IdGenerator {
-  const ulid = monotonicFactory();
-  return { next: (kind) => `${idPrefixes[kind]}_${ulid(now())}` };
+  const monotonic = monotonicFactory();
+  // A monotonic ULID may carry a later time than asked (after a later draw); an id stamped with a given time must not.
+  return { next: (kind, at) => `${idPrefixes[kind]}_${at ? ulid(at.getTime()) : monotonic(now())}` };
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -85,6 +90,12 @@ export function isDeliveryId(id: string): boolean {
 /** The smallest id of a kind created at `date` or later: a lower bound for "since" queries. */
 export function idFloor(kind: IdKind, date: Date): string {
   return `${idPrefixes[kind]}_${encodeTime(Math.max(0, date.getTime()), 10)}0000000000000000`;
+}
+
+/** The largest id of a kind created before `date`: an inclusive upper bound for "before" queries. */
+export function idCeiling(kind: IdKind, date: Date): string {
+  // 'Z' is the largest Crockford digit, and no id of a kind is longer than 28 characters after its time.
+  return `${idPrefixes[kind]}_${encodeTime(Math.max(0, date.getTime() - 1), 10)}${'Z'.repeat(28)}`;
 }
 
 /** When an id was drawn (its ULID time). */

@@ -1,10 +1,26 @@
 import type { Clock } from './clock.ts';
+import { type CreatedWindow, checkCreatedWindow } from './created-window.ts';
 import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
 import type { IdGenerator } from './ids.ts';
 import type { Delivery, DeliveryEvent, Message, Page, PageRequest, TenantPrincipal } from './model.ts';
 import type { DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
 
-export type InboxStatus = 'unacknowledged' | 'acknowledged';
+/**
+ * A thin delivery as its receiver sees it: `unacknowledged` while notifications go on,
+ * `acknowledged` once acked, `expired` when the schedule ran out unacknowledged (the delivery is
+ * `dead` in the history; it can still be fetched and acknowledged).
+ */
+export const inboxStatuses = ['unacknowledged', 'acknowledged', 'expired'] as const;
+export type InboxStatus = (typeof inboxStatuses)[number];
+
+export function inboxStatusOf(delivery: Delivery): InboxStatus {
+  if (delivery.status === 'acknowledged') return 'acknowledged';
+  return delivery.status === 'dead' ? 'expired' : 'unacknowledged';
+}
+
+export interface InboxFilter extends CreatedWindow {
+  readonly status: InboxStatus;
+}
 
 export interface InboxItem {
   readonly delivery: Delivery;
@@ -49,14 +65,15 @@ export class InboxService {
     return { delivery: { ...rest, status: 'acknowledged', updatedAt: event.at }, alreadyAcknowledged: false };
   }
 
-  async list(tenantId: string, endpointId: string, status: InboxStatus, page: PageRequest): Promise<Page<Delivery>> {
+  async list(tenantId: string, endpointId: string, filter: InboxFilter, page: PageRequest): Promise<Page<Delivery>> {
+    const { status, ...window } = filter;
+    checkCreatedWindow(window);
     const endpoint = await this.deps.endpoints.get(tenantId, endpointId);
     if (!endpoint) throw new NotFoundError('endpoint', endpointId);
     if (endpoint.mode !== 'thin')
       throw new ValidationError(`endpoint ${endpointId} is not a thin endpoint; its deliveries carry their data`);
-    return status === 'acknowledged'
-      ? this.deps.deliveries.listByEndpoint(endpointId, { status: 'acknowledged' }, page)
-      : this.deps.deliveries.listOpenByEndpoint(endpointId, page);
+    if (status === 'unacknowledged') return this.deps.deliveries.listOpenByEndpoint(endpointId, window, page);
+    return this.deps.deliveries.listByEndpoint(endpointId, { ...window, status: status === 'expired' ? 'dead' : 'acknowledged' }, page);
   }
 
   /** A thin delivery of this tenant and its message; anything else is a 404, as if absent. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { addSeconds, type Clock } from './clock.ts';
+import { checkCreatedWindow } from './created-window.ts';
 import { isSubscribed } from './dispatch.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import {
@@ -113,7 +114,7 @@ export class MessageService {
       ...(request.endpoints.length > 0 && { endpointIds: request.endpoints.map((endpoint) => endpoint.id) }),
       ...(request.attemptedInline && { attemptedInline: true }),
     });
-    if (request.idempotencyKey === undefined) return this.createFresh(message);
+    if (request.idempotencyKey === undefined) return this.createFresh(message, now);
     const keyHash = createHash('sha256').update(request.idempotencyKey).digest('base64url');
     for (let round = 0; round < MAX_KEY_ROUNDS; round++) {
       const first = message(idempotentMessageId(request.tenantId, keyHash, now));
@@ -121,7 +122,7 @@ export class MessageService {
       if (stored.created) return { message: first, created: true };
       const holder = stored.existing;
       // Another message in the key's slot (an 80-bit collision with a random id): the key cannot be kept.
-      if (holder.tenantId !== request.tenantId || holder.idempotencyKeyHash !== keyHash) return this.createFresh(message);
+      if (holder.tenantId !== request.tenantId || holder.idempotencyKeyHash !== keyHash) return this.createFresh(message, now);
       if (this.withinWindow(holder.createdAt, now)) return replay(holder, request);
       const reuse = holder.keyReuse;
       if (reuse && this.withinWindow(reuse.createdAt, now)) {
@@ -133,11 +134,11 @@ export class MessageService {
         if (result.created) return { message: recovered, created: true };
         if (result.existing.id === reuse.messageId) return replay(result.existing, request);
         // The drawn id's slot is another message's (a collision): point the key at a new id.
-        await this.deps.messages.reuseKey(holder, { ...reuse, messageId: this.deps.ids.next('message') }, reuse);
+        await this.deps.messages.reuseKey(holder, { ...reuse, messageId: this.deps.ids.next('message', new Date(reuse.createdAt)) }, reuse);
         continue;
       }
       // The key is free again: a new message, which the slot holder points at for its window.
-      const id = this.deps.ids.next('message');
+      const id = this.deps.ids.next('message', now);
       const next: KeyReuse = {
         messageId: id,
         createdAt: now.toISOString(),
@@ -157,9 +158,9 @@ export class MessageService {
   }
 
   /** A message without a key, under a drawn id (drawn again in the unlikely case the id's slot is taken). */
-  private async createFresh(message: (id: string) => Message): Promise<IngestResult> {
+  private async createFresh(message: (id: string) => Message, now: Date): Promise<IngestResult> {
     for (let round = 0; round < MAX_KEY_ROUNDS; round++) {
-      const fresh = message(this.deps.ids.next('message'));
+      const fresh = message(this.deps.ids.next('message', now));
       if ((await this.deps.messages.create(fresh, undefined)).created) return { message: fresh, created: true };
     }
     throw new Error('no free ledger slot for a new message');
@@ -184,6 +185,7 @@ export class MessageService {
   }
 
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
+    checkCreatedWindow(filter);
     return this.deps.messages.list(tenantId, filter, page);
   }
 }

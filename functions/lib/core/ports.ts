@@ -3,6 +3,7 @@
  * functions/lib/aws, the HTTP adapter in functions/lib/http; the core imports only this file.
  */
 
+import type { CreatedWindow } from './created-window.ts';
 import type { DeliveryJob, QueueTask } from './jobs.ts';
 import type {
   Action,
@@ -94,7 +95,7 @@ export interface KeyReuse {
   readonly windowEndsAt: string;
 }
 
-export interface MessageListFilter {
+export interface MessageListFilter extends CreatedWindow {
   readonly type?: string;
 }
 
@@ -120,7 +121,7 @@ export interface AttemptRecord {
   readonly attempt: Attempt;
 }
 
-export interface DeliveryListFilter {
+export interface DeliveryListFilter extends CreatedWindow {
   readonly status?: DeliveryStatus;
 }
 
@@ -148,7 +149,7 @@ export interface DeliveryStore {
    */
   acknowledge(delivery: Delivery, event: DeliveryEvent): Promise<'acknowledged' | 'already'>;
   /** Open deliveries of an endpoint (pending or failed), newest first; the cursor is keyset-based. */
-  listOpenByEndpoint(endpointId: string, page: PageRequest): Promise<Page<Delivery>>;
+  listOpenByEndpoint(endpointId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>>;
   listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>>;
   /**
    * Writes an attempt of a delivery already in the ledger and its new state, conditionally on the
@@ -159,7 +160,7 @@ export interface DeliveryStore {
   /** Conditional state change without an attempt (e.g. endpoint deleted); false if the state moved on. */
   update(delivery: Delivery, previous: Delivery): Promise<boolean>;
   /** The tenant's dead deliveries (dead letters), newest first. */
-  listDead(tenantId: string, page: PageRequest): Promise<Page<Delivery>>;
+  listDead(tenantId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>>;
   /** Every delivery of an endpoint in the given open or dead statuses (for recover and resume), newest first. */
   listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]>;
 }

@@ -1,9 +1,14 @@
 import type { Clock } from './clock.ts';
+import { type CreatedWindow, checkCreatedWindow } from './created-window.ts';
 import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
 import { idFloor } from './ids.ts';
 import { jobOf } from './jobs.ts';
 import type { Delivery, Endpoint, Page, PageRequest } from './model.ts';
 import type { DeliveryQueue, DeliveryStore, EndpointStore } from './ports.ts';
+
+export interface DeadLetterFilter extends CreatedWindow {
+  readonly endpointId?: string;
+}
 
 /** At most this many deliveries move in one recover or redrive call; the answer says if more remain. */
 export const MAX_RECOVERY_BATCH = 1000;
@@ -42,8 +47,13 @@ export class RecoveryService {
     return { queued: chosen.length, truncated: found.length > chosen.length };
   }
 
-  deadLetters(tenantId: string, page: PageRequest): Promise<Page<Delivery>> {
-    return this.deps.deliveries.listDead(tenantId, page);
+  /** Dead deliveries of the tenant, or of one of its endpoints, newest first. */
+  async deadLetters(tenantId: string, filter: DeadLetterFilter, page: PageRequest): Promise<Page<Delivery>> {
+    const { endpointId, ...window } = filter;
+    checkCreatedWindow(window);
+    if (endpointId === undefined) return this.deps.deliveries.listDead(tenantId, window, page);
+    if (!(await this.deps.endpoints.get(tenantId, endpointId))) throw new NotFoundError('endpoint', endpointId);
+    return this.deps.deliveries.listByEndpoint(endpointId, { ...window, status: 'dead' }, page);
   }
 
   /**
@@ -69,7 +79,7 @@ export class RecoveryService {
       candidates = [];
       let cursor: string | undefined;
       do {
-        const page = await this.deps.deliveries.listDead(tenantId, { limit: 100, ...(cursor && { cursor }) });
+        const page = await this.deps.deliveries.listDead(tenantId, {}, { limit: 100, ...(cursor && { cursor }) });
         candidates.push(...page.items);
         cursor = page.nextCursor;
       } while (cursor && candidates.length < MAX_RECOVERY_BATCH);

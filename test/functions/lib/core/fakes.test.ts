@@ -172,13 +172,13 @@ describe('InMemoryDeliveryStore: the tenant and endpoint lists', () => {
   ]);
 
   test("listDead: one tenant's dead deliveries, newest first, paginated", async () => {
-    const first = await store.listDead(TENANT, { limit: 1 });
+    const first = await store.listDead(TENANT, {}, { limit: 1 });
     expect(first.items.map((d) => d.id)).toEqual(['dlv_3']);
-    const rest = await store.listDead(TENANT, { limit: 5, ...(first.nextCursor && { cursor: first.nextCursor }) });
+    const rest = await store.listDead(TENANT, {}, { limit: 5, ...(first.nextCursor && { cursor: first.nextCursor }) });
     expect(rest.items.map((d) => d.id)).toEqual(['dlv_1']);
     expect(rest.nextCursor).toBeUndefined();
-    expect((await store.listDead('ten_OTHER', { limit: 5 })).items.map((d) => d.id)).toEqual(['dlv_4']);
-    expect(await store.listDead('ten_NONE', { limit: 5 })).toEqual({ items: [] });
+    expect((await store.listDead('ten_OTHER', {}, { limit: 5 })).items.map((d) => d.id)).toEqual(['dlv_4']);
+    expect(await store.listDead('ten_NONE', {}, { limit: 5 })).toEqual({ items: [] });
   });
 
   test('listAllByEndpoint: the given statuses, newest first, from sinceId on (inclusive)', async () => {

@@ -4,10 +4,11 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../../../../functions/lib/core/clock.ts';
+import { type CreatedWindow, isInWindow } from '../../../../functions/lib/core/created-window.ts';
 import { type AttributedReport, type DeliveryReport, DeliveryService } from '../../../../functions/lib/core/delivery.ts';
 import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-directory.ts';
 import { ConflictError, ForbiddenDestinationError } from '../../../../functions/lib/core/errors.ts';
-import { idFloor, messageSlot } from '../../../../functions/lib/core/ids.ts';
+import { idFloor, messageSlot, timeOfId } from '../../../../functions/lib/core/ids.ts';
 import type { InFlightAttempts } from '../../../../functions/lib/core/in-flight.ts';
 import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type QueueTask } from '../../../../functions/lib/core/jobs.ts';
 import type {
@@ -83,6 +84,11 @@ export class FakeClock implements Clock {
 }
 
 /** Newest first by id (ids are sortable), with an index cursor: enough for the fakes' lists. */
+/** As the real stores: the window bounds the id's time (fakes' short ids like `dlv_1` only when unbounded). */
+function inWindow(id: string, window: CreatedWindow): boolean {
+  return (!window.after && !window.before) || isInWindow(timeOfId(id), window);
+}
+
 function paginate<T>(items: readonly T[], idOf: (item: T) => string, page: PageRequest): Page<T> {
   const sorted = [...items].sort((a, b) => (idOf(a) < idOf(b) ? 1 : idOf(a) > idOf(b) ? -1 : 0));
   const start = page.cursor ? Number(page.cursor) : 0;
@@ -169,22 +175,22 @@ export class InMemoryDeliveryStore implements DeliveryStore {
     return 'acknowledged';
   }
 
-  async listOpenByEndpoint(endpointId: string, page: PageRequest): Promise<Page<Delivery>> {
+  async listOpenByEndpoint(endpointId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>> {
     const items = [...this.deliveries.values()].filter(
-      (d) => d.endpointId === endpointId && (d.status === 'pending' || d.status === 'failed'),
+      (d) => d.endpointId === endpointId && (d.status === 'pending' || d.status === 'failed') && inWindow(d.id, window),
     );
     return paginate(items, (d) => d.id, page);
   }
 
   async listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>> {
     const items = [...this.deliveries.values()].filter(
-      (d) => d.endpointId === endpointId && (filter.status === undefined || d.status === filter.status),
+      (d) => d.endpointId === endpointId && (filter.status === undefined || d.status === filter.status) && inWindow(d.id, filter),
     );
     return paginate(items, (d) => d.id, page);
   }
 
-  async listDead(tenantId: string, page: PageRequest): Promise<Page<Delivery>> {
-    const items = [...this.deliveries.values()].filter((d) => d.tenantId === tenantId && d.status === 'dead');
+  async listDead(tenantId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>> {
+    const items = [...this.deliveries.values()].filter((d) => d.tenantId === tenantId && d.status === 'dead' && inWindow(d.id, window));
     return paginate(items, (d) => d.id, page);
   }
 
@@ -371,7 +377,9 @@ export class InMemoryMessageStore implements MessageStore {
   }
 
   async list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
-    const items = [...this.messages.values()].filter((m) => m.tenantId === tenantId && (!filter.type || m.type === filter.type));
+    const items = [...this.messages.values()].filter(
+      (m) => m.tenantId === tenantId && (!filter.type || m.type === filter.type) && inWindow(m.id, filter),
+    );
     return paginate(items, (m) => m.id, page);
   }
 }

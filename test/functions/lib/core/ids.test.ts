@@ -5,6 +5,7 @@ import {
   deliveryTag,
   hasPrefix,
   type IdKind,
+  idCeiling,
   idempotentMessageId,
   idFloor,
   idPrefixes,
@@ -281,5 +282,46 @@ describe('idFloor', () => {
 
   test('a time before the epoch is clamped to zero', () => {
     expect(idFloor('delivery', new Date(-5))).toBe(`dlv_${'0'.repeat(26)}`);
+  });
+});
+
+describe('idCeiling', () => {
+  const before = new Date('2025-03-01T12:00:00.000Z');
+
+  test('every id drawn before the time sorts at or below it; none drawn at or after it does', () => {
+    const ceiling = idCeiling('message', before);
+    for (const offset of [1, 1000, 86_400_000]) {
+      expect(ulidIdGenerator(() => before.getTime() - offset).next('message') <= ceiling).toBe(true);
+      expect(idempotentMessageId('ten_A', 'k', new Date(before.getTime() - offset)) <= ceiling).toBe(true);
+    }
+    for (const offset of [0, 1, 1000]) {
+      expect(ulidIdGenerator(() => before.getTime() + offset).next('message') > ceiling).toBe(true);
+    }
+  });
+
+  test("bounds delivery ids (longer than a message's) by their message's time", () => {
+    const ceiling = idCeiling('delivery', before);
+    const justBefore = ulidIdGenerator(() => before.getTime() - 1).next('message');
+    const atBefore = ulidIdGenerator(() => before.getTime()).next('message');
+    expect(deliveryIdFor(justBefore, 'ep_A') <= ceiling).toBe(true);
+    expect(deliveryIdFor(atBefore, 'ep_A') > ceiling).toBe(true);
+  });
+
+  test('with idFloor, makes [after, before) an inclusive key range', () => {
+    const after = new Date(before.getTime() - 60_000);
+    expect(idFloor('message', after) <= idCeiling('message', before)).toBe(true);
+    expect(timeOfId(idCeiling('message', before))).toEqual(new Date(before.getTime() - 1));
+  });
+});
+
+describe('ulidIdGenerator with a given time', () => {
+  test('the id carries exactly that time, even after a draw at a later time', () => {
+    const ids = ulidIdGenerator(() => Date.parse('2026-01-01T00:00:01.000Z'));
+    const later = ids.next('message');
+    const at = new Date('2026-01-01T00:00:00.500Z');
+    const stamped = ids.next('message', at);
+    expect(timeOfId(stamped)).toEqual(at);
+    expect(stamped < later).toBe(true);
+    expect(ids.next('message', at)).not.toBe(stamped);
   });
 });

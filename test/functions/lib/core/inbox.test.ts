@@ -1,6 +1,7 @@
+import type { CreatedWindow } from '../../../../functions/lib/core/created-window.ts';
 import { NotFoundError, ValidationError } from '../../../../functions/lib/core/errors.ts';
-import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
-import { InboxService } from '../../../../functions/lib/core/inbox.ts';
+import { deliveryIdFor, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import { InboxService, inboxStatuses, inboxStatusOf } from '../../../../functions/lib/core/inbox.ts';
 import type { Delivery, DeliveryStatus, TenantPrincipal } from '../../../../functions/lib/core/model.ts';
 import {
   aDelivery,
@@ -205,7 +206,7 @@ describe('InboxService.list', () => {
 
   test('unacknowledged: the endpoint’s open deliveries (pending or failed), newest first', async () => {
     const s = setup(ledger);
-    const page = await s.inbox.list(TENANT, THIN.id, 'unacknowledged', { limit: 10 });
+    const page = await s.inbox.list(TENANT, THIN.id, { status: 'unacknowledged' }, { limit: 10 });
     expect(page.items.map((d) => [d.id, d.status])).toEqual([
       [at(5), 'pending'],
       [at(2), 'failed'],
@@ -215,38 +216,80 @@ describe('InboxService.list', () => {
 
   test('acknowledged: the endpoint’s acknowledged deliveries, newest first', async () => {
     const s = setup(ledger);
-    const page = await s.inbox.list(TENANT, THIN.id, 'acknowledged', { limit: 10 });
+    const page = await s.inbox.list(TENANT, THIN.id, { status: 'acknowledged' }, { limit: 10 });
     expect(page.items.map((d) => d.id)).toEqual([at(6), at(4)]);
   });
 
   test('an ack moves a delivery from one list to the other', async () => {
     const s = setup(ledger);
     await s.inbox.acknowledge(RECEIVER, at(5));
-    expect((await s.inbox.list(TENANT, THIN.id, 'unacknowledged', { limit: 10 })).items.map((d) => d.id)).toEqual([at(2), at(1)]);
-    expect((await s.inbox.list(TENANT, THIN.id, 'acknowledged', { limit: 10 })).items.map((d) => d.id)).toEqual([at(6), at(5), at(4)]);
+    expect((await s.inbox.list(TENANT, THIN.id, { status: 'unacknowledged' }, { limit: 10 })).items.map((d) => d.id)).toEqual([
+      at(2),
+      at(1),
+    ]);
+    expect((await s.inbox.list(TENANT, THIN.id, { status: 'acknowledged' }, { limit: 10 })).items.map((d) => d.id)).toEqual([
+      at(6),
+      at(5),
+      at(4),
+    ]);
+  });
+
+  test('expired: the endpoint’s dead deliveries, whose notifications ran out unacknowledged', async () => {
+    const s = setup(ledger);
+    const page = await s.inbox.list(TENANT, THIN.id, { status: 'expired' }, { limit: 10 });
+    expect(page.items.map((d) => [d.id, inboxStatusOf(d)])).toEqual([[at(3), 'expired']]);
+  });
+
+  test('each listed delivery carries the status it was listed by', async () => {
+    const s = setup(ledger);
+    for (const status of inboxStatuses) {
+      const page = await s.inbox.list(TENANT, THIN.id, { status }, { limit: 10 });
+      expect(page.items.length).toBeGreaterThan(0);
+      expect(page.items.every((d) => inboxStatusOf(d) === status)).toBe(true);
+    }
+  });
+
+  test('a window of creation time narrows the list; an empty or inverted one is a ValidationError', async () => {
+    const times = [new Date('2026-11-01T00:00:00Z'), new Date('2026-11-02T00:00:00Z'), new Date('2026-11-03T00:00:00Z')];
+    const message = (at: Date) => ulidIdGenerator(() => at.getTime()).next('message');
+    const dated = times.map((time) => thinDelivery({ id: deliveryIdFor(message(time), THIN.id), status: 'pending' }));
+    const s = setup(dated);
+    const list = (window: CreatedWindow) => s.inbox.list(TENANT, THIN.id, { status: 'unacknowledged', ...window }, { limit: 10 });
+    expect((await list({ after: times[1] })).items.map((d) => d.id)).toEqual([dated[2]?.id, dated[1]?.id]);
+    expect((await list({ before: times[1] })).items.map((d) => d.id)).toEqual([dated[0]?.id]);
+    expect((await list({ after: times[0], before: times[2] })).items.map((d) => d.id)).toEqual([dated[1]?.id, dated[0]?.id]);
+    await expect(list({ after: times[1], before: times[1] })).rejects.toThrow(/`after` must be earlier than `before`/);
+    await expect(list({ after: times[2], before: times[0] })).rejects.toBeInstanceOf(ValidationError);
   });
 
   test('is paginated with the page it was given', async () => {
     const s = setup(ledger);
-    const first = await s.inbox.list(TENANT, THIN.id, 'unacknowledged', { limit: 2 });
+    const first = await s.inbox.list(TENANT, THIN.id, { status: 'unacknowledged' }, { limit: 2 });
     expect(first.items.map((d) => d.id)).toEqual([at(5), at(2)]);
     expect(first.nextCursor).toBeDefined();
-    const second = await s.inbox.list(TENANT, THIN.id, 'unacknowledged', {
-      limit: 2,
-      ...(first.nextCursor && { cursor: first.nextCursor }),
-    });
+    const second = await s.inbox.list(
+      TENANT,
+      THIN.id,
+      { status: 'unacknowledged' },
+      {
+        limit: 2,
+        ...(first.nextCursor && { cursor: first.nextCursor }),
+      },
+    );
     expect(second).toEqual({ items: [ledger[0]] });
   });
 
   test('a full-mode endpoint is a ValidationError', async () => {
     const s = setup(ledger);
-    await expect(s.inbox.list(TENANT, FULL.id, 'unacknowledged', { limit: 10 })).rejects.toThrow(ValidationError);
-    await expect(s.inbox.list(TENANT, FULL.id, 'acknowledged', { limit: 10 })).rejects.toThrow(/not a thin endpoint/);
+    await expect(s.inbox.list(TENANT, FULL.id, { status: 'unacknowledged' }, { limit: 10 })).rejects.toThrow(ValidationError);
+    await expect(s.inbox.list(TENANT, FULL.id, { status: 'acknowledged' }, { limit: 10 })).rejects.toThrow(/not a thin endpoint/);
   });
 
   test('an unknown endpoint, or another tenant’s, is a NotFoundError', async () => {
     const s = setup(ledger);
-    await expect(s.inbox.list(TENANT, 'ep_01JN000000000000000UNKNOWN', 'unacknowledged', { limit: 10 })).rejects.toThrow(NotFoundError);
-    await expect(s.inbox.list(TENANT, FOREIGN_THIN.id, 'unacknowledged', { limit: 10 })).rejects.toThrow(NotFoundError);
+    await expect(s.inbox.list(TENANT, 'ep_01JN000000000000000UNKNOWN', { status: 'unacknowledged' }, { limit: 10 })).rejects.toThrow(
+      NotFoundError,
+    );
+    await expect(s.inbox.list(TENANT, FOREIGN_THIN.id, { status: 'unacknowledged' }, { limit: 10 })).rejects.toThrow(NotFoundError);
   });
 });

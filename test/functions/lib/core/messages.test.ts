@@ -110,8 +110,8 @@ function setup(options: Setup = {}) {
   // Every id the service draws, in order.
   const drawn: string[] = [];
   const generator = options.ids ?? ulidIdGenerator(() => clock.now().getTime());
-  const draw = (kind: IdKind) => {
-    const id = generator.next(kind);
+  const draw = (kind: IdKind, at?: Date) => {
+    const id = generator.next(kind, at);
     drawn.push(id);
     return id;
   };
@@ -129,7 +129,7 @@ function setup(options: Setup = {}) {
     validator,
     endpoints: new EndpointDirectory(endpointStore, clock, 0),
     clock,
-    ids: { next: (kind) => draw(kind) },
+    ids: { next: (kind, at) => draw(kind, at) },
     ...(options.budget && {
       budget: new TenantIngestBudgets(
         new TenantDirectory(new InMemoryTenantStore(), clock, 0),

@@ -164,17 +164,60 @@ describe('RecoveryService.deadLetters', () => {
       numbered(5, { status: 'dead', tenantId: OTHER_TENANT, endpointId: foreign.id }),
     ]);
     const listDead = jest.spyOn(s.store, 'listDead');
-    const first = await s.service.deadLetters(TENANT, { limit: 2 });
+    const first = await s.service.deadLetters(TENANT, {}, { limit: 2 });
     expect(first.items.map((d) => d.id)).toEqual([numbered(4).id, numbered(3).id]);
     expect(first.nextCursor).toBeDefined();
-    const second = await s.service.deadLetters(TENANT, { limit: 2, ...(first.nextCursor && { cursor: first.nextCursor }) });
+    const second = await s.service.deadLetters(TENANT, {}, { limit: 2, ...(first.nextCursor && { cursor: first.nextCursor }) });
     expect(second.items.map((d) => d.id)).toEqual([numbered(1).id]);
     expect(second.nextCursor).toBeUndefined();
     // The ledger's dead-letter index of the tenant, page by page.
     expect(listDead.mock.calls).toEqual([
-      [TENANT, { limit: 2 }],
-      [TENANT, { limit: 2, cursor: first.nextCursor }],
+      [TENANT, {}, { limit: 2 }],
+      [TENANT, {}, { limit: 2, cursor: first.nextCursor }],
     ]);
+  });
+});
+
+describe('RecoveryService.deadLetters narrowed', () => {
+  const other = anEndpoint({ id: 'ep_01JN000000000000000000TWO' });
+  const older = deliveryAt(minutesAgo(120), { status: 'dead' });
+  const newer = deliveryAt(minutesAgo(10), { status: 'dead' });
+  const elsewhere = deliveryAt(minutesAgo(60), { status: 'dead', endpointId: other.id });
+  const stillFailing = deliveryAt(minutesAgo(5), { status: 'failed' });
+
+  async function narrowed() {
+    const s = setup([older, newer, elsewhere, stillFailing]);
+    await s.endpoints.create(other);
+    return s;
+  }
+
+  test('by endpoint: only its dead deliveries, read from its own dead list', async () => {
+    const s = await narrowed();
+    const listByEndpoint = jest.spyOn(s.store, 'listByEndpoint');
+    const page = await s.service.deadLetters(TENANT, { endpointId: endpoint.id }, { limit: 10 });
+    expect(page.items.map((d) => d.id)).toEqual([newer.id, older.id]);
+    expect(listByEndpoint.mock.calls).toEqual([[endpoint.id, { status: 'dead' }, { limit: 10 }]]);
+  });
+
+  test('by time: created in [after, before)', async () => {
+    const s = await narrowed();
+    const recent = await s.service.deadLetters(TENANT, { after: minutesAgo(90) }, { limit: 10 });
+    expect(recent.items.map((d) => d.id)).toEqual([newer.id, elsewhere.id]);
+    const window = { after: minutesAgo(120), before: minutesAgo(10) };
+    expect((await s.service.deadLetters(TENANT, window, { limit: 10 })).items.map((d) => d.id)).toEqual([elsewhere.id, older.id]);
+    const both = await s.service.deadLetters(TENANT, { endpointId: endpoint.id, before: minutesAgo(60) }, { limit: 10 });
+    expect(both.items.map((d) => d.id)).toEqual([older.id]);
+  });
+
+  test("another tenant's endpoint, or none, is a 404; an inverted window a 400", async () => {
+    const s = await narrowed();
+    await expect(s.service.deadLetters(TENANT, { endpointId: foreign.id }, { limit: 10 })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(s.service.deadLetters(TENANT, { endpointId: 'ep_01JN00000000000000000NONE' }, { limit: 10 })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await expect(s.service.deadLetters(TENANT, { after: minutesAgo(1), before: minutesAgo(2) }, { limit: 10 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 });
 
@@ -230,7 +273,7 @@ describe('RecoveryService.redrive', () => {
     const listDead = jest.spyOn(s.store, 'listDead');
     const result = await s.service.redrive(TENANT);
     // Two pages of the tenant's dead letters (100 a page).
-    expect(listDead.mock.calls.map(([tenantId, page]) => [tenantId, page.limit, page.cursor !== undefined])).toEqual([
+    expect(listDead.mock.calls.map(([tenantId, , page]) => [tenantId, page.limit, page.cursor !== undefined])).toEqual([
       [TENANT, 100, false],
       [TENANT, 100, true],
     ]);
