@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { InboxItem } from '../core/inbox.ts';
 import { DeliveryView } from './message-routes.ts';
-import { defineRoute, errorResponses, IdParams, notFound, PageQuery, pageOf, RawJson } from './route-spec.ts';
+import { RawJson } from './raw-json.ts';
+import { defineRoute, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
 
 export const InboxItemView = z
   .object({
