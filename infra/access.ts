@@ -5,8 +5,9 @@
  * The stack grants exactly this and throws when a row names no function or a function has no
  * row, so a new route cannot silently run with another's rights (or none).
  *
- * Every function also reads the data-encryption-key secret: `functions/lib/container.ts` opens it
- * at every cold start to build the SecretBox, whatever the route (get-openapi included).
+ * Every function that builds the container (`functions/lib/container.ts`) also reads the
+ * data-encryption-key secret: the container opens it at every cold start to build the SecretBox,
+ * whatever the route (get-openapi included). Only the `$default` catch-all builds none.
  */
 import type { QueueName } from './description.ts';
 
@@ -71,6 +72,8 @@ export interface FunctionAccess {
   readonly sends: readonly QueueTarget[];
   /** Secrets it rotates: read every version, write a pending one, move the staging labels. */
   readonly rotates: readonly RotatedSecret[];
+  /** Reads the data-encryption-key secret: it builds the container, which opens that secret at cold start. */
+  readonly readsDataKey: boolean;
 }
 
 const to = (queue: QueueName): QueueTarget => ({ queue });
@@ -80,11 +83,11 @@ const deadLettersOf = (queue: QueueName): QueueTarget => ({ queue, deadLetter: t
 const bothLanes = [to('delivery'), to('retry')];
 
 function route(table: TableLevel, query: readonly QueryTarget[] = [], sends: readonly QueueTarget[] = []): FunctionAccess {
-  return { authenticates: true, table, query, sends, rotates: [] };
+  return { authenticates: true, table, query, sends, rotates: [], readsDataKey: true };
 }
 
 function worker(table: TableLevel, query: readonly QueryTarget[], sends: readonly QueueTarget[]): FunctionAccess {
-  return { authenticates: false, table, query, sends, rotates: [] };
+  return { authenticates: false, table, query, sends, rotates: [], readsDataKey: true };
 }
 
 /**
@@ -162,7 +165,9 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   'get-hook': route('write', ['table']),
 
   // Static document; the container still opens the data key at cold start.
-  'get-openapi': { authenticates: false, table: 'none', query: [], sends: [], rotates: [] },
+  'get-openapi': { authenticates: false, table: 'none', query: [], sends: [], rotates: [], readsDataKey: true },
+  // The HTTP API's `$default` route: 404 or 405 from the route table, no container, nothing to read.
+  'no-route': { authenticates: false, table: 'none', query: [], sends: [], rotates: [], readsDataKey: false },
 
   // Delivery attempts (`DeliveryService.runTask`): the tenant's endpoints for first attempts
   // (Query, cached), one BatchGet per batch for later attempts, first attempts that succeeded in
@@ -187,5 +192,12 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   // Secrets Manager's rotation function for both secrets (`rotateSecret`). finishSecret of the data
   // keyring re-seals the ledger (`resealLedger`): the tenants from gsi1, each tenant's endpoints and
   // keys (Query on the table), a conditional Update per item, and a Get when another write won.
-  'rotate-keys': { authenticates: false, table: 'read', query: ['gsi1', 'table'], sends: [], rotates: ['rootKey', 'encryptionKey'] },
+  'rotate-keys': {
+    authenticates: false,
+    table: 'read',
+    query: ['gsi1', 'table'],
+    sends: [],
+    rotates: ['rootKey', 'encryptionKey'],
+    readsDataKey: true,
+  },
 };

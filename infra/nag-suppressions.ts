@@ -45,7 +45,8 @@ export function nagAcknowledgements(stack: SluiceStack): readonly { scope: ICons
       id: 'AwsSolutions-APIG4',
       reason:
         'Every route authenticates the caller itself with a Sluice API key (Authorization: Bearer, or the inbound key of ' +
-        'the hooks) in the Lambda, as the API contract specifies; get-openapi is public on purpose.',
+        'the hooks) in the Lambda, as the API contract specifies; get-openapi is public on purpose, and so is the ' +
+        '$default route, which answers 404 or 405 from the route table and reads nothing.',
     },
   ];
 }

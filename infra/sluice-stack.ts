@@ -10,7 +10,16 @@ import { KeyRotation } from './constructs/key-rotation.ts';
 import { Observability } from './constructs/observability.ts';
 import type { SluiceFunction } from './constructs/sluice-function.ts';
 import { Storage } from './constructs/storage.ts';
-import { apiFunctions, consumers, envNames, keyRotationFunction, ledgerTable, scheduledFunctions, streamConsumers } from './description.ts';
+import {
+  apiFunctions,
+  consumers,
+  envNames,
+  keyRotationFunction,
+  ledgerTable,
+  noRouteFunction,
+  scheduledFunctions,
+  streamConsumers,
+} from './description.ts';
 
 export interface SluiceStackProps extends StackProps {
   readonly config: SluiceConfig;
@@ -67,6 +76,7 @@ export class SluiceStack extends Stack {
     this.api = new IngestApi(this, 'Api', {
       stage: config.stage,
       routes: apiFunctions.filter((route) => !hookRouteNames.includes(route.name)),
+      defaultRoute: noRouteFunction,
       environment,
       logRetention,
       corsOrigins: config.corsOrigins,
@@ -162,6 +172,11 @@ export class SluiceStack extends Stack {
       if (access.authenticates && access.table === 'none') {
         throw new Error(`Function ${name} authenticates, which reads (and may touch) the key grant: it needs table access`);
       }
+      // Tables, queues and keys are reached through the container, which opens the data key first.
+      const usesContainer = access.authenticates || access.table !== 'none' || access.query.length > 0 || access.sends.length > 0;
+      if (usesContainer && !access.readsDataKey) {
+        throw new Error(`Function ${name} reaches the ledger, a queue or a key through the container, which reads the data key`);
+      }
       const principal = sluiceFunction.lambdaFunction;
       storage.grantTableAccess(principal, access.table, access.query);
       if (idempotentRoutes.has(name)) storage.grantIdempotencyRecords(principal);
@@ -170,7 +185,7 @@ export class SluiceStack extends Stack {
       }
       for (const name of access.rotates) storage.grantRotateSecret(principal, storage[name]);
       // Rotating a secret includes reading it.
-      if (!access.rotates.includes('encryptionKey')) storage.grantReadSecret(principal, storage.encryptionKey);
+      if (access.readsDataKey && !access.rotates.includes('encryptionKey')) storage.grantReadSecret(principal, storage.encryptionKey);
       if (access.authenticates) storage.grantReadSecret(principal, storage.rootKey);
     }
   }

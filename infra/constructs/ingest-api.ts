@@ -6,7 +6,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { corsPolicy, methodsOf } from '../../functions/lib/api/route-table.ts';
-import type { ApiFunctionDescription } from '../description.ts';
+import type { ApiFunctionDescription, FunctionDescription } from '../description.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 
 export interface CustomDomain {
@@ -18,6 +18,8 @@ export interface IngestApiProps {
   readonly stage: string;
   /** The routes this construct serves with its own functions (all but the inbound hooks). */
   readonly routes: readonly ApiFunctionDescription[];
+  /** The `$default` route's function: answers every request no route takes (`functions/no-route.ts`). */
+  readonly defaultRoute: FunctionDescription;
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
   readonly customDomain?: CustomDomain;
@@ -56,25 +58,39 @@ const accessLogFormat = AccessLogFormat.custom(
 
 /**
  * The public Sluice HTTP API: management and message-ingest routes, one Lambda per route of the
- * route table, on one `$default` stage with throttling and JSON access logs, and optionally a
- * custom domain. Callers authenticate with Sluice API keys, checked in the Lambda. Other
- * constructs (the inbound hooks) add their routes with `addLambdaRoute`.
+ * route table, a `$default` route for everything else, on one `$default` stage with throttling
+ * and JSON access logs, and optionally a custom domain. Callers authenticate with Sluice API
+ * keys, checked in the Lambda. Other constructs (the inbound hooks) add their routes with
+ * `addLambdaRoute`.
  */
 export class IngestApi extends Construct {
   readonly httpApi: apigwv2.HttpApi;
   readonly defaultStage: apigwv2.HttpStage;
   readonly accessLogGroup: logs.LogGroup;
   readonly customDomain?: apigwv2.DomainName;
-  /** Route functions by route name (`functions/<name>.ts`). */
+  /** Its functions by name (`functions/<name>.ts`): one per route, and the `$default` route's. */
   readonly functions: ReadonlyMap<string, SluiceFunction>;
+  readonly defaultRouteFunction: SluiceFunction;
   private readonly routeKeys = new Set<string>();
 
   constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
 
+    this.defaultRouteFunction = new SluiceFunction(this, constructIdFor(props.defaultRoute.name), {
+      description: props.defaultRoute,
+      environment: props.environment,
+      logRetention: props.logRetention,
+    });
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
       apiName: `sluice-${props.stage}`,
       description: 'Sluice webhook API',
+      // An unknown path or a method the path lacks gets the API's JSON 404 or 405 (as locally), not
+      // API Gateway's `{"message":"Not Found"}`. CORS preflights never reach it: with `corsPreflight`
+      // set, API Gateway answers them itself, $default route or not.
+      defaultIntegration: new HttpLambdaIntegration(
+        `${constructIdFor(props.defaultRoute.name)}Integration`,
+        this.defaultRouteFunction.lambdaFunction,
+      ),
       // Created below, so it can carry throttling and access logging.
       createDefaultStage: false,
       ...(props.corsOrigins?.length && {
@@ -112,7 +128,7 @@ export class IngestApi extends Construct {
       });
     }
 
-    const functions = new Map<string, SluiceFunction>();
+    const functions = new Map<string, SluiceFunction>([[props.defaultRoute.name, this.defaultRouteFunction]]);
     for (const route of props.routes) {
       if (functions.has(route.name)) throw new Error(`Route ${route.name} appears twice in the route table`);
       const routeFunction = new SluiceFunction(this, constructIdFor(route.name), {

@@ -1,28 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { corsPolicy, methodsOf } from '../../functions/lib/api/route-table.ts';
-import { type ApiFunctionDescription, apiFunctions } from '../description.ts';
-import { invoke, type LambdaHandler, loadHandler } from './lambda-runtime.ts';
+import { isRouteHit, routeMatcher } from '../../functions/lib/api/route-match.ts';
+import { corsPolicy } from '../../functions/lib/api/route-table.ts';
+import { apiFunctions, noRouteFunction } from '../description.ts';
+import { invoke, loadHandler } from './lambda-runtime.ts';
 
 /** API Gateway HTTP APIs refuse bodies over 10 MB before any function runs. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
-interface CompiledRoute {
-  readonly fn: ApiFunctionDescription;
-  readonly pattern: RegExp;
-  readonly paramNames: readonly string[];
-  readonly handler: LambdaHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>;
-}
-
-function compile(template: string): { pattern: RegExp; paramNames: string[] } {
-  const paramNames: string[] = [];
-  const source = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_match, name: string) => {
-    paramNames.push(name);
-    return '([^/]+)';
-  });
-  return { pattern: new RegExp(`^${source}$`), paramNames };
-}
+type ApiEvent = APIGatewayProxyEventV2;
+type ApiResult = APIGatewayProxyResultV2;
 
 const TEXT_TYPES = /^(application\/(json|[a-z.+-]*\+json|x-www-form-urlencoded|xml)|text\/)/i;
 
@@ -101,13 +89,12 @@ export interface HttpApiOptions {
  * wires, with a real payload-format-2.0 event, and writes back the handler's result.
  */
 export async function startHttpApi(options: HttpApiOptions): Promise<LocalHttpApi> {
-  const routes: CompiledRoute[] = await Promise.all(
-    apiFunctions.map(async (fn) => ({
-      fn,
-      ...compile(fn.path),
-      handler: await loadHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>(fn.name),
-    })),
+  const routes = await Promise.all(
+    apiFunctions.map(async (fn) => ({ fn, method: fn.method, path: fn.path, handler: await loadHandler<ApiEvent, ApiResult>(fn.name) })),
   );
+  const match = routeMatcher(routes);
+  // API Gateway's `$default` route: what no route takes goes to the same function as in AWS.
+  const noRoute = { fn: noRouteFunction, handler: await loadHandler<ApiEvent, ApiResult>(noRouteFunction.name) };
 
   const server = http.createServer((req, res) => {
     const started = performance.now();
@@ -160,38 +147,24 @@ export async function startHttpApi(options: HttpApiOptions): Promise<LocalHttpAp
       send(res, answer.status, answer.body);
       return answer.status;
     }
-    const candidates = routes.map((route) => ({ route, match: route.pattern.exec(path) })).filter((c) => c.match);
-    const hit = candidates.find((c) => methodsOf(c.route.fn.method).includes(req.method ?? ''));
-    if (!hit?.match) {
-      const status = candidates.length > 0 ? 405 : 404;
-      const allow = candidates.flatMap((c) => methodsOf(c.route.fn.method)).join(', ');
-      send(
-        res,
-        status,
-        {
-          error: {
-            code: status === 404 ? 'not_found' : 'method_not_allowed',
-            message:
-              status === 404
-                ? `no route for ${req.method} ${path}; see GET /v1/openapi.json`
-                : `${req.method} is not allowed on ${path}; use ${allow}`,
-          },
-        },
-        status === 405 ? { allow } : {},
-      );
-      return status;
-    }
-    const { route, match } = hit;
-    const pathParameters = Object.fromEntries(route.paramNames.map((name, i) => [name, match[i + 1] ?? '']));
-    const event = toApiGatewayEvent(req, body, {
-      routeKey: `${req.method} ${route.fn.path}`,
-      ...(route.paramNames.length > 0 && { pathParameters }),
-    });
+    const found = match(req.method ?? '', path);
+    const hit = isRouteHit(found) ? found : undefined;
+    const target = hit?.route ?? noRoute;
+    const event = toApiGatewayEvent(
+      req,
+      body,
+      hit
+        ? {
+            routeKey: `${req.method} ${hit.route.path}`,
+            ...(Object.keys(hit.pathParameters).length > 0 && { pathParameters: { ...hit.pathParameters } }),
+          }
+        : { routeKey: '$default' },
+    );
     try {
-      const result = await invoke(route.fn, route.handler, event);
+      const result = await invoke(target.fn, target.handler, event);
       return writeResult(res, result);
     } catch (error) {
-      console.error(`functions/${route.fn.name}.ts threw:`, error);
+      console.error(`functions/${target.fn.name}.ts threw:`, error);
       send(res, 500, { message: 'Internal Server Error' });
       return 500;
     }

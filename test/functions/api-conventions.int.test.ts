@@ -1,9 +1,9 @@
 /**
  * Integration (real local stack): the conventions clients and SDK generators rely on. The served
  * OpenAPI document passes Redocly's recommended lint with no problem; live answers match the
- * schemas it declares, with no undeclared field; and the HTTP semantics hold (request ids, 405
- * with Allow, HEAD, 415, 204 without a content type, 400 for malformed percent-encoding, a
- * `done` flag on lists).
+ * schemas it declares, with no undeclared field; and the HTTP semantics hold (request ids, 404 and
+ * 405 with Allow from the `$default` function, HEAD, 415, 204 without a content type, 400 for
+ * malformed percent-encoding, a `done` flag on lists).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -126,7 +126,29 @@ describe('HTTP semantics', () => {
     const response = await raw('PUT', '/v1/messages');
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('POST, GET, HEAD');
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+    const requestId = response.headers.get('x-request-id');
+    expect(requestId).toMatch(/^\S{8,}$/);
+    expect(((await response.json()) as { error: { code: string; requestId: string } }).error).toMatchObject({
+      code: 'method_not_allowed',
+      requestId,
+    });
+  });
+
+  test('a path no route has: 404 not_found from the $default function, with the request id like every answer', async () => {
+    const response = await raw('GET', '/v1/nowhere');
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    const requestId = response.headers.get('x-request-id');
+    expect(requestId).toMatch(/^\S{8,}$/);
+    expect(await response.json()).toEqual({
+      error: { code: 'not_found', message: 'no route for GET /v1/nowhere; see GET /v1/openapi.json', requestId },
+    });
+    const traced = await raw('POST', '/x', { headers: { 'x-request-id': 'trace-unknown-route' } });
+    expect(traced.headers.get('x-request-id')).toBe('trace-unknown-route');
+    expect(((await traced.json()) as { error: { requestId: string } }).error.requestId).toBe('trace-unknown-route');
+    const head = await raw('HEAD', '/v1/nowhere');
+    expect(head.status).toBe(404);
+    expect(await head.text()).toBe('');
   });
 
   test('HEAD on a GET route: the same status and headers, no body', async () => {

@@ -75,12 +75,16 @@ const expected: Record<string, Row> = {
   'post-hook': ['write', ['table'], [], true],
   'get-hook': ['write', ['table'], [], true],
   'get-openapi': ['none', [], [], false],
+  'no-route': ['none', [], [], false],
   deliver: ['record', ['table'], [...lanes, 'delivery dead letters'], false],
   'deliver-retries': ['record', ['table'], ['retry', 'delivery dead letters'], false],
   dispatch: ['none', ['table'], lanes, false],
   sweeper: ['read', ['gsi5'], lanes, false],
   'rotate-keys': ['read', ['gsi1', 'table'], [], false],
 };
+
+/** The one function that builds no container, so needs not even the data key: the `$default` catch-all. */
+const withoutDataKey = ['no-route'];
 
 /** The functions that rotate secrets, and which. */
 const rotators: Record<string, SecretRef[]> = { 'rotate-keys': ['encryption key', 'root key'] };
@@ -125,11 +129,12 @@ describe('least privilege', () => {
     expect(actual).toEqual(wanted);
   });
 
-  test('every function reads the data key; exactly the authenticating ones read the root key; KMS decrypts only for those secrets', () => {
+  test('every function but the catch-all reads the data key; exactly the authenticating ones read the root key; KMS decrypts only for those secrets', () => {
     for (const [name, p] of permissions) {
       // A rotator's rotation grant includes reading the secret it rotates.
       const rotated = rotators[name] ?? [];
-      const reads: SecretRef[] = expected[name]?.[3] ? ['encryption key', 'root key'] : ['encryption key'];
+      const dataKey: SecretRef[] = withoutDataKey.includes(name) ? [] : ['encryption key'];
+      const reads: SecretRef[] = expected[name]?.[3] ? [...dataKey, 'root key'] : dataKey;
       const wanted = reads.filter((secret) => !rotated.includes(secret));
       expect({ name, secrets: sorted(p.secrets), decrypts: sorted(p.decrypts) }).toEqual({ name, secrets: wanted, decrypts: wanted });
     }
@@ -226,6 +231,9 @@ describe('least privilege', () => {
     for (const name of deleters) expect(permissions.get(name)?.tableActions).not.toContain('dynamodb:PutItem');
     // The public OpenAPI route touches no data and no root key.
     expect(permissions.get('get-openapi')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: ['encryption key'] });
+    // The $default catch-all answers from the route table: no data, no secret, no key; only its log group.
+    expect(permissions.get('no-route')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: [], decrypts: [] });
+    expect(sorted(Object.keys(functionAccess).filter((name) => !functionAccess[name]?.readsDataKey))).toEqual(withoutDataKey);
     // Only the sweeper walks the due-work index.
     expect([...permissions].filter(([, p]) => p.queries.includes('gsi5')).map(([name]) => name)).toEqual(['sweeper']);
     // Ingest and the hooks only store messages; dispatch (and the sweeper, for lost ones) queues them.

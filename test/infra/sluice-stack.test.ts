@@ -17,6 +17,7 @@ import {
   envNames,
   keyRotationFunction,
   ledgerTable,
+  noRouteFunction,
   type QueueName,
   queues,
   scheduledFunctions,
@@ -473,8 +474,8 @@ describe('SluiceStack', () => {
       for (const name of ['get-inbox-item', 'reveal-api-key', 'create-action', 'list-action-triggers', 'post-hook', 'get-hook']) {
         expect(routeTable.map((route) => route.name)).toContain(name);
       }
-      // Every GET route also answers HEAD.
-      template.resourceCountIs('AWS::ApiGatewayV2::Route', routeTable.flatMap((route) => methodsOf(route.method)).length);
+      // Every GET route also answers HEAD; and the `$default` route takes the rest.
+      template.resourceCountIs('AWS::ApiGatewayV2::Route', routeTable.flatMap((route) => methodsOf(route.method)).length + 1);
       const integrations = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration');
       const routes = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route'));
       const integratedFunctions = new Set<string>();
@@ -495,6 +496,29 @@ describe('SluiceStack', () => {
         integratedFunctions.add(functionId);
       }
       expect(integratedFunctions.size).toBe(routeTable.length);
+    });
+
+    test('the $default route sends every request no route takes to the no-route function, which reads nothing', () => {
+      const routes = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route'));
+      const defaults = routes.filter((route) => route.Properties?.RouteKey === '$default');
+      expect(defaults).toHaveLength(1);
+      const target = defaults[0]?.Properties?.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
+      const [, [prefix, integrationRef]] = target['Fn::Join'];
+      expect(prefix).toBe('integrations/');
+      const functionId = logicalIdOf(stack.api.defaultRouteFunction.lambdaFunction);
+      expect(resource(template, integrationRef.Ref).Properties).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [functionId, 'Arn'] },
+      });
+      expect(stack.functions.get(noRouteFunction.name)).toBe(stack.api.defaultRouteFunction);
+      // No route claims OPTIONS (or any method), so with corsOrigins set API Gateway still answers preflights itself.
+      expect(routes.map((route) => String(route.Properties?.RouteKey)).filter((key) => /^(OPTIONS|ANY) /.test(key))).toEqual([]);
+      // Only API Gateway may invoke it, from this API.
+      const permissions = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission')).filter(
+        (permission) => JSON.stringify(permission.Properties?.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [functionId, 'Arn'] }),
+      );
+      expect(permissions.map((permission) => permission.Properties?.Principal)).toEqual(['apigateway.amazonaws.com']);
     });
 
     test('the inbound hooks are their own construct, with the per-key rate limit only they read', () => {
@@ -528,7 +552,7 @@ describe('SluiceStack', () => {
     test('every function runs Node 22 on arm64 with its own role, its own log group with retention, and the Sluice env', () => {
       const functions = resourcesOfType(template, 'AWS::Lambda::Function');
       expect(Object.keys(functions)).toHaveLength(
-        apiFunctions.length + consumers.length + streamConsumers.length + scheduledFunctions.length + 1,
+        apiFunctions.length + consumers.length + streamConsumers.length + scheduledFunctions.length + 2,
       );
       expect(stack.functions.size).toBe(Object.keys(functions).length);
       const logGroups = resourcesOfType(template, 'AWS::Logs::LogGroup');
@@ -585,7 +609,14 @@ describe('SluiceStack', () => {
     });
 
     test('function timeouts and memory come from the description; no reserved concurrency unless configured', () => {
-      for (const description of [...apiFunctions, ...consumers, ...streamConsumers, ...scheduledFunctions, keyRotationFunction]) {
+      for (const description of [
+        ...apiFunctions,
+        ...consumers,
+        ...streamConsumers,
+        ...scheduledFunctions,
+        keyRotationFunction,
+        noRouteFunction,
+      ]) {
         const fn = stack.functions.get(description.name);
         if (!fn) throw new Error(`No function ${description.name}`);
         const properties = resource(template, logicalIdOf(fn.lambdaFunction)).Properties;

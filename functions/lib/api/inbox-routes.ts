@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { type InboxItem, inboxStatuses, inboxStatusOf } from '../core/inbox.ts';
 import type { Delivery } from '../core/model.ts';
-import { defineRoute, errorResponses, HistoryPageQuery, IdParams, notFound, pageOf, RawJson } from './route-spec.ts';
+import { RawJson } from './raw-json.ts';
+import { defineRoute, errorResponses, HistoryPageQuery, IdParams, notFound, pageOf } from './route-spec.ts';
 
 /**
  * The receiver's vocabulary, the same in the list and in a fetched item: the delivery (`deliveryId`,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_PAYLOAD_BYTES } from '../core/messages.ts';
 import { type Attempt, type Delivery, type DeliveryEvent, deliveryStatuses, type Message } from '../core/model.ts';
+import { RawJson } from './raw-json.ts';
 import {
   defineRoute,
   ErrorBody,
@@ -12,7 +13,6 @@ import {
   notFound,
   PageQuery,
   pageOf,
-  RawJson,
 } from './route-spec.ts';
 
 // Messages (§4)

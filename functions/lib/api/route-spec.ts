@@ -117,14 +117,6 @@ export function recordOf<K extends z.ZodType<string, string>, V extends z.ZodTyp
   );
 }
 
-/**
- * JSON text to embed verbatim in an answer (a stored payload): serialised as the text itself, so
- * what a client reads back is exactly what was accepted.
- */
-export class RawJson {
-  constructor(readonly text: string) {}
-}
-
 export const ErrorBody = z
   .object({
     error: z.object({

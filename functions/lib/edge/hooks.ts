@@ -11,7 +11,7 @@ import { HookBody } from '../api/action-routes.ts';
 import { MAX_JSON_DEPTH } from '../api/route-spec.ts';
 import { sluice } from '../container.ts';
 import { PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError } from '../core/errors.ts';
-import { correlate, errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './http.ts';
+import { correlate, errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './answers.ts';
 import { parseJsonText } from './json-text.ts';
 import { logger } from './observability.ts';
 import { isDependencyOutage, OUTAGE_MESSAGE, outageHeaders } from './outage.ts';

@@ -6,13 +6,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { openApiDocument, routeSpecs } from '../../../../functions/lib/api/openapi.ts';
 import { routeTable } from '../../../../functions/lib/api/route-table.ts';
-import { consumers, scheduledFunctions } from '../../../../infra/description.ts';
+import { consumers, noRouteFunction, scheduledFunctions } from '../../../../infra/description.ts';
 
 const entry = (name: string) => path.join(process.cwd(), 'functions', `${name}.ts`);
 
 describe('route table', () => {
-  test('every route, consumer and scheduled function has its entry file', () => {
-    for (const name of [...routeTable.map((r) => r.name), ...consumers.map((c) => c.name), ...scheduledFunctions.map((f) => f.name)]) {
+  test('every route, consumer and scheduled function, and the $default catch-all, has its entry file', () => {
+    const names = [...routeTable.map((r) => r.name), ...consumers.map((c) => c.name), ...scheduledFunctions.map((f) => f.name)];
+    for (const name of [...names, noRouteFunction.name]) {
       expect({ name, exists: existsSync(entry(name)) }).toEqual({ name, exists: true });
     }
   });

@@ -2,8 +2,8 @@ import type { Context } from 'aws-lambda';
 import { handler as getHook } from '../../../../functions/get-hook.ts';
 import type { HookService } from '../../../../functions/lib/core/actions.ts';
 import { NotFoundError, PayloadTooLargeError, RateLimitedError, ValidationError } from '../../../../functions/lib/core/errors.ts';
+import type { HttpEvent } from '../../../../functions/lib/edge/answers.ts';
 import { decodePayload, MAX_HOOK_BYTES } from '../../../../functions/lib/edge/hooks.ts';
-import type { HttpEvent } from '../../../../functions/lib/edge/http.ts';
 import { handler as postHook } from '../../../../functions/post-hook.ts';
 
 // Mostly the pure part of the inbound-hook edge: the middy handler builds the AWS container from

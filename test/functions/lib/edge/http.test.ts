@@ -19,7 +19,8 @@ import {
 } from '../../../../functions/lib/core/errors.ts';
 import type { MessageService } from '../../../../functions/lib/core/messages.ts';
 import type { Principal } from '../../../../functions/lib/core/model.ts';
-import { errorHeaders, errorResult, type HttpEvent, json, page, statusOf } from '../../../../functions/lib/edge/http.ts';
+import { errorHeaders, errorResult, type HttpEvent, json, statusOf } from '../../../../functions/lib/edge/answers.ts';
+import { page } from '../../../../functions/lib/edge/http.ts';
 import { handler as listMessagesHandler } from '../../../../functions/list-messages.ts';
 
 // The HTTP handlers build the AWS container from the environment; here it is a stub with only
