@@ -6,8 +6,8 @@
  * new values carry the new key id, the re-seal moves every old value onto it, and the root-key
  * hand-over accepts both keys until it is finished. A last rotation is re-sealed with the stack stopped.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,50 +15,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
 import { ledgerTable } from '#infra/description';
+import { type PrivateStack, type ReadyFile, startPrivateStack, stopPrivateStack } from '../../support/private-stack.ts';
 import { Receiver } from '../../support/receiver.ts';
-
-interface Ready {
-  readonly apiUrl: string;
-  readonly rootKey: string;
-  readonly dynamodbEndpoint: string;
-}
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly ready: Ready;
-}
 
 const root = process.cwd();
 const run = promisify(execFile);
 
-async function startStack(dataDir: string): Promise<Started> {
-  const readyFile = path.join(dataDir, `ready-${Date.now()}.json`);
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--quiet'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: dataDir, SLUICE_READY_FILE: readyFile, POWERTOOLS_LOG_LEVEL: 'WARN' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const deadline = Date.now() + 60_000;
-  while (!existsSync(readyFile)) {
-    if (child.exitCode !== null) throw new Error(`the stack exited ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`the stack was not ready in 60 s:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { child, ready: JSON.parse(readFileSync(readyFile, 'utf8')) as Ready };
-}
-
-async function stopStack(started: Started): Promise<void> {
-  if (started.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => started.child.once('exit', resolve));
-  started.child.kill('SIGTERM');
-  await exited;
-}
+const startStack = (dataDir: string) => startPrivateStack({ dataDir, workDir: dataDir });
+const stopStack = stopPrivateStack;
 
 /** `npm run keys -- <args>` on the data dir; its output. */
 async function keys(dataDir: string, ...args: string[]): Promise<string> {
@@ -69,7 +33,7 @@ async function keys(dataDir: string, ...args: string[]): Promise<string> {
   return stdout;
 }
 
-async function api(ready: Ready, method: string, route: string, key: string, body?: unknown) {
+async function api(ready: ReadyFile, method: string, route: string, key: string, body?: unknown) {
   const response = await fetch(`${ready.apiUrl}${route}`, {
     method,
     headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
@@ -80,7 +44,7 @@ async function api(ready: Ready, method: string, route: string, key: string, bod
 }
 
 /** Every sealed value in the ledger, read raw from DynamoDB Local, by the item it is in. */
-async function sealedValues(ready: Ready): Promise<{ item: string; value: string }[]> {
+async function sealedValues(ready: ReadyFile): Promise<{ item: string; value: string }[]> {
   const client = DynamoDBDocumentClient.from(
     new DynamoDBClient({
       endpoint: ready.dynamodbEndpoint,
@@ -109,7 +73,7 @@ const keyIdOf = (sealed: string) => sealed.split('.').slice(0, 2).join('.');
 
 describe('key rotation on the local stack (npm run keys)', () => {
   let dataDir: string;
-  const started: Started[] = [];
+  const started: PrivateStack[] = [];
   let receiver: Receiver;
 
   beforeAll(async () => {

@@ -9,46 +9,13 @@
  * (the process group whose id the ready file gives) is frozen first, then java is killed: the
  * port refuses connections and nothing reports the exit.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { OUTAGE_MESSAGE } from '#lib/edge/outage';
-
-interface Ready {
-  readonly apiUrl: string;
-  readonly rootKey: string;
-  readonly dynamodbEndpoint: string;
-  /** `dynamodb`: DynamoDB Local's guard shell, which leads its process group (java is its child). */
-  readonly pids: { readonly dynamodb: number };
-}
-
-const root = process.cwd();
-
-/** Starts the stack; `spawned` hears of the child at once, so it is killed even if it never gets ready. */
-async function startStack(dir: string, spawned: (child: ChildProcess) => void): Promise<Ready> {
-  const readyFile = path.join(dir, 'ready.json');
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--quiet'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: ':memory:', SLUICE_READY_FILE: readyFile, POWERTOOLS_LOG_LEVEL: 'ERROR' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned(child);
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const deadline = Date.now() + 60_000;
-  while (!existsSync(readyFile)) {
-    if (child.exitCode !== null) throw new Error(`the stack exited ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`the stack was not ready in 60 s:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return JSON.parse(readFileSync(readyFile, 'utf8')) as Ready;
-}
+import { type ReadyFile, startPrivateStack } from '../../support/private-stack.ts';
 
 function refusesConnections(endpoint: string): Promise<boolean> {
   const { hostname, port } = new URL(endpoint);
@@ -63,7 +30,7 @@ function refusesConnections(endpoint: string): Promise<boolean> {
 }
 
 /** Stops DynamoDB Local for good: its guard shell frozen (so the stack never hears of the exit), then java killed. */
-async function killDynamoDbLocal(ready: Ready): Promise<void> {
+async function killDynamoDbLocal(ready: ReadyFile): Promise<void> {
   const guard = ready.pids.dynamodb;
   process.kill(guard, 'SIGSTOP');
   const java = execFileSync('pgrep', ['-P', String(guard), '-x', 'java'], { encoding: 'utf8' })
@@ -85,7 +52,7 @@ interface Answer {
   readonly ms: number;
 }
 
-async function call(ready: Ready, method: string, route: string, headers: Record<string, string>, body?: unknown): Promise<Answer> {
+async function call(ready: ReadyFile, method: string, route: string, headers: Record<string, string>, body?: unknown): Promise<Answer> {
   const started = performance.now();
   const response = await fetch(`${ready.apiUrl}${route}`, {
     method,
@@ -104,7 +71,7 @@ async function call(ready: Ready, method: string, route: string, headers: Record
 describe('a DynamoDB outage on the local stack', () => {
   let dir: string;
   let child: ChildProcess | undefined;
-  let ready: Ready | undefined;
+  let ready: ReadyFile | undefined;
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-outage-'));
@@ -130,8 +97,13 @@ describe('a DynamoDB outage on the local stack', () => {
   });
 
   test('the API answers 503 service_unavailable with Retry-After and x-request-id; the hooks 503 in their shape', async () => {
-    const stack = await startStack(dir, (started) => {
-      child = started;
+    const { ready: stack } = await startPrivateStack({
+      dataDir: ':memory:',
+      workDir: dir,
+      logLevel: 'ERROR',
+      spawned: (started) => {
+        child = started;
+      },
     });
     ready = stack;
     const tenant = await call(stack, 'POST', '/v1/tenants', { authorization: `Bearer ${stack.rootKey}` }, { name: 'Outage' });
