@@ -174,8 +174,8 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   // batches (BatchWriteItem), everything else as conditional Puts and Updates, health and
   // rate-limit counters (Updates), `endpoint.disabled` messages (Put, queued by dispatch).
   // Deferred, diverted and retried jobs go to the retry lane; a throttled job waits on the lane
-  // it came from, so only the primary consumer sends to the primary lane. Exhausted retries and
-  // poison jobs are parked in the delivery DLQ.
+  // it came from, so only the primary consumer sends to the primary lane. Poison jobs (a body that
+  // is no job) are parked in the delivery DLQ at once; exhausted retries stay `dead` in the ledger.
   deliver: worker('record', ['table'], [...bothLanes, deadLettersOf('delivery')]),
   'deliver-retries': worker('record', ['table'], [to('retry'), deadLettersOf('delivery')]),
   // Dispatch (`DispatchService`, on the ledger's stream of new messages): the tenant's endpoints

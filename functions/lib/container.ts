@@ -64,7 +64,7 @@ export interface Sluice {
   readonly inbox: InboxService;
   readonly actions: ActionService;
   readonly hooks: HookService;
-  /** Parking for queue messages that can never be processed (unparseable, or retries exhausted). */
+  /** Parking for queue messages the pipeline can never process (unparseable jobs): an operator's problem, alarmed. */
   readonly deadLetters: { readonly delivery: DeadLetterSink };
   /** Idempotency-Key on the API's creating POSTs (`POST /v1/messages` keeps its own, in the message's slot). */
   readonly idempotency: ApiIdempotency;
@@ -144,7 +144,6 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     endpoints: directory,
     loader: deliveryStore,
     queue: deliveryQueue,
-    deadLetters: deadLetters.delivery,
     sender: lazyHttpSender(config),
     rateLimiter,
     systemEvents: { publish: (tenantId, type, payload) => messages.publishSystemEvent(tenantId, type, payload) },

@@ -12,7 +12,6 @@ import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type 
 import type { Attempt, AttemptOutcome, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
 import { terminalStatuses } from './model.ts';
 import type {
-  DeadLetterSink,
   DeliveryContextLoader,
   DeliveryQueue,
   DeliveryStore,
@@ -59,7 +58,6 @@ export interface DeliveryDeps {
   readonly endpoints: EndpointDirectory;
   readonly loader: DeliveryContextLoader;
   readonly queue: DeliveryQueue;
-  readonly deadLetters: DeadLetterSink;
   readonly sender: HttpSender;
   readonly rateLimiter: RateLimiter;
   readonly systemEvents: SystemEventPublisher;
@@ -279,9 +277,10 @@ export class DeliveryService {
         delaySeconds: Math.min(Math.ceil(next.retryInSeconds), MAX_QUEUE_DELAY_SECONDS),
         lane: 'retry',
       });
-    } else if (next.delivery.status === 'dead' && delivery.status !== 'dead') {
-      await this.deps.deadLetters.park(JSON.stringify({ ...jobOf(next.delivery), attempts: number }), 'retries exhausted');
     }
+    // Exhausted retries are the customer's failure, not the pipeline's: the delivery stays `dead` in
+    // the ledger (dead letters, redrive), and the delivery DLQ, whose alarm pages an operator,
+    // keeps only what the pipeline could not handle.
     const endpointDisabled = await this.trackHealth(endpoint, outcome, finishedAt);
     return {
       kind: 'attempted',

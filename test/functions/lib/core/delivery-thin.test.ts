@@ -59,7 +59,6 @@ describe('DeliveryService.run: thin endpoints', () => {
     expect(report.retryInSeconds).toBe(FIRST_DAILY_DELAY);
     expect(s.stored()).toEqual(report.delivery);
     expect(s.queue.calls).toEqual([{ tasks: [jobFor(s.delivery)], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
-    expect(s.deadLetters.parked).toEqual([]);
     // A 2xx is not a failure of the endpoint.
     expect(s.endpoints.failureCalls).toEqual([]);
   });
@@ -100,7 +99,6 @@ describe('DeliveryService.run: thin endpoints', () => {
     expect(report.retryInSeconds).toBeUndefined();
     expect(s.stored()).toEqual(report.delivery);
     expect(s.queue.calls).toEqual([]);
-    expect(s.deadLetters.parked).toEqual([{ body: JSON.stringify({ ...jobFor(s.delivery), attempts: 3 }), reason: 'retries exhausted' }]);
   });
 
   test('the whole daily schedule: every 2xx keeps it open until the last one, which makes it dead', async () => {
@@ -115,7 +113,6 @@ describe('DeliveryService.run: thin endpoints', () => {
     const statuses = reports.map((r) => (r.kind === 'attempted' ? r.delivery.status : r.kind));
     expect(statuses).toEqual([...Array<string>(notifications - 1).fill('pending'), 'dead']);
     expect(s.sender.requests).toHaveLength(notifications);
-    expect(s.deadLetters.parked).toHaveLength(1);
     // About 24 hours of notifications in all.
     expect(s.clock.now().getTime() - T0.getTime()).toBe(presetDelaysSeconds.daily.reduce((a, b) => a + b, 0) * 1000);
     // Nothing more is sent for it.
@@ -254,7 +251,6 @@ describe('DeliveryService.runFirst: thin endpoints', () => {
     const next = { deliveryId: id, tenantId: TENANT, messageId: s.message.id, endpointId: THIN.id };
     expect(s.queue.calls).toEqual([{ tasks: [next], delaySeconds: FIRST_DAILY_DELAY, lane: 'retry' }]);
     expect(s.endpoints.failureCalls).toEqual([]);
-    expect(s.deadLetters.parked).toEqual([]);
   });
 
   test('the first notification is thin though the job carries the payload: empty body, x-message-id is the delivery id', async () => {

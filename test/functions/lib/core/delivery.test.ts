@@ -52,7 +52,6 @@ describe('DeliveryService.run', () => {
       expect(report.delivery.nextAttemptAt).toBeUndefined();
       expect(report.retryInSeconds).toBeUndefined();
       expect(s.queue.calls).toEqual([]);
-      expect(s.deadLetters.parked).toEqual([]);
     });
 
     test('a success after failures clears the last error and keeps the attempt count going', async () => {
@@ -75,7 +74,6 @@ describe('DeliveryService.run', () => {
       expect(s.stored()?.nextAttemptAt).toBe(at(5500));
       expect(s.attempts().map((a) => [a.attempt, a.outcome, a.statusCode, a.responseBody])).toEqual([[1, 'failed', 500, 'boom']]);
       expect(s.queue.calls).toEqual([{ tasks: [jobOf(s.delivery)], delaySeconds: 6, lane: 'retry' }]);
-      expect(s.deadLetters.parked).toEqual([]);
     });
 
     test('the jitter low bound shortens the wait (random 0: 4.5 s, enqueued for 5 s)', async () => {
@@ -117,7 +115,7 @@ describe('DeliveryService.run', () => {
       expect(s.queue.calls).toHaveLength(1);
     });
 
-    test('the last attempt failing: dead, parked in the dead-letter sink, not re-enqueued', async () => {
+    test('the last attempt failing: dead in the ledger (a dead letter), not re-enqueued', async () => {
       const s = setup({
         endpoint: anEndpoint({ retryPolicy: { preset: 'linear' } }),
         delivery: aDelivery({ status: 'failed', attemptCount: 4 }),
@@ -130,9 +128,6 @@ describe('DeliveryService.run', () => {
       expect(report.retryInSeconds).toBeUndefined();
       expect(s.stored()?.status).toBe('dead');
       expect(s.queue.calls).toEqual([]);
-      expect(s.deadLetters.parked).toHaveLength(1);
-      expect(s.deadLetters.parked[0]?.reason).toBe('retries exhausted');
-      expect(JSON.parse(s.deadLetters.parked[0]?.body ?? '')).toEqual({ ...jobOf(s.delivery), attempts: 5 });
     });
 
     test('exponential: the 8th attempt is the last', async () => {
@@ -152,7 +147,6 @@ describe('DeliveryService.run', () => {
       expect(s.endpoints.disableCalls[0]?.reason).toMatch(/410/);
       expect(s.endpoints.endpoints.get(s.delivery.endpointId)?.disabled).toBe(true);
       expect(s.queue.calls).toEqual([]);
-      expect(s.deadLetters.parked).toEqual([]);
     });
 
     test('429 with Retry-After longer than the schedule: honoured', async () => {
@@ -328,7 +322,6 @@ describe('DeliveryService.run', () => {
     expect(reports[1]).toMatchObject({ deliveryId: s.delivery.id, reason: expect.stringContaining('already recorded') });
     expect(s.attempts()).toHaveLength(1);
     expect(s.queue.calls).toHaveLength(1);
-    expect(s.deadLetters.parked).toEqual([]);
   });
 
   // Contract §5/§6: a 2xx means "succeeded" in full mode only; for a thin endpoint it only says
@@ -495,7 +488,6 @@ describe('DeliveryService.run: the retry schedule counts scheduled attempts', ()
       answer: { durationMs: 3, statusCode: 500 },
     });
     expect(attempted(await last.run()).delivery).toMatchObject({ status: 'dead', scheduledAttempts: 5, attemptCount: 10 });
-    expect(last.deadLetters.parked).toHaveLength(1);
   });
 
   test('a redriven delivery starts the schedule again: its manual attempt gets the FIRST delay, the next scheduled one the SECOND', async () => {
@@ -530,7 +522,6 @@ describe('DeliveryService.run: manual attempts', () => {
     expect(s.stored()).toEqual(report.delivery);
     expect(s.queue.calls).toEqual([]);
     // A dead delivery was parked when it died; it is not parked again.
-    expect(s.deadLetters.parked).toEqual([]);
   });
 
   test('a succeeded delivery that succeeds again stays succeeded', async () => {
@@ -852,7 +843,6 @@ describe('DeliveryService.runFirst: an attempt', () => {
     expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(done.delivery);
     expect(s.deliveries.attempts.get(FIRST_ID)).toEqual([attempt]);
     expect(s.queue.calls).toEqual([]);
-    expect(s.deadLetters.parked).toEqual([]);
     // A healthy endpoint that answers 2xx is not written.
     expect(s.endpoints.successCalls).toEqual([]);
     expect(s.endpoints.failureCalls).toEqual([]);
@@ -947,7 +937,6 @@ describe('DeliveryService.runFirst: an attempt', () => {
     // The retry is a later-attempt job of the delivery, not another first-attempt job.
     expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 6, lane: 'retry' }]);
     expect(s.queue.firstJobs).toEqual([]);
-    expect(s.deadLetters.parked).toEqual([]);
     expect(s.endpoints.failureCalls).toEqual([{ tenantId: TENANT, id: EP.id, at: T0.toISOString() }]);
 
     // The retry job finds the delivery in the ledger and makes attempt 2.
@@ -982,7 +971,7 @@ describe('DeliveryService.runFirst: an attempt', () => {
     expect(attempted(only(await capped.runFirst())).retryInSeconds).toBe(10);
   });
 
-  test('a policy without retries: the failed first attempt is dead and parked', async () => {
+  test('a policy without retries: the failed first attempt is dead', async () => {
     const s = setup({ endpoint: anEndpoint({ retryPolicy: { delaysSeconds: [] } }), answer: { durationMs: 3, statusCode: 500 } });
     const dead = attempted(only(await s.runFirst()));
     expect(dead.delivery).toMatchObject({ status: 'dead', attemptCount: 1, scheduledAttempts: 1 });
@@ -990,7 +979,6 @@ describe('DeliveryService.runFirst: an attempt', () => {
     expect(dead.retryInSeconds).toBeUndefined();
     expect(s.deliveries.firstCalls).toHaveLength(1);
     expect(s.queue.calls).toEqual([]);
-    expect(s.deadLetters.parked).toEqual([{ body: JSON.stringify({ ...RETRY_JOB, attempts: 1 }), reason: 'retries exhausted' }]);
   });
 
   test('a failure another copy of the job already recorded: skipped, nothing queued, nothing parked or counted', async () => {
@@ -1004,7 +992,6 @@ describe('DeliveryService.runFirst: an attempt', () => {
     expect(s.deliveries.firstCalls).toHaveLength(1);
     expect(s.deliveries.deliveries.get(FIRST_ID)).toEqual(earlier);
     expect(s.queue.calls).toEqual([]);
-    expect(s.deadLetters.parked).toEqual([]);
     expect(s.endpoints.failureCalls).toEqual([]);
   });
 
@@ -1460,7 +1447,6 @@ describe('DeliveryService.runFirst: endpoint health', () => {
     ]);
     expect(invalidate).toHaveBeenCalledWith(TENANT);
     expect(s.queue.calls).toEqual([]);
-    expect(s.deadLetters.parked).toEqual([]);
 
     // The next message's first attempt to it waits with the endpoint instead of being sent.
     const next = only(await s.runFirst(firstJobFor(LATER_MESSAGE, [EP.id])));

@@ -843,7 +843,6 @@ export function deliveryHarness(options: DeliveryHarnessOptions & { readonly cac
   const endpoints = new InMemoryEndpointStore(endpoint ? [endpoint] : []);
   const messages = new InMemoryMessageStore(message ? [message] : []);
   const queue = new RecordingDeliveryQueue();
-  const deadLetters = new RecordingDeadLetterSink();
   const sender = new ScriptedHttpSender(options.answer ?? { durationMs: 42, statusCode: 200, responseBody: 'ok' });
   const clock = new FakeClock(T0);
   const rateLimiter = new FakeRateLimiter();
@@ -856,7 +855,6 @@ export function deliveryHarness(options: DeliveryHarnessOptions & { readonly cac
     endpoints: directory,
     loader,
     queue,
-    deadLetters,
     sender,
     rateLimiter,
     systemEvents,
@@ -884,7 +882,6 @@ export function deliveryHarness(options: DeliveryHarnessOptions & { readonly cac
     endpoints,
     messages,
     queue,
-    deadLetters,
     sender,
     clock,
     rateLimiter,
