@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { metricNames } from './lib/edge/metric-names.ts';
 import { logger, metrics } from './lib/edge/observability.ts';
 import { streamConsumer } from './lib/edge/stream.ts';
 
@@ -6,6 +7,6 @@ import { streamConsumer } from './lib/edge/stream.ts';
 export const handler = streamConsumer(async (records, app) => {
   const messages = app.ledgerStream.newMessages(records);
   const jobs = await app.dispatch.dispatch(messages);
-  metrics.addMetric('MessagesDispatched', MetricUnit.Count, messages.length);
+  metrics.addMetric(metricNames.messagesDispatched, MetricUnit.Count, messages.length);
   logger.debug('dispatched', { messages: messages.length, jobs });
 });

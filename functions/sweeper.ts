@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { sluice } from './lib/container.ts';
+import { metricNames } from './lib/edge/metric-names.ts';
 import { logger, metrics } from './lib/edge/observability.ts';
 
 /** Scheduled every minute: re-enqueues work that is overdue in the ledger (lost queue messages). */
@@ -13,8 +14,8 @@ export const handler = middy<ScheduledEvent, { deliveries: number; messages: num
     const report = await app.sweeper.sweep();
     if (report.deliveries + report.messages > 0) {
       logger.warn('sweeper re-enqueued overdue work', { ...report });
-      metrics.addMetric('SweptDeliveries', MetricUnit.Count, report.deliveries);
-      metrics.addMetric('SweptMessages', MetricUnit.Count, report.messages);
+      metrics.addMetric(metricNames.sweptDeliveries, MetricUnit.Count, report.deliveries);
+      metrics.addMetric(metricNames.sweptMessages, MetricUnit.Count, report.messages);
       metrics.publishStoredMetrics();
     }
     return report;

@@ -105,6 +105,15 @@ export const sluiceConfigSchema = z
     /** ... and only when there were more attempts than this in those 5 minutes (a few failures are noise). */
     failureRateMinAttempts: z.coerce.number().int().min(0).default(10),
 
+    /**
+     * Per-endpoint CloudWatch metrics from the delivery log (metric filters with an `endpointId`
+     * dimension). Off by default: each active endpoint costs five custom metrics (about $1.50 a month
+     * at list price) and CloudWatch may disable a filter past 1 000 endpoints an hour. See docs/operations.md.
+     */
+    endpointMetrics: contextBoolean.default(false),
+    /** Alarm when one tenant has more than this many deliveries go dead in 5 minutes (Contributor Insights); 0: no alarm. */
+    deadDeliveriesPerTenantAlarm: z.coerce.number().int().min(0).default(0),
+
     /** Custom domain of the API (optional); needs `certificateArn`, an ACM certificate in the stack's region. */
     domainName: z.string().toLowerCase().regex(hostname, 'domainName must be a host name such as hooks.example.com').optional(),
     certificateArn: z

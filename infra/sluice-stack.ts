@@ -121,10 +121,15 @@ export class SluiceStack extends Stack {
       failureQueues: [...this.storage.failureQueues.values()],
       deliveryFunctions: [this.deliveryPipeline.consumerFor('deliver'), this.deliveryPipeline.consumerFor('deliver-retries')],
       workerFunctions: [...this.deliveryPipeline.functions.values()],
+      sweeperFunction: this.deliveryPipeline.scheduledFunction('sweeper'),
       httpApi: this.api.httpApi,
+      table: this.storage.table,
+      indexNames: ledgerTable.indexes.map((index) => index.name),
       keyRotationFunction: this.keyRotation.rotationFunction,
       failureRateThreshold: config.failureRateThreshold,
       failureRateMinAttempts: config.failureRateMinAttempts,
+      endpointMetrics: config.endpointMetrics,
+      deadDeliveriesPerTenantThreshold: config.deadDeliveriesPerTenantAlarm,
     });
 
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the Sluice API', value: this.api.defaultStage.url });

@@ -170,6 +170,13 @@ export class DeliveryPipeline extends Construct {
     return consumerFunction;
   }
 
+  /** A scheduled function (the sweeper); throws when there is no such function. */
+  scheduledFunction(name: string): SluiceFunction {
+    const scheduledFunction = this.scheduled.get(name);
+    if (!scheduledFunction) throw new Error(`No scheduled function named ${name}`);
+    return scheduledFunction;
+  }
+
   /** The stream consumer's function; throws when there is no such consumer. */
   streamConsumerFor(consumerName: string): SluiceFunction {
     const streamFunction = this.streamConsumers.get(consumerName);

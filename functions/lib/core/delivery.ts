@@ -48,7 +48,10 @@ export type DeliveryReport =
   | { readonly kind: 'closed'; readonly delivery: Delivery; readonly reason: string };
 
 /** A report with the ids a log line needs. */
-export type AttributedReport = DeliveryReport & { readonly ids: { messageId: string; endpointId: string; deliveryId: string } };
+/** A report with the ids the delivery log carries (the tenant too: per-tenant Contributor Insights group by it). */
+export type AttributedReport = DeliveryReport & {
+  readonly ids: { tenantId: string; messageId: string; endpointId: string; deliveryId: string };
+};
 
 export interface DeliveryDeps {
   readonly deliveries: DeliveryStore;
@@ -119,7 +122,9 @@ export class DeliveryService {
   async runTask(task: QueueTask, context: DeliveryContext, lane: DeliveryLane): Promise<readonly AttributedReport[]> {
     if (isFirstAttemptJob(task)) return this.runFirst(task, context, lane);
     const report = await this.run(task, context.ledger, lane);
-    return [{ ...report, ids: { messageId: task.messageId, endpointId: task.endpointId, deliveryId: task.deliveryId } }];
+    return [
+      { ...report, ids: { tenantId: task.tenantId, messageId: task.messageId, endpointId: task.endpointId, deliveryId: task.deliveryId } },
+    ];
   }
 
   /** First attempts of one message, to each endpoint of the job, at once. `manual`: an operator asked (a test ping). */
@@ -133,7 +138,7 @@ export class DeliveryService {
     return Promise.all(
       job.endpointIds.map(async (endpointId): Promise<AttributedReport> => {
         const deliveryId = deliveryIdFor(job.messageId, endpointId);
-        const ids = { messageId: job.messageId, endpointId, deliveryId };
+        const ids = { tenantId: job.tenantId, messageId: job.messageId, endpointId, deliveryId };
         const recorded = context.recorded.get(deliveryId);
         if (recorded) return { kind: 'skipped', deliveryId, reason: `an earlier run recorded it (${recorded.status})`, ids };
         const report = await this.first(job, endpointId, deliveryId, payloadJson, lane, options.manual ?? false);

@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { AttributedReport } from '../core/delivery.ts';
 import { QueueTask } from '../core/jobs.ts';
 import type { DeliveryLane } from '../core/model.ts';
+import { metricNames } from './metric-names.ts';
 import { logger, metrics } from './observability.ts';
 import { sqsConsumer } from './sqs.ts';
 
@@ -22,13 +23,18 @@ function report(outcome: AttributedReport, lane: DeliveryLane): void {
         ...(attempt.error && { error: attempt.error }),
         ...(outcome.retryInSeconds !== undefined && { retryInSeconds: Math.round(outcome.retryInSeconds) }),
       });
-      metrics.addMetric('DeliveryAttempts', MetricUnit.Count, 1);
-      metrics.addMetric(attempt.outcome === 'succeeded' ? 'DeliverySucceeded' : 'DeliveryFailed', MetricUnit.Count, 1);
-      metrics.addMetric('DeliveryLatency', MetricUnit.Milliseconds, attempt.durationMs);
-      if (delivery.status === 'dead') metrics.addMetric('DeadLetters', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.deliveryAttempts, MetricUnit.Count, 1);
+      metrics.addMetric(attempt.outcome === 'succeeded' ? metricNames.deliverySucceeded : metricNames.deliveryFailed, MetricUnit.Count, 1);
+      if (lane === 'primary') {
+        // First attempts to healthy endpoints: a failing endpoint's jobs and all retries run on the retry lane.
+        metrics.addMetric(metricNames.primaryLaneAttempts, MetricUnit.Count, 1);
+        if (attempt.outcome !== 'succeeded') metrics.addMetric(metricNames.primaryLaneFailed, MetricUnit.Count, 1);
+      }
+      metrics.addMetric(metricNames.deliveryLatency, MetricUnit.Milliseconds, attempt.durationMs);
+      if (delivery.status === 'dead') metrics.addMetric(metricNames.deadLetters, MetricUnit.Count, 1);
       if (outcome.endpointDisabled) {
         logger.warn('endpoint disabled', { endpointId: ids.endpointId, reason: outcome.endpointDisabled });
-        metrics.addMetric('EndpointsDisabled', MetricUnit.Count, 1);
+        metrics.addMetric(metricNames.endpointsDisabled, MetricUnit.Count, 1);
       }
       break;
     }
@@ -39,7 +45,7 @@ function report(outcome: AttributedReport, lane: DeliveryLane): void {
       logger.info('delivery moved to the retry lane', { ...ids, reason: outcome.reason });
       break;
     case 'throttled':
-      metrics.addMetric('DeliveryThrottled', MetricUnit.Count, 1);
+      metrics.addMetric(metricNames.deliveryThrottled, MetricUnit.Count, 1);
       logger.debug('delivery waits for its endpoint rate limit', ids);
       break;
     case 'skipped':

@@ -209,7 +209,7 @@ describe('DeliveryService.runFirst: thin endpoints', () => {
     expect(rest).toEqual([]);
     if (!report) throw new Error('no report');
     const id = firstIdOf(s);
-    expect(report.ids).toEqual({ messageId: s.message.id, endpointId: THIN.id, deliveryId: id });
+    expect(report.ids).toEqual({ tenantId: s.message.tenantId, messageId: s.message.id, endpointId: THIN.id, deliveryId: id });
     const notified = attempted(report);
     expect(notified.attempt).toMatchObject({ deliveryId: id, attempt: 1, statusCode: 202, outcome: 'succeeded', trigger: 'scheduled' });
     expect(notified.delivery).toEqual({

@@ -768,6 +768,7 @@ const LATER_MESSAGE = aMessage({ id: MESSAGE.id.replace('0MSG', '1MSG'), payload
 const FIRST_ID = deliveryIdFor(MESSAGE.id, EP.id);
 
 const idsOf = (endpointId: string = EP.id, messageId: string = MESSAGE.id) => ({
+  tenantId: MESSAGE.tenantId,
   messageId,
   endpointId,
   deliveryId: deliveryIdFor(messageId, endpointId),
@@ -1397,7 +1398,12 @@ describe('DeliveryService.prepare and runTask', () => {
     expect(laterReports).toEqual([
       expect.objectContaining({
         kind: 'attempted',
-        ids: { messageId: s.delivery.messageId, endpointId: s.delivery.endpointId, deliveryId: s.delivery.id },
+        ids: {
+          tenantId: s.delivery.tenantId,
+          messageId: s.delivery.messageId,
+          endpointId: s.delivery.endpointId,
+          deliveryId: s.delivery.id,
+        },
       }),
     ]);
     expect(firstReports?.map((r) => [r.kind, r.ids])).toEqual([
@@ -1418,7 +1424,12 @@ describe('DeliveryService.prepare and runTask', () => {
         kind: 'skipped',
         deliveryId: 'dlv_unknown',
         reason: 'no such delivery in the ledger',
-        ids: { messageId: s.delivery.messageId, endpointId: s.delivery.endpointId, deliveryId: 'dlv_unknown' },
+        ids: {
+          tenantId: s.delivery.tenantId,
+          messageId: s.delivery.messageId,
+          endpointId: s.delivery.endpointId,
+          deliveryId: 'dlv_unknown',
+        },
       },
     ]);
   });

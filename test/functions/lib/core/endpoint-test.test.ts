@@ -79,7 +79,7 @@ describe('EndpointTester.ping', () => {
     expect(s.messageStore.messages.get(message.id)).toStrictEqual(message);
 
     const deliveryId = deliveryIdFor(message.id, endpoint.id);
-    expect(report.ids).toEqual({ messageId: message.id, endpointId: endpoint.id, deliveryId });
+    expect(report.ids).toEqual({ tenantId: message.tenantId, messageId: message.id, endpointId: endpoint.id, deliveryId });
     if (report.kind !== 'attempted') throw new Error(`expected an attempt, got ${report.kind}`);
     expect(report.attempt).toMatchObject({ deliveryId, attempt: 1, trigger: 'manual', outcome: 'succeeded', statusCode: 204 });
     expect(report.delivery).toMatchObject({ id: deliveryId, endpointId: endpoint.id, eventType: 'sluice.ping', status: 'succeeded' });
