@@ -128,6 +128,7 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   'get-message': route('read'),
   'list-message-deliveries': route('read', ['table']), // message Get; the message's partition
   'list-endpoint-deliveries': route('read', ['gsi2', 'gsi3']), // by endpoint (gsi2) or endpoint and open status (gsi3)
+  'get-endpoint-stats': route('read', ['gsi2']), // id and status from gsi2; BatchGet of the newest 100 deliveries' first attempts
   'get-delivery': route('read', ['table']), // one consistent Query: delivery, later attempts, events
 
   // Recovery: operator attempts go to the retry lane (`RecoveryService`).

@@ -276,6 +276,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/endpoints/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An endpoint's deliveries per status per hour or day, and its latency, over a window of up to 7 days
+         * @description Counted from the endpoint's history index by creation time (a delivery is dated by its message), at most 10000 a call, newest first; latency is the nearest-rank p50/p95/max of the first attempts of the newest 100 deliveries.
+         *
+         *     Access: scope admin (admin always).
+         */
+        get: operations["get-endpoint-stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/messages/{id}": {
         parameters: {
             query?: never;
@@ -858,6 +880,61 @@ export interface components {
             at: string;
             /** @description The API key that did it */
             keyId: string;
+        };
+        EndpointStats: {
+            endpointId: string;
+            /** @description Start of the window (inclusive) */
+            after: string;
+            /** @description End of the window (exclusive) */
+            before: string;
+            /** @description 3600 (hour) or 86400 (day) */
+            bucketSeconds: number;
+            totals: components["schemas"]["DeliveryCounts"];
+            /** @description Every bucket of the window, oldest first, empty ones as zeros */
+            buckets: components["schemas"]["StatsBucket"][];
+            /** @description The window held more than 10000 deliveries: only the newest 10000 are counted */
+            truncated: boolean;
+            /** @description When truncated: creation time of the oldest delivery counted */
+            countedFrom?: string;
+            latency: components["schemas"]["LatencySample"];
+        };
+        DeliveryCounts: {
+            /** @description Deliveries recorded in the ledger, every status */
+            deliveries: number;
+            /** @description Delivered (full mode) */
+            succeeded: number;
+            /** @description Failing, with a retry scheduled */
+            failed: number;
+            /** @description Retries exhausted (dead letters) */
+            dead: number;
+            /** @description Waiting: thin notifications not yet acknowledged, paused or disabled endpoints, redrives */
+            pending: number;
+            /** @description Thin mode: fetched and acknowledged by the receiver */
+            acknowledged: number;
+        };
+        StatsBucket: {
+            /** @description Start of the bucket (UTC); the first and last may be cut by the window */
+            start: string;
+            /** @description Deliveries recorded in the ledger, every status */
+            deliveries: number;
+            /** @description Delivered (full mode) */
+            succeeded: number;
+            /** @description Failing, with a retry scheduled */
+            failed: number;
+            /** @description Retries exhausted (dead letters) */
+            dead: number;
+            /** @description Waiting: thin notifications not yet acknowledged, paused or disabled endpoints, redrives */
+            pending: number;
+            /** @description Thin mode: fetched and acknowledged by the receiver */
+            acknowledged: number;
+        };
+        /** @description Duration of first attempts, whatever their outcome; absent percentiles: nothing sampled */
+        LatencySample: {
+            /** @description First attempts sampled: those of the newest 100 deliveries of the window */
+            sampled: number;
+            p50Ms?: number;
+            p95Ms?: number;
+            maxMs?: number;
         };
         Message: {
             id: string;
@@ -2228,6 +2305,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryDetail"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "get-endpoint-stats": {
+        parameters: {
+            query?: {
+                /** @description Start of the window (inclusive); default 24 h before `before` */
+                after?: string;
+                /** @description End of the window (exclusive); default now. At most 7 days after `after` */
+                before?: string;
+                /** @description Bucket size; buckets start on the UTC hour or midnight */
+                bucket?: "hour" | "day";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts per bucket and the latency sample */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointStats"];
                 };
             };
             /** @description Malformed JSON or a request that fails validation */

@@ -27,6 +27,7 @@ import { type Clock, systemClock } from './core/clock.ts';
 import { DeliveryService } from './core/delivery.ts';
 import { DispatchService } from './core/dispatch.ts';
 import { EndpointDirectory } from './core/endpoint-directory.ts';
+import { EndpointStatsService } from './core/endpoint-stats.ts';
 import { EndpointTester } from './core/endpoint-test.ts';
 import { EndpointService } from './core/endpoints.ts';
 import { EventTypeCatalog, EventTypeService } from './core/event-types.ts';
@@ -58,6 +59,7 @@ export interface Sluice {
   readonly ledgerStream: { newMessages(records: readonly DynamoDBRecord[]): Message[] };
   readonly delivery: DeliveryService;
   readonly history: HistoryService;
+  readonly endpointStats: EndpointStatsService;
   readonly recovery: RecoveryService;
   readonly tester: EndpointTester;
   readonly sweeper: SweeperService;
@@ -173,6 +175,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     ledgerStream: { newMessages: newMessagesOf },
     delivery,
     history: new HistoryService(deliveryStore, messageStore, endpointStore),
+    endpointStats: new EndpointStatsService({ deliveries: deliveryStore, endpoints: endpointStore, clock }),
     recovery: new RecoveryService({ deliveries: deliveryStore, endpoints: endpointStore, queue: deliveryQueue, clock }),
     tester: new EndpointTester({ endpoints: endpointStore, messages, delivery, clock }),
     sweeper: new SweeperService({

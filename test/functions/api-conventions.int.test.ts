@@ -90,6 +90,7 @@ describe('the OpenAPI document', () => {
       await check('GET', '/v1/endpoints', '/v1/endpoints', 200, { key });
       await check('GET', `/v1/endpoints/${endpoint.id}`, '/v1/endpoints/{id}', 200, { key });
       await check('GET', `/v1/endpoints/${endpoint.id}/deliveries`, '/v1/endpoints/{id}/deliveries', 200, { key });
+      await check('GET', `/v1/endpoints/${endpoint.id}/stats`, '/v1/endpoints/{id}/stats', 200, { key });
       await check('GET', '/v1/event-types', '/v1/event-types', 200, { key });
       await check('GET', '/v1/api-keys', '/v1/api-keys', 200, { key });
       await check('GET', '/v1/dead-letters', '/v1/dead-letters', 200, { key });

@@ -52,6 +52,7 @@ const expected: Record<string, Row> = {
   'delete-endpoint': ['delete', [], [], true],
   'get-endpoint-secret': ['read', [], [], true],
   'list-endpoint-deliveries': ['read', ['gsi2', 'gsi3'], [], true],
+  'get-endpoint-stats': ['read', ['gsi2'], [], true],
   'create-message': ['write', ['table'], [], true],
   'list-messages': ['read', ['gsi1'], [], true],
   'get-message': ['read', [], [], true],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LATENCY_SAMPLE_SIZE, MAX_COUNTED_DELIVERIES, type StatsBucket as StatsBucketName } from '../core/endpoint-stats.ts';
 import { MAX_PAYLOAD_BYTES } from '../core/messages.ts';
 import { type Attempt, type Delivery, type DeliveryEvent, deliveryStatuses, type Message } from '../core/model.ts';
 import { RawJson } from './raw-json.ts';
@@ -136,6 +137,86 @@ export const listEndpointDeliveries = defineRoute({
   query: HistoryPageQuery.extend({ status: DeliveryStatus.optional() }),
   responses: {
     200: { description: 'Deliveries, newest first', schema: pageOf(DeliveryView, 'EndpointDeliveryPage') },
+    ...errorResponses,
+    ...notFound,
+  },
+});
+
+const count = (description: string) => z.number().int().min(0).meta({ description });
+
+/** Deliveries by status; `deliveries` is their sum. */
+const statusCounts = {
+  deliveries: count('Deliveries recorded in the ledger, every status'),
+  succeeded: count('Delivered (full mode)'),
+  failed: count('Failing, with a retry scheduled'),
+  dead: count('Retries exhausted (dead letters)'),
+  pending: count('Waiting: thin notifications not yet acknowledged, paused or disabled endpoints, redrives'),
+  acknowledged: count('Thin mode: fetched and acknowledged by the receiver'),
+};
+
+export const DeliveryCounts = z.object(statusCounts).meta({ id: 'DeliveryCounts' });
+export const StatsBucket = z
+  .object({
+    start: z.string().meta({ description: 'Start of the bucket (UTC); the first and last may be cut by the window' }),
+    ...statusCounts,
+  })
+  .meta({ id: 'StatsBucket' });
+
+export const EndpointStatsView = z
+  .object({
+    endpointId: z.string(),
+    after: z.string().meta({ description: 'Start of the window (inclusive)' }),
+    before: z.string().meta({ description: 'End of the window (exclusive)' }),
+    bucketSeconds: z.number().int().meta({ description: '3600 (hour) or 86400 (day)' }),
+    totals: DeliveryCounts,
+    buckets: z.array(StatsBucket).meta({ description: 'Every bucket of the window, oldest first, empty ones as zeros' }),
+    truncated: z.boolean().meta({
+      description: `The window held more than ${MAX_COUNTED_DELIVERIES} deliveries: only the newest ${MAX_COUNTED_DELIVERIES} are counted`,
+    }),
+    countedFrom: z.string().optional().meta({ description: 'When truncated: creation time of the oldest delivery counted' }),
+    latency: z
+      .object({
+        sampled: z
+          .number()
+          .int()
+          .min(0)
+          .meta({ description: `First attempts sampled: those of the newest ${LATENCY_SAMPLE_SIZE} deliveries of the window` }),
+        p50Ms: z.number().optional(),
+        p95Ms: z.number().optional(),
+        maxMs: z.number().optional(),
+      })
+      .meta({
+        id: 'LatencySample',
+        description: 'Duration of first attempts, whatever their outcome; absent percentiles: nothing sampled',
+      }),
+  })
+  .meta({ id: 'EndpointStats' });
+
+export const getEndpointStats = defineRoute({
+  name: 'get-endpoint-stats',
+  tag: 'Deliveries',
+  summary: "An endpoint's deliveries per status per hour or day, and its latency, over a window of up to 7 days",
+  description:
+    `Counted from the endpoint's history index by creation time (a delivery is dated by its message), at most ${MAX_COUNTED_DELIVERIES} a call, newest first; ` +
+    `latency is the nearest-rank p50/p95/max of the first attempts of the newest ${LATENCY_SAMPLE_SIZE} deliveries.`,
+  access: ['admin'],
+  params: IdParams,
+  query: z.strictObject({
+    after: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: 'Start of the window (inclusive); default 24 h before `before`', example: '2026-11-24T00:00:00Z' }),
+    before: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: 'End of the window (exclusive); default now. At most 7 days after `after`', example: '2026-11-25T00:00:00Z' }),
+    bucket: z
+      .enum(['hour', 'day'] as const satisfies readonly StatsBucketName[])
+      .default('hour')
+      .meta({ description: 'Bucket size; buckets start on the UTC hour or midnight' }),
+  }),
+  responses: {
+    200: { description: 'Counts per bucket and the latency sample', schema: EndpointStatsView },
     ...errorResponses,
     ...notFound,
   },

@@ -30,6 +30,7 @@ export const routeTable = [
   { name: 'delete-endpoint', method: 'DELETE', path: '/v1/endpoints/{id}' },
   { name: 'get-endpoint-secret', method: 'GET', path: '/v1/endpoints/{id}/secret' },
   { name: 'list-endpoint-deliveries', method: 'GET', path: '/v1/endpoints/{id}/deliveries' },
+  { name: 'get-endpoint-stats', method: 'GET', path: '/v1/endpoints/{id}/stats' },
   { name: 'create-message', method: 'POST', path: '/v1/messages' },
   { name: 'list-messages', method: 'GET', path: '/v1/messages' },
   { name: 'get-message', method: 'GET', path: '/v1/messages/{id}' },

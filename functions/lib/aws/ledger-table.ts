@@ -211,6 +211,33 @@ export async function queryAll(
   return items;
 }
 
+/**
+ * The first `max` items of a query (no filter), following pagination no further: a bounded read
+ * of a partition that may be huge.
+ */
+export async function queryUpTo(
+  table: LedgerTable,
+  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit' | 'FilterExpression'>,
+  max: number,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let exclusiveStartKey: Record<string, unknown> | undefined;
+  while (items.length < max) {
+    const result = await table.client.send(
+      new QueryCommand({
+        ...input,
+        TableName: table.name,
+        Limit: max - items.length,
+        ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
+      }),
+    );
+    items.push(...(result.Items ?? []));
+    exclusiveStartKey = result.LastEvaluatedKey;
+    if (!exclusiveStartKey) break;
+  }
+  return items;
+}
+
 /** DynamoDB's limit: 100 keys a BatchGetItem. */
 const BATCH_GET_LIMIT = 100;
 

@@ -125,6 +125,12 @@ export interface DeliveryListFilter extends CreatedWindow {
   readonly status?: DeliveryStatus;
 }
 
+/** A delivery as an endpoint's history index knows it: enough to count it, not to show it. */
+export interface DeliveryStatusEntry {
+  readonly id: string;
+  readonly status: DeliveryStatus;
+}
+
 export interface DeliveryStore {
   /**
    * The first attempt of a full-mode delivery succeeded. Succeeded is final (the receiver has the
@@ -151,6 +157,14 @@ export interface DeliveryStore {
   /** Open deliveries of an endpoint (pending or failed), newest first; the cursor is keyset-based. */
   listOpenByEndpoint(endpointId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>>;
   listByEndpoint(endpointId: string, filter: DeliveryListFilter, page: PageRequest): Promise<Page<Delivery>>;
+  /**
+   * The id and status of an endpoint's deliveries in the window, newest first, at most `limit`,
+   * from the endpoint's history index alone (no delivery item is read). Deliveries not yet in the
+   * ledger (first attempt still under way) are not there.
+   */
+  statusesByEndpoint(endpointId: string, window: CreatedWindow, limit: number): Promise<readonly DeliveryStatusEntry[]>;
+  /** The first attempt's duration of each of these deliveries that has one (eventually consistent). */
+  firstAttemptDurations(ids: readonly string[]): Promise<ReadonlyMap<string, number>>;
   /**
    * Writes an attempt of a delivery already in the ledger and its new state, conditionally on the
    * state it was computed from. Returns false, writing nothing, if the ledger moved on (another

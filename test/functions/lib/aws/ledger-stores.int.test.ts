@@ -288,6 +288,70 @@ describe('DynamoDeliveryStore', () => {
     );
   });
 
+  test("endpoint stats read the history index's ids and statuses newest first, bounded, and first attempts' durations by BatchGet", async () => {
+    const endpointId = `ep_${ids.next('endpoint').slice(3)}`;
+    // Messages a minute apart, two hours ago (within retention).
+    const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+    const minute = (n: number) => new Date(start + n * 60_000);
+    const messageAt = (n: number) =>
+      aMessage({ id: ulidIdGenerator(() => minute(n).getTime()).next('message'), createdAt: minute(n).toISOString() });
+    // Due tomorrow: the shared stack's sweeper must not take these up.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    const succeeded = aDelivery(messageAt(0), endpointId, { status: 'succeeded', attemptCount: 1 });
+    const failed = aDelivery(messageAt(1), endpointId, { status: 'failed', attemptCount: 1, nextAttemptAt: tomorrow });
+    const acknowledged = aDelivery(messageAt(2), endpointId, { status: 'acknowledged', attemptCount: 1 });
+    const paused = aDelivery(messageAt(3), endpointId, { status: 'pending' });
+    const movedThenFailed = aDelivery(messageAt(4), endpointId, { status: 'pending' });
+    const elsewhere = aDelivery(messageAt(2), `${endpointId}X`, { status: 'dead', attemptCount: 1 });
+    await deliveries.settleFirstAttempt(succeeded, anAttempt(succeeded, 1, { durationMs: 120 }));
+    await deliveries.recordFirstAttempt(failed, anAttempt(failed, 1, { durationMs: 10_000, outcome: 'failed', statusCode: 500 }));
+    await deliveries.recordFirstAttempt(acknowledged, anAttempt(acknowledged, 1, { durationMs: 35 }));
+    await deliveries.create(paused);
+    // Created without an attempt (moved to the retry lane), then its first attempt lands on the item.
+    await deliveries.create(movedThenFailed);
+    const attempted = { ...movedThenFailed, status: 'failed' as const, attemptCount: 1, nextAttemptAt: tomorrow };
+    await deliveries.recordAttempt({
+      delivery: attempted,
+      previous: movedThenFailed,
+      attempt: anAttempt(movedThenFailed, 1, { durationMs: 7 }),
+    });
+    await deliveries.recordFirstAttempt(elsewhere, anAttempt(elsewhere, 1));
+
+    const window = { after: minute(0), before: minute(60) };
+    expect(await deliveries.statusesByEndpoint(endpointId, window, 100)).toEqual([
+      { id: movedThenFailed.id, status: 'failed' },
+      { id: paused.id, status: 'pending' },
+      { id: acknowledged.id, status: 'acknowledged' },
+      { id: failed.id, status: 'failed' },
+      { id: succeeded.id, status: 'succeeded' },
+    ]);
+    // Bounded: the newest `limit`, and the window is a key range.
+    expect((await deliveries.statusesByEndpoint(endpointId, window, 2)).map((e) => e.id)).toEqual([movedThenFailed.id, paused.id]);
+    expect((await deliveries.statusesByEndpoint(endpointId, { after: minute(1), before: minute(3) }, 100)).map((e) => e.id)).toEqual([
+      acknowledged.id,
+      failed.id,
+    ]);
+    expect(await deliveries.statusesByEndpoint(endpointId, { after: minute(60) }, 100)).toEqual([]);
+
+    const durations = await deliveries.firstAttemptDurations([
+      succeeded.id,
+      failed.id,
+      acknowledged.id,
+      paused.id,
+      movedThenFailed.id,
+      deliveryIdFor(messageAt(9).id, endpointId),
+    ]);
+    expect(durations).toEqual(
+      new Map([
+        [succeeded.id, 120],
+        [failed.id, 10_000],
+        [acknowledged.id, 35],
+        [movedThenFailed.id, 7],
+      ]),
+    );
+    expect(await deliveries.firstAttemptDurations([])).toEqual(new Map());
+  });
+
   test('delivery ids that are not of this ledger are simply not found', async () => {
     expect(await deliveries.get('dlv_01ZZZZZZZZZZZZZZZZZZZZZZZZ')).toBeUndefined();
     expect(await deliveries.getWithAttempts('not-an-id')).toBeUndefined();

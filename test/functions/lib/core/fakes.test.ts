@@ -189,6 +189,44 @@ describe('InMemoryDeliveryStore: the tenant and endpoint lists', () => {
   });
 });
 
+describe('InMemoryDeliveryStore: what endpoint stats read', () => {
+  const endpointId = aDelivery().endpointId;
+  const hour = (h: number) => new Date(T0.getTime() + h * 3_600_000);
+  const idAt = (h: number) => `dlv_${ulidIdGenerator().next('message', hour(h)).slice(4)}ABCDEFGHJKMN`;
+  const [h0, h1, h2] = [idAt(0), idAt(1), idAt(2)];
+  const store = new InMemoryDeliveryStore([
+    aDelivery({ id: h0, status: 'succeeded' }),
+    aDelivery({ id: h1, status: 'failed' }),
+    aDelivery({ id: h2, status: 'dead' }),
+    aDelivery({ id: idAt(1), endpointId: 'ep_OTHER' }),
+  ]);
+  store.attempts.set(h1, [
+    { ...attemptNo(2), deliveryId: h1, durationMs: 900 },
+    { ...attemptNo(1), deliveryId: h1, durationMs: 40 },
+  ]);
+  store.attempts.set(h2, [{ ...attemptNo(2), deliveryId: h2 }]);
+  store.attempts.set('dlv_GONE', [{ ...attemptNo(1), deliveryId: 'dlv_GONE' }]);
+
+  test("statusesByEndpoint: the endpoint's ids and statuses in the window, newest first, at most `limit`", async () => {
+    expect(await store.statusesByEndpoint(endpointId, {}, 10)).toEqual([
+      { id: h2, status: 'dead' },
+      { id: h1, status: 'failed' },
+      { id: h0, status: 'succeeded' },
+    ]);
+    expect(await store.statusesByEndpoint(endpointId, {}, 2)).toEqual([
+      { id: h2, status: 'dead' },
+      { id: h1, status: 'failed' },
+    ]);
+    expect((await store.statusesByEndpoint(endpointId, { after: hour(1), before: hour(2) }, 10)).map((e) => e.id)).toEqual([h1]);
+    expect(await store.statusesByEndpoint('ep_NONE', {}, 10)).toEqual([]);
+  });
+
+  test('firstAttemptDurations: attempt 1 of the deliveries in the ledger that have one', async () => {
+    expect(await store.firstAttemptDurations([h0, h1, h2, 'dlv_GONE'])).toEqual(new Map([[h1, 40]]));
+    expect(await store.firstAttemptDurations([])).toEqual(new Map());
+  });
+});
+
 describe('InMemoryEndpointStore (fake of EndpointStore)', () => {
   test('disable is true only for the call that disabled the endpoint', async () => {
     const store = new InMemoryEndpointStore([anEndpoint()]);

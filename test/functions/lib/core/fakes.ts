@@ -36,6 +36,7 @@ import type {
   DeliveryContextLoader,
   DeliveryListFilter,
   DeliveryQueue,
+  DeliveryStatusEntry,
   DeliveryStore,
   DestinationGuard,
   DispatchedMessage,
@@ -187,6 +188,25 @@ export class InMemoryDeliveryStore implements DeliveryStore {
       (d) => d.endpointId === endpointId && (filter.status === undefined || d.status === filter.status) && inWindow(d.id, filter),
     );
     return paginate(items, (d) => d.id, page);
+  }
+
+  /** As the index query: the endpoint's deliveries in the window, newest first, at most `limit`, id and status only. */
+  async statusesByEndpoint(endpointId: string, window: CreatedWindow, limit: number): Promise<readonly DeliveryStatusEntry[]> {
+    return [...this.deliveries.values()]
+      .filter((d) => d.endpointId === endpointId && inWindow(d.id, window))
+      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, limit)
+      .map((d) => ({ id: d.id, status: d.status }));
+  }
+
+  /** Attempt 1 of each delivery in the ledger that has one (the real store keeps it on the delivery item). */
+  async firstAttemptDurations(ids: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    const durations = new Map<string, number>();
+    for (const id of ids) {
+      const first = this.deliveries.has(id) ? this.attempts.get(id)?.find((a) => a.attempt === 1) : undefined;
+      if (first) durations.set(id, first.durationMs);
+    }
+    return durations;
   }
 
   async listDead(tenantId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>> {
