@@ -278,7 +278,7 @@ describe('Observability', () => {
     );
     const failing = definitions.find((d) => d.Properties?.Name === 'sluice-dev/failing-endpoints');
     expect(failing?.Properties?.QueryString).toContain('outcome != "succeeded"');
-    expect((failing?.Properties?.LogGroupNames as unknown[]).length).toBe(2);
+    expect(failing?.Properties?.LogGroupNames).toHaveLength(2);
   });
 
   test('one dashboard, named after the stage and region, with the delivery, queue, endpoint, worker and API widgets', () => {
