@@ -26,7 +26,12 @@ export const handler = middy<KeyEvent, void>()
       name: config.tableName,
       retentionDays: config.retentionDays,
     };
-    logger.info('key event', 'Step' in event ? { step: event.Step, secretId: event.SecretId } : { kind: 'RequestType' in event ? event.RequestType : event.action });
+    logger.info(
+      'key event',
+      'Step' in event
+        ? { step: event.Step, secretId: event.SecretId }
+        : { kind: 'RequestType' in event ? event.RequestType : event.action },
+    );
     await handleKeyEvent(event, {
       client: meterClient(new SecretsManagerClient({ region: config.region }), 'secretsmanager'),
       rootKeySecretArn: config.rootKeySecretArn,

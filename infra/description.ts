@@ -169,8 +169,9 @@ export const scheduledFunctions: readonly ScheduledFunctionDescription[] = [
 ];
 
 /**
- * Secrets Manager's rotation function for the root key and the data keyring. Its finishSecret
- * re-seals the ledger's endpoints and API keys, so it may run as long as Lambda allows.
+ * Secrets Manager's rotation function for the root key and the data keyring, and the writer of the
+ * root key's verifier. Its finishSecret re-seals the ledger's endpoints and API keys, so it may run
+ * as long as Lambda allows.
  */
 export const keyRotationFunction: FunctionDescription = { name: 'rotate-keys', timeoutSeconds: 900, memoryMb: 512 };
 

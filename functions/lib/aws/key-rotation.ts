@@ -19,8 +19,8 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { type Keyring, KeyringError, parseKeyring, rotateStaged, StagedKeyTooYoungError, serializeKeyring } from '../crypto/keyring.ts';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { type Keyring, KeyringError, parseKeyring, rotateStaged, StagedKeyTooYoungError, serializeKeyring } from '../crypto/keyring.ts';
 import { parseRootKeys, rootKeyVerifier, rotateRootKeys, serializeRootKeys, serializeRootKeyVerifier } from '../crypto/root-keys.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
 import { answerCustomResource, type PutResponse } from './custom-resource.ts';
@@ -98,7 +98,9 @@ async function afterFinish(kind: SecretKind, secretId: string, token: string, de
  */
 export async function syncRootKeyVerifier(deps: RotationDeps): Promise<void> {
   const verifier = rootKeyVerifier(parseRootKeys(await read(deps.client, deps.rootKeySecretArn, { stage: 'AWSCURRENT' })));
-  await deps.client.send(new PutSecretValueCommand({ SecretId: deps.rootKeyVerifierArn, SecretString: serializeRootKeyVerifier(verifier) }));
+  await deps.client.send(
+    new PutSecretValueCommand({ SecretId: deps.rootKeyVerifierArn, SecretString: serializeRootKeyVerifier(verifier) }),
+  );
   deps.log('root-key verifier written', { handOver: verifier.previous ? (verifier.previous.until ?? 'until finished') : 'none' });
 }
 

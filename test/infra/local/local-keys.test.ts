@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { keysEnvironment, localKeysFile, readLocalKeys, startupKeys, writeLocalKeys } from '#infra/local/local-keys';
-import { parseKeyring, withNewCurrentKey } from '#lib/crypto/keyring';
 import { hashKey } from '#lib/core/access';
+import { parseKeyring, withNewCurrentKey } from '#lib/crypto/keyring';
 import { parseRootKeyVerifier, rotateRootKeys, validRootKeyHashes } from '#lib/crypto/root-keys';
 import { SecretBox } from '#lib/crypto/secret-box';
 
@@ -55,7 +55,10 @@ describe('local-keys.json', () => {
     expect(startupKeys(dataDir, undefined)).toEqual(rotated);
     const env = keysEnvironment(rotated);
     // The hand-over has no end locally: both keys work until finish-root-key and a restart.
-    expect(parseRootKeyVerifier(env.rootKeyVerifier)).toEqual({ current: hashKey(rotated.rootKeys.current), previous: { hash: hashKey(ROOT) } });
+    expect(parseRootKeyVerifier(env.rootKeyVerifier)).toEqual({
+      current: hashKey(rotated.rootKeys.current),
+      previous: { hash: hashKey(ROOT) },
+    });
     expect(validRootKeyHashes(parseRootKeyVerifier(env.rootKeyVerifier), new Date('2100-01-01'))).toHaveLength(2);
     expect(JSON.stringify(env)).not.toContain(ROOT);
     expect(JSON.stringify(env)).not.toContain(rotated.rootKeys.current);

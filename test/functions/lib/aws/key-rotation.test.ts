@@ -355,7 +355,12 @@ describe('the first verifier, at deploy time (the custom resource) and by hand',
     };
     if (requestType === 'Create') return { ...common, RequestType: 'Create' };
     if (requestType === 'Update')
-      return { ...common, RequestType: 'Update', PhysicalResourceId: VERIFIER_RESOURCE_ID, OldResourceProperties: common.ResourceProperties };
+      return {
+        ...common,
+        RequestType: 'Update',
+        PhysicalResourceId: VERIFIER_RESOURCE_ID,
+        OldResourceProperties: common.ResourceProperties,
+      };
     return { ...common, RequestType: 'Delete', PhysicalResourceId: VERIFIER_RESOURCE_ID };
   }
 
@@ -420,8 +425,8 @@ describe('the first verifier, at deploy time (the custom resource) and by hand',
 
   test('refuses an event it does not know', async () => {
     const h = harness(OLD);
-    await expect(handleKeyEvent({ action: 'rotate-everything' } as unknown as Parameters<typeof handleKeyEvent>[0], h.deps)).rejects.toThrow(
-      'does not know the event',
-    );
+    await expect(
+      handleKeyEvent({ action: 'rotate-everything' } as unknown as Parameters<typeof handleKeyEvent>[0], h.deps),
+    ).rejects.toThrow('does not know the event');
   });
 });

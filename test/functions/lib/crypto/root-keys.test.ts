@@ -18,7 +18,8 @@ const NEW = 'root_new_0123456789abcdefghijklmnop';
 const T0 = new Date('2025-01-01T00:00:00.000Z');
 
 /** The hashes that open the root routes at `now`, through the verifier as the functions see it. */
-const validAt = (keys: RootKeys, now: Date) => validRootKeyHashes(parseRootKeyVerifier(serializeRootKeyVerifier(rootKeyVerifier(keys))), now);
+const validAt = (keys: RootKeys, now: Date) =>
+  validRootKeyHashes(parseRootKeyVerifier(serializeRootKeyVerifier(rootKeyVerifier(keys))), now);
 
 describe('root keys', () => {
   test('a plain key (the format before rotation) is the current key alone', () => {
