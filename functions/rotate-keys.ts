@@ -1,9 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
-import type { SecretsManagerRotationEvent } from 'aws-lambda';
 import { documentClient } from './lib/aws/clients.ts';
-import { rotateSecret } from './lib/aws/key-rotation.ts';
+import { handleKeyEvent, type KeyEvent } from './lib/aws/key-rotation.ts';
 import { resealLedger } from './lib/aws/reseal.ts';
 import { meterClient } from './lib/aws/usage-meter.ts';
 import { logger } from './lib/edge/observability.ts';
@@ -11,25 +10,33 @@ import { loadConfig } from './lib/env.ts';
 
 /**
  * Secrets Manager's rotation function for the root key and the data keyring (one function, both
- * secrets). It builds no container: it reads the secrets itself, at the version the step names.
+ * secrets), and the one writer of the root key's verifier (after a rotation, and once at deploy
+ * through the stack's custom resource). It builds no container: it reads the secrets itself, at
+ * the version the step names.
  */
-export const handler = middy<SecretsManagerRotationEvent, void>()
+export const handler = middy<KeyEvent, void>()
   .use(injectLambdaContext(logger))
   .handler(async (event) => {
     const config = loadConfig();
-    if (!('secretArn' in config.rootKey) || !('secretArn' in config.encryptionKey)) {
-      throw new Error('rotate-keys rotates Secrets Manager secrets: set both secret ARNs');
+    if (!config.rootKeySecretArn || !('secretArn' in config.rootKeyVerifier) || !('secretArn' in config.encryptionKey)) {
+      throw new Error('rotate-keys works on Secrets Manager secrets: set the root key, verifier and encryption key secret ARNs');
     }
     const table = {
       client: documentClient({ region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) }),
       name: config.tableName,
       retentionDays: config.retentionDays,
     };
-    logger.info('rotation step', { step: event.Step, secretId: event.SecretId });
-    await rotateSecret(event, {
+    logger.info(
+      'key event',
+      'Step' in event
+        ? { step: event.Step, secretId: event.SecretId }
+        : { kind: 'RequestType' in event ? event.RequestType : event.action },
+    );
+    await handleKeyEvent(event, {
       client: meterClient(new SecretsManagerClient({ region: config.region }), 'secretsmanager'),
-      rootKeySecretArn: config.rootKey.secretArn,
+      rootKeySecretArn: config.rootKeySecretArn,
       encryptionKeySecretArn: config.encryptionKey.secretArn,
+      rootKeyVerifierArn: config.rootKeyVerifier.secretArn,
       rootKeyHandOverSeconds: config.rootKeyHandOverSeconds,
       reseal: (box) => resealLedger(table, box, { progress: (report) => logger.debug('re-seal progress', { ...report }) }),
       now: () => new Date(),

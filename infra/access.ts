@@ -8,6 +8,9 @@
  * Every function that builds the container (`functions/lib/container.ts`) also reads the
  * data-encryption-key secret: the container opens it at every cold start to build the SecretBox,
  * whatever the route (get-openapi included). Only the `$default` catch-all builds none.
+ *
+ * No function but `rotate-keys` may touch the root-key secret: the ones that authenticate read
+ * the root key's verifier (its hashes, `RootKeyVerifier`) instead, and `rotate-keys` writes it.
  */
 import type { QueueName } from './description.ts';
 
@@ -51,7 +54,10 @@ export type TableLevel = keyof typeof tableActionsByLevel;
  */
 export type QueryTarget = 'table' | 'gsi1' | 'gsi2' | 'gsi3' | 'gsi4' | 'gsi5';
 
-/** A secret a function rotates (Secrets Manager's rotation steps on it; see `Storage.grantRotateSecret`). */
+/**
+ * A secret a function rotates (Secrets Manager's rotation steps on it; see `Storage.grantRotateSecret`).
+ * Rotating the root key includes writing its verifier (`Storage.grantWriteVerifier`).
+ */
 export type RotatedSecret = 'rootKey' | 'encryptionKey';
 
 /** A queue a function sends to (`sqs:SendMessage`, which also covers SendMessageBatch). */
@@ -62,9 +68,10 @@ export interface QueueTarget {
 
 export interface FunctionAccess {
   /**
-   * Authenticates its caller with `AccessService.authenticate`: reads the root-key secret (the
-   * presented key is compared with its hash first) and the key grant (GetItem), and may touch
-   * the key (UpdateItem). Every route but get-openapi does, the inbound hooks included.
+   * Authenticates its caller with `AccessService.authenticate`: reads the root key's verifier (the
+   * presented key's hash is compared with the root key's first; never the root-key secret) and
+   * the key grant (GetItem), and may touch the key (UpdateItem). Every route but get-openapi
+   * does, the inbound hooks included.
    */
   readonly authenticates: boolean;
   readonly table: TableLevel;
@@ -190,9 +197,11 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   // place (Update); deliveries by BatchGet, messages by Get; re-enqueues deliveries on either
   // lane and lost first attempts on the retry lane.
   sweeper: worker('read', ['gsi5'], bothLanes),
-  // Secrets Manager's rotation function for both secrets (`rotateSecret`). finishSecret of the data
-  // keyring re-seals the ledger (`resealLedger`): the tenants from gsi1, each tenant's endpoints and
-  // keys (Query on the table), a conditional Update per item, and a Get when another write won.
+  // Secrets Manager's rotation function for both secrets (`rotateSecret`), and the only reader of the
+  // root key: finishSecret of the root key (and the deploy-time custom resource) writes its verifier.
+  // finishSecret of the data keyring re-seals the ledger (`resealLedger`): the tenants from gsi1,
+  // each tenant's endpoints and keys (Query on the table), a conditional Update per item, and a Get
+  // when another write won.
   'rotate-keys': {
     authenticates: false,
     table: 'read',

@@ -169,8 +169,9 @@ export const scheduledFunctions: readonly ScheduledFunctionDescription[] = [
 ];
 
 /**
- * Secrets Manager's rotation function for the root key and the data keyring. Its finishSecret
- * re-seals the ledger's endpoints and API keys, so it may run as long as Lambda allows.
+ * Secrets Manager's rotation function for the root key and the data keyring, and the writer of the
+ * root key's verifier. Its finishSecret re-seals the ledger's endpoints and API keys, so it may run
+ * as long as Lambda allows.
  */
 export const keyRotationFunction: FunctionDescription = { name: 'rotate-keys', timeoutSeconds: 900, memoryMb: 512 };
 
@@ -205,7 +206,10 @@ export const envNames = {
   hookRateLimitPerSecond: 'SLUICE_HOOK_RATE_LIMIT_PER_SECOND',
   tenantIngestPerSecond: 'SLUICE_TENANT_INGEST_PER_SECOND',
   cacheSeconds: 'SLUICE_CACHE_SECONDS',
-  rootKey: 'SLUICE_ROOT_KEY',
+  // What authenticating functions check the root key against (its hashes): the verifier JSON
+  // (local) or its secret's ARN (AWS). The root-key secret itself is named to the rotation function only.
+  rootKeyVerifier: 'SLUICE_ROOT_KEY_VERIFIER',
+  rootKeyVerifierArn: 'SLUICE_ROOT_KEY_VERIFIER_ARN',
   rootKeySecretArn: 'SLUICE_ROOT_KEY_SECRET_ARN',
   encryptionKey: 'SLUICE_ENCRYPTION_KEY',
   encryptionKeySecretArn: 'SLUICE_ENCRYPTION_KEY_SECRET_ARN',

@@ -65,7 +65,7 @@ export class SluiceStack extends Stack {
       [envNames.retryQueueUrl]: queues.retry.queue.queueUrl,
       [envNames.sweepGraceSeconds]: String(config.sweepGraceSeconds),
       [envNames.endpointFailureWindowSeconds]: String(config.endpointFailureWindowSeconds),
-      [envNames.rootKeySecretArn]: this.storage.rootKey.secretArn,
+      [envNames.rootKeyVerifierArn]: this.storage.rootKeyVerifier.secretArn,
       [envNames.encryptionKeySecretArn]: this.storage.encryptionKey.secretArn,
       [envNames.retentionDays]: String(config.historyRetentionDays),
       [envNames.tenantIngestPerSecond]: String(config.tenantIngestPerSecond),
@@ -107,7 +107,13 @@ export class SluiceStack extends Stack {
         rootKey: { secret: this.storage.rootKey, every: Duration.days(config.rootKeyRotationDays) },
         encryptionKey: { secret: this.storage.encryptionKey, every: Duration.days(config.dataKeyRotationDays) },
       },
-      environment: { ...environment, [envNames.rootKeyHandOverSeconds]: String(config.rootKeyHandOverHours * 3600) },
+      rootKeyVerifier: this.storage.rootKeyVerifier,
+      // The root key and its hand-over are the rotation function's alone.
+      environment: {
+        ...environment,
+        [envNames.rootKeySecretArn]: this.storage.rootKey.secretArn,
+        [envNames.rootKeyHandOverSeconds]: String(config.rootKeyHandOverHours * 3600),
+      },
       logRetention,
     });
 
@@ -189,9 +195,15 @@ export class SluiceStack extends Stack {
         storage.grantSend(principal, deadLetter ? storage.queues[queue].deadLetterQueue : storage.queues[queue].queue);
       }
       for (const name of access.rotates) storage.grantRotateSecret(principal, storage[name]);
+      // The root key's verifier follows the key: whoever rotates it writes the verifier.
+      if (access.rotates.includes('rootKey')) storage.grantWriteVerifier(principal);
       // Rotating a secret includes reading it.
       if (access.readsDataKey && !access.rotates.includes('encryptionKey')) storage.grantReadSecret(principal, storage.encryptionKey);
-      if (access.authenticates) storage.grantReadSecret(principal, storage.rootKey);
+      if (access.authenticates) {
+        storage.grantReadVerifier(principal);
+        // Created or updated only once the verifier is written, so no deploy serves requests without one.
+        sluiceFunction.lambdaFunction.node.addDependency(this.keyRotation.verifierSync);
+      }
     }
   }
 }

@@ -15,7 +15,7 @@ import { DynamoDispatchedMessages, DynamoDueWorkIndex, DynamoRateLimiter } from 
 import { ApiIdempotency } from './aws/idempotency.ts';
 import { ttlAttribute } from './aws/ledger-keys.ts';
 import type { LedgerTable } from './aws/ledger-table.ts';
-import { secretsManagerRootKey, staticRootKey } from './aws/root-key.ts';
+import { secretsManagerRootKeyVerifier, staticRootKeyVerifier } from './aws/root-key.ts';
 import { type KeyRefresher, secretsManagerSecretBox } from './aws/secrets.ts';
 import { SqsDeadLetterSink, SqsDeliveryQueue } from './aws/sqs-queues.ts';
 import { meterClient } from './aws/usage-meter.ts';
@@ -84,7 +84,7 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? ulidIdGenerator(() => clock.now().getTime());
   const secrets =
-    'secretArn' in config.rootKey || 'secretArn' in config.encryptionKey
+    'secretArn' in config.rootKeyVerifier || 'secretArn' in config.encryptionKey
       ? meterClient(new SecretsManagerClient({ region: config.region }), 'secretsmanager')
       : undefined;
   // Locally the keys come from the environment, read once: the local stack restarts to change them.
@@ -92,10 +92,11 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
     'value' in config.encryptionKey
       ? { box: new SecretBox(config.encryptionKey.value), refresher: { refresh: async () => undefined } }
       : await secretsManagerSecretBox(config.encryptionKey.secretArn, secrets as SecretsManagerClient);
+  // Only the root key's hashes: the key itself is the rotation function's alone.
   const rootKey =
-    'value' in config.rootKey
-      ? staticRootKey(config.rootKey.value)
-      : secretsManagerRootKey(config.rootKey.secretArn, secrets as SecretsManagerClient);
+    'value' in config.rootKeyVerifier
+      ? staticRootKeyVerifier(config.rootKeyVerifier.value)
+      : secretsManagerRootKeyVerifier(config.rootKeyVerifier.secretArn, secrets as SecretsManagerClient);
 
   // One DynamoDB client (one keep-alive pool) for the stores and the idempotency records.
   const dynamoOptions = { region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) };

@@ -25,7 +25,9 @@ const envSchema = z
       .int()
       .min(1)
       .default(5 * 24 * 3600),
-    [envNames.rootKey]: z.string().min(16).optional(),
+    [envNames.rootKeyVerifier]: z.string().min(1).optional(),
+    [envNames.rootKeyVerifierArn]: z.string().min(1).optional(),
+    // The root key itself: the rotation function's only.
     [envNames.rootKeySecretArn]: z.string().min(1).optional(),
     [envNames.encryptionKey]: z.string().min(1).optional(),
     [envNames.encryptionKeySecretArn]: z.string().min(1).optional(),
@@ -44,8 +46,8 @@ const envSchema = z
     AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
     AWS_ENDPOINT_URL_SQS: z.url().optional(),
   })
-  .refine((env) => env[envNames.rootKey] || env[envNames.rootKeySecretArn], {
-    message: `set ${envNames.rootKey} or ${envNames.rootKeySecretArn}`,
+  .refine((env) => env[envNames.rootKeyVerifier] || env[envNames.rootKeyVerifierArn], {
+    message: `set ${envNames.rootKeyVerifier} or ${envNames.rootKeyVerifierArn}`,
   })
   .refine((env) => env[envNames.encryptionKey] || env[envNames.encryptionKeySecretArn], {
     message: `set ${envNames.encryptionKey} or ${envNames.encryptionKeySecretArn}`,
@@ -69,7 +71,10 @@ export interface SluiceConfig {
   readonly sweepGraceSeconds: number;
   /** A run of failed attempts this long disables an endpoint. */
   readonly endpointFailureWindowSeconds: number;
-  readonly rootKey: { readonly value: string } | { readonly secretArn: string };
+  /** The root key's verifier (`RootKeyVerifier`): given, or the ARN of its secret. */
+  readonly rootKeyVerifier: { readonly value: string } | { readonly secretArn: string };
+  /** The root-key secret: set for the rotation function only. */
+  readonly rootKeySecretArn?: string;
   readonly encryptionKey: { readonly value: string } | { readonly secretArn: string };
   /** How long the rotation keeps a replaced root key working. */
   readonly rootKeyHandOverSeconds: number;
@@ -88,7 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
   }
   const e = result.data;
   const local = e[envNames.profile] === 'local';
-  const rootKey = e[envNames.rootKey];
+  const rootKeyVerifier = e[envNames.rootKeyVerifier];
+  const rootKeySecretArn = e[envNames.rootKeySecretArn];
   const encryptionKey = e[envNames.encryptionKey];
   return {
     profile: e[envNames.profile],
@@ -103,7 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
     tenantIngestPerSecond: e[envNames.tenantIngestPerSecond],
     cacheSeconds: e[envNames.cacheSeconds],
     endpointFailureWindowSeconds: e[envNames.endpointFailureWindowSeconds],
-    rootKey: rootKey ? { value: rootKey } : { secretArn: e[envNames.rootKeySecretArn] ?? '' },
+    rootKeyVerifier: rootKeyVerifier ? { value: rootKeyVerifier } : { secretArn: e[envNames.rootKeyVerifierArn] ?? '' },
+    ...(rootKeySecretArn && { rootKeySecretArn }),
     encryptionKey: encryptionKey ? { value: encryptionKey } : { secretArn: e[envNames.encryptionKeySecretArn] ?? '' },
     rootKeyHandOverSeconds: e[envNames.rootKeyHandOverSeconds],
     retentionDays: e[envNames.retentionDays],

@@ -1,4 +1,4 @@
-import { type Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -11,6 +11,8 @@ export interface KeyRotationProps {
   readonly description: FunctionDescription;
   /** The secrets the function rotates, and how often. */
   readonly secrets: Readonly<Record<RotatedSecret, { readonly secret: secretsmanager.ISecret; readonly every: Duration }>>;
+  /** Where the function writes the root key's verifier (`functions/lib/aws/key-rotation.ts`). */
+  readonly rootKeyVerifier: secretsmanager.ISecret;
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
 }
@@ -23,10 +25,16 @@ export interface KeyRotationProps {
  * Manager (`kms:ReEncrypt*`, `kms:GenerateDataKey*`) for any secret. The function makes its own
  * randomness, and infra/access.ts grants exactly what rotating each secret takes (`rotates`).
  * No rotation runs at deploy time; the first is one period after, or `aws secretsmanager rotate-secret`.
+ *
+ * The root key's first verifier comes from a custom resource served by the same function (its
+ * `sync-root-key-verifier` step, run on Create and Update): CloudFormation waits for it, so the
+ * verifier exists before the stack (or an update) completes, and nothing rotates at deploy time.
  */
 export class KeyRotation extends Construct {
   readonly rotationFunction: SluiceFunction;
   readonly schedules: ReadonlyMap<RotatedSecret, secretsmanager.CfnRotationSchedule>;
+  /** Writes the verifier of the root key in place at deploy time; what reads the verifier should depend on it. */
+  readonly verifierSync: CustomResource;
 
   constructor(scope: Construct, id: string, props: KeyRotationProps) {
     super(scope, id);
@@ -59,6 +67,16 @@ export class KeyRotation extends Construct {
       schedules.set(name, schedule);
     }
     this.schedules = schedules;
+
+    // The function itself is the service token: no provider framework, so no other function or role.
+    this.verifierSync = new CustomResource(this, 'RootKeyVerifierSync', {
+      serviceToken: lambdaFunction.functionArn,
+      resourceType: 'Custom::SluiceRootKeyVerifier',
+      properties: { RootKeySecretArn: props.secrets.rootKey.secret.secretArn, VerifierSecretArn: props.rootKeyVerifier.secretArn },
+      // A function that never answers would otherwise hold the deploy for an hour.
+      serviceTimeout: Duration.minutes(5),
+    });
+    this.verifierSync.node.addDependency(this.rotationFunction.role);
   }
 
   /** The rotation function, keyed by name, like the other constructs' `functions`. */

@@ -50,7 +50,8 @@ const encryptionKeyLength = 43;
 /**
  * Everything that holds Sluice's state: the ledger table (docs/data-model.md) and its stream, the
  * work queues with their dead-letter queues, the stream consumers' failure queues, the two
- * generated keys in Secrets Manager and the customer-managed KMS key that encrypts them. The
+ * generated keys in Secrets Manager and the customer-managed KMS key that encrypts them, and the
+ * root key's verifier (hashes only, in a secret of its own). The
  * grant helpers scope every permission to the resource's own ARN.
  */
 export class Storage extends Construct {
@@ -60,8 +61,16 @@ export class Storage extends Construct {
   readonly failureQueues: ReadonlyMap<string, FailureQueue>;
   /** Encrypts both secrets. The ledger and the queues use AWS-owned keys (no per-call KMS grants or cost). */
   readonly secretsKey: kms.Key;
-  /** The root key: may create tenants. Rotated with a hand-over (infra/constructs/key-rotation.ts). */
+  /**
+   * The root key: may create tenants. Rotated with a hand-over (infra/constructs/key-rotation.ts);
+   * only the rotation function may read it.
+   */
   readonly rootKey: secretsmanager.Secret;
+  /**
+   * The root key's verifier (`RootKeyVerifier`: its SHA-256 hashes and the hand-over's end), what
+   * the authenticating functions read. Created empty; the rotation function alone writes it.
+   */
+  readonly rootKeyVerifier: secretsmanager.Secret;
   /**
    * The data encryption keyring: seals endpoint signing secrets, Basic-auth passwords and API keys
    * in the ledger. Generated as one bare key (read as key `k1`); rotation turns it into a keyring.
@@ -128,6 +137,13 @@ export class Storage extends Construct {
       encryptionKey: this.secretsKey,
       generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
     });
+
+    this.rootKeyVerifier = new secretsmanager.Secret(this, 'RootKeyVerifier', {
+      description: "Sluice root key's verifier: the SHA-256 hashes the API checks the root key against (not secret)",
+      // Not secret, so Secrets Manager's AWS managed key: readers need no KMS grant and the secrets key no new user.
+    });
+    // Empty (no GenerateSecretString): CloudFormation never owns or rewrites its value.
+    (this.rootKeyVerifier.node.defaultChild as secretsmanager.CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
 
     this.encryptionKey = new secretsmanager.Secret(this, 'EncryptionKey', {
       // Left as deployed: the first rotation turns the value into a keyring (functions/lib/crypto/keyring.ts).
@@ -229,6 +245,20 @@ export class Storage extends Construct {
         conditions: this.viaSecretsManagerFor(secret),
       }),
     );
+  }
+
+  /**
+   * `secretsmanager:GetSecretValue` on the root key's verifier, nothing else: it is encrypted with
+   * Secrets Manager's AWS managed key, whose policy lets the account's principals use it through
+   * Secrets Manager, so no KMS statement is needed.
+   */
+  grantReadVerifier(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [this.rootKeyVerifier.secretArn] });
+  }
+
+  /** `secretsmanager:PutSecretValue` on the root key's verifier: a new current version (the AWS managed key, as above). */
+  grantWriteVerifier(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:PutSecretValue'], resourceArns: [this.rootKeyVerifier.secretArn] });
   }
 
   /** KMS use only by Secrets Manager, on behalf of this secret (its ARN is the encryption context of its data keys). */

@@ -14,7 +14,7 @@
 import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Keyring, parseKeyring, serializeKeyring } from '../../functions/lib/crypto/keyring.ts';
-import { generateRootKey, type RootKeys, serializeRootKeys } from '../../functions/lib/crypto/root-keys.ts';
+import { generateRootKey, type RootKeys, rootKeyVerifier, serializeRootKeyVerifier } from '../../functions/lib/crypto/root-keys.ts';
 import { SecretBox } from '../../functions/lib/crypto/secret-box.ts';
 
 interface StoredKeys {
@@ -86,9 +86,12 @@ export function startupKeys(dataDir: string | undefined, rootKeyOverride: string
   return fromStored({ ...updated, rootKey, encryptionKey: updated.encryptionKey as string | Keyring });
 }
 
-/** What the handlers read: `SLUICE_ROOT_KEY` (plain, or current/previous JSON) and `SLUICE_ENCRYPTION_KEY` (the keyring). */
-export function keysEnvironment(keys: LocalKeys): { rootKey: string; encryptionKey: string } {
-  return { rootKey: serializeRootKeys(keys.rootKeys), encryptionKey: serializeKeyring(keys.keyring) };
+/**
+ * What the handlers read: `SLUICE_ROOT_KEY_VERIFIER` (the root key's hashes, as in AWS: never the key)
+ * and `SLUICE_ENCRYPTION_KEY` (the keyring).
+ */
+export function keysEnvironment(keys: LocalKeys): { rootKeyVerifier: string; encryptionKey: string } {
+  return { rootKeyVerifier: serializeRootKeyVerifier(rootKeyVerifier(keys.rootKeys)), encryptionKey: serializeKeyring(keys.keyring) };
 }
 
 /** Written while a stack runs on the data dir, so `npm run keys` can reach its DynamoDB and check its keys. */

@@ -170,7 +170,7 @@ export class LocalStack {
         [envNames.deliveryQueueUrl]: queues.delivery.url,
         [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterUrl,
         [envNames.retryQueueUrl]: queues.retry.url,
-        [envNames.rootKey]: keyEnv.rootKey,
+        [envNames.rootKeyVerifier]: keyEnv.rootKeyVerifier,
         [envNames.encryptionKey]: keyEnv.encryptionKey,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
@@ -183,6 +183,8 @@ export class LocalStack {
       });
       delete process.env.AWS_SESSION_TOKEN;
       delete process.env.AWS_PROFILE;
+      // `npm start`'s own setting, read already: the handlers get the root key's verifier only, as in AWS.
+      delete process.env.SLUICE_ROOT_KEY;
 
       let stack: LocalStack | undefined;
       const api = await timed(

@@ -5,16 +5,21 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { functionAccess, tableActionsByLevel } from '#infra/access';
-import type { QueueName } from '#infra/description';
+import { envNames, type QueueName } from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
 import { routeSpecs } from '#lib/api/openapi';
 import {
+  actionsOf,
   createSluiceStack,
+  environmentOf,
   type FunctionPermissions,
   logicalIdOf,
   permissionsByFunction,
   type QueueRef,
+  refOf,
+  resourcesOfType,
   type SecretRef,
+  statementsOf,
   synthTimeoutMs,
 } from './support.ts';
 
@@ -130,14 +135,21 @@ describe('least privilege', () => {
     expect(actual).toEqual(wanted);
   });
 
-  test('every function but the catch-all reads the data key; exactly the authenticating ones read the root key; KMS decrypts only for those secrets', () => {
+  test("every function but the catch-all reads the data key; exactly the authenticating ones read the root key's verifier, which needs no KMS grant; KMS decrypts only for the data key", () => {
     for (const [name, p] of permissions) {
       // A rotator's rotation grant includes reading the secret it rotates.
       const rotated = rotators[name] ?? [];
       const dataKey: SecretRef[] = withoutDataKey.includes(name) ? [] : ['encryption key'];
-      const reads: SecretRef[] = expected[name]?.[3] ? [...dataKey, 'root key'] : dataKey;
-      const wanted = reads.filter((secret) => !rotated.includes(secret));
-      expect({ name, secrets: sorted(p.secrets), decrypts: sorted(p.decrypts) }).toEqual({ name, secrets: wanted, decrypts: wanted });
+      const decrypts = dataKey.filter((secret) => !rotated.includes(secret));
+      const reads: SecretRef[] = expected[name]?.[3] ? [...decrypts, 'root key verifier'] : decrypts;
+      expect({ name, secrets: sorted(p.secrets), decrypts: sorted(p.decrypts) }).toEqual({ name, secrets: reads, decrypts });
+    }
+  });
+
+  test('only the function that rotates the root key writes its verifier, and only that', () => {
+    for (const [name, p] of permissions) {
+      const wanted: SecretRef[] = rotators[name]?.includes('root key') ? ['root key verifier'] : [];
+      expect({ name, writes: p.secretWrites }).toEqual({ name, writes: wanted });
     }
   });
 
@@ -246,5 +258,74 @@ describe('least privilege', () => {
     expect(permissions.get('deliver-retries')?.sends).not.toContain('delivery');
     expect(permissions.get('test-endpoint')?.sends).not.toContain('delivery');
     expect(all.flatMap((p) => p.sends)).not.toContain('retry dead letters');
+  });
+});
+
+/**
+ * The point of the verifier, read straight off the template rather than through the sorting above:
+ * a function that authenticates callers can never obtain the root key.
+ */
+describe('the root key stays with the rotation function', () => {
+  let stack: SluiceStack;
+  let template: Template;
+
+  beforeAll(() => {
+    ({ stack } = createSluiceStack());
+    template = Template.fromStack(stack);
+  }, synthTimeoutMs);
+
+  /** Every Allow statement of every IAM policy, with the Sluice function whose role it is attached to. */
+  function allowStatements() {
+    const roleNames = new Map([...stack.functions].map(([name, fn]) => [logicalIdOf(fn.role), name]));
+    return Object.values(resourcesOfType(template, 'AWS::IAM::Policy')).flatMap((policy) =>
+      ((policy.Properties?.Roles as unknown[] | undefined) ?? []).map(refOf).flatMap((role) =>
+        statementsOf(policy.Properties?.PolicyDocument)
+          .filter((statement) => statement.Effect === 'Allow')
+          .map((statement) => ({ role, name: roleNames.get(role), statement })),
+      ),
+    );
+  }
+
+  test('no function but rotate-keys has any secretsmanager action on the root-key secret, or KMS use on its behalf', () => {
+    const rootKeyRef = JSON.stringify({ Ref: logicalIdOf(stack.storage.rootKey) });
+    const touching = allowStatements().filter(
+      ({ statement }) =>
+        JSON.stringify(statement.Resource).includes(rootKeyRef) ||
+        JSON.stringify(statement.Resource) === '"*"' ||
+        JSON.stringify(statement.Condition ?? {}).includes(rootKeyRef),
+    );
+    const secretsManagerOrKms = touching.filter(({ statement }) =>
+      actionsOf(statement).some((action) => action.startsWith('secretsmanager:') || action.startsWith('kms:')),
+    );
+    expect(secretsManagerOrKms.length).toBeGreaterThan(0);
+    expect([...new Set(secretsManagerOrKms.map(({ name }) => name))]).toEqual(['rotate-keys']);
+    // Nor through the secret's own resource policy, nor an environment variable naming it.
+    expect(Object.keys(resourcesOfType(template, 'AWS::SecretsManager::ResourcePolicy'))).toEqual([]);
+    for (const [name, fn] of stack.functions) {
+      const variables = JSON.stringify(environmentOf(template, logicalIdOf(fn.lambdaFunction)));
+      expect({ name, namesRootKey: variables.includes(rootKeyRef) }).toEqual({ name, namesRootKey: name === 'rotate-keys' });
+    }
+  });
+
+  test("every authenticating function may read the root key's verifier, and is told where it is", () => {
+    const verifierRef = { Ref: logicalIdOf(stack.storage.rootKeyVerifier) };
+    const readers = new Set(
+      allowStatements()
+        .filter(
+          ({ statement }) =>
+            actionsOf(statement).includes('secretsmanager:GetSecretValue') &&
+            JSON.stringify([statement.Resource].flat()) === JSON.stringify([verifierRef]),
+        )
+        .map(({ name }) => name),
+    );
+    const authenticating = Object.keys(functionAccess).filter((name) => functionAccess[name]?.authenticates);
+    expect(authenticating).toHaveLength(40);
+    expect(sorted([...readers].map(String))).toEqual(sorted(authenticating));
+    for (const name of authenticating) {
+      const fn = stack.functions.get(name);
+      if (!fn) throw new Error(`No function ${name}`);
+      const variables = environmentOf(template, logicalIdOf(fn.lambdaFunction));
+      expect(variables[envNames.rootKeyVerifierArn]).toEqual(verifierRef);
+    }
   });
 });

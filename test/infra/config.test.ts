@@ -13,7 +13,7 @@ function runtimeEnv(): Record<string, string> {
     [envNames.deliveryQueueUrl]: 'https://sqs.test/delivery',
     [envNames.deliveryDeadLetterQueueUrl]: 'https://sqs.test/delivery-dlq',
     [envNames.retryQueueUrl]: 'https://sqs.test/retry',
-    [envNames.rootKeySecretArn]: 'root',
+    [envNames.rootKeyVerifierArn]: 'root-verifier',
     [envNames.encryptionKeySecretArn]: 'encryption',
   };
 }

@@ -45,14 +45,15 @@ describe('cdk-nag AwsSolutions', () => {
       const raw = findings(false);
       const acknowledgements = nagAcknowledgements(stack);
       expect(new Set(acknowledgements.map((ack) => ack.id))).toEqual(
-        new Set(['AwsSolutions-L1', 'AwsSolutions-APIG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SQS3']),
+        new Set(['AwsSolutions-L1', 'AwsSolutions-APIG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SQS3', 'AwsSolutions-SMG4']),
       );
       // The wildcard and the missing DLQ are acknowledged on the stream consumers' roles and failure queues only.
       const pathsOf = (id: string) => acknowledgements.filter((ack) => ack.id === id).map((ack) => ack.scope.node.path);
       expect(pathsOf('AwsSolutions-IAM5[Resource::*]')).toEqual(['Sluice/DeliveryPipeline/Dispatch/Role']);
       expect(pathsOf('AwsSolutions-SQS3')).toEqual(['Sluice/Storage/DispatchFailureQueue']);
-      // Both secrets rotate (infra/constructs/key-rotation.ts): SMG4 has nothing left to report.
-      expect(raw.filter((f) => f.rule === 'AwsSolutions-SMG4')).toEqual([]);
+      // Both keys rotate (infra/constructs/key-rotation.ts): SMG4 reports only the root key's verifier, which follows the root key.
+      expect(raw.filter((f) => f.rule === 'AwsSolutions-SMG4').map((f) => f.path)).toEqual(['Sluice/Storage/RootKeyVerifier/Resource']);
+      expect(pathsOf('AwsSolutions-SMG4')).toEqual(['Sluice/Storage/RootKeyVerifier']);
       // Without acknowledgements, those are the only findings of their rules.
       expect(raw.filter((f) => f.rule.startsWith('AwsSolutions-IAM5') || f.rule === 'AwsSolutions-SQS3')).toEqual([
         expect.objectContaining({ rule: 'AwsSolutions-SQS3', path: 'Sluice/Storage/DispatchFailureQueue/Resource' }),

@@ -8,6 +8,7 @@ import { App, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { functionAccess } from '#infra/access';
 import { DeliveryPipeline, maxStreamRecordAge } from '#infra/constructs/delivery-pipeline';
 import { hookRateLimitEnvName, hookRouteNames } from '#infra/constructs/inbound-hooks';
 import { QueueWithDeadLetter } from '#infra/constructs/queue-with-dead-letter';
@@ -185,7 +186,7 @@ describe('SluiceStack', () => {
       const keyId = logicalIdOf(stack.storage.secretsKey);
       template.resourceCountIs('AWS::KMS::Key', 1);
       template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ EnableKeyRotation: true }) });
-      template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+      template.resourceCountIs('AWS::SecretsManager::Secret', 3);
       template.hasResourceProperties('AWS::SecretsManager::Secret', {
         KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
         GenerateSecretString: Match.objectLike({ PasswordLength: 48, ExcludePunctuation: true }),
@@ -197,6 +198,11 @@ describe('SluiceStack', () => {
           GenerateSecretString: expect.objectContaining({ PasswordLength: 43, RequireEachIncludedType: false }),
         },
       });
+    });
+
+    test("the root key's verifier is a secret of its own, created empty (only rotate-keys writes it) under Secrets Manager's AWS managed key", () => {
+      const properties = resource(template, logicalIdOf(stack.storage.rootKeyVerifier)).Properties ?? {};
+      for (const owned of ['GenerateSecretString', 'SecretString', 'KmsKeyId']) expect(properties).not.toHaveProperty(owned);
     });
   });
 
@@ -446,11 +452,42 @@ describe('SluiceStack', () => {
       expect(statements.flatMap((statement) => [statement.Action].flat())).not.toContain('secretsmanager:GetRandomPassword');
     });
 
-    test('only the rotation function holds the root-key hand-over, from rootKeyHandOverHours', () => {
-      expect(environmentOf(template, rotationId())[envNames.rootKeyHandOverSeconds]).toBe(String(24 * 3600));
+    test('only the rotation function holds the root-key secret and the hand-over, from rootKeyHandOverHours', () => {
+      expect(environmentOf(template, rotationId())).toMatchObject({
+        [envNames.rootKeyHandOverSeconds]: String(24 * 3600),
+        [envNames.rootKeySecretArn]: { Ref: logicalIdOf(stack.storage.rootKey) },
+      });
       const others = [...stack.functions.values()].filter((fn) => fn !== stack.keyRotation.rotationFunction);
-      for (const fn of others)
-        expect(environmentOf(template, logicalIdOf(fn.lambdaFunction))).not.toHaveProperty(envNames.rootKeyHandOverSeconds);
+      for (const fn of others) {
+        const variables = environmentOf(template, logicalIdOf(fn.lambdaFunction));
+        expect(variables).not.toHaveProperty(envNames.rootKeyHandOverSeconds);
+        expect(variables).not.toHaveProperty(envNames.rootKeySecretArn);
+      }
+    });
+
+    test('the first verifier: a custom resource served by the rotation function itself, before any function that reads it', () => {
+      const syncId = logicalIdOf(stack.keyRotation.verifierSync);
+      const sync = template.toJSON().Resources?.[syncId] as { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
+      expect(sync.Type).toBe('Custom::SluiceRootKeyVerifier');
+      expect(sync.Properties).toEqual({
+        ServiceToken: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
+        ServiceTimeout: '300',
+        RootKeySecretArn: { Ref: logicalIdOf(stack.storage.rootKey) },
+        VerifierSecretArn: { Ref: logicalIdOf(stack.storage.rootKeyVerifier) },
+      });
+      // It runs once the rotation function may read the key and write the verifier.
+      const roleId = logicalIdOf(stack.keyRotation.rotationFunction.role);
+      const policyIds = Object.entries(resourcesOfType(template, 'AWS::IAM::Policy'))
+        .filter(([, policy]) => JSON.stringify(policy.Properties?.Roles) === JSON.stringify([{ Ref: roleId }]))
+        .map(([id]) => id);
+      expect(sync.DependsOn).toEqual(expect.arrayContaining([roleId, ...policyIds]));
+      // No provider framework: no function beyond Sluice's own.
+      expect(Object.keys(resourcesOfType(template, 'AWS::Lambda::Function'))).toHaveLength(stack.functions.size);
+      // Every function that reads the verifier is created (or updated) after it is written.
+      for (const [name, fn] of stack.functions) {
+        const dependsOn = (resource(template, logicalIdOf(fn.lambdaFunction)) as { DependsOn?: string[] }).DependsOn ?? [];
+        expect({ name, waits: dependsOn.includes(syncId) }).toEqual({ name, waits: functionAccess[name]?.authenticates });
+      }
     });
 
     test(
@@ -580,7 +617,7 @@ describe('SluiceStack', () => {
           [envNames.tableName]: { Ref: logicalIdOf(stack.storage.table) },
           [envNames.retentionDays]: '30',
           [envNames.retryQueueUrl]: { Ref: logicalIdOf(stack.storage.queues.retry.queue) },
-          [envNames.rootKeySecretArn]: { Ref: logicalIdOf(stack.storage.rootKey) },
+          [envNames.rootKeyVerifierArn]: { Ref: logicalIdOf(stack.storage.rootKeyVerifier) },
           [envNames.encryptionKeySecretArn]: { Ref: logicalIdOf(stack.storage.encryptionKey) },
           [envNames.sweepGraceSeconds]: '120',
           [envNames.endpointFailureWindowSeconds]: String(5 * 24 * 3600),

@@ -77,7 +77,7 @@ export function getAttOf(value: unknown): [string, string] {
 }
 
 export type QueueRef = `${QueueName}` | `${QueueName} dead letters`;
-export type SecretRef = 'root key' | 'encryption key';
+export type SecretRef = 'root key' | 'root key verifier' | 'encryption key';
 
 /** What one function's role may do, read back from the template and sorted into kinds. */
 export interface FunctionPermissions {
@@ -87,6 +87,8 @@ export interface FunctionPermissions {
   readonly queries: string[];
   readonly sends: QueueRef[];
   readonly secrets: SecretRef[];
+  /** Secrets it may put a new current version of (`secretsmanager:PutSecretValue` alone). */
+  readonly secretWrites: SecretRef[];
   /** Secrets whose KMS decryption is granted (through Secrets Manager, for that secret only). */
   readonly decrypts: SecretRef[];
   /** Secrets it may rotate: the four actions of Secrets Manager's rotation steps on that secret. */
@@ -138,6 +140,7 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
   }
   const secretRefs = new Map<string, SecretRef>([
     [logicalIdOf(stack.storage.rootKey), 'root key'],
+    [logicalIdOf(stack.storage.rootKeyVerifier), 'root key verifier'],
     [logicalIdOf(stack.storage.encryptionKey), 'encryption key'],
   ]);
   const failureQueueOwners = new Map([...stack.storage.failureQueues.values()].map((f) => [logicalIdOf(f.queue), f.consumer]));
@@ -152,6 +155,7 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
         queries: [],
         sends: [],
         secrets: [],
+        secretWrites: [],
         decrypts: [],
         rotates: [],
         rotationKeyUse: [],
@@ -252,6 +256,14 @@ export function permissionsByFunction(stack: SluiceStack, template: Template): M
         const ref = secretRefs.get(refOf(secretResource));
         if (!ref) return false;
         permissions.secrets.push(ref);
+      }
+      return true;
+    }
+    if (JSON.stringify(actions) === JSON.stringify(['secretsmanager:PutSecretValue'])) {
+      for (const secretResource of resources) {
+        const ref = secretRefs.get(refOf(secretResource));
+        if (!ref) return false;
+        permissions.secretWrites.push(ref);
       }
       return true;
     }

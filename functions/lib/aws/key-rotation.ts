@@ -4,7 +4,9 @@
  * AWSPENDING and AWSCURRENT staging labels as its rotation template does.
  *
  * - Root key: a new current key; the old one stays valid as `previous` for a hand-over period
- *   (`previousExpiresAt`), so operators switch without a moment when neither key works.
+ *   (`previousExpiresAt`), so operators switch without a moment when neither key works. finishSecret
+ *   then writes the key's verifier (its hashes and the hand-over's end), which is all the
+ *   authenticating functions may read: this function alone reads the root key.
  * - Data keyring: the key staged at the last rotation starts sealing and a new key is staged
  *   (`rotateStaged`): functions re-read the ring every few minutes, so each key reaches all of them
  *   a whole rotation period before anything is sealed under it. finishSecret then re-seals the
@@ -17,9 +19,11 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { type Keyring, KeyringError, parseKeyring, rotateStaged, StagedKeyTooYoungError, serializeKeyring } from '../crypto/keyring.ts';
-import { parseRootKeys, rotateRootKeys, serializeRootKeys } from '../crypto/root-keys.ts';
+import { parseRootKeys, rootKeyVerifier, rotateRootKeys, serializeRootKeys, serializeRootKeyVerifier } from '../crypto/root-keys.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
+import { answerCustomResource, type PutResponse } from './custom-resource.ts';
 import type { ResealReport } from './reseal.ts';
 
 export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
@@ -35,6 +39,8 @@ export interface RotationDeps {
   /** The ARNs of the two secrets this function may rotate. */
   readonly rootKeySecretArn: string;
   readonly encryptionKeySecretArn: string;
+  /** The secret holding the root key's verifier, which this function alone writes. */
+  readonly rootKeyVerifierArn: string;
   /** How long the replaced root key keeps working. */
   readonly rootKeyHandOverSeconds: number;
   readonly reseal: (box: SecretBox) => Promise<ResealReport>;
@@ -53,8 +59,8 @@ export async function rotateSecret(event: RotationEvent, deps: RotationDeps): Pr
   const stages = metadata.VersionIdsToStages?.[token];
   if (!stages) throw new Error(`version ${token} of the ${kind} secret has no staging label for rotation`);
   if (stages.includes('AWSCURRENT')) {
-    // A retried finishSecret whose labels already moved: the re-seal may not have finished.
-    if (step === 'finishSecret' && kind === 'data keyring') await reseal(secretId, token, deps);
+    // A retried finishSecret whose labels already moved: the re-seal or the verifier may not be done.
+    if (step === 'finishSecret') await afterFinish(kind, secretId, token, deps);
     else deps.log('rotation step skipped: the version is already current', { kind, step });
     return;
   }
@@ -64,18 +70,66 @@ export async function rotateSecret(event: RotationEvent, deps: RotationDeps): Pr
     case 'createSecret':
       return createSecret(kind, secretId, token, deps);
     case 'setSecret':
-      // Nothing outside the secret to change: the functions and the ledger read the secret itself.
+      // Nothing to change yet: the verifier follows the root key once it is current (finishSecret),
+      // so a rotation that fails before then leaves the key in use, and its hand-over, as they were.
       return;
     case 'testSecret':
       return testSecret(kind, secretId, token, deps);
     case 'finishSecret':
       await finishSecret(secretId, token, metadata.VersionIdsToStages ?? {}, deps);
       deps.log('rotation finished', { kind });
-      if (kind === 'data keyring') await reseal(secretId, token, deps);
+      await afterFinish(kind, secretId, token, deps);
       return;
     default:
       throw new Error(`unknown rotation step ${String(step)}`);
   }
+}
+
+/** What follows the move of AWSCURRENT: the re-seal (data keyring), the verifier (root key). */
+async function afterFinish(kind: SecretKind, secretId: string, token: string, deps: RotationDeps): Promise<void> {
+  if (kind === 'data keyring') await reseal(secretId, token, deps);
+  else await syncRootKeyVerifier(deps);
+}
+
+/**
+ * Writes the verifier of the root key's AWSCURRENT version (a pure function of it, so writing it
+ * again is harmless): after a rotation, at deploy time (the stack's custom resource), and on demand
+ * after the secret was changed by hand (`{"action":"sync-root-key-verifier"}`).
+ */
+export async function syncRootKeyVerifier(deps: RotationDeps): Promise<void> {
+  const verifier = rootKeyVerifier(parseRootKeys(await read(deps.client, deps.rootKeySecretArn, { stage: 'AWSCURRENT' })));
+  await deps.client.send(
+    new PutSecretValueCommand({ SecretId: deps.rootKeyVerifierArn, SecretString: serializeRootKeyVerifier(verifier) }),
+  );
+  deps.log('root-key verifier written', { handOver: verifier.previous ? (verifier.previous.until ?? 'until finished') : 'none' });
+}
+
+/** Asks for the verifier to be written again, e.g. after the root-key secret was edited by hand. */
+export interface SyncVerifierEvent {
+  readonly action: 'sync-root-key-verifier';
+}
+
+/** Everything `rotate-keys` is invoked with: Secrets Manager's rotation steps, the stack's custom resource, a sync by hand. */
+export type KeyEvent = RotationEvent | CloudFormationCustomResourceEvent | SyncVerifierEvent;
+
+/** The stack's custom resource that writes the first verifier (infra/constructs/key-rotation.ts). */
+export const VERIFIER_RESOURCE_ID = 'sluice-root-key-verifier';
+
+export async function handleKeyEvent(event: KeyEvent, deps: RotationDeps & { readonly putResponse?: PutResponse }): Promise<void> {
+  if ('Step' in event) return rotateSecret(event, deps);
+  if ('RequestType' in event) {
+    // Create and Update write the verifier of the key in place; on Delete the secret goes with the stack.
+    const outcome = await answerCustomResource(
+      event,
+      VERIFIER_RESOURCE_ID,
+      () => (event.RequestType === 'Delete' ? Promise.resolve() : syncRootKeyVerifier(deps)),
+      deps.putResponse,
+    );
+    deps.log('custom resource answered', { requestType: event.RequestType, ...outcome });
+    return;
+  }
+  if (event.action === 'sync-root-key-verifier') return syncRootKeyVerifier(deps);
+  throw new Error(`rotate-keys does not know the event ${JSON.stringify(event)}`);
 }
 
 function kindOf(secretId: string, deps: RotationDeps): SecretKind {

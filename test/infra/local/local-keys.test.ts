@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { keysEnvironment, localKeysFile, readLocalKeys, startupKeys, writeLocalKeys } from '#infra/local/local-keys';
+import { hashKey } from '#lib/core/access';
 import { parseKeyring, withNewCurrentKey } from '#lib/crypto/keyring';
-import { parseRootKeys, rotateRootKeys } from '#lib/crypto/root-keys';
+import { parseRootKeyVerifier, rotateRootKeys, validRootKeyHashes } from '#lib/crypto/root-keys';
 import { SecretBox } from '#lib/crypto/secret-box';
 
 const ROOT = 'root_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG';
@@ -25,7 +26,10 @@ describe('local-keys.json', () => {
     const keys = startupKeys(dataDir, undefined);
     expect(keys).toEqual({ rootKeys: { current: ROOT }, keyring: { current: 'k1', keys: { k1: legacy } } });
     expect(fileText()).toBe(text);
-    expect(keysEnvironment(keys)).toEqual({ rootKey: ROOT, encryptionKey: JSON.stringify({ current: 'k1', keys: { k1: legacy } }) });
+    expect(keysEnvironment(keys)).toEqual({
+      rootKeyVerifier: JSON.stringify({ current: hashKey(ROOT) }),
+      encryptionKey: JSON.stringify({ current: 'k1', keys: { k1: legacy } }),
+    });
   });
 
   test('a new data dir gets a root key and one bare data key, readable by every version, mode 0600', () => {
@@ -38,7 +42,7 @@ describe('local-keys.json', () => {
     expect(startupKeys(dataDir, undefined)).toEqual(keys);
   });
 
-  test('rotations are written as a keyring and a hand-over, and read back; the environment carries both', () => {
+  test('rotations are written as a keyring and a hand-over, and read back; the environment carries the keyring and the root hashes, never a root key', () => {
     const first = startupKeys(dataDir, ROOT);
     const rotated = {
       rootKeys: rotateRootKeys(first.rootKeys, new Date()),
@@ -50,7 +54,14 @@ describe('local-keys.json', () => {
     expect(readLocalKeys(dataDir)).toEqual(rotated);
     expect(startupKeys(dataDir, undefined)).toEqual(rotated);
     const env = keysEnvironment(rotated);
-    expect(parseRootKeys(env.rootKey)).toEqual({ current: rotated.rootKeys.current, previous: ROOT });
+    // The hand-over has no end locally: both keys work until finish-root-key and a restart.
+    expect(parseRootKeyVerifier(env.rootKeyVerifier)).toEqual({
+      current: hashKey(rotated.rootKeys.current),
+      previous: { hash: hashKey(ROOT) },
+    });
+    expect(validRootKeyHashes(parseRootKeyVerifier(env.rootKeyVerifier), new Date('2100-01-01'))).toHaveLength(2);
+    expect(JSON.stringify(env)).not.toContain(ROOT);
+    expect(JSON.stringify(env)).not.toContain(rotated.rootKeys.current);
     expect(parseKeyring(env.encryptionKey)).toEqual(rotated.keyring);
   });
 

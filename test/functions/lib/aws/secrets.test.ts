@@ -1,15 +1,18 @@
-/** Reading the two secrets in a deployed stack: the refresh that lets a rotation reach warm containers. */
+/** Reading the data keyring and the root key's verifier in a deployed stack: the refresh that lets a rotation reach warm containers. */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { secretsManagerRootKey, staticRootKey } from '../../../../functions/lib/aws/root-key.ts';
+import { secretsManagerRootKeyVerifier, staticRootKeyVerifier } from '../../../../functions/lib/aws/root-key.ts';
 import { RefreshSchedule, secretsManagerSecretBox } from '../../../../functions/lib/aws/secrets.ts';
 import { hashKey } from '../../../../functions/lib/core/access.ts';
 import { generateDataKey, rotateStaged, serializeKeyring, withNewCurrentKey } from '../../../../functions/lib/crypto/keyring.ts';
-import { rotateRootKeys, serializeRootKeys } from '../../../../functions/lib/crypto/root-keys.ts';
+import { type RootKeys, rootKeyVerifier, rotateRootKeys, serializeRootKeyVerifier } from '../../../../functions/lib/crypto/root-keys.ts';
 import { SecretBox } from '../../../../functions/lib/crypto/secret-box.ts';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sluice-AbCdEf';
 const OLD_ROOT = 'root_old_0123456789abcdefghijklmnop';
 const NEW_ROOT = 'root_new_0123456789abcdefghijklmnop';
+
+/** The verifier text the rotation function writes for these keys. */
+const verifierOf = (keys: RootKeys) => serializeRootKeyVerifier(rootKeyVerifier(keys));
 
 /** A Secrets Manager that answers GetSecretValue with whatever `value` holds now, or fails when told. */
 function fakeSecrets(initial: string) {
@@ -116,41 +119,54 @@ describe('the data keyring in Secrets Manager', () => {
   });
 });
 
-describe('the root key', () => {
-  test('given directly: a plain key, or current and previous during a hand-over until its end', async () => {
-    expect(await staticRootKey(OLD_ROOT).hashes()).toEqual([hashKey(OLD_ROOT)]);
+describe("the root key's verifier", () => {
+  test('given directly: the current hash, and the previous one during a hand-over until its end', async () => {
+    expect(await staticRootKeyVerifier(verifierOf({ current: OLD_ROOT })).hashes()).toEqual([hashKey(OLD_ROOT)]);
     const time = clock();
-    const handOver = serializeRootKeys(rotateRootKeys({ current: OLD_ROOT }, time.now(), 60, NEW_ROOT));
-    const source = staticRootKey(handOver, time.now);
+    const source = staticRootKeyVerifier(verifierOf(rotateRootKeys({ current: OLD_ROOT }, time.now(), 60, NEW_ROOT)), time.now);
     expect(await source.hashes()).toEqual([hashKey(NEW_ROOT), hashKey(OLD_ROOT)]);
     time.advance(60_000);
     expect(await source.hashes()).toEqual([hashKey(NEW_ROOT)]);
   });
 
+  test('given a root key instead, it refuses at once rather than treat the key as a verifier', () => {
+    expect(() => staticRootKeyVerifier(OLD_ROOT)).toThrow('the root-key verifier is not JSON');
+  });
+
   test('in Secrets Manager: read once, re-read after the refresh period, kept when a refresh fails', async () => {
     const time = clock();
-    const { client, state } = fakeSecrets(OLD_ROOT);
-    const source = secretsManagerRootKey(ARN, client, { now: time.now, refreshSeconds: 300 });
+    const { client, state } = fakeSecrets(verifierOf({ current: OLD_ROOT }));
+    const source = secretsManagerRootKeyVerifier(ARN, client, { now: time.now, refreshSeconds: 300 });
     expect(await source.hashes()).toEqual([hashKey(OLD_ROOT)]);
     expect(await source.hashes()).toEqual([hashKey(OLD_ROOT)]);
     expect(state.reads).toBe(1);
 
-    state.value = serializeRootKeys(rotateRootKeys({ current: OLD_ROOT }, time.now(), 3600, NEW_ROOT));
+    state.value = verifierOf(rotateRootKeys({ current: OLD_ROOT }, time.now(), 3600, NEW_ROOT));
     time.advance(300_000);
     expect(await source.hashes()).toEqual([hashKey(NEW_ROOT), hashKey(OLD_ROOT)]);
 
     state.fail = true;
     time.advance(300_000);
     expect(await source.hashes()).toEqual([hashKey(NEW_ROOT), hashKey(OLD_ROOT)]);
-    // The hand-over ends on time even while the secret cannot be read.
+    // The hand-over ends on time even while the verifier cannot be read.
     time.advance(3600_000);
     expect(await source.hashes()).toEqual([hashKey(NEW_ROOT)]);
   });
 
+  test('a malformed verifier read at a refresh keeps the one known', async () => {
+    const time = clock();
+    const { client, state } = fakeSecrets(verifierOf({ current: OLD_ROOT }));
+    const source = secretsManagerRootKeyVerifier(ARN, client, { now: time.now, refreshSeconds: 300 });
+    expect(await source.hashes()).toEqual([hashKey(OLD_ROOT)]);
+    state.value = '{"current":"not a hash"}';
+    time.advance(300_000);
+    expect(await source.hashes()).toEqual([hashKey(OLD_ROOT)]);
+  });
+
   test('a failed first read is not kept: the next call reads again', async () => {
-    const { client, state } = fakeSecrets(OLD_ROOT);
+    const { client, state } = fakeSecrets(verifierOf({ current: OLD_ROOT }));
     state.fail = true;
-    const source = secretsManagerRootKey(ARN, client);
+    const source = secretsManagerRootKeyVerifier(ARN, client);
     await expect(source.hashes()).rejects.toThrow('ThrottlingException');
     state.fail = false;
     expect(await source.hashes()).toEqual([hashKey(OLD_ROOT)]);
