@@ -111,26 +111,27 @@ export const api5xxMinRequests = 20;
 export const savedQueries = {
   'attempts-by-endpoint': {
     filterStatements: ['message = "delivery attempt"'],
-    stats:
+    statsStatements: [
       'count(*) as attempts, sum(outcome = "succeeded") as succeeded, avg(durationMs) as avgMs, pct(durationMs, 95) as p95Ms by endpointId',
+    ],
     sort: 'attempts desc',
     limit: 50,
   },
   'failing-endpoints': {
     filterStatements: ['message = "delivery attempt"', 'outcome != "succeeded"'],
-    stats: 'count(*) as failures, latest(statusCode) as lastStatus, latest(error) as lastError by endpointId, tenantId',
+    statsStatements: ['count(*) as failures, latest(statusCode) as lastStatus, latest(error) as lastError by endpointId, tenantId'],
     sort: 'failures desc',
     limit: 50,
   },
   'slowest-endpoints': {
     filterStatements: ['message = "delivery attempt"'],
-    stats: 'pct(durationMs, 95) as p95Ms, max(durationMs) as maxMs, count(*) as attempts by endpointId',
+    statsStatements: ['pct(durationMs, 95) as p95Ms, max(durationMs) as maxMs, count(*) as attempts by endpointId'],
     sort: 'p95Ms desc',
     limit: 50,
   },
   'dead-deliveries-by-tenant': {
     filterStatements: ['message = "delivery attempt"', 'status = "dead"'],
-    stats: 'count(*) as dead by tenantId',
+    statsStatements: ['count(*) as dead by tenantId'],
     sort: 'dead desc',
     limit: 50,
   },
@@ -143,8 +144,13 @@ export const savedQueries = {
 } as const satisfies Record<string, logs.QueryStringProps>;
 
 function queryOf(name: keyof typeof savedQueries): logs.QueryString {
-  const { filterStatements, ...rest } = savedQueries[name];
-  return new logs.QueryString({ ...rest, filterStatements: [...filterStatements], ...('fields' in rest && { fields: [...rest.fields] }) });
+  const query: logs.QueryStringProps = savedQueries[name];
+  return new logs.QueryString({
+    ...query,
+    ...(query.filterStatements && { filterStatements: [...query.filterStatements] }),
+    ...(query.statsStatements && { statsStatements: [...query.statsStatements] }),
+    ...(query.fields && { fields: [...query.fields] }),
+  });
 }
 
 /**
