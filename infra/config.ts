@@ -124,6 +124,44 @@ export const sluiceConfigSchema = z
     /** Browser origins allowed to call the API (CORS), comma-separated; none by default. */
     corsOrigins: CorsOrigins,
 
+    /**
+     * Reserve each queue consumer's concurrency (its event source's maximum, unless its
+     * `...ReservedConcurrency` key says more), so an API burst cannot throttle deliveries and send
+     * their jobs to the DLQ after five receives. Off only for accounts too small to reserve it.
+     */
+    reserveConsumerConcurrency: contextBoolean.default(true),
+    /**
+     * The account's Lambda concurrency quota in this region, which the reservations must leave 100
+     * of (Lambda keeps 100 unreserved). AWS's default is 1 000; new accounts may start lower: check
+     * Service Quotas, "Concurrent executions".
+     */
+    accountConcurrencyQuota: z.coerce.number().int().min(100).default(1000),
+
+    /**
+     * API Gateway throttles, per route and for all callers together (per-tenant fairness is
+     * `tenantIngestPerSecond`'s job): requests a second, and the burst above it. `POST /v1/messages`
+     * is `ingest`; the inbound hooks `hooks`; other GET and HEAD routes `read`; the remaining
+     * writes `manage`; anything no route takes (the `$default` route) `unrouted`.
+     */
+    ingestRateLimit: z.coerce.number().int().min(1).max(50_000).default(500),
+    ingestBurstLimit: z.coerce.number().int().min(1).max(50_000).default(1000),
+    hooksRateLimit: z.coerce.number().int().min(1).max(50_000).default(100),
+    readRateLimit: z.coerce.number().int().min(1).max(50_000).default(100),
+    manageRateLimit: z.coerce.number().int().min(1).max(50_000).default(50),
+
+    /** Extra tags on every resource (cost allocation), as a JSON object of strings: `{"team":"payments"}`. */
+    tags: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? JSON.parse(value) : value),
+        z.record(z.string().regex(/^[\w .:/=+@-]{1,128}$/), z.string().max(256)),
+      )
+      .default({}),
+    /**
+     * A monthly AWS Budgets budget (USD) on this stage's tagged resources: the alarm topic hears at 80 %
+     * of actual and 100 % of forecast spend. Cost allocation must have `sluice:stage` activated.
+     */
+    monthlyBudgetUsd: z.coerce.number().positive().optional(),
+
     deliverMaxConcurrency: maxConcurrency,
     deliverReservedConcurrency: reservedConcurrency,
     deliverRetriesMaxConcurrency: maxConcurrency,
@@ -138,7 +176,9 @@ export const sluiceConfigSchema = z
     path: ['domainName'],
   })
   .superRefine((config, context) => {
+    let reservedInAll = 0;
     for (const consumer of consumers) {
+      reservedInAll += concurrencyOf(config, consumer).reservedConcurrency ?? 0;
       const { maxConcurrency: max, reservedConcurrency: reserved } = concurrencyOf(config, consumer);
       // AWS: an event source allowed more concurrency than the function has throttles its own polls.
       if (reserved !== undefined && max > reserved) {
@@ -150,24 +190,49 @@ export const sluiceConfigSchema = z
         });
       }
     }
+    // Lambda refuses a reservation that leaves fewer than 100 unreserved: say so at synth, not at deploy.
+    if (reservedInAll > config.accountConcurrencyQuota - 100) {
+      context.addIssue({
+        code: 'custom',
+        path: ['accountConcurrencyQuota'],
+        message:
+          `the consumers reserve ${reservedInAll} concurrent executions, but an account quota of ${config.accountConcurrencyQuota} ` +
+          'leaves only ' +
+          `${config.accountConcurrencyQuota - 100} reservable (Lambda keeps 100 unreserved): lower the consumers' maximum concurrency, ` +
+          'raise the quota, or set reserveConsumerConcurrency=false',
+      });
+    }
   });
 
 export type SluiceConfig = z.output<typeof sluiceConfigSchema>;
 
 /** The event source's maximum concurrency and the function's reserved concurrency of a consumer. */
 export function concurrencyOf(
-  config: Pick<SluiceConfig, ConcurrencyKey>,
+  config: Pick<SluiceConfig, ConcurrencyKey | 'reserveConsumerConcurrency'>,
   consumer: ConsumerDescription,
 ): { maxConcurrency: number; reservedConcurrency?: number } {
   const keys = consumerConcurrencyKeys[consumer.name as keyof typeof consumerConcurrencyKeys];
   if (!keys) throw new Error(`Consumer ${consumer.name} has no concurrency keys in infra/config.ts`);
-  const reserved = config[keys.reserved];
-  return { maxConcurrency: config[keys.max] ?? consumer.maxConcurrency, ...(reserved !== undefined && { reservedConcurrency: reserved }) };
+  const maxConcurrency = config[keys.max] ?? consumer.maxConcurrency;
+  // Reserved at least the event source's maximum, so the event source is never throttled by its own function.
+  const reserved = config[keys.reserved] ?? (config.reserveConsumerConcurrency ? maxConcurrency : undefined);
+  return { maxConcurrency, ...(reserved !== undefined && { reservedConcurrency: reserved }) };
 }
 
-/** Reads every key of the schema from the construct's context and validates the lot. */
+/**
+ * Reads every key of the schema from the construct's context and validates the lot. A key under
+ * `stages.<stage>` (in cdk.json) overrides the flat key for that stage, so one file can say
+ * `{"tenantIngestPerSecond": 50, "stages": {"prod": {"tenantIngestPerSecond": 500}}}`.
+ */
 export function readSluiceConfig(scope: Construct): SluiceConfig {
-  const contextValues = Object.fromEntries(Object.keys(sluiceConfigSchema.shape).map((key) => [key, scope.node.tryGetContext(key)]));
+  const stage = String(scope.node.tryGetContext('stage') ?? sluiceConfigSchema.shape.stage.parse(undefined));
+  const stages = z.record(z.string(), z.record(z.string(), z.unknown())).optional().parse(scope.node.tryGetContext('stages'));
+  const overrides = stages?.[stage] ?? {};
+  const unknown = Object.keys(overrides).filter((key) => !(key in sluiceConfigSchema.shape) || key === 'stage');
+  if (unknown.length > 0) throw new Error(`Invalid Sluice CDK context: stages.${stage} names no setting ${unknown.join(', ')}`);
+  const contextValues = Object.fromEntries(
+    Object.keys(sluiceConfigSchema.shape).map((key) => [key, key in overrides ? overrides[key] : scope.node.tryGetContext(key)]),
+  );
   const parsed = sluiceConfigSchema.safeParse(contextValues);
   if (!parsed.success) {
     throw new Error(`Invalid Sluice CDK context:\n${z.prettifyError(parsed.error)}`);

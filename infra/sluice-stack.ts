@@ -45,7 +45,10 @@ export class SluiceStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     this.config = config;
+    // Cost allocation: every resource names its stage and, below, its component; activate these
+    // tags in the Billing console to see Sluice's bill by stage and part (docs/operations.md).
     Tags.of(this).add('sluice:stage', config.stage);
+    for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
 
     this.storage = new Storage(this, 'Storage', {
       stage: config.stage,
@@ -80,6 +83,14 @@ export class SluiceStack extends Stack {
       environment,
       logRetention,
       corsOrigins: config.corsOrigins,
+      throttles: {
+        ingest: { rateLimit: config.ingestRateLimit, burstLimit: config.ingestBurstLimit },
+        hooks: { rateLimit: config.hooksRateLimit, burstLimit: 2 * config.hooksRateLimit },
+        read: { rateLimit: config.readRateLimit, burstLimit: 2 * config.readRateLimit },
+        manage: { rateLimit: config.manageRateLimit, burstLimit: 2 * config.manageRateLimit },
+        // Requests no route takes (scanners, typos): enough for a confused client, not for a flood.
+        unrouted: { rateLimit: 10, burstLimit: 20 },
+      },
       ...(config.domainName &&
         config.certificateArn && { customDomain: { domainName: config.domainName, certificateArn: config.certificateArn } }),
     });
@@ -118,6 +129,15 @@ export class SluiceStack extends Stack {
     });
 
     this.grantFunctionAccess();
+    for (const [component, construct] of [
+      ['storage', this.storage],
+      ['api', this.api],
+      ['hooks', this.hooks],
+      ['delivery', this.deliveryPipeline],
+      ['key-rotation', this.keyRotation],
+    ] as const) {
+      Tags.of(construct).add('sluice:component', component);
+    }
 
     this.observability = new Observability(this, 'Observability', {
       stage: config.stage,
@@ -136,7 +156,9 @@ export class SluiceStack extends Stack {
       failureRateMinAttempts: config.failureRateMinAttempts,
       endpointMetrics: config.endpointMetrics,
       deadDeliveriesPerTenantThreshold: config.deadDeliveriesPerTenantAlarm,
+      ...(config.monthlyBudgetUsd !== undefined && { monthlyBudgetUsd: config.monthlyBudgetUsd }),
     });
+    Tags.of(this.observability).add('sluice:component', 'observability');
 
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the Sluice API', value: this.api.defaultStage.url });
     new CfnOutput(this, 'RootKeySecretName', {

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Lazy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -25,10 +25,37 @@ export interface IngestApiProps {
   readonly customDomain?: CustomDomain;
   /** Browser origins allowed by CORS; none: API Gateway answers no preflight. */
   readonly corsOrigins?: readonly string[];
+  /** Per-route throttles, by class (`throttleClassOf`). */
+  readonly throttles: Readonly<Record<ThrottleClass, Throttle>>;
 }
 
-/** Stage-wide defaults; API Gateway answers 429 beyond them, before any Lambda runs. */
-export const apiThrottle = { burstLimit: 200, rateLimit: 100 } as const;
+export interface Throttle {
+  /** Steady requests a second, for all callers of the route together. */
+  readonly rateLimit: number;
+  /** How far above the rate a burst may go (API Gateway's token bucket). */
+  readonly burstLimit: number;
+}
+
+/** The throttle classes of the API's routes (see `throttleClassOf`). */
+export type ThrottleClass = 'ingest' | 'hooks' | 'read' | 'manage' | 'unrouted';
+
+/**
+ * A route's throttle class, from its method and path: `POST /v1/messages` ingests, the inbound
+ * hooks trigger actions, GET and HEAD read, other methods manage. One rule, so every route of
+ * the table (and any route added later) has an explicit throttle in the template.
+ */
+export function throttleClassOf(method: string, path: string): ThrottleClass {
+  if (path === '/v1/hooks') return 'hooks';
+  if (method === 'POST' && path === '/v1/messages') return 'ingest';
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'manage';
+}
+
+/**
+ * The stage's default route throttle: the tightest class, for any route key without its own
+ * (there is none: every route gets explicit settings). API Gateway answers 429 beyond a route's
+ * throttle before any Lambda runs; the limits are per route for all callers, not per caller.
+ */
+export const stageDefaultThrottle = (throttles: Readonly<Record<ThrottleClass, Throttle>>): Throttle => throttles.unrouted;
 
 const httpMethods: Readonly<Record<string, apigwv2.HttpMethod>> = {
   GET: apigwv2.HttpMethod.GET,
@@ -108,12 +135,29 @@ export class IngestApi extends Construct {
     this.defaultStage = this.httpApi.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
-      throttle: apiThrottle,
+      throttle: stageDefaultThrottle(props.throttles),
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
         format: accessLogFormat,
       },
     });
+
+    // Every route key, the hooks' included (added later by their construct), gets its class's throttle.
+    const throttles = props.throttles;
+    (this.defaultStage.node.defaultChild as apigwv2.CfnStage).routeSettings = Lazy.any({
+      produce: () =>
+        Object.fromEntries(
+          [...this.routeKeys].map((routeKey) => {
+            const [method = '', path = ''] = routeKey.split(' ');
+            const throttle = routeKey === '$default' ? throttles.unrouted : throttles[throttleClassOf(method, path)];
+            return [routeKey, { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit }];
+          }),
+        ),
+    });
+    this.routeKeys.add('$default');
+    // A stage's route settings must name existing routes: CloudFormation creates the routes first.
+    const defaultRoute = this.httpApi.node.tryFindChild('DefaultRoute');
+    if (defaultRoute) this.defaultStage.node.addDependency(defaultRoute);
 
     if (props.customDomain) {
       this.customDomain = new apigwv2.DomainName(this, 'CustomDomain', {
@@ -149,14 +193,17 @@ export class IngestApi extends Construct {
       if (method === undefined) throw new Error(`Route ${route.name}: unsupported HTTP method ${name}`);
       return method;
     });
-    const routeKey = `${route.method} ${route.path}`;
-    if (this.routeKeys.has(routeKey)) throw new Error(`Route ${routeKey} is declared twice`);
-    this.routeKeys.add(routeKey);
-    this.httpApi.addRoutes({
+    const routeKeys = methodsOf(route.method).map((method) => `${method} ${route.path}`);
+    for (const routeKey of routeKeys) {
+      if (this.routeKeys.has(routeKey)) throw new Error(`Route ${routeKey} is declared twice`);
+      this.routeKeys.add(routeKey);
+    }
+    const routes = this.httpApi.addRoutes({
       path: route.path,
       methods,
       integration: new HttpLambdaIntegration(`${constructIdFor(route.name)}Integration`, routeFunction.lambdaFunction),
     });
+    for (const added of routes) this.defaultStage.node.addDependency(added);
   }
 
   /** The route's function; throws when this construct serves no such route (e.g. after a rename). */

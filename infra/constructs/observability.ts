@@ -1,5 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -44,6 +45,8 @@ export interface ObservabilityProps {
   readonly endpointMetrics: boolean;
   /** Opt-in: alarm when one tenant has more than this many deliveries go dead in 5 minutes (0: off). */
   readonly deadDeliveriesPerTenantThreshold: number;
+  /** Opt-in: a monthly AWS Budgets budget (USD) on the stage's tagged costs, notifying the alarm topic. */
+  readonly monthlyBudgetUsd?: number;
 }
 
 /** The EMF metrics `functions/lib/edge/*` publish (Powertools: namespace `Sluice`, dimension `service`). */
@@ -182,6 +185,7 @@ export class Observability extends Construct {
   readonly queryDefinitions: readonly logs.QueryDefinition[];
   readonly metricFilters: readonly logs.MetricFilter[];
   readonly dashboard: cloudwatch.Dashboard;
+  readonly budget?: budgets.CfnBudget;
   private readonly notify: cwActions.SnsAction;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
@@ -460,6 +464,8 @@ export class Observability extends Construct {
     }
     this.metricFilters = filters;
 
+    if (props.monthlyBudgetUsd !== undefined) this.budget = this.createBudget(props.stage, props.monthlyBudgetUsd);
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `sluice-${props.stage}-${stack.region}`,
       defaultInterval: Duration.hours(3),
@@ -506,6 +512,39 @@ export class Observability extends Construct {
         Contribution: { Keys: rule.keys, Filters: rule.filters },
         AggregateOn: 'Count',
       }),
+    });
+  }
+
+  /**
+   * The stage's monthly spend, by its `sluice:stage` cost-allocation tag: the alarm topic hears at
+   * 80 % of the budget spent and at 100 % forecast. (An existing topic must let budgets.amazonaws.com publish.)
+   */
+  private createBudget(stage: string, amountUsd: number): budgets.CfnBudget {
+    const subscribers = [{ subscriptionType: 'SNS', address: this.alarmTopic.topicArn }];
+    const notification = (notificationType: 'ACTUAL' | 'FORECASTED', threshold: number) => ({
+      notification: { notificationType, comparisonOperator: 'GREATER_THAN', threshold, thresholdType: 'PERCENTAGE' },
+      subscribers,
+    });
+    if (this.alarmTopic instanceof sns.Topic) {
+      this.alarmTopic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'BudgetsPublish',
+          principals: [new iam.ServicePrincipal('budgets.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [this.alarmTopic.topicArn],
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        }),
+      );
+    }
+    return new budgets.CfnBudget(this, 'MonthlyBudget', {
+      budget: {
+        budgetName: `sluice-${stage}-monthly`,
+        budgetType: 'COST',
+        timeUnit: 'MONTHLY',
+        budgetLimit: { amount: amountUsd, unit: 'USD' },
+        costFilters: { TagKeyValue: [`user:sluice:stage$${stage}`] },
+      },
+      notificationsWithSubscribers: [notification('ACTUAL', 80), notification('FORECASTED', 100)],
     });
   }
 

@@ -5,7 +5,7 @@ import { consumerConcurrencyKeys, readSluiceConfig } from '#infra/config';
 import { hookRateLimitEnvName } from '#infra/constructs/inbound-hooks';
 import { consumers, envNames, streamConsumers } from '#infra/description';
 import { loadConfig } from '#lib/env';
-import { createSluiceStack, environmentOf, logicalIdOf, resource, synthTimeoutMs } from './support.ts';
+import { createSluiceStack, environmentOf, logicalIdOf, resource, resourcesOfType, synthTimeoutMs } from './support.ts';
 
 function runtimeEnv(): Record<string, string> {
   return {
@@ -183,8 +183,79 @@ describe('Sluice CDK context', () => {
         ScalingConfig: { MaximumConcurrency: 5 },
       });
       expect(resource(template, logicalIdOf(deliver.lambdaFunction)).Properties?.ReservedConcurrentExecutions).toBe(100);
+      // Without its own key, a consumer reserves its event source maximum.
       const retries = resource(template, logicalIdOf(stack.deliveryPipeline.consumerFor('deliver-retries').lambdaFunction));
-      expect(retries.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+      expect(retries.Properties?.ReservedConcurrentExecutions).toBe(5);
+      const unreserved = Template.fromStack(createSluiceStack({ reserveConsumerConcurrency: 'false' }).stack);
+      for (const fn of Object.values(resourcesOfType(unreserved, 'AWS::Lambda::Function'))) {
+        expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+      }
+    },
+    synthTimeoutMs,
+  );
+
+  test('the reservations must leave Lambda its 100 unreserved executions of the account quota, checked at synth', () => {
+    expect(() => createSluiceStack({ accountConcurrencyQuota: '150' })).toThrow(
+      /the consumers reserve 70 concurrent executions, but an account quota of 150 leaves only 50 reservable/,
+    );
+    expect(() => createSluiceStack({ accountConcurrencyQuota: '170' })).not.toThrow();
+    expect(() => createSluiceStack({ accountConcurrencyQuota: '150', reserveConsumerConcurrency: 'false' })).not.toThrow();
+  });
+
+  test(
+    'a stage may override any setting under stages.<stage>; a setting that does not exist is refused',
+    () => {
+      const context = { tenantIngestPerSecond: '50', stages: { prod: { tenantIngestPerSecond: 500, ingestRateLimit: 2000 } } };
+      expect(readSluiceConfig(new App({ context: { ...context, stage: 'prod' } }))).toMatchObject({
+        stage: 'prod',
+        tenantIngestPerSecond: 500,
+        ingestRateLimit: 2000,
+      });
+      expect(readSluiceConfig(new App({ context: { ...context, stage: 'dev' } }))).toMatchObject({
+        tenantIngestPerSecond: 50,
+        ingestRateLimit: 500,
+      });
+      expect(() => readSluiceConfig(new App({ context: { stage: 'prod', stages: { prod: { tenantIngestPerSecnd: 1 } } } }))).toThrow(
+        /stages\.prod names no setting tenantIngestPerSecnd/,
+      );
+      const { stack } = createSluiceStack({ stage: 'prod', stages: { prod: { tenantIngestPerSecond: 500 } } });
+      for (const fn of Object.values(resourcesOfType(Template.fromStack(stack), 'AWS::Lambda::Function'))) {
+        const variables = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+        if (envNames.tenantIngestPerSecond in variables) expect(variables[envNames.tenantIngestPerSecond]).toBe('500');
+      }
+    },
+    synthTimeoutMs,
+  );
+
+  test(
+    'cost allocation: every taggable resource names its stage, its component and the extra tags; an optional monthly budget',
+    () => {
+      const { stack } = createSluiceStack({ tags: '{"team":"payments"}', monthlyBudgetUsd: '250' });
+      const template = Template.fromStack(stack);
+      const functions = Object.values(resourcesOfType(template, 'AWS::Lambda::Function'));
+      for (const fn of functions) {
+        const tags = Object.fromEntries(((fn.Properties?.Tags ?? []) as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]));
+        expect(tags).toMatchObject({
+          'sluice:stage': 'dev',
+          team: 'payments',
+          'sluice:component': expect.stringMatching(/^(api|hooks|delivery|key-rotation)$/),
+        });
+      }
+      template.hasResourceProperties('AWS::Budgets::Budget', {
+        Budget: {
+          BudgetName: 'sluice-dev-monthly',
+          BudgetType: 'COST',
+          TimeUnit: 'MONTHLY',
+          BudgetLimit: { Amount: 250, Unit: 'USD' },
+          CostFilters: { TagKeyValue: ['user:sluice:stage$dev'] },
+        },
+        NotificationsWithSubscribers: [
+          Match.objectLike({ Notification: Match.objectLike({ NotificationType: 'ACTUAL', Threshold: 80 }) }),
+          Match.objectLike({ Notification: Match.objectLike({ NotificationType: 'FORECASTED', Threshold: 100 }) }),
+        ],
+      });
+      Template.fromStack(createSluiceStack().stack).resourceCountIs('AWS::Budgets::Budget', 0);
+      expect(() => createSluiceStack({ tags: '{"bad tag!":"x"}' })).toThrow(/tags/);
     },
     synthTimeoutMs,
   );

@@ -157,7 +157,10 @@ describe('SluiceStack', () => {
         expect(properties).toEqual({
           MessageRetentionPeriod: consumer.failureQueue.retentionSeconds,
           SqsManagedSseEnabled: true,
-          Tags: [{ Key: 'sluice:stage', Value: 'dev' }],
+          Tags: [
+            { Key: 'sluice:component', Value: 'storage' },
+            { Key: 'sluice:stage', Value: 'dev' },
+          ],
         });
       }
       expect(stack.storage.failureQueueFor('dispatch').description).toMatchObject({
@@ -252,7 +255,10 @@ describe('SluiceStack', () => {
             OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(stack.storage.failureQueueFor(consumer.name).queue), 'Arn'] } },
           },
           FilterCriteria: { Filters: [{ Pattern: JSON.stringify(consumer.filter) }] },
-          Tags: [{ Key: 'sluice:stage', Value: 'dev' }],
+          Tags: [
+            { Key: 'sluice:component', Value: 'delivery' },
+            { Key: 'sluice:stage', Value: 'dev' },
+          ],
         });
       }
       expect(maxStreamRecordAge.toSeconds()).toBe(24 * 3600);
@@ -569,12 +575,32 @@ describe('SluiceStack', () => {
       }
     });
 
-    test('the API has one $default stage with throttling and JSON access logs', () => {
+    test('every route key has an explicit throttle of its class; the stage default is the tightest', () => {
+      const [stage] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Stage'));
+      const settings = stage?.Properties?.RouteSettings as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
+      const routeKeys = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).map((route) =>
+        String(route.Properties?.RouteKey),
+      );
+      expect(Object.keys(settings).sort()).toEqual(routeKeys.sort());
+      expect(routeKeys).toContain('$default');
+      expect(settings['POST /v1/messages']).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
+      expect(settings['POST /v1/hooks']).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+      expect(settings['GET /v1/hooks']).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+      expect(settings['HEAD /v1/messages']).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+      expect(settings['POST /v1/endpoints']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+      expect(settings.$default).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+      expect(stage?.Properties?.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+      // CloudFormation must create the routes before the stage that names them.
+      const dependsOn = (template.toJSON().Resources[logicalIdOf(stack.api.defaultStage)] as { DependsOn?: string[] }).DependsOn ?? [];
+      const routeIds = Object.keys(resourcesOfType(template, 'AWS::ApiGatewayV2::Route'));
+      expect(routeIds.filter((id) => !dependsOn.includes(id))).toEqual([]);
+    });
+
+    test('the API has one $default stage with JSON access logs', () => {
       template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
       template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
         StageName: '$default',
         AutoDeploy: true,
-        DefaultRouteSettings: { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },
         AccessLogSettings: {
           DestinationArn: { 'Fn::GetAtt': [logicalIdOf(stack.api.accessLogGroup), 'Arn'] },
           Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
@@ -645,7 +671,7 @@ describe('SluiceStack', () => {
       }
     });
 
-    test('function timeouts and memory come from the description; no reserved concurrency unless configured', () => {
+    test('function timeouts and memory come from the description; the queue consumers reserve their event source maximum', () => {
       for (const description of [
         ...apiFunctions,
         ...consumers,
@@ -658,7 +684,10 @@ describe('SluiceStack', () => {
         if (!fn) throw new Error(`No function ${description.name}`);
         const properties = resource(template, logicalIdOf(fn.lambdaFunction)).Properties;
         expect(properties).toMatchObject({ Timeout: description.timeoutSeconds, MemorySize: description.memoryMb });
-        expect(properties).not.toHaveProperty('ReservedConcurrentExecutions');
+        const consumer = consumers.find((c) => c.name === description.name);
+        // An API burst cannot take the consumers' concurrency: their jobs never go to the DLQ for want of it.
+        if (consumer) expect(properties?.ReservedConcurrentExecutions).toBe(consumer.maxConcurrency);
+        else expect(properties).not.toHaveProperty('ReservedConcurrentExecutions');
       }
     });
   });
