@@ -1,11 +1,9 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
-import { documentClient } from './lib/aws/clients.ts';
+import { documentClient, secretsClient } from './lib/aws/clients.ts';
 import { handleKeyEvent, type KeyEvent } from './lib/aws/key-rotation.ts';
 import { resealLedger } from './lib/aws/reseal.ts';
-import { meterClient } from './lib/aws/usage-meter.ts';
-import { logger } from './lib/edge/observability.ts';
+import { loadTracer, logger, traceInvocations } from './lib/edge/observability.ts';
 import { loadConfig } from './lib/env.ts';
 
 /**
@@ -15,14 +13,20 @@ import { loadConfig } from './lib/env.ts';
  * the version the step names.
  */
 export const handler = middy<KeyEvent, void>()
+  .use(traceInvocations())
   .use(injectLambdaContext(logger))
   .handler(async (event) => {
     const config = loadConfig();
     if (!config.rootKeySecretArn || !('secretArn' in config.rootKeyVerifier) || !('secretArn' in config.encryptionKey)) {
       throw new Error('rotate-keys works on Secrets Manager secrets: set the root key, verifier and encryption key secret ARNs');
     }
+    const tracer = await loadTracer();
     const table = {
-      client: documentClient({ region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) }),
+      client: documentClient({
+        region: config.region,
+        ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }),
+        ...(tracer && { tracer }),
+      }),
       name: config.tableName,
       retentionDays: config.retentionDays,
     };
@@ -33,7 +37,7 @@ export const handler = middy<KeyEvent, void>()
         : { kind: 'RequestType' in event ? event.RequestType : event.action },
     );
     await handleKeyEvent(event, {
-      client: meterClient(new SecretsManagerClient({ region: config.region }), 'secretsmanager'),
+      client: secretsClient({ region: config.region, ...(tracer && { tracer }) }),
       rootKeySecretArn: config.rootKeySecretArn,
       encryptionKeySecretArn: config.encryptionKey.secretArn,
       rootKeyVerifierArn: config.rootKeyVerifier.secretArn,

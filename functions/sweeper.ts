@@ -4,10 +4,11 @@ import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { sluice } from './lib/container.ts';
 import { metricNames } from './lib/edge/metric-names.ts';
-import { logger, metrics } from './lib/edge/observability.ts';
+import { logger, metrics, traceInvocations } from './lib/edge/observability.ts';
 
 /** Scheduled every minute: re-enqueues work that is overdue in the ledger (lost queue messages). */
 export const handler = middy<ScheduledEvent, { deliveries: number; messages: number }>()
+  .use(traceInvocations())
   .use(injectLambdaContext(logger))
   .handler(async () => {
     const app = await sluice();

@@ -114,6 +114,15 @@ export const sluiceConfigSchema = z
     /** Alarm when one tenant has more than this many deliveries go dead in 5 minutes (Contributor Insights); 0: no alarm. */
     deadDeliveriesPerTenantAlarm: z.coerce.number().int().min(0).default(0),
 
+    /**
+     * X-Ray tracing of every function (Powertools Tracer, active tracing, a sampling rule). Off by
+     * default: X-Ray bills each recorded trace, and the X-Ray SDK slows every function it runs in.
+     * See docs/operations.md.
+     */
+    tracing: contextBoolean.default(false),
+    /** The share of invocations the sampling rule records beyond its reservoir of one a second (0 to 1). */
+    tracingSampleRate: z.coerce.number().min(0).max(1).default(0.05),
+
     /** Custom domain of the API (optional); needs `certificateArn`, an ACM certificate in the stack's region. */
     domainName: z.string().toLowerCase().regex(hostname, 'domainName must be a host name such as hooks.example.com').optional(),
     certificateArn: z

@@ -32,6 +32,14 @@ export function nagAcknowledgements(stack: SluiceStack): readonly { scope: ICons
         'resource-level permissions (IAM grants it on "*" only) and returns stream ARNs, no data. Reading the stream ' +
         '(DescribeStream, GetRecords, GetShardIterator) is granted on the ledger stream ARN only.',
     })),
+    // Active tracing (the `tracing` context key): CDK grants each function's role the two X-Ray writes.
+    ...(stack.config.tracing ? [...stack.functions.values()] : []).map((sluiceFunction) => ({
+      scope: sluiceFunction.role as IConstruct,
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'xray:PutTraceSegments and xray:PutTelemetryRecords, granted by Lambda active tracing (the tracing context key): ' +
+        'X-Ray supports no resource-level permissions for them, so IAM grants them on "*" only. They write trace data and read nothing.',
+    })),
     ...[...stack.storage.failureQueues.values()].map((failureQueue) => ({
       scope: failureQueue.queue as IConstruct,
       id: 'AwsSolutions-SQS3',

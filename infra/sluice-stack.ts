@@ -10,6 +10,7 @@ import { KeyRotation } from './constructs/key-rotation.ts';
 import { Observability } from './constructs/observability.ts';
 import type { SluiceFunction } from './constructs/sluice-function.ts';
 import { Storage } from './constructs/storage.ts';
+import { TracingSampling, tracingEnvironment } from './constructs/tracing.ts';
 import {
   apiFunctions,
   consumers,
@@ -40,6 +41,8 @@ export class SluiceStack extends Stack {
   readonly deliveryPipeline: DeliveryPipeline;
   readonly keyRotation: KeyRotation;
   readonly observability: Observability;
+  /** The X-Ray sampling rule, with the `tracing` context key on. */
+  readonly tracing?: TracingSampling;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -73,8 +76,10 @@ export class SluiceStack extends Stack {
       [envNames.retentionDays]: String(config.historyRetentionDays),
       [envNames.tenantIngestPerSecond]: String(config.tenantIngestPerSecond),
       [envNames.cacheSeconds]: String(config.cacheSeconds),
+      ...(config.tracing && tracingEnvironment),
     };
     const logRetention = config.logRetentionDays;
+    if (config.tracing) this.tracing = new TracingSampling(this, 'Tracing', { stage: config.stage, sampleRate: config.tracingSampleRate });
 
     this.api = new IngestApi(this, 'Api', {
       stage: config.stage,

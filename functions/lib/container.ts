@@ -2,10 +2,10 @@
  * The composition root: builds the core services over their AWS adapters from the environment.
  * Lambda entries call `sluice()`; the local stack runs the same entries, so it wires the same way.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { BatchWriter } from './aws/batch-writer.ts';
-import { documentClient, dynamoClient, sqsClient } from './aws/clients.ts';
+import { documentClient, dynamoClient, secretsClient, sqsClient } from './aws/clients.ts';
 import { DynamoApiKeyStore, DynamoTenantStore } from './aws/dynamo-access-stores.ts';
 import { DynamoActionStore } from './aws/dynamo-action-store.ts';
 import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
@@ -18,7 +18,6 @@ import type { LedgerTable } from './aws/ledger-table.ts';
 import { secretsManagerRootKeyVerifier, staticRootKeyVerifier } from './aws/root-key.ts';
 import { type KeyRefresher, secretsManagerSecretBox } from './aws/secrets.ts';
 import { SqsDeadLetterSink, SqsDeliveryQueue } from './aws/sqs-queues.ts';
-import { meterClient } from './aws/usage-meter.ts';
 import { lazyHttpSender, lazySchemaValidator } from './capabilities.ts';
 import { AccessService } from './core/access.ts';
 import { ActionService, HookService } from './core/actions.ts';
@@ -42,6 +41,7 @@ import { RecoveryService } from './core/recovery.ts';
 import { SweeperService } from './core/sweeper.ts';
 import { TenantDirectory, TenantService } from './core/tenants.ts';
 import { SecretBox } from './crypto/secret-box.ts';
+import { loadTracer } from './edge/observability.ts';
 import { loadConfig, type SluiceConfig } from './env.ts';
 import { AddressPolicy, DnsDestinationGuard } from './http/address-policy.ts';
 
@@ -83,9 +83,11 @@ export interface Overrides {
 export async function buildSluice(config: SluiceConfig, overrides: Overrides = {}): Promise<Sluice> {
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? ulidIdGenerator(() => clock.now().getTime());
+  // Undefined unless tracing is on; awaited here so the clients are traced whichever edge built the container.
+  const tracer = await loadTracer();
   const secrets =
     'secretArn' in config.rootKeyVerifier || 'secretArn' in config.encryptionKey
-      ? meterClient(new SecretsManagerClient({ region: config.region }), 'secretsmanager')
+      ? secretsClient({ region: config.region, ...(tracer && { tracer }) })
       : undefined;
   // Locally the keys come from the environment, read once: the local stack restarts to change them.
   const { box, refresher } =
@@ -99,14 +101,22 @@ export async function buildSluice(config: SluiceConfig, overrides: Overrides = {
       : secretsManagerRootKeyVerifier(config.rootKeyVerifier.secretArn, secrets as SecretsManagerClient);
 
   // One DynamoDB client (one keep-alive pool) for the stores and the idempotency records.
-  const dynamoOptions = { region: config.region, ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }) };
+  const dynamoOptions = {
+    region: config.region,
+    ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }),
+    ...(tracer && { tracer }),
+  };
   const dynamo = dynamoClient(dynamoOptions);
   const table: LedgerTable = {
     client: documentClient(dynamoOptions, dynamo),
     name: config.tableName,
     retentionDays: config.retentionDays,
   };
-  const sqs = sqsClient({ region: config.region, ...(config.endpoints.sqs && { endpoint: config.endpoints.sqs }) });
+  const sqs = sqsClient({
+    region: config.region,
+    ...(config.endpoints.sqs && { endpoint: config.endpoints.sqs }),
+    ...(tracer && { tracer }),
+  });
   const policy = new AddressPolicy(config.destinations);
 
   const tenantStore = new DynamoTenantStore(table);

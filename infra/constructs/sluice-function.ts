@@ -6,6 +6,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { FunctionDescription } from '../description.ts';
+import { tracesFunctions } from './tracing.ts';
 
 export interface SluiceFunctionProps {
   readonly description: FunctionDescription;
@@ -65,8 +66,9 @@ export class SluiceFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       ...(props.reservedConcurrency !== undefined && { reservedConcurrentExecutions: props.reservedConcurrency }),
-      // X-Ray would need `xray:Put*` on Resource "*"; Powertools metrics and logs cover the need.
-      tracing: lambda.Tracing.DISABLED,
+      // Active only with the `tracing` context key (its environment turns the tracer on): X-Ray then
+      // needs xray:PutTraceSegments and PutTelemetryRecords on "*", which CDK grants. Off, no X-Ray at all.
+      tracing: tracesFunctions(props.environment) ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       environment: {
         ...props.environment,
         // Stack traces point into the TypeScript sources (the map ships next to the bundle).

@@ -179,6 +179,8 @@ export class LocalStack {
         AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
         POWERTOOLS_SERVICE_NAME: 'sluice',
         POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
+        // No X-Ray daemon here: the tracer stays unloaded whatever the shell sets (functions/lib/edge/observability.ts).
+        POWERTOOLS_TRACE_ENABLED: 'false',
         ...options.env,
       });
       delete process.env.AWS_SESSION_TOKEN;

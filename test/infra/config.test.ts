@@ -55,6 +55,17 @@ describe('Sluice CDK context', () => {
     expect(configWith({ rootKeyRotationDays: '0' })).toThrow(/rootKeyRotationDays/);
     expect(configWith({ dataKeyRotationDays: '1001' })).toThrow(/dataKeyRotationDays/);
     expect(configWith({ rootKeyHandOverHours: '721' })).toThrow(/rootKeyHandOverHours/);
+    expect(configWith({ tracing: 'maybe' })).toThrow(/tracing/);
+    expect(configWith({ tracingSampleRate: '-0.01' })).toThrow(/tracingSampleRate/);
+    expect(configWith({ tracingSampleRate: '1.01' })).toThrow(/tracingSampleRate/);
+    expect(configWith({ tracingSampleRate: 'often' })).toThrow(/tracingSampleRate/);
+  });
+
+  test('tracing is off by default; its sample rate is a share from 0 to 1', () => {
+    expect(readSluiceConfig(new App())).toMatchObject({ tracing: false, tracingSampleRate: 0.05 });
+    expect(configWith({ tracing: 'true', tracingSampleRate: '0' })()).toMatchObject({ tracing: true, tracingSampleRate: 0 });
+    expect(configWith({ tracing: true, tracingSampleRate: 1 })()).toMatchObject({ tracing: true, tracingSampleRate: 1 });
+    expect(configWith({ tracing: '0', tracingSampleRate: '0.25' })()).toMatchObject({ tracing: false, tracingSampleRate: 0.25 });
   });
 
   test('the root-key hand-over has the default and bound the rotation function reads', () => {

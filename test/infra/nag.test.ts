@@ -32,6 +32,7 @@ describe('cdk-nag AwsSolutions', () => {
           domainName: 'hooks.example.com',
           certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123',
           deliverReservedConcurrency: '60',
+          tracing: 'true',
         }),
       ).toEqual([]);
     },

@@ -13,7 +13,7 @@ import { sluice } from '../container.ts';
 import { PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError } from '../core/errors.ts';
 import { correlate, errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './answers.ts';
 import { parseJsonText } from './json-text.ts';
-import { logger } from './observability.ts';
+import { logger, traceInvocations } from './observability.ts';
 import { isDependencyOutage, OUTAGE_MESSAGE, outageHeaders } from './outage.ts';
 
 /** Inbound calls are small commands; anything bigger is refused before it is parsed. */
@@ -55,6 +55,7 @@ function parseHook(jsonText: string | undefined): z.infer<typeof HookBody> {
 
 export function hookHandler(extract: (event: HttpEvent) => HookRequest) {
   return middy<HttpEvent, HttpResult, Error, Context & { requestId?: string }>()
+    .use(traceInvocations())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(correlate())
     .use(hookErrors)

@@ -16,7 +16,7 @@ import { PayloadTooLargeError, SluiceError, UnsupportedMediaTypeError, Validatio
 import type { Principal } from '../core/model.ts';
 import { correlate, errorBody, errorResult, type HttpEvent, type HttpResult, json } from './answers.ts';
 import { type JsonText, parseJsonText } from './json-text.ts';
-import { logger } from './observability.ts';
+import { annotateTrace, logger, traceInvocations } from './observability.ts';
 import { isDependencyOutage, OUTAGE_MESSAGE, outageHeaders } from './outage.ts';
 
 type Schema = z.ZodType | undefined;
@@ -91,6 +91,7 @@ function limitBodySize(spec: RouteSpec): Middleware {
 function authenticate(spec: RouteSpec): Middleware {
   return {
     before: async (request) => {
+      annotateTrace({ route: spec.name });
       const app = await sluice();
       request.context.sluice = { app };
       if (spec.access === 'public') return;
@@ -98,6 +99,7 @@ function authenticate(spec: RouteSpec): Middleware {
       const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
       const principal = authorize(await app.access.authenticate(key), spec.access);
       request.context.sluice.principal = principal;
+      annotateTrace({ tenantId: principal.kind === 'tenant' ? principal.tenantId : undefined });
     },
   };
 }
@@ -177,6 +179,7 @@ export function httpHandler<B extends Schema, Q extends Schema, P extends Schema
   run: (input: HttpInput<B, Q, P>) => Promise<Reply>,
 ) {
   return middy<HttpEvent, HttpResult, Error, HttpContext>()
+    .use(traceInvocations())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(correlate())
     .use(mapErrors())

@@ -9,7 +9,7 @@ import middy from '@middy/core';
 import { isRouteHit, routeMatcher } from '../api/route-match.ts';
 import { routeTable } from '../api/route-table.ts';
 import { type CorrelatedContext, correlate, errorBody, type HttpEvent, type HttpResult, json } from './answers.ts';
-import { logger } from './observability.ts';
+import { logger, traceInvocations } from './observability.ts';
 
 const match = routeMatcher(routeTable);
 
@@ -28,6 +28,7 @@ export function noRouteAnswer(method: string, path: string, requestId: string | 
 
 export function noRouteHandler() {
   return middy<HttpEvent, HttpResult, Error, CorrelatedContext>()
+    .use(traceInvocations())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(correlate())
     .handler(async (event, context) => noRouteAnswer(event.requestContext.http.method, event.rawPath, context.requestId));

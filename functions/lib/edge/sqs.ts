@@ -10,7 +10,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { type Sluice, sluice } from '../container.ts';
 import type { DeadLetterSink } from '../core/ports.ts';
-import { logger, metrics } from './observability.ts';
+import { logger, metrics, traceInvocations } from './observability.ts';
 
 export interface ConsumerOptions<T, C> {
   /** The shape of a record body; a body that does not parse is poison. */
@@ -46,6 +46,7 @@ const publishMetrics: MiddlewareObj<SQSEvent, SQSBatchResponse> = {
 export function sqsConsumer<T, C>(options: ConsumerOptions<T, C>) {
   const processor = new BatchProcessor(EventType.SQS);
   return middy<SQSEvent, SQSBatchResponse>()
+    .use(traceInvocations())
     .use(injectLambdaContext(logger))
     .use(publishMetrics)
     .handler(async (event, lambdaContext) => {

@@ -7,7 +7,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { type Sluice, sluice } from '../container.ts';
-import { logger, metrics } from './observability.ts';
+import { logger, metrics, traceInvocations } from './observability.ts';
 
 const publishMetrics: MiddlewareObj<DynamoDBStreamEvent, DynamoDBBatchResponse> = {
   after: async () => {
@@ -20,6 +20,7 @@ const publishMetrics: MiddlewareObj<DynamoDBStreamEvent, DynamoDBBatchResponse> 
 
 export function streamConsumer(run: (records: readonly DynamoDBRecord[], app: Sluice) => Promise<void>) {
   return middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
+    .use(traceInvocations())
     .use(injectLambdaContext(logger))
     .use(publishMetrics)
     .handler(async (event) => {
