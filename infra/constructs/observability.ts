@@ -271,32 +271,26 @@ export class Observability extends Construct {
     // Every worker: errors and throttles, 3 of 5 minutes (one bad minute is a blip, three are a fault).
     const workerErrorAlarms = new Map<string, cloudwatch.Alarm>();
     const workerThrottleAlarms = new Map<string, cloudwatch.Alarm>();
+    const workerAlarms = [
+      { alarms: workerErrorAlarms, kind: 'Errors', what: 'failed invocations', anchor: 'worker-errors' },
+      { alarms: workerThrottleAlarms, kind: 'Throttles', what: 'was throttled', anchor: 'worker-throttles' },
+    ] as const;
     for (const worker of props.workerFunctions) {
       const name = worker.description.name;
-      const base = worker.node.id;
-      const threeOfFive = {
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 3,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      };
-      workerErrorAlarms.set(
-        name,
-        this.alarm(`${base}ErrorsAlarm`, {
-          alarmDescription: `${name} failed invocations in 3 of the last 5 minutes. Runbook: docs/operations.md#worker-errors`,
-          metric: worker.lambdaFunction.metricErrors({ period: minute, statistic: cloudwatch.Stats.SUM }),
-          ...threeOfFive,
-        }),
-      );
-      workerThrottleAlarms.set(
-        name,
-        this.alarm(`${base}ThrottlesAlarm`, {
-          alarmDescription: `${name} was throttled in 3 of the last 5 minutes. Runbook: docs/operations.md#worker-throttles`,
-          metric: worker.lambdaFunction.metricThrottles({ period: minute, statistic: cloudwatch.Stats.SUM }),
-          ...threeOfFive,
-        }),
-      );
+      for (const { alarms, kind, what, anchor } of workerAlarms) {
+        alarms.set(
+          name,
+          this.alarm(`${worker.node.id}${kind}Alarm`, {
+            alarmDescription: `${name} ${what} in 3 of the last 5 minutes. Runbook: docs/operations.md#${anchor}`,
+            metric: worker.lambdaFunction.metric(kind, { period: minute, statistic: cloudwatch.Stats.SUM }),
+            threshold: 0,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluationPeriods: 5,
+            datapointsToAlarm: 3,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+        );
+      }
     }
     this.workerErrorAlarms = workerErrorAlarms;
     this.workerThrottleAlarms = workerThrottleAlarms;
