@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { routeSpecs } from '../functions/lib/api/openapi.ts';
+import { envNames } from '../functions/lib/env.ts';
 import { functionAccess } from './access.ts';
 import { concurrencyOf, type SluiceConfig } from './config.ts';
 import { DeliveryPipeline } from './constructs/delivery-pipeline.ts';
@@ -14,7 +15,6 @@ import { TracingSampling, tracingEnvironment } from './constructs/tracing.ts';
 import {
   apiFunctions,
   consumers,
-  envNames,
   keyRotationFunction,
   ledgerTable,
   noRouteFunction,

@@ -1,6 +1,7 @@
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type ApiFunctionDescription, envNames } from '../description.ts';
+import { envNames } from '../../functions/lib/env.ts';
+import type { ApiFunctionDescription } from '../description.ts';
 import type { IngestApi } from './ingest-api.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 

@@ -5,10 +5,11 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { functionAccess, tableActionsByLevel } from '#infra/access';
-import { envNames, type QueueName } from '#infra/description';
+import type { QueueName } from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
 import { routeSpecs } from '#lib/api/openapi';
 import { routeTable } from '#lib/api/route-table';
+import { envNames } from '#lib/env';
 import {
   actionsOf,
   createSluiceStack,

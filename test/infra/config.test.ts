@@ -3,8 +3,8 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { consumerConcurrencyKeys, readSluiceConfig } from '#infra/config';
 import { hookRateLimitEnvName } from '#infra/constructs/inbound-hooks';
-import { consumers, envNames, streamConsumers } from '#infra/description';
-import { loadConfig } from '#lib/env';
+import { consumers, streamConsumers } from '#infra/description';
+import { envNames, loadConfig } from '#lib/env';
 import { createSluiceStack, environmentOf, logicalIdOf, resource, resourcesOfType, synthTimeoutMs } from './support.ts';
 
 function runtimeEnv(): Record<string, string> {

@@ -15,7 +15,6 @@ import { QueueWithDeadLetter } from '#infra/constructs/queue-with-dead-letter';
 import {
   apiFunctions,
   consumers,
-  envNames,
   keyRotationFunction,
   ledgerTable,
   noRouteFunction,
@@ -29,6 +28,7 @@ import { corsPolicy, methodsOf, routeTable } from '#lib/api/route-table';
 import { newDispatchedMessagePattern } from '#lib/aws/ledger-keys';
 import { DEFAULT_CACHE_SECONDS } from '#lib/core/cache';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from '#lib/core/ingest-budget';
+import { envNames } from '#lib/env';
 import {
   createSluiceStack,
   environmentOf,
