@@ -363,7 +363,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
       ...(listed && { gsi3pk: keys.deliveriesOfEndpointByStatus(delivery.endpointId, delivery.status) }),
       ...(delivery.status === 'dead' && { gsi4pk: keys.deadDeliveriesOfTenant(delivery.tenantId) }),
       // Only deliveries with a next attempt sit in the sweeper's index.
-      ...(delivery.nextAttemptAt && { gsi5pk: keys.dueShard(delivery.id), gsi5sk: `${delivery.nextAttemptAt}#${delivery.id}` }),
+      ...(delivery.nextAttemptAt && { gsi5pk: keys.dueShard(delivery.id), gsi5sk: keys.dueSortKey(delivery.nextAttemptAt, delivery.id) }),
     };
   }
 

@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { idFloor } from '../core/ids.ts';
-import type { DispatchedMessage, DispatchedMessages, DueItem, DueWorkIndex, RateLimiter } from '../core/ports.ts';
+import type { DispatchedMessage, DispatchedMessages, DueItem, DueWorkIndex, RateLimiter, RateSubject } from '../core/ports.ts';
 import { keys } from './ledger-keys.ts';
 import { isConditionFailure, type LedgerTable } from './ledger-table.ts';
 
@@ -11,13 +11,13 @@ import { isConditionFailure, type LedgerTable } from './ledger-table.ts';
 export class DynamoRateLimiter implements RateLimiter {
   constructor(private readonly table: LedgerTable) {}
 
-  async tryAcquire(scope: string, limitPerSecond: number, now: Date): Promise<boolean> {
+  async tryAcquire(subject: RateSubject, limitPerSecond: number, now: Date): Promise<boolean> {
     const second = Math.floor(now.getTime() / 1000);
     try {
       await this.table.client.send(
         new UpdateCommand({
           TableName: this.table.name,
-          Key: keys.rateCounter(scope, second),
+          Key: keys.rateCounter(subject, second),
           UpdateExpression: 'ADD used :one SET expiresAt = :expires',
           ConditionExpression: 'attribute_not_exists(used) OR used < :limit',
           ExpressionAttributeValues: { ':one': 1, ':limit': limitPerSecond, ':expires': second + 120 },
@@ -53,8 +53,7 @@ export class DynamoDueWorkIndex implements DueWorkIndex {
     // The due key is `<time>#<delivery id>`: the id is what follows the last `#`.
     return results.flatMap((result) =>
       (result.Items ?? []).map((item): DueItem => {
-        const dueKey = String(item.gsi5sk);
-        return { id: dueKey.slice(dueKey.lastIndexOf('#') + 1) };
+        return { id: keys.deliveryIdOfDueSortKey(String(item.gsi5sk)) };
       }),
     );
   }
@@ -68,7 +67,7 @@ export class DynamoDueWorkIndex implements DueWorkIndex {
           UpdateExpression: 'SET gsi5sk = :sk',
           // Only while it is still in the index: a finished item must not re-enter it.
           ConditionExpression: 'attribute_exists(gsi5pk)',
-          ExpressionAttributeValues: { ':sk': `${until}#${item.id}` },
+          ExpressionAttributeValues: { ':sk': keys.dueSortKey(until, item.id) },
         }),
       );
     } catch (error) {

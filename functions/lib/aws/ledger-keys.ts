@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deliveryTag, messageIdOfDelivery, messageSlot } from '../core/ids.ts';
+import type { RateSubject } from '../core/ports.ts';
 
 /** The sweeper's indexes are spread over a few partitions so none of them is hot. */
 const DUE_SHARDS = 4;
@@ -67,7 +68,14 @@ export const keys = {
   dispatchShard: (messageId: string) => `NEW#${shardOf(messageId)}`,
   dispatchShards: () => Array.from({ length: DUE_SHARDS }, (_, shard) => `NEW#${shard}`),
   sweeperBookmark: () => ({ pk: 'SWEEPER', sk: 'DISPATCHED' }),
-  rateCounter: (scope: string, second: number) => ({ pk: `RATE#${scope}`, sk: String(second) }),
+  /** One second's counter of a rate subject (an endpoint, or an inbound key: `HOOK#` keeps the two apart). */
+  rateCounter: (subject: RateSubject, second: number) => ({
+    pk: 'endpointId' in subject ? `RATE#${subject.endpointId}` : `RATE#HOOK#${subject.hookKeyId}`,
+    sk: String(second),
+  }),
+  /** The due index's sort key: due time first (the sweeper reads them in time order), then the delivery. */
+  dueSortKey: (nextAttemptAt: string, deliveryId: string) => `${nextAttemptAt}#${deliveryId}`,
+  deliveryIdOfDueSortKey: (sortKey: string) => sortKey.slice(sortKey.lastIndexOf('#') + 1),
 };
 
 /**

@@ -124,7 +124,7 @@ export class HookService {
     const now = this.deps.clock.now();
     if (
       !(await this.deps.rateLimiter.tryAcquire(
-        `HOOK#${principal.keyId}`,
+        { hookKeyId: principal.keyId },
         this.deps.rateLimitPerSecond ?? DEFAULT_HOOK_RATE_LIMIT_PER_SECOND,
         now,
       ))

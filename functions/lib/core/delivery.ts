@@ -179,7 +179,10 @@ export class DeliveryService {
       await this.deps.queue.enqueue([jobOf(delivery)], { lane: 'retry' });
       return { kind: 'diverted', deliveryId, reason };
     }
-    if (endpoint.rateLimitPerSecond && !(await this.deps.rateLimiter.tryAcquire(endpoint.id, endpoint.rateLimitPerSecond, now))) {
+    if (
+      endpoint.rateLimitPerSecond &&
+      !(await this.deps.rateLimiter.tryAcquire({ endpointId: endpoint.id }, endpoint.rateLimitPerSecond, now))
+    ) {
       // The job comes back in a second; a delivery already recorded is due now, so it is attempted then.
       const waiting = recorded ?? { ...delivery, nextAttemptAt: addSeconds(now, 1).toISOString() };
       if (!recorded && !(await this.deps.deliveries.create(waiting))) return alreadyRecorded;
@@ -228,7 +231,10 @@ export class DeliveryService {
       await this.deps.queue.enqueue([job], { lane: 'retry' });
       return { kind: 'diverted', deliveryId: delivery.id, reason: endpoint.failingSince ? 'endpoint is failing' : 'endpoint is slow' };
     }
-    if (endpoint.rateLimitPerSecond && !(await this.deps.rateLimiter.tryAcquire(endpoint.id, endpoint.rateLimitPerSecond, now))) {
+    if (
+      endpoint.rateLimitPerSecond &&
+      !(await this.deps.rateLimiter.tryAcquire({ endpointId: endpoint.id }, endpoint.rateLimitPerSecond, now))
+    ) {
       // Over the endpoint's budget for this second: wait, never drop.
       await this.deps.queue.enqueue([job], { delaySeconds: 1, lane });
       return { kind: 'throttled', deliveryId: delivery.id };

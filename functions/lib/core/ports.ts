@@ -192,9 +192,12 @@ export interface DeliveryQueue {
 }
 
 /** Per-endpoint rate limit shared by every worker (a counter per second in the ledger). */
+/** What a per-second budget is kept for: deliveries to an endpoint, or triggers by an inbound key. */
+export type RateSubject = { readonly endpointId: string } | { readonly hookKeyId: string };
+
 export interface RateLimiter {
-  /** True if one more delivery fits in this second's budget (and counts it). */
-  tryAcquire(endpointId: string, limitPerSecond: number, now: Date): Promise<boolean>;
+  /** True if one more use fits in this second's budget of the subject (and counts it). */
+  tryAcquire(subject: RateSubject, limitPerSecond: number, now: Date): Promise<boolean>;
 }
 
 /** Emits events Sluice itself produces (`endpoint.disabled`, `sluice.ping`). */

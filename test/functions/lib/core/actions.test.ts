@@ -554,7 +554,7 @@ describe('HookService.trigger', () => {
       s.clock.advance(1000);
       await expect(s.hooks.trigger(key, { eventId: 'lobby-welcome' }, SOURCE_IP)).resolves.toMatchObject({ deliveries: 2 });
       expect(limiter.calls[0]).toEqual({
-        endpointId: `HOOK#${apiKey.id}`,
+        subject: { hookKeyId: apiKey.id },
         limitPerSecond: DEFAULT_HOOK_RATE_LIMIT_PER_SECOND,
         at: T0.toISOString(),
       });

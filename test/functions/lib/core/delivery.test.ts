@@ -436,7 +436,9 @@ describe('DeliveryService.run: rate limit', () => {
     for (const job of jobs) reports.push(await s.run(job, 'primary'));
     expect(reports.map((r) => r.kind)).toEqual(['attempted', 'attempted', 'throttled']);
     expect(reports[2]).toEqual({ kind: 'throttled', deliveryId: THIRD });
-    expect(s.rateLimiter.calls).toEqual(jobs.map(() => ({ endpointId: s.delivery.endpointId, limitPerSecond: 2, at: T0.toISOString() })));
+    expect(s.rateLimiter.calls).toEqual(
+      jobs.map(() => ({ subject: { endpointId: s.delivery.endpointId }, limitPerSecond: 2, at: T0.toISOString() })),
+    );
     expect(s.sender.requests).toHaveLength(2);
     expect(s.queue.calls).toEqual([{ tasks: [jobs[2]], delaySeconds: 1, lane: 'primary' }]);
     expect(s.deliveries.deliveries.get(THIRD)).toEqual(aDelivery({ id: THIRD }));
@@ -448,7 +450,7 @@ describe('DeliveryService.run: rate limit', () => {
 
   test('a throttled retry-lane job stays on the retry lane, with its trigger', async () => {
     const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 1 }) });
-    await s.rateLimiter.tryAcquire(s.delivery.endpointId, 1, T0);
+    await s.rateLimiter.tryAcquire({ endpointId: s.delivery.endpointId }, 1, T0);
     const job = jobFor(s.delivery, 'manual');
     expect(await s.run(job, 'retry')).toEqual({ kind: 'throttled', deliveryId: s.delivery.id });
     expect(s.queue.calls).toEqual([{ tasks: [job], delaySeconds: 1, lane: 'retry' }]);
@@ -1225,14 +1227,14 @@ describe('DeliveryService.runFirst: rate limit', () => {
   test('within the budget: the limiter is asked, and the attempt made', async () => {
     const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 2 }) });
     expect(only(await s.runFirst()).kind).toBe('attempted');
-    expect(s.rateLimiter.calls).toEqual([{ endpointId: EP.id, limitPerSecond: 2, at: T0.toISOString() }]);
+    expect(s.rateLimiter.calls).toEqual([{ subject: { endpointId: EP.id }, limitPerSecond: 2, at: T0.toISOString() }]);
   });
 
   test.each(['primary', 'retry'] as const)(
     'over the budget on the %s lane: created due in 1 s, a delivery job delayed 1 s on the same lane; no HTTP call',
     async (lane) => {
       const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 1 }) });
-      await s.rateLimiter.tryAcquire(EP.id, 1, T0);
+      await s.rateLimiter.tryAcquire({ endpointId: EP.id }, 1, T0);
       expect(only(await s.runFirst(undefined, lane))).toEqual({ kind: 'throttled', deliveryId: FIRST_ID, ids: idsOf() });
       const waiting = newDelivery({ nextAttemptAt: at(1000) });
       expect(s.deliveries.createCalls).toEqual([waiting]);
@@ -1250,7 +1252,7 @@ describe('DeliveryService.runFirst: rate limit', () => {
 
   test('throttled, but the delivery is already in the ledger: skipped, nothing queued', async () => {
     const s = setup({ endpoint: anEndpoint({ rateLimitPerSecond: 1 }) });
-    await s.rateLimiter.tryAcquire(EP.id, 1, T0);
+    await s.rateLimiter.tryAcquire({ endpointId: EP.id }, 1, T0);
     s.deliveries.deliveries.set(FIRST_ID, newDelivery());
     expect(only(await s.runFirst())).toEqual({ kind: 'skipped', deliveryId: FIRST_ID, reason: 'already in the ledger', ids: idsOf() });
     expect(s.queue.calls).toEqual([]);

@@ -298,11 +298,11 @@ describe('FakeRateLimiter (fake of RateLimiter)', () => {
     const limiter = new FakeRateLimiter();
     const second = (ms: number) => new Date(T0.getTime() + ms);
     const results = [
-      await limiter.tryAcquire('ep_A', 2, second(0)),
-      await limiter.tryAcquire('ep_A', 2, second(500)),
-      await limiter.tryAcquire('ep_A', 2, second(999)),
-      await limiter.tryAcquire('ep_B', 2, second(999)),
-      await limiter.tryAcquire('ep_A', 2, second(1000)),
+      await limiter.tryAcquire({ endpointId: 'ep_A' }, 2, second(0)),
+      await limiter.tryAcquire({ endpointId: 'ep_A' }, 2, second(500)),
+      await limiter.tryAcquire({ endpointId: 'ep_A' }, 2, second(999)),
+      await limiter.tryAcquire({ endpointId: 'ep_B' }, 2, second(999)),
+      await limiter.tryAcquire({ endpointId: 'ep_A' }, 2, second(1000)),
     ];
     expect(results).toEqual([true, true, false, true, true]);
   });

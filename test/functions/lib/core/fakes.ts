@@ -56,6 +56,7 @@ import type {
   MessageListFilter,
   MessageStore,
   RateLimiter,
+  RateSubject,
   StoredMessage,
   SystemEventPublisher,
   TenantStore,
@@ -571,12 +572,12 @@ export class RecordingDeliveryQueue implements DeliveryQueue {
 
 /** A fixed-window counter per endpoint and second, like the ledger's. */
 export class FakeRateLimiter implements RateLimiter {
-  readonly calls: { endpointId: string; limitPerSecond: number; at: string }[] = [];
+  readonly calls: { subject: RateSubject; limitPerSecond: number; at: string }[] = [];
   private readonly used = new Map<string, number>();
 
-  async tryAcquire(endpointId: string, limitPerSecond: number, now: Date): Promise<boolean> {
-    this.calls.push({ endpointId, limitPerSecond, at: now.toISOString() });
-    const key = `${endpointId}|${Math.floor(now.getTime() / 1000)}`;
+  async tryAcquire(subject: RateSubject, limitPerSecond: number, now: Date): Promise<boolean> {
+    this.calls.push({ subject, limitPerSecond, at: now.toISOString() });
+    const key = `${JSON.stringify(subject)}|${Math.floor(now.getTime() / 1000)}`;
     const used = this.used.get(key) ?? 0;
     if (used >= limitPerSecond) return false;
     this.used.set(key, used + 1);
