@@ -106,6 +106,17 @@ export const endpointMetricFilters = [
  */
 export const oldestMessageAgeSeconds: Readonly<Record<QueueName, number>> = { delivery: 300, retry: 1800 };
 
+/**
+ * A fault, not a blip: above the threshold in 3 of the last 5 one-minute periods. No data (an idle
+ * queue or function publishes none) is health.
+ */
+const aboveForThreeOfFiveMinutes = {
+  comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+  evaluationPeriods: 5,
+  datapointsToAlarm: 3,
+  treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+} as const;
+
 /** API 5xx answers over all answers in 5 minutes above which the API alarm fires, with at least this many requests. */
 export const api5xxRateThreshold = 0.05;
 export const api5xxMinRequests = 20;
@@ -243,10 +254,7 @@ export class Observability extends Construct {
             `its consumer is not keeping up or not running. Runbook: docs/operations.md#queue-age`,
           metric: queues.queue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: cloudwatch.Stats.MAXIMUM }),
           threshold: oldestMessageAgeSeconds[name],
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 5,
-          datapointsToAlarm: 3,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          ...aboveForThreeOfFiveMinutes,
         }),
       );
     }
@@ -284,10 +292,7 @@ export class Observability extends Construct {
             alarmDescription: `${name} ${what} in 3 of the last 5 minutes. Runbook: docs/operations.md#${anchor}`,
             metric: worker.lambdaFunction.metric(kind, { period: minute, statistic: cloudwatch.Stats.SUM }),
             threshold: 0,
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluationPeriods: 5,
-            datapointsToAlarm: 3,
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+            ...aboveForThreeOfFiveMinutes,
           }),
         );
       }
@@ -352,10 +357,7 @@ export class Observability extends Construct {
         label: 'Throttled ledger requests',
       }),
       threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 5,
-      datapointsToAlarm: 3,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...aboveForThreeOfFiveMinutes,
     });
 
     const failureRate = new cloudwatch.MathExpression({
