@@ -29,7 +29,6 @@ import {
   partitionPrefix,
   queryAll,
   queryPageOfItems,
-  queryUpTo,
 } from './ledger-table.ts';
 
 /** Statuses someone lists by endpoint or tenant: only these put a delivery into the sparse status indexes. */
@@ -211,7 +210,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     // The index entries alone (keys, id, status: ~140 bytes each). A GSI query is billed 0.5 read
     // unit per 4 KB of entries returned, about 30 entries, so 1 000 deliveries cost ~17 units
     // and 10 000 ~170 (as DynamoDB Local reports too), in pages of up to 1 MB; the items are never read.
-    const entries = await queryUpTo(
+    const entries = await queryAll(
       this.table,
       {
         ...partition(keys.deliveriesOfEndpoint(endpointId), 'gsi2', idRangeOf('delivery', window)),

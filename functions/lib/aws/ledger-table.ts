@@ -194,48 +194,31 @@ async function queryRaw(
   return { items, ...(nextCursor && { nextCursor }) };
 }
 
-/** Every item of a query, following pagination. */
+/**
+ * Every item of a query, following pagination; or, given `max`, its first `max` items, reading no
+ * further (a bounded read of a partition that may be huge).
+ */
 export async function queryAll(
   table: LedgerTable,
   input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  max = Number.POSITIVE_INFINITY,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let exclusiveStartKey: Record<string, unknown> | undefined;
   do {
-    const result = await table.client.send(
-      new QueryCommand({ ...input, TableName: table.name, ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }) }),
-    );
-    items.push(...(result.Items ?? []));
-    exclusiveStartKey = result.LastEvaluatedKey;
-  } while (exclusiveStartKey);
-  return items;
-}
-
-/**
- * The first `max` items of a query (no filter), following pagination no further: a bounded read
- * of a partition that may be huge.
- */
-export async function queryUpTo(
-  table: LedgerTable,
-  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'Limit' | 'FilterExpression'>,
-  max: number,
-): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let exclusiveStartKey: Record<string, unknown> | undefined;
-  while (items.length < max) {
+    const left = max - items.length;
     const result = await table.client.send(
       new QueryCommand({
         ...input,
         TableName: table.name,
-        Limit: max - items.length,
+        ...(Number.isFinite(left) && { Limit: left }),
         ...(exclusiveStartKey && { ExclusiveStartKey: exclusiveStartKey }),
       }),
     );
     items.push(...(result.Items ?? []));
     exclusiveStartKey = result.LastEvaluatedKey;
-    if (!exclusiveStartKey) break;
-  }
-  return items;
+  } while (exclusiveStartKey && items.length < max);
+  return items.slice(0, max);
 }
 
 /** DynamoDB's limit: 100 keys a BatchGetItem. */
