@@ -4,53 +4,26 @@
  * receiver comes back, and every message is delivered. Runs its own persisted stack (the shared
  * one is in memory), as a user's `npm start` would.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expectLedgerSettled } from '../support/ledger.ts';
+import { type PrivateStack, startPrivateStack } from '../support/private-stack.ts';
 import { Receiver } from '../support/receiver.ts';
 import { createEndpoint, createTenant, putEventType } from '../support/stack.ts';
 
 const MESSAGES = 1000;
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly ready: string;
-  readonly apiUrl: string;
-}
-
-async function startStack(dataDir: string): Promise<Started> {
-  const readyFile = path.join(dataDir, `ready-${Date.now()}.json`);
-  const log = path.join(dataDir, 'stack.log');
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--quiet'], {
-    cwd: process.cwd(),
-    env: {
-      ...process.env,
-      PORT: '0',
-      SLUICE_DATA_DIR: dataDir,
-      SLUICE_READY_FILE: readyFile,
-      SLUICE_SWEEP_INTERVAL_SECONDS: '1',
-      SLUICE_SWEEP_GRACE_SECONDS: '10',
-      POWERTOOLS_LOG_LEVEL: 'WARN',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** A stack of the test's own on `dataDir`, with a sweeper fast enough for the test's minutes. */
+function startStack(dataDir: string): Promise<PrivateStack> {
+  return startPrivateStack({
+    dataDir,
+    workDir: dataDir,
+    env: { SLUICE_SWEEP_INTERVAL_SECONDS: '1', SLUICE_SWEEP_GRACE_SECONDS: '10' },
+    readyTimeoutMs: 90_000,
+    logFile: path.join(dataDir, 'stack.log'),
   });
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  child.once('exit', () => writeFileSync(log, output));
-  const deadline = Date.now() + 90_000;
-  while (!existsSync(readyFile)) {
-    if (child.exitCode !== null) throw new Error(`stack exited ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`stack not ready:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const ready = readFileSync(readyFile, 'utf8');
-  return { child, ready, apiUrl: (JSON.parse(ready) as { apiUrl: string }).apiUrl };
 }
 
 describe('crash recovery', () => {
@@ -72,7 +45,7 @@ describe('crash recovery', () => {
     const first = await startStack(dataDir);
     children.push(first.child);
     // The test helpers talk to whichever stack SLUICE_TEST_STACK names.
-    process.env.SLUICE_TEST_STACK = first.ready;
+    process.env.SLUICE_TEST_STACK = JSON.stringify(first.ready);
     const tenant = await createTenant('crash test');
     await putEventType(tenant, 'order.created');
     const probe = await Receiver.start();
@@ -89,7 +62,7 @@ describe('crash recovery', () => {
       Array.from({ length: 16 }, async () => {
         while (next < MESSAGES) {
           const i = next++;
-          const response = await fetch(`${first.apiUrl}/v1/messages`, {
+          const response = await fetch(`${first.ready.apiUrl}/v1/messages`, {
             method: 'POST',
             headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
             body: JSON.stringify({ type: 'order.created', payload: { i } }),
@@ -107,7 +80,7 @@ describe('crash recovery', () => {
 
     const second = await startStack(dataDir);
     children.push(second.child);
-    process.env.SLUICE_TEST_STACK = second.ready;
+    process.env.SLUICE_TEST_STACK = JSON.stringify(second.ready);
     const receiver = await Receiver.start(undefined, port);
     const recoveredAt = Date.now();
     try {

@@ -3,7 +3,7 @@
  * rotate or break the stack, which the shared fixture must never see.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** What `infra/local/main.ts` writes to its ready file (`SLUICE_READY_FILE`). */
@@ -26,11 +26,17 @@ export interface PrivateStackOptions {
   /** Where the ready file goes (a fresh name per start). */
   readonly workDir: string;
   readonly logLevel?: 'WARN' | 'ERROR';
+  /** More environment for the stack (e.g. a faster sweeper). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** How long to wait for the ready file; 60 s unless said. */
+  readonly readyTimeoutMs?: number;
+  /** Where the stack's last output is written when it exits, for a failed test to show. */
+  readonly logFile?: string;
   /** Hears of the child at once, so a caller can kill it even if it never gets ready. */
   readonly spawned?: (child: ChildProcess) => void;
 }
 
-/** Starts the stack on a free port and waits (at most 60 s) for its ready file. */
+/** Starts the stack on a free port and waits for its ready file. */
 export async function startPrivateStack(options: PrivateStackOptions): Promise<PrivateStack> {
   const readyFile = path.join(options.workDir, `ready-${Date.now()}.json`);
   let output = '';
@@ -42,6 +48,7 @@ export async function startPrivateStack(options: PrivateStackOptions): Promise<P
       SLUICE_DATA_DIR: options.dataDir,
       SLUICE_READY_FILE: readyFile,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,10 +58,13 @@ export async function startPrivateStack(options: PrivateStackOptions): Promise<P
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  const deadline = Date.now() + 60_000;
+  const { logFile } = options;
+  if (logFile) child.once('exit', () => writeFileSync(logFile, output));
+  const timeoutMs = options.readyTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
   while (!existsSync(readyFile)) {
     if (child.exitCode !== null) throw new Error(`the stack exited ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`the stack was not ready in 60 s:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`the stack was not ready in ${timeoutMs / 1000} s:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { child, ready: JSON.parse(readFileSync(readyFile, 'utf8')) as ReadyFile };
