@@ -1,8 +1,8 @@
 import { createEndpoint, endpointView } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { endpoints } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(createEndpoint, async ({ app, principal, body }) => {
-  const endpoint = await app.endpoints.create(asTenant(principal).tenantId, body);
+export const handler = httpHandler(createEndpoint, endpoints, async ({ service, tenantId, body }) => {
+  const endpoint = await service.create(tenantId, body);
   return { status: 201, body: { ...endpointView(endpoint), secret: endpoint.secrets[0]?.value } };
 });

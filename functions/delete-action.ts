@@ -1,8 +1,8 @@
 import { deleteAction } from './lib/api/action-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { actions } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(deleteAction, async ({ app, principal, params }) => {
-  await app.actions.delete(asTenant(principal).tenantId, params.id);
+export const handler = httpHandler(deleteAction, actions, async ({ service, tenantId, params }) => {
+  await service.delete(tenantId, params.id);
   return { status: 204 };
 });

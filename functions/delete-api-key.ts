@@ -1,8 +1,8 @@
 import { deleteApiKey } from './lib/api/access-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { apiKeys } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(deleteApiKey, async ({ app, principal, params }) => {
-  await app.apiKeys.revoke(asTenant(principal).tenantId, params.id);
+export const handler = httpHandler(deleteApiKey, apiKeys, async ({ service, tenantId, params }) => {
+  await service.revoke(tenantId, params.id);
   return { status: 204 };
 });

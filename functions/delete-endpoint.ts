@@ -1,8 +1,8 @@
 import { deleteEndpoint } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { endpoints } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(deleteEndpoint, async ({ app, principal, params }) => {
-  await app.endpoints.delete(asTenant(principal).tenantId, params.id);
+export const handler = httpHandler(deleteEndpoint, endpoints, async ({ service, tenantId, params }) => {
+  await service.delete(tenantId, params.id);
   return { status: 204 };
 });

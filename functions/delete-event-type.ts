@@ -1,8 +1,8 @@
 import { deleteEventType } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { eventTypeRegistry } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(deleteEventType, async ({ app, principal, params }) => {
-  await app.eventTypes.delete(asTenant(principal).tenantId, params.name);
+export const handler = httpHandler(deleteEventType, eventTypeRegistry, async ({ service, tenantId, params }) => {
+  await service.delete(tenantId, params.name);
   return { status: 204 };
 });

@@ -1,4 +1,3 @@
-import './lib/http/use-undici.ts';
 import { deliveryConsumer } from './lib/edge/delivery-consumer.ts';
 
 /** Retry-lane consumer: retries, manual attempts, and every job of a failing or slow endpoint. */

@@ -1,4 +1,3 @@
-import './lib/http/use-undici.ts';
 import { deliveryConsumer } from './lib/edge/delivery-consumer.ts';
 
 /** Delivery queue consumer: first attempts to healthy endpoints. */

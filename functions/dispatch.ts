@@ -1,12 +1,14 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { newMessagesOf } from './lib/aws/dynamo-message-store.ts';
+import { dispatch } from './lib/container.ts';
 import { metricNames } from './lib/edge/metric-names.ts';
 import { logger, metrics } from './lib/edge/observability.ts';
 import { streamConsumer } from './lib/edge/stream.ts';
 
 /** The ledger's stream of new messages: their first attempts, queued on the delivery lanes. */
-export const handler = streamConsumer(async (records, app) => {
-  const messages = app.ledgerStream.newMessages(records);
-  const jobs = await app.dispatch.dispatch(messages);
+export const handler = streamConsumer(dispatch, async (records, service) => {
+  const messages = newMessagesOf(records);
+  const jobs = await service.dispatch(messages);
   metrics.addMetric(metricNames.messagesDispatched, MetricUnit.Count, messages.length);
   logger.debug('dispatched', { messages: messages.length, jobs });
 });

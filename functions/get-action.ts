@@ -1,8 +1,8 @@
 import { actionView, getAction } from './lib/api/action-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { actions } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(getAction, async ({ app, principal, params }) => ({
+export const handler = httpHandler(getAction, actions, async ({ service, tenantId, params }) => ({
   status: 200,
-  body: actionView(await app.actions.get(asTenant(principal).tenantId, params.id)),
+  body: actionView(await service.get(tenantId, params.id)),
 }));

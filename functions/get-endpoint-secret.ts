@@ -1,9 +1,9 @@
 import { getEndpointSecret } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { endpoints } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(getEndpointSecret, async ({ app, principal, params }) => {
-  const [current, ...previous] = await app.endpoints.secrets(asTenant(principal).tenantId, params.id);
+export const handler = httpHandler(getEndpointSecret, endpoints, async ({ service, tenantId, params }) => {
+  const [current, ...previous] = await service.secrets(tenantId, params.id);
   return {
     status: 200,
     body: {

@@ -1,10 +1,10 @@
 import { getEndpointStats } from './lib/api/message-routes.ts';
 import { createdWindowOf } from './lib/api/route-spec.ts';
-import { asTenant } from './lib/core/access.ts';
+import { endpointStats } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(getEndpointStats, async ({ app, principal, params, query }) => {
+export const handler = httpHandler(getEndpointStats, endpointStats, async ({ service, tenantId, params, query }) => {
   const { bucket, ...window } = query;
-  const stats = await app.endpointStats.stats(asTenant(principal).tenantId, params.id, { ...createdWindowOf(window), bucket });
+  const stats = await service.stats(tenantId, params.id, { ...createdWindowOf(window), bucket });
   return { status: 200, body: stats };
 });

@@ -1,8 +1,8 @@
 import { endpointView, getEndpoint } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { endpoints } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(getEndpoint, async ({ app, principal, params }) => ({
+export const handler = httpHandler(getEndpoint, endpoints, async ({ service, tenantId, params }) => ({
   status: 200,
-  body: endpointView(await app.endpoints.get(asTenant(principal).tenantId, params.id)),
+  body: endpointView(await service.get(tenantId, params.id)),
 }));

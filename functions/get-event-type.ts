@@ -1,8 +1,8 @@
 import { eventTypeView, getEventType } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { eventTypeRegistry } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(getEventType, async ({ app, principal, params }) => ({
+export const handler = httpHandler(getEventType, eventTypeRegistry, async ({ service, tenantId, params }) => ({
   status: 200,
-  body: eventTypeView(await app.eventTypes.get(asTenant(principal).tenantId, params.name)),
+  body: eventTypeView(await service.get(tenantId, params.name)),
 }));

@@ -1,8 +1,8 @@
 import { getMessage, messageView } from './lib/api/message-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { messageLog } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(getMessage, async ({ app, principal, params }) => ({
+export const handler = httpHandler(getMessage, messageLog, async ({ service, tenantId, params }) => ({
   status: 200,
-  body: messageView(await app.messages.get(asTenant(principal).tenantId, params.id)),
+  body: messageView(await service.get(tenantId, params.id)),
 }));

@@ -1,8 +1,8 @@
 import { listActionTriggers, triggerView } from './lib/api/action-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { actions } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listActionTriggers, async ({ app, principal, params, query }) => ({
+export const handler = httpHandler(listActionTriggers, actions, async ({ service, tenantId, params, query }) => ({
   status: 200,
-  body: page(await app.actions.triggers(asTenant(principal).tenantId, params.id, query), triggerView),
+  body: page(await service.triggers(tenantId, params.id, query), triggerView),
 }));

@@ -1,8 +1,8 @@
 import { actionView, listActions } from './lib/api/action-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { actions } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listActions, async ({ app, principal, query }) => ({
+export const handler = httpHandler(listActions, actions, async ({ service, tenantId, query }) => ({
   status: 200,
-  body: page(await app.actions.list(asTenant(principal).tenantId, query), actionView),
+  body: page(await service.list(tenantId, query), actionView),
 }));

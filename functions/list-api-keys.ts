@@ -1,8 +1,8 @@
 import { apiKeyView, listApiKeys } from './lib/api/access-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { apiKeys } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listApiKeys, async ({ app, principal, query }) => ({
+export const handler = httpHandler(listApiKeys, apiKeys, async ({ service, tenantId, query }) => ({
   status: 200,
-  body: page(await app.apiKeys.list(asTenant(principal).tenantId, query), (key) => apiKeyView(key)),
+  body: page(await service.list(tenantId, query), (key) => apiKeyView(key)),
 }));

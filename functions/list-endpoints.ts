@@ -1,8 +1,8 @@
 import { endpointView, listEndpoints } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { endpoints } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listEndpoints, async ({ app, principal, query }) => ({
+export const handler = httpHandler(listEndpoints, endpoints, async ({ service, tenantId, query }) => ({
   status: 200,
-  body: page(await app.endpoints.list(asTenant(principal).tenantId, query), endpointView),
+  body: page(await service.list(tenantId, query), endpointView),
 }));

@@ -1,8 +1,8 @@
 import { eventTypeView, listEventTypes } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { eventTypeRegistry } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listEventTypes, async ({ app, principal, query }) => ({
+export const handler = httpHandler(listEventTypes, eventTypeRegistry, async ({ service, tenantId, query }) => ({
   status: 200,
-  body: page(await app.eventTypes.list(asTenant(principal).tenantId, query), eventTypeView),
+  body: page(await service.list(tenantId, query), eventTypeView),
 }));

@@ -1,8 +1,8 @@
 import { deliveryView, listMessageDeliveries } from './lib/api/message-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { history } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listMessageDeliveries, async ({ app, principal, params, query }) => ({
+export const handler = httpHandler(listMessageDeliveries, history, async ({ service, tenantId, params, query }) => ({
   status: 200,
-  body: page(await app.history.messageDeliveries(asTenant(principal).tenantId, params.id, query), deliveryView),
+  body: page(await service.messageDeliveries(tenantId, params.id, query), deliveryView),
 }));

@@ -1,10 +1,10 @@
 import { listMessages, messageView } from './lib/api/message-routes.ts';
 import { createdWindowOf } from './lib/api/route-spec.ts';
-import { asTenant } from './lib/core/access.ts';
+import { messageLog } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listMessages, async ({ app, principal, query }) => {
+export const handler = httpHandler(listMessages, messageLog, async ({ service, tenantId, query }) => {
   const { type, after, before, ...pageRequest } = query;
   const filter = { ...createdWindowOf({ after, before }), ...(type && { type }) };
-  return { status: 200, body: page(await app.messages.list(asTenant(principal).tenantId, filter, pageRequest), messageView) };
+  return { status: 200, body: page(await service.list(tenantId, filter, pageRequest), messageView) };
 });

@@ -1,7 +1,8 @@
 import { listTenants, tenantView } from './lib/api/access-routes.ts';
+import { tenants } from './lib/container.ts';
 import { httpHandler, page } from './lib/edge/http.ts';
 
-export const handler = httpHandler(listTenants, async ({ app, query }) => ({
+export const handler = httpHandler(listTenants, tenants, async ({ service, query }) => ({
   status: 200,
-  body: page(await app.tenants.list(query), tenantView),
+  body: page(await service.list(query), tenantView),
 }));

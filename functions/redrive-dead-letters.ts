@@ -1,8 +1,8 @@
 import { redriveDeadLetters } from './lib/api/recovery-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { recovery } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(redriveDeadLetters, async ({ app, principal, body }) => ({
+export const handler = httpHandler(redriveDeadLetters, recovery, async ({ service, tenantId, body }) => ({
   status: 202,
-  body: await app.recovery.redrive(asTenant(principal).tenantId, body.ids),
+  body: await service.redrive(tenantId, body.ids),
 }));

@@ -1,8 +1,8 @@
 import { retryDelivery } from './lib/api/recovery-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { recovery } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(retryDelivery, async ({ app, principal, params }) => {
-  const delivery = await app.recovery.retry(asTenant(principal).tenantId, params.id);
+export const handler = httpHandler(retryDelivery, recovery, async ({ service, tenantId, params }) => {
+  const delivery = await service.retry(tenantId, params.id);
   return { status: 202, body: { deliveryId: delivery.id, queued: true } };
 });

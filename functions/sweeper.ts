@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
-import { sluice } from './lib/container.ts';
+import { sweeper, use } from './lib/container.ts';
 import { metricNames } from './lib/edge/metric-names.ts';
 import { logger, metrics, traceInvocations } from './lib/edge/observability.ts';
 
@@ -11,8 +11,7 @@ export const handler = middy<ScheduledEvent, { deliveries: number; messages: num
   .use(traceInvocations())
   .use(injectLambdaContext(logger))
   .handler(async () => {
-    const app = await sluice();
-    const report = await app.sweeper.sweep();
+    const report = await (await use(sweeper)).sweep();
     if (report.deliveries + report.messages > 0) {
       logger.warn('sweeper re-enqueued overdue work', { ...report });
       metrics.addMetric(metricNames.sweptDeliveries, MetricUnit.Count, report.deliveries);

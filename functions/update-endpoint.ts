@@ -1,8 +1,8 @@
 import { endpointView, updateEndpoint } from './lib/api/catalog-routes.ts';
-import { asTenant } from './lib/core/access.ts';
+import { endpoints } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(updateEndpoint, async ({ app, principal, params, body }) => ({
+export const handler = httpHandler(updateEndpoint, endpoints, async ({ service, tenantId, params, body }) => ({
   status: 200,
-  body: endpointView(await app.endpoints.update(asTenant(principal).tenantId, params.id, body)),
+  body: endpointView(await service.update(tenantId, params.id, body)),
 }));

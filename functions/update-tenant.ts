@@ -1,7 +1,8 @@
 import { tenantView, updateTenant } from './lib/api/access-routes.ts';
+import { tenants } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 
-export const handler = httpHandler(updateTenant, async ({ app, params, body }) => ({
+export const handler = httpHandler(updateTenant, tenants, async ({ service, params, body }) => ({
   status: 200,
-  body: tenantView(await app.tenants.update(params.id, body)),
+  body: tenantView(await service.update(params.id, body)),
 }));

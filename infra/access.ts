@@ -5,9 +5,11 @@
  * The stack grants exactly this and throws when a row names no function or a function has no
  * row, so a new route cannot silently run with another's rights (or none).
  *
- * Every function that builds the container (`functions/lib/container.ts`) also reads the
- * data-encryption-key secret: the container opens it at every cold start to build the SecretBox,
- * whatever the route (get-openapi included). Only the `$default` catch-all builds none.
+ * A function reads the data-encryption-key secret when its composition (`functions/lib/container.ts`)
+ * holds a store of sealed values: the API-key store (every function that authenticates) or the
+ * endpoint store (secrets, and the endpoint cache of the delivery path). Nothing else opens it:
+ * get-openapi and the `$default` catch-all build no store at all. test/infra/access.test.ts checks
+ * each row against what the function's bundle contains.
  *
  * No function but `rotate-keys` may touch the root-key secret: the ones that authenticate read
  * the root key's verifier (its hashes, `RootKeyVerifier`) instead, and `rotate-keys` writes it.
@@ -79,7 +81,7 @@ export interface FunctionAccess {
   readonly sends: readonly QueueTarget[];
   /** Secrets it rotates: read every version, write a pending one, move the staging labels. */
   readonly rotates: readonly RotatedSecret[];
-  /** Reads the data-encryption-key secret: it builds the container, which opens that secret at cold start. */
+  /** Reads the data-encryption-key secret: it builds a store of sealed values, which opens that secret at cold start. */
   readonly readsDataKey: boolean;
 }
 
@@ -172,9 +174,9 @@ export const functionAccess: Readonly<Record<string, FunctionAccess>> = {
   'post-hook': route('write', ['table']),
   'get-hook': route('write', ['table']),
 
-  // Static document; the container still opens the data key at cold start.
-  'get-openapi': { authenticates: false, table: 'none', query: [], sends: [], rotates: [], readsDataKey: true },
-  // The HTTP API's `$default` route: 404 or 405 from the route table, no container, nothing to read.
+  // Static document: no store, no secret.
+  'get-openapi': { authenticates: false, table: 'none', query: [], sends: [], rotates: [], readsDataKey: false },
+  // The HTTP API's `$default` route: 404 or 405 from the route table, no store, nothing to read.
   'no-route': { authenticates: false, table: 'none', query: [], sends: [], rotates: [], readsDataKey: false },
 
   // Delivery attempts (`DeliveryService.runTask`): the tenant's endpoints for first attempts

@@ -5,7 +5,7 @@
 
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CorsOrigins } from '../functions/lib/api/route-spec.ts';
 import { DEFAULT_CACHE_SECONDS } from '../functions/lib/core/cache.ts';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from '../functions/lib/core/ingest-budget.ts';

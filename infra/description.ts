@@ -193,3 +193,13 @@ export const apiFunctions: readonly ApiFunctionDescription[] = routeTable.map((r
  * route table with no I/O, so a few seconds and the smallest memory that keeps cold starts short.
  */
 export const noRouteFunction: FunctionDescription = { name: 'no-route', timeoutSeconds: 5, memoryMb: 256 };
+
+/** Every Lambda function Sluice deploys, each once. */
+export const allFunctions: readonly FunctionDescription[] = [
+  ...apiFunctions,
+  noRouteFunction,
+  ...consumers,
+  ...streamConsumers,
+  ...scheduledFunctions,
+  keyRotationFunction,
+];

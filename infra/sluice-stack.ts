@@ -210,10 +210,9 @@ export class SluiceStack extends Stack {
       if (access.authenticates && access.table === 'none') {
         throw new Error(`Function ${name} authenticates, which reads (and may touch) the key grant: it needs table access`);
       }
-      // Tables, queues and keys are reached through the container, which opens the data key first.
-      const usesContainer = access.authenticates || access.table !== 'none' || access.query.length > 0 || access.sends.length > 0;
-      if (usesContainer && !access.readsDataKey) {
-        throw new Error(`Function ${name} reaches the ledger, a queue or a key through the container, which reads the data key`);
+      // Authenticating reads the API-key store, whose keys are sealed with the data key.
+      if (access.authenticates && !access.readsDataKey) {
+        throw new Error(`Function ${name} authenticates through the API-key store, which opens the data key`);
       }
       const principal = sluiceFunction.lambdaFunction;
       storage.grantTableAccess(principal, access.table, access.query);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_CACHE_SECONDS } from './core/cache.ts';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from './core/ingest-budget.ts';
 

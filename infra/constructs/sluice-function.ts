@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { bundleDefines, bundling } from '../bundling.ts';
 import type { FunctionDescription } from '../description.ts';
 import { tracesFunctions } from './tracing.ts';
 
@@ -77,16 +78,15 @@ export class SluiceFunction extends Construct {
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        target: 'node22',
-        minify: true,
+        mainFields: [...bundling.mainFields],
+        target: bundling.target,
+        minify: bundling.minify,
         sourceMap: true,
         // File and line mappings only: the sources themselves would triple the asset for nothing.
         sourcesContent: false,
-        // The Lambda Node 22 runtime ships AWS SDK v3: leaving it out shrinks every bundle.
-        externalModules: ['@aws-sdk/*'],
-        // CommonJS dependencies bundled into ESM still call `require`.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        externalModules: [...bundling.external],
+        banner: bundling.banner,
+        define: bundleDefines(props.environment),
       },
     });
   }

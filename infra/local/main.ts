@@ -4,7 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CorsOrigins } from '../../functions/lib/api/route-spec.ts';
 import { LocalStackError } from './dynamodb-local.ts';
 import { loadExamples } from './examples.ts';

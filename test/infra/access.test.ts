@@ -92,7 +92,7 @@ const expected: Record<string, Row> = {
 };
 
 /** The one function that builds no container, so needs not even the data key: the `$default` catch-all. */
-const withoutDataKey = ['no-route'];
+const withoutDataKey = ['get-openapi', 'no-route'];
 
 /** The functions that rotate secrets, and which. */
 const rotators: Record<string, SecretRef[]> = { 'rotate-keys': ['encryption key', 'root key'] };
@@ -244,8 +244,8 @@ describe('least privilege', () => {
     const deleters = [...permissions].filter(([, p]) => p.tableActions.includes('dynamodb:DeleteItem')).map(([name]) => name);
     expect(sorted(deleters)).toEqual(['delete-action', 'delete-api-key', 'delete-endpoint', 'delete-event-type']);
     for (const name of deleters) expect(permissions.get(name)?.tableActions).not.toContain('dynamodb:PutItem');
-    // The public OpenAPI route touches no data and no root key.
-    expect(permissions.get('get-openapi')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: ['encryption key'] });
+    // The public OpenAPI route touches no data, no data key and no root key.
+    expect(permissions.get('get-openapi')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: [], decrypts: [] });
     // The $default catch-all answers from the route table: no data, no secret, no key; only its log group.
     expect(permissions.get('no-route')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: [], decrypts: [] });
     expect(sorted(Object.keys(functionAccess).filter((name) => !functionAccess[name]?.readsDataKey))).toEqual(withoutDataKey);

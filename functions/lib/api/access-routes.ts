@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { maskKey } from '../core/access.ts';
 import { type ApiKey, scopes, type Tenant } from '../core/model.ts';
 import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Action, actionKinds, type TriggerRecord } from '../core/model.ts';
 import { defineRoute, ErrorBody, errorResponses, IdParams, jsonObject, notFound, PageQuery, pageOf } from './route-spec.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../core/endpoints.ts';
 import { eventTypeNamePattern, MAX_SCHEMA_BYTES, MAX_SCHEMA_PATTERNS } from '../core/event-types.ts';
 import { type Endpoint, type EventType, retryPresets } from '../core/model.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type InboxItem, inboxStatuses, inboxStatusOf } from '../core/inbox.ts';
 import type { Delivery } from '../core/model.ts';
 import { RawJson } from './raw-json.ts';

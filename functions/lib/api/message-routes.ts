@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LATENCY_SAMPLE_SIZE, MAX_COUNTED_DELIVERIES, type StatsBucket as StatsBucketName } from '../core/endpoint-stats.ts';
 import { MAX_PAYLOAD_BYTES } from '../core/messages.ts';
 import { type Attempt, type Delivery, type DeliveryEvent, deliveryStatuses, type Message } from '../core/model.ts';

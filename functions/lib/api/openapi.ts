@@ -1,5 +1,5 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
+import * as z from 'zod';
 import * as accessRoutes from './access-routes.ts';
 import * as actionRoutes from './action-routes.ts';
 import * as catalogRoutes from './catalog-routes.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeliveryReport } from '../core/delivery.ts';
 import { SecretView } from './catalog-routes.ts';
 import { DeliveryView, MessageAccepted } from './message-routes.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RouteAccess } from '../core/access.ts';
 import type { CreatedWindow } from '../core/created-window.ts';
 import { corsOriginPattern, type RouteName, routeTable } from './route-table.ts';
@@ -10,12 +10,18 @@ export interface ResponseSpec {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export interface RouteSpecInput<B extends z.ZodType | undefined, Q extends z.ZodType | undefined, P extends z.ZodType | undefined> {
+export interface RouteSpecInput<
+  B extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  P extends z.ZodType | undefined,
+  A extends RouteAccess = RouteAccess,
+> {
   readonly name: RouteName;
   readonly summary: string;
   readonly description?: string;
   readonly tag: string;
-  readonly access: RouteAccess;
+  /** Who may call: a tenant's key with one of these scopes (or `admin`), the root key, or anyone. */
+  readonly access: A;
   readonly body?: B;
   readonly query?: Q;
   readonly params?: P;
@@ -37,7 +43,8 @@ export interface RouteSpec<
   B extends z.ZodType | undefined = z.ZodType | undefined,
   Q extends z.ZodType | undefined = z.ZodType | undefined,
   P extends z.ZodType | undefined = z.ZodType | undefined,
-> extends RouteSpecInput<B, Q, P> {
+  A extends RouteAccess = RouteAccess,
+> extends RouteSpecInput<B, Q, P, A> {
   readonly method: string;
   readonly path: string;
 }
@@ -75,13 +82,17 @@ export function defineRoute<
   B extends z.ZodType | undefined = undefined,
   Q extends z.ZodType | undefined = undefined,
   P extends z.ZodType | undefined = undefined,
->(input: RouteSpecInput<B, Q, P>): RouteSpec<B, Q, P> {
+  const A extends RouteAccess = RouteAccess,
+>(input: RouteSpecInput<B, Q, P, A>): RouteSpec<B, Q, P, A> {
   const entry = routeTable.find((route) => route.name === input.name);
   if (!entry) throw new Error(`route ${input.name} is not in the route table`);
   return { ...input, method: entry.method, path: entry.path };
 }
 
 export type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+
+/** The tenant a route acts for: every scoped route is called with a tenant's key; root and public routes have none. */
+export type TenantOf<A extends RouteAccess> = A extends readonly unknown[] ? string : undefined;
 
 // Shared pieces of the contract.
 

@@ -4,7 +4,7 @@ import type { Clock } from './clock.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import { NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from './errors.ts';
 import type { IdGenerator } from './ids.ts';
-import type { MessageService } from './messages.ts';
+import type { MessageLog } from './messages.ts';
 import type { Action, ActionKind, ActionTarget, Endpoint, Page, PageRequest, SensorData, TriggerRecord } from './model.ts';
 import type { ActionStore, RateLimiter } from './ports.ts';
 
@@ -98,7 +98,7 @@ export interface HookDeps {
   readonly access: AccessService;
   readonly actions: ActionStore;
   readonly endpoints: EndpointDirectory;
-  readonly messages: MessageService;
+  readonly messages: MessageLog;
   readonly rateLimiter: RateLimiter;
   readonly clock: Clock;
   readonly ids: IdGenerator;

@@ -2,7 +2,7 @@ import type { Clock } from './clock.ts';
 import type { AttributedReport, DeliveryService } from './delivery.ts';
 import { firstAttemptJobs } from './dispatch.ts';
 import { ConflictError, NotFoundError } from './errors.ts';
-import type { MessageService } from './messages.ts';
+import type { MessageLog } from './messages.ts';
 import type { Message } from './model.ts';
 import type { EndpointStore } from './ports.ts';
 
@@ -10,7 +10,7 @@ export const PING_TYPE = 'sluice.ping';
 
 export interface EndpointTestDeps {
   readonly endpoints: EndpointStore;
-  readonly messages: MessageService;
+  readonly messages: MessageLog;
   readonly delivery: DeliveryService;
   readonly clock: Clock;
 }

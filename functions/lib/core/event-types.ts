@@ -58,13 +58,40 @@ export interface EventTypeInput {
   readonly schema?: JsonObject;
 }
 
-export class EventTypeService {
+/** Reading and deleting a tenant's event types: no schema checks, so the functions doing only this carry no validator. */
+export class EventTypeRegistry {
   constructor(
-    private readonly store: EventTypeStore,
+    protected readonly store: EventTypeStore,
+    protected readonly catalog: EventTypeCatalog,
+  ) {}
+
+  async get(tenantId: string, name: string): Promise<EventType> {
+    const eventType = await this.store.get(tenantId, name);
+    if (!eventType) throw new NotFoundError('event type', name);
+    return eventType;
+  }
+
+  list(tenantId: string, page: PageRequest): Promise<Page<EventType>> {
+    return this.store.list(tenantId, page);
+  }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    const deleted = await this.store.delete(tenantId, name);
+    this.catalog.invalidate(tenantId, name);
+    if (!deleted) throw new NotFoundError('event type', name);
+  }
+}
+
+/** The registry, plus declaring a type: its name checked and its JSON Schema compiled before it is stored. */
+export class EventTypeService extends EventTypeRegistry {
+  constructor(
+    store: EventTypeStore,
     private readonly validator: PayloadSchemaValidator,
     private readonly clock: Clock,
-    private readonly catalog: EventTypeCatalog,
-  ) {}
+    catalog: EventTypeCatalog,
+  ) {
+    super(store, catalog);
+  }
 
   async put(tenantId: string, name: string, input: EventTypeInput): Promise<{ eventType: EventType; created: boolean }> {
     if (!eventTypeNamePattern.test(name)) {
@@ -96,21 +123,5 @@ export class EventTypeService {
     await this.store.put(eventType);
     this.catalog.invalidate(tenantId, name);
     return { eventType, created: !existing };
-  }
-
-  async get(tenantId: string, name: string): Promise<EventType> {
-    const eventType = await this.store.get(tenantId, name);
-    if (!eventType) throw new NotFoundError('event type', name);
-    return eventType;
-  }
-
-  list(tenantId: string, page: PageRequest): Promise<Page<EventType>> {
-    return this.store.list(tenantId, page);
-  }
-
-  async delete(tenantId: string, name: string): Promise<void> {
-    const deleted = await this.store.delete(tenantId, name);
-    this.catalog.invalidate(tenantId, name);
-    if (!deleted) throw new NotFoundError('event type', name);
   }
 }

@@ -2,7 +2,7 @@
  * The one queue-task type of the delivery lanes, declared once: the edge parses queue bodies with
  * these schemas and the core builds tasks with the inferred types.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Delivery } from './model.ts';
 
 /** Endpoints one first-attempt job carries: one queue message, one invocation's worth of POSTs. */

@@ -22,13 +22,16 @@ export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
 /** Tries against concurrent posts of one key (or, without a key, colliding ids) before giving up. */
 const MAX_KEY_ROUNDS = 4;
 
-export interface MessageDeps {
+export interface MessageLogDeps {
   readonly messages: MessageStore;
-  readonly eventTypes: EventTypeCatalog;
-  readonly validator: PayloadSchemaValidator;
   readonly endpoints: EndpointDirectory;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+}
+
+export interface MessageDeps extends MessageLogDeps {
+  readonly eventTypes: EventTypeCatalog;
+  readonly validator: PayloadSchemaValidator;
   /** Absent: no per-tenant ingest limit. */
   readonly budget?: TenantIngestBudgets;
 }
@@ -70,32 +73,13 @@ function replay(first: Message, request: PublishRequest): IngestResult {
   return { message: publicMessage(first), created: false };
 }
 
-export class MessageService {
-  constructor(private readonly deps: MessageDeps) {}
-
-  /** `POST /v1/messages`: validated against the type's schema, stored once, dispatched to its subscribers. */
-  async ingest(tenantId: string, type: string, payload: JsonDocument, idempotencyKey?: string): Promise<IngestResult> {
-    const allowance = await this.deps.budget?.take(tenantId);
-    if (allowance && !allowance.ok) {
-      const seconds = Math.max(1, Math.ceil(allowance.retryAfterSeconds));
-      throw new RateLimitedError(`this tenant is over its ingest budget; retry in ${seconds} s`, seconds);
-    }
-    const payloadJson = payload.text;
-    const bytes = Buffer.byteLength(payloadJson, 'utf8');
-    if (bytes > MAX_PAYLOAD_BYTES) {
-      throw new PayloadTooLargeError(`payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (256 KiB)`);
-    }
-    const eventType = await this.deps.eventTypes.find(tenantId, type);
-    if (!eventType) throw new UnknownEventTypeError(type);
-    if (eventType.schema) {
-      const issues = this.deps.validator.validate(`${tenantId}/${type}@${eventType.updatedAt}`, eventType.schema, payload.value);
-      if (issues.length > 0) {
-        throw new SchemaMismatchError(`payload does not match the schema of '${type}'`, issues);
-      }
-    }
-    const endpoints = await this.subscribers(tenantId, type);
-    return this.publish({ tenantId, type, payloadJson, endpoints, ...(idempotencyKey !== undefined && { idempotencyKey }) });
-  }
+/**
+ * A tenant's messages: storing them (with their idempotency key) and reading them back. What the
+ * hook service, the endpoint test and the delivery's system events need, without ingest's payload
+ * validation, so the functions that only publish or read carry no JSON Schema validator.
+ */
+export class MessageLog {
+  constructor(protected readonly deps: MessageLogDeps) {}
 
   /**
    * Stores a message for the given endpoints: one conditional write, which with an idempotency
@@ -174,7 +158,7 @@ export class MessageService {
   }
 
   /** Routing: the tenant's endpoints subscribed to the type, from a copy at most the cache's age. */
-  private async subscribers(tenantId: string, type: string): Promise<Endpoint[]> {
+  protected async subscribers(tenantId: string, type: string): Promise<Endpoint[]> {
     return (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isSubscribed(endpoint, type));
   }
 
@@ -187,6 +171,37 @@ export class MessageService {
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
     checkCreatedWindow(filter);
     return this.deps.messages.list(tenantId, filter, page);
+  }
+}
+
+/** `POST /v1/messages`: the message log, with the tenant's ingest budget and each type's payload schema enforced. */
+export class MessageService extends MessageLog {
+  constructor(protected override readonly deps: MessageDeps) {
+    super(deps);
+  }
+
+  /** `POST /v1/messages`: validated against the type's schema, stored once, dispatched to its subscribers. */
+  async ingest(tenantId: string, type: string, payload: JsonDocument, idempotencyKey?: string): Promise<IngestResult> {
+    const allowance = await this.deps.budget?.take(tenantId);
+    if (allowance && !allowance.ok) {
+      const seconds = Math.max(1, Math.ceil(allowance.retryAfterSeconds));
+      throw new RateLimitedError(`this tenant is over its ingest budget; retry in ${seconds} s`, seconds);
+    }
+    const payloadJson = payload.text;
+    const bytes = Buffer.byteLength(payloadJson, 'utf8');
+    if (bytes > MAX_PAYLOAD_BYTES) {
+      throw new PayloadTooLargeError(`payload is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (256 KiB)`);
+    }
+    const eventType = await this.deps.eventTypes.find(tenantId, type);
+    if (!eventType) throw new UnknownEventTypeError(type);
+    if (eventType.schema) {
+      const issues = this.deps.validator.validate(`${tenantId}/${type}@${eventType.updatedAt}`, eventType.schema, payload.value);
+      if (issues.length > 0) {
+        throw new SchemaMismatchError(`payload does not match the schema of '${type}'`, issues);
+      }
+    }
+    const endpoints = await this.subscribers(tenantId, type);
+    return this.publish({ tenantId, type, payloadJson, endpoints, ...(idempotencyKey !== undefined && { idempotencyKey }) });
   }
 }
 

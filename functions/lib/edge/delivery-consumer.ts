@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { delivery, deliveryDeadLetters } from '../container.ts';
 import type { AttributedReport } from '../core/delivery.ts';
 import { QueueTask } from '../core/jobs.ts';
 import type { DeliveryLane } from '../core/model.ts';
@@ -61,13 +62,14 @@ function report(outcome: AttributedReport, lane: DeliveryLane): void {
 export function deliveryConsumer(lane: DeliveryLane) {
   return sqsConsumer({
     job: QueueTask,
-    deadLetters: (app) => app.deadLetters.delivery,
-    prepare: (entries, app) =>
-      app.delivery.prepare(
+    service: delivery,
+    deadLetters: deliveryDeadLetters,
+    prepare: (entries, service) =>
+      service.prepare(
         entries.map(({ job, record }) => ({ task: job, receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') })),
       ),
-    run: async (task, context, app) => {
-      for (const outcome of await app.delivery.runTask(task, context, lane)) report(outcome, lane);
+    run: async (task, context, service) => {
+      for (const outcome of await service.runTask(task, context, lane)) report(outcome, lane);
     },
   });
 }

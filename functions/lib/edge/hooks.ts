@@ -9,7 +9,7 @@ import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { HookBody } from '../api/action-routes.ts';
 import { MAX_JSON_DEPTH } from '../api/route-spec.ts';
-import { sluice } from '../container.ts';
+import { hooks, use } from '../container.ts';
 import { PayloadTooLargeError, SluiceError, UnauthorizedError, ValidationError } from '../core/errors.ts';
 import { correlate, errorHeaders, type HttpEvent, type HttpResult, json, statusOf } from './answers.ts';
 import { parseJsonText } from './json-text.ts';
@@ -65,8 +65,7 @@ export function hookHandler(extract: (event: HttpEvent) => HookRequest) {
       const { key, jsonText } = extract(event);
       if (!key) throw new UnauthorizedError('the API key is missing');
       const input = parseHook(jsonText);
-      const app = await sluice();
-      const result = await app.hooks.trigger(
+      const result = await (await use(hooks)).trigger(
         key,
         { eventId: input.event_id, ...(input.sensor_data && { sensorData: input.sensor_data }) },
         event.requestContext.http.sourceIp,

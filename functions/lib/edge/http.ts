@@ -1,17 +1,18 @@
 /**
- * The HTTP edge: every API entry is `httpHandler(route, run)`, a middy chain that limits the
- * body size, authenticates, parses and validates with the route's zod schemas, maps domain
- * errors to the contract's error body and logs with the Lambda context. What every answer shares
+ * The HTTP edge: every API entry is `httpHandler(route, service, run)`, a middy chain that limits
+ * the body size, authenticates, parses and validates with the route's zod schemas, builds the one
+ * service the entry calls, maps domain errors to the contract's error body and logs with the
+ * Lambda context. What every answer shares
  * (JSON, the error body, `x-request-id`) is in `answers.ts`.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import type { Infer, RouteSpec } from '../api/route-spec.ts';
+import type { Infer, RouteSpec, TenantOf } from '../api/route-spec.ts';
 import { DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../api/route-spec.ts';
-import { type Sluice, sluice } from '../container.ts';
-import { authorize } from '../core/access.ts';
+import { access, idempotency, type Part, use } from '../container.ts';
+import { authorize, type RouteAccess } from '../core/access.ts';
 import { PayloadTooLargeError, SluiceError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.ts';
 import type { Principal } from '../core/model.ts';
 import { correlate, errorBody, errorResult, type HttpEvent, type HttpResult, json } from './answers.ts';
@@ -21,9 +22,12 @@ import { isDependencyOutage, OUTAGE_MESSAGE, outageHeaders } from './outage.ts';
 
 type Schema = z.ZodType | undefined;
 
-export interface HttpInput<B extends Schema, Q extends Schema, P extends Schema> {
-  readonly app: Sluice;
+export interface HttpInput<S, B extends Schema, Q extends Schema, P extends Schema, A extends RouteAccess = RouteAccess> {
+  /** The service the entry named, built on first use. */
+  readonly service: S;
   readonly principal: Principal;
+  /** The caller's tenant: set on every route a tenant's key calls (none on root and public routes). */
+  readonly tenantId: TenantOf<A>;
   readonly body: Infer<B>;
   readonly query: Infer<Q>;
   readonly params: Infer<P>;
@@ -39,8 +43,8 @@ export interface Reply {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type AnyInput = HttpInput<Schema, Schema, Schema>;
-type HttpContext = Context & { sluice: Partial<Mutable<Omit<AnyInput, 'event'>>>; requestId?: string };
+type AnyInput = HttpInput<unknown, Schema, Schema, Schema>;
+type HttpContext = Context & { sluice: Partial<Mutable<Omit<AnyInput, 'event' | 'service'>>>; requestId?: string };
 type Middleware = MiddlewareObj<HttpEvent, HttpResult, Error, HttpContext>;
 
 /**
@@ -92,14 +96,15 @@ function authenticate(spec: RouteSpec): Middleware {
   return {
     before: async (request) => {
       annotateTrace({ route: spec.name });
-      const app = await sluice();
-      request.context.sluice = { app };
+      request.context.sluice = {};
       if (spec.access === 'public') return;
       const header = request.event.headers?.authorization;
       const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-      const principal = authorize(await app.access.authenticate(key), spec.access);
+      const principal = authorize(await (await use(access)).authenticate(key), spec.access);
+      const tenantId = principal.kind === 'tenant' ? principal.tenantId : undefined;
       request.context.sluice.principal = principal;
-      annotateTrace({ tenantId: principal.kind === 'tenant' ? principal.tenantId : undefined });
+      request.context.sluice.tenantId = tenantId;
+      annotateTrace({ tenantId });
     },
   };
 }
@@ -174,9 +179,13 @@ function decodeParams(params: Record<string, string | undefined> | undefined): R
   return decoded;
 }
 
-export function httpHandler<B extends Schema, Q extends Schema, P extends Schema>(
-  spec: RouteSpec<B, Q, P>,
-  run: (input: HttpInput<B, Q, P>) => Promise<Reply>,
+/** For an entry that calls no service (the OpenAPI document). */
+export const noService: Part<undefined> = async () => undefined;
+
+export function httpHandler<S, B extends Schema, Q extends Schema, P extends Schema, A extends RouteAccess>(
+  spec: RouteSpec<B, Q, P, A>,
+  service: Part<S>,
+  run: (input: HttpInput<S, B, Q, P, A>) => Promise<Reply>,
 ) {
   return middy<HttpEvent, HttpResult, Error, HttpContext>()
     .use(traceInvocations())
@@ -187,7 +196,11 @@ export function httpHandler<B extends Schema, Q extends Schema, P extends Schema
     .use(authenticate(spec))
     .use(parseInput(spec))
     .handler(async (event, context) => {
-      const input = { ...(context.sluice as Omit<HttpInput<B, Q, P>, 'event'>), event };
+      const input = {
+        ...(context.sluice as Omit<HttpInput<S, B, Q, P, A>, 'event' | 'service'>),
+        service: service === noService ? (undefined as S) : await use(service),
+        event,
+      };
       const execute = async (): Promise<HttpResult> => {
         const reply = await run(input);
         return json(reply.status, reply.body, reply.headers);
@@ -196,7 +209,7 @@ export function httpHandler<B extends Schema, Q extends Schema, P extends Schema
       const result =
         key === undefined
           ? await execute()
-          : await input.app.idempotency.run(
+          : await (await use(idempotency)).run(
               {
                 scope: input.principal.kind === 'root' ? 'root' : input.principal.tenantId,
                 route: spec.name,

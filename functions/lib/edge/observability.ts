@@ -19,7 +19,9 @@ export const metrics = new Metrics({
  * Tracing is opt-in: the stack sets `POWERTOOLS_TRACE_ENABLED=true` only with the `tracing` context
  * key on. Powertools alone would trace by default in Lambda, and merely importing the X-Ray SDK
  * enables an async hook that slows every `await` in the process, so when tracing is off the
- * tracer is never loaded at all.
+ * tracer is never loaded at all. The CDK bundles each function with this variable's deployed value
+ * defined (infra/bundling.ts), so a function deployed without tracing does not even carry the
+ * tracer (about 125 KB): the check below must stay written out where the import is.
  */
 export const tracingEnabled = process.env.POWERTOOLS_TRACE_ENABLED === 'true';
 
@@ -29,18 +31,19 @@ let loading: Promise<{ tracer: Tracer; middleware: TraceMiddleware } | undefined
 let loaded: Tracer | undefined;
 
 function loadTracing(): Promise<{ tracer: Tracer; middleware: TraceMiddleware } | undefined> {
-  loading ??= tracingEnabled
-    ? Promise.all([import('@aws-lambda-powertools/tracer'), import('@aws-lambda-powertools/tracer/middleware')]).then(
-        ([{ Tracer }, { captureLambdaHandler }]) => {
-          // Outbound HTTP is left out: a subsegment would record tenants' endpoint URLs (which may
-          // carry credentials in the path) and send them an X-Amzn-Trace-Id header.
-          const tracer = new Tracer({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sluice', captureHTTPsRequests: false });
-          loaded = tracer;
-          // Never the handler's response as metadata: it may hold a payload or a revealed key.
-          return { tracer, middleware: captureLambdaHandler(tracer, { captureResponse: false }) };
-        },
-      )
-    : Promise.resolve(undefined);
+  loading ??=
+    process.env.POWERTOOLS_TRACE_ENABLED === 'true'
+      ? Promise.all([import('@aws-lambda-powertools/tracer'), import('@aws-lambda-powertools/tracer/middleware')]).then(
+          ([{ Tracer }, { captureLambdaHandler }]) => {
+            // Outbound HTTP is left out: a subsegment would record tenants' endpoint URLs (which may
+            // carry credentials in the path) and send them an X-Amzn-Trace-Id header.
+            const tracer = new Tracer({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sluice', captureHTTPsRequests: false });
+            loaded = tracer;
+            // Never the handler's response as metadata: it may hold a payload or a revealed key.
+            return { tracer, middleware: captureLambdaHandler(tracer, { captureResponse: false }) };
+          },
+        )
+      : Promise.resolve(undefined);
   return loading;
 }
 

@@ -8,17 +8,19 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
-import { type Sluice, sluice } from '../container.ts';
+import { type Part, use } from '../container.ts';
 import type { DeadLetterSink } from '../core/ports.ts';
 import { logger, metrics, traceInvocations } from './observability.ts';
 
-export interface ConsumerOptions<T, C> {
+export interface ConsumerOptions<S, T, C> {
   /** The shape of a record body; a body that does not parse is poison. */
   readonly job: z.ZodType<T>;
-  readonly deadLetters: (app: Sluice) => DeadLetterSink;
+  /** The service the records run on. */
+  readonly service: Part<S>;
+  readonly deadLetters: Part<DeadLetterSink>;
   /** Batch-wide work before the records run (one read for the whole batch). */
-  readonly prepare: (entries: readonly { readonly job: T; readonly record: SQSRecord }[], app: Sluice) => Promise<C>;
-  readonly run: (job: T, context: C, app: Sluice, record: SQSRecord) => Promise<void>;
+  readonly prepare: (entries: readonly { readonly job: T; readonly record: SQSRecord }[], service: S) => Promise<C>;
+  readonly run: (job: T, context: C, service: S, record: SQSRecord) => Promise<void>;
 }
 
 function parseJob<T>(schema: z.ZodType<T>, record: SQSRecord): T | undefined {
@@ -43,14 +45,14 @@ const publishMetrics: MiddlewareObj<SQSEvent, SQSBatchResponse> = {
   },
 };
 
-export function sqsConsumer<T, C>(options: ConsumerOptions<T, C>) {
+export function sqsConsumer<S, T, C>(options: ConsumerOptions<S, T, C>) {
   const processor = new BatchProcessor(EventType.SQS);
   return middy<SQSEvent, SQSBatchResponse>()
     .use(traceInvocations())
     .use(injectLambdaContext(logger))
     .use(publishMetrics)
     .handler(async (event, lambdaContext) => {
-      const app = await sluice();
+      const service = await use(options.service);
       const jobs = new Map<string, T>();
       const entries: { job: T; record: SQSRecord }[] = [];
       for (const record of event.Records) {
@@ -59,7 +61,7 @@ export function sqsConsumer<T, C>(options: ConsumerOptions<T, C>) {
         jobs.set(record.messageId, job);
         entries.push({ job, record });
       }
-      const context = await options.prepare(entries, app);
+      const context = await options.prepare(entries, service);
       return processPartialResponse(
         event,
         async (record: SQSRecord) => {
@@ -68,10 +70,10 @@ export function sqsConsumer<T, C>(options: ConsumerOptions<T, C>) {
             // Poison: no retry can make it parse. Park it at once rather than cycling it
             // through maxReceiveCount receives, and let the rest of the batch go on.
             logger.error('unparseable queue message parked in the dead-letter queue', { sqsMessageId: record.messageId });
-            await options.deadLetters(app).park(record.body, 'unparseable message body');
+            await (await use(options.deadLetters)).park(record.body, 'unparseable message body');
             return;
           }
-          await options.run(job, context, app, record);
+          await options.run(job, context, service, record);
         },
         processor,
         { context: lambdaContext },

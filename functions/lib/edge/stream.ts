@@ -6,7 +6,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { type Sluice, sluice } from '../container.ts';
+import { type Part, use } from '../container.ts';
 import { logger, metrics, traceInvocations } from './observability.ts';
 
 const publishMetrics: MiddlewareObj<DynamoDBStreamEvent, DynamoDBBatchResponse> = {
@@ -18,13 +18,13 @@ const publishMetrics: MiddlewareObj<DynamoDBStreamEvent, DynamoDBBatchResponse> 
   },
 };
 
-export function streamConsumer(run: (records: readonly DynamoDBRecord[], app: Sluice) => Promise<void>) {
+export function streamConsumer<S>(service: Part<S>, run: (records: readonly DynamoDBRecord[], service: S) => Promise<void>) {
   return middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
     .use(traceInvocations())
     .use(injectLambdaContext(logger))
     .use(publishMetrics)
     .handler(async (event) => {
-      await run(event.Records, await sluice());
+      await run(event.Records, await use(service));
       return { batchItemFailures: [] };
     });
 }

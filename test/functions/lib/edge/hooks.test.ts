@@ -11,14 +11,13 @@ import { handler as postHook } from '../../../../functions/post-hook.ts';
 // checked here over a stub container whose hook service answers as a test says.
 const mockHooks: { trigger: HookService['trigger'] | undefined } = { trigger: undefined };
 jest.mock('../../../../functions/lib/container.ts', () => ({
-  sluice: async () => ({
-    hooks: {
-      trigger: (...args: Parameters<HookService['trigger']>) => {
-        if (!mockHooks.trigger) throw new Error('no hook service stubbed for this test');
-        return mockHooks.trigger(...args);
-      },
+  hooks: async () => ({
+    trigger: (...args: Parameters<HookService['trigger']>) => {
+      if (!mockHooks.trigger) throw new Error('no hook service stubbed for this test');
+      return mockHooks.trigger(...args);
     },
   }),
+  use: async (part: () => Promise<unknown>) => part(),
 }));
 
 /** Its standard base64 has both `+` and `/`, so the URL-safe form differs in two characters. */

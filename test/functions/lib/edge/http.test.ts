@@ -1,5 +1,4 @@
 import { handler as createMessageHandler } from '../../../../functions/create-message.ts';
-import type { Sluice } from '../../../../functions/lib/container.ts';
 import * as errors from '../../../../functions/lib/core/errors.ts';
 import {
   ConflictError,
@@ -23,15 +22,23 @@ import { errorHeaders, errorResult, type HttpEvent, json, statusOf } from '../..
 import { page } from '../../../../functions/lib/edge/http.ts';
 import { handler as listMessagesHandler } from '../../../../functions/list-messages.ts';
 
-// The HTTP handlers build the AWS container from the environment; here it is a stub with only
-// what a test needs (the variable's `mock` prefix lets jest's hoisted factory refer to it).
-const mockApp: { current: Partial<Sluice> | undefined } = { current: undefined };
-jest.mock('../../../../functions/lib/container.ts', () => ({
-  sluice: async () => {
+// The HTTP handlers build their services over AWS from the environment; here each part the edge
+// or an entry uses is a stub with only what a test needs (the variable's `mock` prefix lets jest's
+// hoisted factory refer to it).
+const mockApp: { current: Record<string, unknown> | undefined } = { current: undefined };
+jest.mock('../../../../functions/lib/container.ts', () => {
+  const stubbed = (name: string) => async () => {
     if (!mockApp.current) throw new Error('no app stubbed for this test');
-    return mockApp.current;
-  },
-}));
+    return mockApp.current[name];
+  };
+  return {
+    access: stubbed('access'),
+    idempotency: stubbed('idempotency'),
+    messages: stubbed('messages'),
+    messageLog: stubbed('messageLog'),
+    use: async (part: () => Promise<unknown>) => part(),
+  };
+});
 
 /** One instance of every SluiceError subclass, with the status contract §8 (and §3) gives it. */
 const cases: readonly [SluiceError, number][] = [
@@ -139,8 +146,8 @@ describe('Retry-After on a 429', () => {
       throw new RateLimitedError('this tenant is over its ingest budget; retry in 0.25 s', 0.25);
     });
     mockApp.current = {
-      access: { authenticate: async () => principal } as unknown as Sluice['access'],
-      messages: { ingest } as unknown as Sluice['messages'],
+      access: { authenticate: async () => principal },
+      messages: { ingest },
     };
     const event = {
       version: '2.0',
@@ -200,8 +207,8 @@ describe('HTTP conventions at the edge', () => {
     }) as unknown as HttpEvent;
   const withIngest = (ingest: MessageService['ingest']) => {
     mockApp.current = {
-      access: { authenticate: async () => principal } as unknown as Sluice['access'],
-      messages: { ingest } as unknown as Sluice['messages'],
+      access: { authenticate: async () => principal },
+      messages: { ingest },
     };
   };
 
@@ -260,7 +267,7 @@ describe('HTTP conventions at the edge', () => {
 
 describe('HEAD', () => {
   test('a HEAD answer has the headers of the GET and no body, for errors too', async () => {
-    mockApp.current = { access: { authenticate: async () => ({ kind: 'root' }) } as unknown as Sluice['access'] };
+    mockApp.current = { access: { authenticate: async () => ({ kind: 'root' }) } };
     const head = {
       version: '2.0',
       routeKey: 'HEAD /v1/messages',
