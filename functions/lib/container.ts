@@ -44,7 +44,7 @@ import { SecretBox } from './crypto/secret-box.ts';
 import { loadTracer } from './edge/observability.ts';
 import { loadConfig, type SluiceConfig } from './env.ts';
 import { AddressPolicy, DnsDestinationGuard } from './http/address-policy.ts';
-import { UndiciHttpSender } from './http/undici-sender.ts';
+import { NodeHttpSender } from './http/node-http-sender.ts';
 import { AjvPayloadValidator } from './schema/ajv-validator.ts';
 
 /** What every part is built from: the settings, and the clock and id source (tests may fix them). */
@@ -178,7 +178,7 @@ const deliveryStore = /* @__PURE__ */ part(async (w) => {
 });
 
 const schemaValidator = /* @__PURE__ */ part(() => new AjvPayloadValidator());
-const httpSender = /* @__PURE__ */ part((w) => new UndiciHttpSender(new AddressPolicy(w.config.destinations)));
+const httpSender = /* @__PURE__ */ part((w) => new NodeHttpSender(new AddressPolicy(w.config.destinations)));
 
 // What the hot path would otherwise read on every message, kept for `cacheSeconds`.
 const endpointDirectory = /* @__PURE__ */ part(async (w) => new EndpointDirectory(await endpointStore(w), w.clock, w.config.cacheSeconds));

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { HttpRequest } from '../../../../functions/lib/core/ports.ts';
 import { AddressPolicy } from '../../../../functions/lib/http/address-policy.ts';
-import { describeNetworkError, RESPONSE_BODY_LIMIT, UndiciHttpSender } from '../../../../functions/lib/http/undici-sender.ts';
+import { describeNetworkError, NodeHttpSender, RESPONSE_BODY_LIMIT } from '../../../../functions/lib/http/node-http-sender.ts';
 
 // A real HTTP server on 127.0.0.1: the sender is exercised over the network, not mocked.
 
@@ -73,8 +73,8 @@ server.on('connection', (socket) => {
 
 let port = 0;
 let closedPort = 0;
-const sender = new UndiciHttpSender(new AddressPolicy({ allowHttp: true, allowLoopback: true, allowPrivate: false }));
-const strictSender = new UndiciHttpSender(new AddressPolicy({ allowHttp: true, allowLoopback: false, allowPrivate: false }));
+const sender = new NodeHttpSender(new AddressPolicy({ allowHttp: true, allowLoopback: true, allowPrivate: false }));
+const strictSender = new NodeHttpSender(new AddressPolicy({ allowHttp: true, allowLoopback: false, allowPrivate: false }));
 
 beforeAll(async () => {
   port = await listen(server);
@@ -103,7 +103,7 @@ function post(path: string, overrides: Partial<HttpRequest> = {}): HttpRequest {
   };
 }
 
-describe('UndiciHttpSender', () => {
+describe('NodeHttpSender', () => {
   test('POSTs the body and headers, records status, headers and the first 4 KiB of a 10 KB body', async () => {
     const result = await sender.send(post('/ok'));
     expect(result.error).toBeUndefined();
@@ -158,7 +158,7 @@ describe('UndiciHttpSender', () => {
     expect(received.map((r) => r.path)).toEqual(['/hang']);
   });
 
-  // Regression guard, fixed (functions/lib/http/undici-sender.ts line 93): the deadline is `AbortSignal.timeout()`,
+  // Regression guard, fixed (functions/lib/http/node-http-sender.ts line 93): the deadline is `AbortSignal.timeout()`,
   // whose abort reason is a DOMException named 'TimeoutError' with the legacy numeric `code` 23.
   // describeNetworkError picks `err.code` before `err.name`, so the switch sees 23 and every
   // timed-out attempt is recorded as `network_error: 23: The operation was aborted due to
@@ -241,7 +241,7 @@ describe('describeNetworkError', () => {
     expect(describeNetworkError('weird', 1)).toEqual({ code: 'network_error', message: 'unknown: weird' });
   });
 
-  // Regression guard, fixed (same as above, undici-sender.ts line 93): the real abort reason of AbortSignal.timeout()
+  // Regression guard, fixed (same as above, node-http-sender.ts, describeNetworkError): the real abort reason of AbortSignal.timeout()
   // carries `code: 23`, which shadows its name 'TimeoutError'.
   test('the DOMException raised by AbortSignal.timeout() is a timeout', () => {
     const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError');

@@ -1,29 +1,34 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent, request } from 'undici';
 import type { HttpRequest, HttpResult, HttpSender } from '../core/ports.ts';
 import type { AddressPolicy } from './address-policy.ts';
 
 export const RESPONSE_BODY_LIMIT = 4096;
 /** Read past the recorded 4 KiB a little, so small bodies keep the connection reusable. */
 const RESPONSE_READ_LIMIT = 64 * 1024;
+/** Sockets kept per origin: a delivery batch is at most 10 jobs, a test run a few more. */
+const MAX_SOCKETS_PER_ORIGIN = 128;
 
 class BlockedAddressError extends Error {
   readonly code = 'EBLOCKED';
 }
 
 /**
- * POSTs deliveries with undici: pooled keep-alive connections, no redirects followed (a 3xx is
- * an answer, not an instruction), a hard deadline per attempt, and the address policy enforced
- * at connect time so a DNS answer that changed since the endpoint was created cannot reach a
- * forbidden address.
+ * POSTs deliveries with Node's own HTTP client (no library: undici alone would triple the
+ * delivery function's bundle): pooled keep-alive connections, no redirects followed (a 3xx is an
+ * answer, not an instruction), a hard deadline per attempt covering connect, headers and body,
+ * and the address policy enforced at connect time, so a DNS answer that changed since the
+ * endpoint was created cannot reach a forbidden address.
  */
-export class UndiciHttpSender implements HttpSender {
-  private readonly agent: Agent;
+export class NodeHttpSender implements HttpSender {
+  private readonly agents: { readonly 'http:': http.Agent; readonly 'https:': https.Agent };
+  private readonly lookup: LookupFunction;
 
   constructor(private readonly policy: AddressPolicy) {
-    const guardedLookup: LookupFunction = (hostname, options, callback) => {
+    this.lookup = (hostname, options, callback) => {
       dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
         if (error) return callback(error, '', 0);
         const list = addresses as unknown as LookupAddress[];
@@ -37,44 +42,60 @@ export class UndiciHttpSender implements HttpSender {
         callback(null, first.address, first.family);
       });
     };
-    this.agent = new Agent({ connect: { lookup: guardedLookup, timeout: 10_000 }, keepAliveTimeout: 10_000, connections: 128 });
+    const pool = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: MAX_SOCKETS_PER_ORIGIN, scheduling: 'lifo' as const };
+    this.agents = { 'http:': new http.Agent(pool), 'https:': new https.Agent(pool) };
   }
 
   async send(req: HttpRequest): Promise<HttpResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const host = new URL(req.url).hostname.replace(/^\[|\]$/g, '');
+    const url = new URL(req.url);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
     if (ipaddr.isValid(host)) {
       const refusal = this.policy.refusal(host);
       if (refusal) return { durationMs: elapsed(), error: { code: 'blocked_address', message: `${host} is ${refusal}` } };
     }
+    const deadline = AbortSignal.timeout(req.timeoutMs);
     try {
-      const response = await request(req.url, {
-        method: 'POST',
-        headers: req.headers,
-        body: req.body,
-        dispatcher: this.agent,
-        signal: AbortSignal.timeout(req.timeoutMs),
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      });
-      const responseBody = await readLimited(response.body);
+      const response = await this.post(url, req, deadline);
+      const responseBody = await readLimited(response);
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(response.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
       return { durationMs: elapsed(), statusCode: response.statusCode, headers, responseBody };
     } catch (error) {
-      return { durationMs: elapsed(), error: describeNetworkError(error, req.timeoutMs) };
+      // Past the deadline, whatever the socket reported as it was torn down, the attempt timed out.
+      return { durationMs: elapsed(), error: describeNetworkError(deadline.aborted ? deadline.reason : error, req.timeoutMs) };
     }
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  /** The response once its headers arrived; the deadline's signal also ends reading its body. */
+  private post(url: URL, req: HttpRequest, deadline: AbortSignal): Promise<IncomingMessage> {
+    const body = Buffer.from(req.body, 'utf8');
+    const client = url.protocol === 'https:' ? https : http;
+    const agent = url.protocol === 'https:' ? this.agents['https:'] : this.agents['http:'];
+    return new Promise((resolve, reject) => {
+      const request = client.request(url, {
+        method: 'POST',
+        headers: { ...req.headers, 'content-length': String(body.length) },
+        agent,
+        lookup: this.lookup,
+        signal: deadline,
+      });
+      request.once('response', resolve);
+      request.once('error', reject);
+      request.end(body);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+async function readLimited(body: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let read = 0;
   for await (const chunk of body) {
@@ -96,6 +117,7 @@ export function describeNetworkError(error: unknown, timeoutMs: number): { code:
   switch (code) {
     case 'TimeoutError':
     case 'AbortError':
+    case 'ABORT_ERR':
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
