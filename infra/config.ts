@@ -7,8 +7,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as z from 'zod';
 import { CorsOrigins } from '../functions/lib/api/route-spec.ts';
-import { DEFAULT_CACHE_SECONDS } from '../functions/lib/core/cache.ts';
-import { DEFAULT_TENANT_INGEST_PER_SECOND } from '../functions/lib/core/ingest-budget.ts';
+import { tunables } from '../functions/lib/env.ts';
 import { type ConsumerDescription, consumers } from './description.ts';
 
 /** `true` from cdk.json, `"true"`/`"1"`/`"yes"` (and their negatives) from `-c key=value`. */
@@ -44,40 +43,26 @@ export const sluiceConfigSchema = z
     tableDeletionProtection: contextBoolean.default(true),
     /** Retention of every log group of the stack (Lambda and API access logs). */
     logRetentionDays: z.coerce.number().pipe(z.enum(RetentionDays)).default(RetentionDays.ONE_MONTH),
-    /**
-     * How long message and delivery history is kept (`SLUICE_RETENTION_DAYS`, DynamoDB TTL). At most
-     * 365, as `functions/lib/env.ts` allows: a larger value would fail every cold start.
-     */
-    historyRetentionDays: z.coerce.number().int().min(1).max(365).default(30),
-    /**
-     * How overdue work must be before the sweeper re-enqueues it (`SLUICE_SWEEP_GRACE_SECONDS`).
-     * Default and bounds are those of `functions/lib/env.ts` (a test keeps them equal).
-     */
-    sweepGraceSeconds: z.coerce.number().int().min(1).max(3600).default(120),
-    /**
-     * A run of failed attempts this long disables an endpoint (`SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS`,
-     * default 5 days). Default and bound are those of `functions/lib/env.ts`.
-     */
-    endpointFailureWindowSeconds: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .default(5 * 24 * 3600),
-    /**
-     * Inbound-hook triggers a second per key (`SLUICE_HOOK_RATE_LIMIT_PER_SECOND`, read by the two
-     * hook functions only). Default and bounds are those of `functions/lib/env.ts`.
-     */
-    hookRateLimitPerSecond: z.coerce.number().int().min(1).max(10_000).default(10),
+    // The functions' tunables: each key is parsed with the very schema the functions parse their
+    // environment with (`tunables` in functions/lib/env.ts), so the rule and the default live there.
+    /** How long message and delivery history is kept (`SLUICE_RETENTION_DAYS`, DynamoDB TTL). */
+    historyRetentionDays: tunables.retentionDays,
+    /** How overdue work must be before the sweeper re-enqueues it (`SLUICE_SWEEP_GRACE_SECONDS`). */
+    sweepGraceSeconds: tunables.sweepGraceSeconds,
+    /** A run of failed attempts this long disables an endpoint (`SLUICE_ENDPOINT_FAILURE_WINDOW_SECONDS`, default 5 days). */
+    endpointFailureWindowSeconds: tunables.endpointFailureWindowSeconds,
+    /** Inbound-hook triggers a second per key (`SLUICE_HOOK_RATE_LIMIT_PER_SECOND`, read by the two hook functions only). */
+    hookRateLimitPerSecond: tunables.hookRateLimitPerSecond,
     /**
      * Messages a second one tenant may post per ingest function instance (`SLUICE_TENANT_INGEST_PER_SECOND`,
      * 0 for no limit). See the README's "Isolation" for what it guarantees where.
      */
-    tenantIngestPerSecond: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_TENANT_INGEST_PER_SECOND),
+    tenantIngestPerSecond: tunables.tenantIngestPerSecond,
     /**
      * How long a function instance may use a copy of a key grant, an event type or a tenant's
      * endpoints (`SLUICE_CACHE_SECONDS`): the longest a revoked key or a changed endpoint lives on.
      */
-    cacheSeconds: z.coerce.number().min(0).max(300).default(DEFAULT_CACHE_SECONDS),
+    cacheSeconds: tunables.cacheSeconds,
 
     /**
      * Days between Secrets Manager rotations of the root key; the replaced key keeps working for

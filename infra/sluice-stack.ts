@@ -1,7 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { routeSpecs } from '../functions/lib/api/openapi.ts';
-import { envNames } from '../functions/lib/env.ts';
+import { type DeployedResources, environmentFor } from '../functions/lib/env.ts';
 import { functionAccess } from './access.ts';
 import { concurrencyOf, type SluiceConfig } from './config.ts';
 import { DeliveryPipeline } from './constructs/delivery-pipeline.ts';
@@ -61,21 +61,27 @@ export class SluiceStack extends Stack {
     });
     const { queues } = this.storage;
 
+    const resources: DeployedResources = {
+      profile: 'aws',
+      tableName: this.storage.table.tableName,
+      queues: {
+        delivery: queues.delivery.queue.queueUrl,
+        deliveryDeadLetter: queues.delivery.deadLetterQueue.queueUrl,
+        retry: queues.retry.queue.queueUrl,
+      },
+      rootKeyVerifier: { secretArn: this.storage.rootKeyVerifier.secretArn },
+      encryptionKey: { secretArn: this.storage.encryptionKey.secretArn },
+    };
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: 'sluice',
       POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
-      [envNames.profile]: 'aws',
-      [envNames.tableName]: this.storage.table.tableName,
-      [envNames.deliveryQueueUrl]: queues.delivery.queue.queueUrl,
-      [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterQueue.queueUrl,
-      [envNames.retryQueueUrl]: queues.retry.queue.queueUrl,
-      [envNames.sweepGraceSeconds]: String(config.sweepGraceSeconds),
-      [envNames.endpointFailureWindowSeconds]: String(config.endpointFailureWindowSeconds),
-      [envNames.rootKeyVerifierArn]: this.storage.rootKeyVerifier.secretArn,
-      [envNames.encryptionKeySecretArn]: this.storage.encryptionKey.secretArn,
-      [envNames.retentionDays]: String(config.historyRetentionDays),
-      [envNames.tenantIngestPerSecond]: String(config.tenantIngestPerSecond),
-      [envNames.cacheSeconds]: String(config.cacheSeconds),
+      ...environmentFor(resources, {
+        sweepGraceSeconds: config.sweepGraceSeconds,
+        endpointFailureWindowSeconds: config.endpointFailureWindowSeconds,
+        retentionDays: config.historyRetentionDays,
+        tenantIngestPerSecond: config.tenantIngestPerSecond,
+        cacheSeconds: config.cacheSeconds,
+      }),
       ...(config.tracing && tracingEnvironment),
     };
     const logRetention = config.logRetentionDays;
@@ -127,8 +133,10 @@ export class SluiceStack extends Stack {
       // The root key and its hand-over are the rotation function's alone.
       environment: {
         ...environment,
-        [envNames.rootKeySecretArn]: this.storage.rootKey.secretArn,
-        [envNames.rootKeyHandOverSeconds]: String(config.rootKeyHandOverHours * 3600),
+        ...environmentFor(
+          { ...resources, rootKeySecretArn: this.storage.rootKey.secretArn },
+          { rootKeyHandOverSeconds: config.rootKeyHandOverHours * 3600 },
+        ),
       },
       logRetention,
     });

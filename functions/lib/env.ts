@@ -1,5 +1,7 @@
 import * as z from 'zod';
+import { DEFAULT_HOOK_RATE_LIMIT_PER_SECOND } from './core/actions.ts';
 import { DEFAULT_CACHE_SECONDS } from './core/cache.ts';
+import { DEFAULT_FAILURE_WINDOW_SECONDS } from './core/delivery.ts';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from './core/ingest-budget.ts';
 
 /**
@@ -32,6 +34,35 @@ export const envNames = {
   allowPrivate: 'SLUICE_ALLOW_PRIVATE',
 } as const;
 
+/**
+ * The tunables a deployment sets, each with its rule and default written once: the functions
+ * parse their environment with these, and the CDK context (infra/config.ts) parses the same keys
+ * with the very same schemas, so a value the synth accepts never fails a cold start.
+ */
+export const tunables = {
+  /** Inbound-hook triggers a second, per key. */
+  hookRateLimitPerSecond: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_HOOK_RATE_LIMIT_PER_SECOND),
+  /** Messages a second one tenant may post per function instance; 0 turns the budget off. */
+  tenantIngestPerSecond: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_TENANT_INGEST_PER_SECOND),
+  /** How long a process may use a copy of a key grant, an event type or a tenant's endpoints. */
+  cacheSeconds: z.coerce.number().min(0).max(300).default(DEFAULT_CACHE_SECONDS),
+  /** How overdue work must be before the sweeper re-enqueues it. */
+  sweepGraceSeconds: z.coerce.number().int().min(1).max(3600).default(120),
+  /** A run of failed attempts this long disables an endpoint. */
+  endpointFailureWindowSeconds: z.coerce.number().int().min(1).default(DEFAULT_FAILURE_WINDOW_SECONDS),
+  /** How long message and delivery history is kept (DynamoDB TTL). */
+  retentionDays: z.coerce.number().int().min(1).max(365).default(30),
+  /** How long the rotation keeps a replaced root key working (the rotation function's only). */
+  rootKeyHandOverSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
+} as const;
+
+export type Tunables = { readonly [K in keyof typeof tunables]: z.output<(typeof tunables)[K]> };
+
 const flag = z
   .enum(['1', '0', 'true', 'false'])
   .optional()
@@ -44,30 +75,19 @@ const envSchema = z
     [envNames.deliveryQueueUrl]: z.url(),
     [envNames.deliveryDeadLetterQueueUrl]: z.url(),
     [envNames.retryQueueUrl]: z.url(),
-    [envNames.hookRateLimitPerSecond]: z.coerce.number().int().min(1).max(10_000).default(10),
-    // 0 turns the per-tenant ingest budget off.
-    [envNames.tenantIngestPerSecond]: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_TENANT_INGEST_PER_SECOND),
-    [envNames.cacheSeconds]: z.coerce.number().min(0).max(300).default(DEFAULT_CACHE_SECONDS),
-    [envNames.sweepGraceSeconds]: z.coerce.number().int().min(1).max(3600).default(120),
-    [envNames.endpointFailureWindowSeconds]: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .default(5 * 24 * 3600),
+    [envNames.hookRateLimitPerSecond]: tunables.hookRateLimitPerSecond,
+    [envNames.tenantIngestPerSecond]: tunables.tenantIngestPerSecond,
+    [envNames.cacheSeconds]: tunables.cacheSeconds,
+    [envNames.sweepGraceSeconds]: tunables.sweepGraceSeconds,
+    [envNames.endpointFailureWindowSeconds]: tunables.endpointFailureWindowSeconds,
     [envNames.rootKeyVerifier]: z.string().min(1).optional(),
     [envNames.rootKeyVerifierArn]: z.string().min(1).optional(),
     // The root key itself: the rotation function's only.
     [envNames.rootKeySecretArn]: z.string().min(1).optional(),
     [envNames.encryptionKey]: z.string().min(1).optional(),
     [envNames.encryptionKeySecretArn]: z.string().min(1).optional(),
-    // How long a rotated-out root key keeps working (read by the rotation function only).
-    [envNames.rootKeyHandOverSeconds]: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(30 * 24 * 3600)
-      .default(24 * 3600),
-    [envNames.retentionDays]: z.coerce.number().int().min(1).max(365).default(30),
+    [envNames.rootKeyHandOverSeconds]: tunables.rootKeyHandOverSeconds,
+    [envNames.retentionDays]: tunables.retentionDays,
     [envNames.allowHttp]: flag,
     [envNames.allowLoopback]: flag,
     [envNames.allowPrivate]: flag,
@@ -155,4 +175,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SluiceConfig {
       ...(e.AWS_ENDPOINT_URL_SQS && { sqs: e.AWS_ENDPOINT_URL_SQS }),
     },
   };
+}
+
+/** Where a deployment's resources are: the names and addresses the functions are given. */
+export interface DeployedResources {
+  readonly profile: 'local' | 'aws';
+  readonly tableName: string;
+  readonly queues: SluiceConfig['queues'];
+  readonly rootKeyVerifier: SluiceConfig['rootKeyVerifier'];
+  readonly encryptionKey: SluiceConfig['encryptionKey'];
+  /** The root-key secret: given to the rotation function only. */
+  readonly rootKeySecretArn?: string;
+}
+
+/**
+ * The environment of a function: the inverse of `loadConfig`, under the same names. The CDK stack
+ * (with tokens for its resources) and the local stack both build their functions' environment here.
+ * A tunable left out keeps its default.
+ */
+export function environmentFor(resources: DeployedResources, settings: Partial<Tunables> = {}): Record<string, string> {
+  const environment: Record<string, string> = {
+    [envNames.profile]: resources.profile,
+    [envNames.tableName]: resources.tableName,
+    [envNames.deliveryQueueUrl]: resources.queues.delivery,
+    [envNames.deliveryDeadLetterQueueUrl]: resources.queues.deliveryDeadLetter,
+    [envNames.retryQueueUrl]: resources.queues.retry,
+    ...('value' in resources.rootKeyVerifier
+      ? { [envNames.rootKeyVerifier]: resources.rootKeyVerifier.value }
+      : { [envNames.rootKeyVerifierArn]: resources.rootKeyVerifier.secretArn }),
+    ...('value' in resources.encryptionKey
+      ? { [envNames.encryptionKey]: resources.encryptionKey.value }
+      : { [envNames.encryptionKeySecretArn]: resources.encryptionKey.secretArn }),
+    ...(resources.rootKeySecretArn && { [envNames.rootKeySecretArn]: resources.rootKeySecretArn }),
+  };
+  for (const [name, value] of Object.entries(settings)) {
+    if (value !== undefined) environment[envNames[name as keyof Tunables]] = String(value);
+  }
+  return environment;
 }

@@ -5,7 +5,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { meterClient } from '../../functions/lib/aws/usage-meter.ts';
-import { envNames } from '../../functions/lib/env.ts';
+import { environmentFor } from '../../functions/lib/env.ts';
 import { consumers, ledgerTable, type QueueName, scheduledFunctions, streamConsumers } from '../description.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
@@ -166,13 +166,13 @@ export class LocalStack {
       const keyEnv = keysEnvironment(keys);
       // The handlers read their configuration from the environment, exactly as in Lambda.
       Object.assign(process.env, {
-        [envNames.profile]: 'local',
-        [envNames.tableName]: ledgerTable.localName,
-        [envNames.deliveryQueueUrl]: queues.delivery.url,
-        [envNames.deliveryDeadLetterQueueUrl]: queues.delivery.deadLetterUrl,
-        [envNames.retryQueueUrl]: queues.retry.url,
-        [envNames.rootKeyVerifier]: keyEnv.rootKeyVerifier,
-        [envNames.encryptionKey]: keyEnv.encryptionKey,
+        ...environmentFor({
+          profile: 'local',
+          tableName: ledgerTable.localName,
+          queues: { delivery: queues.delivery.url, deliveryDeadLetter: queues.delivery.deadLetterUrl, retry: queues.retry.url },
+          rootKeyVerifier: { value: keyEnv.rootKeyVerifier },
+          encryptionKey: { value: keyEnv.encryptionKey },
+        }),
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,

@@ -42,7 +42,7 @@ export class RefreshSchedule {
   }
 }
 
-/** Re-reads the data keyring when due; called on every invocation (`sluice()`), so it must be cheap when not due. */
+/** Re-reads the data keyring when due; called on every invocation (`use()` in the container), so it must be cheap when not due. */
 export interface KeyRefresher {
   refresh(): Promise<void>;
 }
