@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { DEFAULT_HOOK_RATE_LIMIT_PER_SECOND } from './core/actions.ts';
 import { DEFAULT_CACHE_SECONDS } from './core/cache.ts';
-import { DEFAULT_FAILURE_WINDOW_SECONDS } from './core/delivery.ts';
+import { DEFAULT_FAILURE_WINDOW_SECONDS } from './core/endpoint-health.ts';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from './core/ingest-budget.ts';
 
 /**

@@ -6,11 +6,12 @@
 import { addSeconds, type Clock } from './clock.ts';
 import { type AttemptSubject, buildRequest, classify } from './delivery-request.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
+import { EndpointHealth } from './endpoint-health.ts';
 import { deliveryIdFor } from './ids.ts';
 import { InFlightAttempts } from './in-flight.ts';
 import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type QueueTask } from './jobs.ts';
 import type { Attempt, AttemptOutcome, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
-import { terminalStatuses } from './model.ts';
+import { terminalStatuses, unattemptedDelivery } from './model.ts';
 import type {
   DeliveryContextLoader,
   DeliveryQueue,
@@ -28,8 +29,8 @@ import { nextRetryDelaySeconds, parseRetryAfter } from './retry-schedule.ts';
 export const MAX_QUEUE_DELAY_SECONDS = 900;
 /** A job may arrive this much before its delivery is due and still be attempted. */
 const EARLY_TOLERANCE_MS = 1000;
-/** Default run of failures after which an endpoint is disabled (contract: 5 days). */
-export const DEFAULT_FAILURE_WINDOW_SECONDS = 5 * 24 * 3600;
+
+export { DEFAULT_FAILURE_WINDOW_SECONDS } from './endpoint-health.ts';
 
 export type DeliveryReport =
   | {
@@ -86,9 +87,16 @@ export interface TaskRun {
 
 export class DeliveryService {
   private readonly inFlight: InFlightAttempts;
+  private readonly health: EndpointHealth;
 
   constructor(private readonly deps: DeliveryDeps) {
     this.inFlight = deps.inFlight ?? new InFlightAttempts();
+    this.health = new EndpointHealth({
+      endpointStore: deps.endpointStore,
+      endpoints: deps.endpoints,
+      systemEvents: deps.systemEvents,
+      ...(deps.failureWindowSeconds !== undefined && { failureWindowSeconds: deps.failureWindowSeconds }),
+    });
   }
 
   /**
@@ -292,7 +300,7 @@ export class DeliveryService {
     // Exhausted retries are the customer's failure, not the pipeline's: the delivery stays `dead` in
     // the ledger (dead letters, redrive), and the delivery DLQ, whose alarm pages an operator,
     // keeps only what the pipeline could not handle.
-    const endpointDisabled = await this.trackHealth(endpoint, outcome, finishedAt);
+    const endpointDisabled = await this.health.track(endpoint, outcome, finishedAt);
     return {
       kind: 'attempted',
       delivery: next.delivery,
@@ -347,45 +355,6 @@ export class DeliveryService {
     };
   }
 
-  /**
-   * Consecutive-failure tracking. A run of failures that spans the window disables the endpoint
-   * and tells the tenant with an `endpoint.disabled` event. Returns the reason when it disabled.
-   * Only the start and the end of a run change what routing reads, so only they invalidate the
-   * endpoint cache.
-   */
-  private async trackHealth(endpoint: Endpoint, outcome: AttemptOutcome, at: Date): Promise<string | undefined> {
-    if (outcome === 'succeeded') {
-      if (endpoint.failingSince) {
-        await this.deps.endpointStore.recordSuccess(endpoint.tenantId, endpoint.id);
-        this.deps.endpoints.invalidate(endpoint.tenantId);
-      }
-      return undefined;
-    }
-    if (outcome === 'gone') return this.disableEndpoint(endpoint, `the endpoint answered 410 Gone at ${at.toISOString()}`, at);
-    const failingSince = await this.deps.endpointStore.recordFailure(endpoint.tenantId, endpoint.id, at.toISOString());
-    if (failingSince === at.toISOString()) this.deps.endpoints.invalidate(endpoint.tenantId);
-    const windowSeconds = this.deps.failureWindowSeconds ?? DEFAULT_FAILURE_WINDOW_SECONDS;
-    if (failingSince && at.getTime() - Date.parse(failingSince) >= windowSeconds * 1000) {
-      return this.disableEndpoint(endpoint, `every attempt failed from ${failingSince} to ${at.toISOString()}`, at, failingSince);
-    }
-    return undefined;
-  }
-
-  private async disableEndpoint(endpoint: Endpoint, reason: string, at: Date, failingSince?: string): Promise<string | undefined> {
-    if (endpoint.disabled) return undefined;
-    // Only the worker whose write actually disabled it announces it.
-    if (!(await this.deps.endpointStore.disable(endpoint.tenantId, endpoint.id, reason, at.toISOString()))) return undefined;
-    this.deps.endpoints.invalidate(endpoint.tenantId);
-    await this.deps.systemEvents.publish(endpoint.tenantId, 'endpoint.disabled', {
-      endpointId: endpoint.id,
-      url: endpoint.url,
-      reason,
-      disabledAt: at.toISOString(),
-      ...(failingSince && { failingSince }),
-    });
-    return reason;
-  }
-
   /** A first attempt that cannot be made: the delivery goes into the ledger as it stands. */
   private async open(delivery: Delivery): Promise<DeliveryReport> {
     if (!(await this.deps.deliveries.create(delivery)))
@@ -402,30 +371,6 @@ export class DeliveryService {
   }
 }
 
-/**
- * A delivery whose first attempt has not ended: `pending`, due at `at`. Dispatch names it; the
- * ledger holds it only once something happens to it, and the history shows it meanwhile.
- */
-export function unattemptedDelivery(
-  message: Pick<Message, 'id' | 'tenantId' | 'type' | 'createdAt'>,
-  endpointId: string,
-  at: string,
-): Delivery {
-  return {
-    id: deliveryIdFor(message.id, endpointId),
-    tenantId: message.tenantId,
-    messageId: message.id,
-    endpointId,
-    eventType: message.type,
-    status: 'pending',
-    attemptCount: 0,
-    scheduledAttempts: 0,
-    nextAttemptAt: at,
-    createdAt: message.createdAt,
-    updatedAt: at,
-  };
-}
-
 const emptySnapshot: LedgerSnapshot = { delivery: () => undefined, endpoint: () => undefined, message: () => undefined };
 
 function disabledReason(endpoint: Endpoint): string {
@@ -439,17 +384,4 @@ function withoutNext(delivery: Delivery, status: Delivery['status'], reason: str
 
 function subjectOf(message: Message, deliveryId: string): AttemptSubject {
   return { messageId: message.id, type: message.type, createdAt: message.createdAt, deliveryId, payloadJson: message.payloadJson };
-}
-
-/** Enqueues each delivery's job on the lane `laneOf` picks: one batched call per lane that has any. */
-export async function enqueueByLane(
-  queue: DeliveryQueue,
-  deliveries: readonly Delivery[],
-  laneOf: (delivery: Delivery) => DeliveryLane,
-): Promise<number> {
-  for (const lane of ['primary', 'retry'] as const) {
-    const jobs = deliveries.filter((d) => laneOf(d) === lane).map((d) => jobOf(d));
-    if (jobs.length > 0) await queue.enqueue(jobs, { lane });
-  }
-  return deliveries.length;
 }

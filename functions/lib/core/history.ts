@@ -1,8 +1,8 @@
 import { checkCreatedWindow } from './created-window.ts';
-import { unattemptedDelivery } from './delivery.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { deliveryIdFor, messageIdOfDelivery } from './ids.ts';
 import type { Attempt, Delivery, DeliveryEvent, Page, PageRequest } from './model.ts';
+import { unattemptedDelivery } from './model.ts';
 import type { DeliveryListFilter, DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
 
 /**

@@ -1,3 +1,4 @@
+import { deliveryIdFor } from './ids.ts';
 /** The domain model: what the ledger stores and the API returns. */
 
 export const scopes = ['admin', 'ingest', 'inbound', 'receiver'] as const;
@@ -234,4 +235,28 @@ export interface TriggerRecord {
   readonly messageId?: string;
   readonly deliveries?: number;
   readonly error?: string;
+}
+
+/**
+ * A delivery whose first attempt has not ended: `pending`, due at `at`. Dispatch names it; the
+ * ledger holds it only once something happens to it, and the history shows it meanwhile.
+ */
+export function unattemptedDelivery(
+  message: Pick<Message, 'id' | 'tenantId' | 'type' | 'createdAt'>,
+  endpointId: string,
+  at: string,
+): Delivery {
+  return {
+    id: deliveryIdFor(message.id, endpointId),
+    tenantId: message.tenantId,
+    messageId: message.id,
+    endpointId,
+    eventType: message.type,
+    status: 'pending',
+    attemptCount: 0,
+    scheduledAttempts: 0,
+    nextAttemptAt: at,
+    createdAt: message.createdAt,
+    updatedAt: at,
+  };
 }

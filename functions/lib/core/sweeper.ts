@@ -1,9 +1,9 @@
 import { addSeconds, type Clock } from './clock.ts';
-import { enqueueByLane } from './delivery.ts';
 import { firstAttemptJobs } from './dispatch.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import { deliveryIdFor, timeOfId } from './ids.ts';
-import { terminalStatuses } from './model.ts';
+import { jobOf } from './jobs.ts';
+import { type Delivery, type DeliveryLane, terminalStatuses } from './model.ts';
 import type { DeliveryQueue, DeliveryStore, DispatchedMessage, DispatchedMessages, DueWorkIndex, MessageStore } from './ports.ts';
 
 /** How late an item must be before the sweeper steps in (its own job is probably just queued). */
@@ -127,4 +127,17 @@ export class SweeperService {
     await this.deps.deliveryQueue.enqueue(firstAttemptJobs(message, endpointIds, { recheck: true }), { lane: 'retry' });
     return true;
   }
+}
+
+/** Enqueues each delivery's job on the lane `laneOf` picks: one batched call per lane that has any. */
+async function enqueueByLane(
+  queue: DeliveryQueue,
+  deliveries: readonly Delivery[],
+  laneOf: (delivery: Delivery) => DeliveryLane,
+): Promise<number> {
+  for (const lane of ['primary', 'retry'] as const) {
+    const jobs = deliveries.filter((d) => laneOf(d) === lane).map((d) => jobOf(d));
+    if (jobs.length > 0) await queue.enqueue(jobs, { lane });
+  }
+  return deliveries.length;
 }
