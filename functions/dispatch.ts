@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { newMessagesOf } from './lib/aws/dynamo-message-store.ts';
+import { newMessagesOf } from './lib/aws/ledger-items.ts';
 import { dispatch } from './lib/container.ts';
 import { metricNames } from './lib/edge/metric-names.ts';
 import { logger, metrics } from './lib/edge/observability.ts';

@@ -168,13 +168,7 @@ const actionStore = /* @__PURE__ */ part(async (w) => new DynamoActionStore(awai
 const rateLimiter = /* @__PURE__ */ part(async (w) => new DynamoRateLimiter(await ledger(w)));
 const deliveryStore = /* @__PURE__ */ part(async (w) => {
   const table = await ledger(w);
-  const [endpoints, messages] = await Promise.all([endpointStore(w), messageStore(w)]);
-  return new DynamoDeliveryStore(
-    table,
-    new BatchWriter(table),
-    (item) => endpoints.fromItem(item),
-    (item) => messages.fromItem(item),
-  );
+  return new DynamoDeliveryStore(table, new BatchWriter(table), await secretBox(w));
 });
 
 const schemaValidator = /* @__PURE__ */ part(() => new AjvPayloadValidator());
@@ -199,7 +193,9 @@ export const access = /* @__PURE__ */ part(
 );
 
 /** Idempotency-Key on the API's creating POSTs (`POST /v1/messages` keeps its own, in the message's slot). */
-export const idempotency = /* @__PURE__ */ part(async (w) => new ApiIdempotency(await dynamo(w), w.config.tableName, ttlAttribute));
+export const idempotency = /* @__PURE__ */ part(
+  async (w) => new ApiIdempotency(await dynamo(w), w.config.tableName, ttlAttribute, await secretBox(w)),
+);
 
 export const tenants = /* @__PURE__ */ part(
   async (w) =>

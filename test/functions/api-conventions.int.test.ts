@@ -7,10 +7,22 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { keys } from '../../functions/lib/aws/ledger-keys.ts';
 import { Receiver, respondWith } from '../support/receiver.ts';
-import { call, createEndpoint, createTenant, eventually, postMessage, putEventType, type TestTenant, testStack } from '../support/stack.ts';
+import {
+  call,
+  createEndpoint,
+  createTenant,
+  eventually,
+  ledgerClient,
+  postMessage,
+  putEventType,
+  type TestTenant,
+  testStack,
+} from '../support/stack.ts';
 
 type Json = Record<string, unknown>;
 
@@ -343,6 +355,33 @@ describe('Idempotency-Key', () => {
     const theirs = await post('/v1/endpoints', 'shared-key', { url: 'http://127.0.0.1:9/c' }, other.key);
     expect(theirs.headers.get('idempotent-replayed')).toBe('false');
     expect(theirs.body.id).not.toBe(endpoint.body.id);
+  });
+
+  test('a first answer that carries a secret is kept sealed: the records never hold a key or a signing secret in the clear', async () => {
+    const endpoint = await post('/v1/endpoints', 'sealed-secret', { url: 'http://127.0.0.1:9/sealed' });
+    const apiKey = await post('/v1/api-keys', 'sealed-key', { name: 'sealed', scopes: ['ingest'] });
+    const replayed = await post('/v1/api-keys', 'sealed-key', { name: 'sealed', scopes: ['ingest'] });
+    expect([endpoint.status, apiKey.status, replayed.status]).toEqual([201, 201, 201]);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    // The replay opens the sealed record: the same key as the first answer.
+    expect(replayed.body.key).toBe(apiKey.body.key);
+    const ledger = ledgerClient();
+    try {
+      const records = await ledger.send(
+        new QueryCommand({
+          TableName: 'sluice-ledger',
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.idempotencyRecords() },
+        }),
+      );
+      const dump = JSON.stringify(records.Items);
+      expect(records.Items?.length).toBeGreaterThanOrEqual(2);
+      expect(dump).not.toContain(String(endpoint.body.secret));
+      expect(dump).not.toContain(String(apiKey.body.key));
+      expect(dump).toMatch(/v2\.k\d+\./);
+    } finally {
+      ledger.destroy();
+    }
   });
 
   test('a request that fails keeps no record: the same key works once the request is fixed', async () => {

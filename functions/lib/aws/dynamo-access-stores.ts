@@ -2,6 +2,7 @@ import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import type { ApiKey, KeyGrant, Page, PageRequest, Tenant } from '../core/model.ts';
 import type { ApiKeyStore, TenantStore } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import { apiKeyItem, keyGrantItem, keyGrantOf, sealedApiKeyValues, tenantItem, tenantOf } from './ledger-items.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
 import {
   isConditionFailure,
@@ -21,7 +22,7 @@ export class DynamoTenantStore implements TenantStore {
     await this.table.client.send(
       new PutCommand({
         TableName: this.table.name,
-        Item: { ...keys.tenant(tenant.id), gsi1pk: keys.tenantsIndex(), entity: 'tenant', ...tenant },
+        Item: tenantItem(tenant),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -29,7 +30,7 @@ export class DynamoTenantStore implements TenantStore {
 
   async get(id: string): Promise<Tenant | undefined> {
     const { Item } = await this.table.client.send(new GetCommand({ TableName: this.table.name, Key: keys.tenant(id) }));
-    return Item && stripKeys<Tenant>(Item);
+    return Item && tenantOf(Item);
   }
 
   async update(tenant: Tenant): Promise<boolean> {
@@ -37,7 +38,7 @@ export class DynamoTenantStore implements TenantStore {
       await this.table.client.send(
         new PutCommand({
           TableName: this.table.name,
-          Item: { ...keys.tenant(tenant.id), gsi1pk: keys.tenantsIndex(), entity: 'tenant', ...tenant },
+          Item: tenantItem(tenant),
           ConditionExpression: 'attribute_exists(pk)',
         }),
       );
@@ -49,19 +50,11 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   list(page: PageRequest): Promise<Page<Tenant>> {
-    return queryPageOfItems(this.table, partition(keys.tenantsIndex(), 'gsi1'), page, (item) => stripKeys<Tenant>(item));
+    return queryPageOfItems(this.table, partition(keys.tenantsIndex(), 'gsi1'), page, tenantOf);
   }
 }
 
 type StoredApiKey = ApiKey & { sealedKey: string; keyHash: string };
-
-/** An API key record keeps the key sealed for reveal (its grant holds only the hash). */
-export const sealedApiKeyValues: SealedItems<{ sealedKey: string }> = {
-  entity: 'apiKey',
-  itemsOfTenant: keys.apiKeysOfTenant,
-  attributes: ['sealedKey'],
-  map: (item, transform) => ({ sealedKey: transform(item.sealedKey) }),
-};
 
 /**
  * Two items per key: the record under the tenant (for listing) and a grant under the key's hash
@@ -81,20 +74,14 @@ export class DynamoApiKeyStore implements ApiKeyStore {
           {
             Put: {
               TableName: this.table.name,
-              Item: {
-                ...keys.apiKey(key.tenantId, key.id),
-                entity: 'apiKey',
-                ...key,
-                keyHash,
-                ...sealedApiKeyValues.map({ sealedKey: plaintextKey }, (value) => this.box.seal(value)),
-              },
+              Item: apiKeyItem(key, keyHash, plaintextKey, this.box),
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
           {
             Put: {
               TableName: this.table.name,
-              Item: { ...keys.keyGrant(keyHash), entity: 'keyGrant', ...grant },
+              Item: keyGrantItem(grant),
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
@@ -107,7 +94,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     const { Item } = await this.table.client.send(
       new GetCommand({ TableName: this.table.name, Key: keys.keyGrant(keyHash), ConsistentRead: true }),
     );
-    return Item && stripKeys<KeyGrant>(Item);
+    return Item && keyGrantOf(Item);
   }
 
   async get(tenantId: string, keyId: string): Promise<ApiKey | undefined> {

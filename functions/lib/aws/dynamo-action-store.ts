@@ -2,28 +2,14 @@ import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { ConflictError } from '../core/errors.ts';
 import type { Action, Page, PageRequest, TriggerRecord } from '../core/model.ts';
 import type { ActionStore } from '../core/ports.ts';
-import { keys, stripKeys } from './ledger-keys.ts';
+import { actionByEventItem, actionItem, actionOf, triggerItem, triggerOf } from './ledger-items.ts';
+import { keys } from './ledger-keys.ts';
 import { expiresAtFor, isTransactionConflict, type LedgerTable, partition, partitionPrefix, queryPage } from './ledger-table.ts';
 
 /**
  * An action lives under its tenant, with a second item keyed by its `event_id` so a trigger
  * finds it with one read; both are written and removed together, which keeps `event_id` unique.
  */
-/**
- * Params are free JSON from the tenant, kept as their JSON text: a DynamoDB map cannot hold a
- * number beyond 1E125 or more than 38 digits, and the devices should get what was written.
- */
-function actionAttributes(action: Action): Record<string, unknown> {
-  const { params, ...rest } = action;
-  return { ...rest, ...(params !== undefined && { paramsJson: JSON.stringify(params) }) };
-}
-
-function actionOf(item: Record<string, unknown>): Action {
-  const { paramsJson, ...rest } = stripKeys<Omit<Action, 'params'> & { paramsJson?: string }>(item);
-  // Items written before params were kept as text hold them as a map (`params`), which passes through.
-  return { ...rest, ...(typeof paramsJson === 'string' && { params: JSON.parse(paramsJson) as Record<string, unknown> }) } as Action;
-}
-
 export class DynamoActionStore implements ActionStore {
   constructor(private readonly table: LedgerTable) {}
 
@@ -35,14 +21,14 @@ export class DynamoActionStore implements ActionStore {
             {
               Put: {
                 TableName: this.table.name,
-                Item: { ...keys.action(action.tenantId, action.id), entity: 'action', ...actionAttributes(action) },
+                Item: actionItem(action),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
             {
               Put: {
                 TableName: this.table.name,
-                Item: { ...keys.actionByEvent(action.tenantId, action.eventId), entity: 'actionByEvent', actionId: action.id },
+                Item: actionByEventItem(action),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -100,18 +86,12 @@ export class DynamoActionStore implements ActionStore {
     await this.table.client.send(
       new PutCommand({
         TableName: this.table.name,
-        Item: {
-          pk: keys.triggersOfAction(trigger.actionId),
-          sk: trigger.id,
-          entity: 'trigger',
-          expiresAt: expiresAtFor(this.table, trigger.at),
-          ...trigger,
-        },
+        Item: triggerItem(this.table, trigger),
       }),
     );
   }
 
   listTriggers(actionId: string, page: PageRequest): Promise<Page<TriggerRecord>> {
-    return queryPage(this.table, partition(keys.triggersOfAction(actionId)), page, (item) => stripKeys<TriggerRecord>(item));
+    return queryPage(this.table, partition(keys.triggersOfAction(actionId)), page, triggerOf);
   }
 }

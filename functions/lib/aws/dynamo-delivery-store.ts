@@ -11,8 +11,25 @@ import type {
   DeliveryStore,
   LedgerSnapshot,
 } from '../core/ports.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import type { BatchWriter } from './batch-writer.ts';
-import { keys, stripKeys } from './ledger-keys.ts';
+import {
+  attemptItem,
+  attemptOf,
+  DELIVERY_ENTITY,
+  deliveryEventItem,
+  deliveryEventOf,
+  deliveryIndexAttributes,
+  deliveryIndexKeys,
+  deliveryItem,
+  deliveryOf,
+  type EmbeddedAttempt,
+  embedded,
+  endpointOf,
+  LISTED_STATUSES,
+  messageOf,
+} from './ledger-items.ts';
+import { keys } from './ledger-keys.ts';
 import {
   batchGet,
   batchGetInOrder,
@@ -31,15 +48,6 @@ import {
   queryPageOfItems,
 } from './ledger-table.ts';
 
-/** Statuses someone lists by endpoint or tenant: only these put a delivery into the sparse status indexes. */
-const LISTED_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failed', 'dead']);
-
-/** The first attempt lives on the delivery item, without the fields the delivery already says. */
-type EmbeddedAttempt = Omit<Attempt, 'deliveryId' | 'attempt'>;
-
-/** How an item of the message partition says it is a delivery (and not one of its attempts or events). */
-const DELIVERY_ENTITY = 'delivery';
-
 /**
  * The delivery ledger. A delivery is one item in its message's partition, written once after its
  * first attempt (which it carries); later attempts are items of their own. An item is in the
@@ -51,20 +59,20 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
   constructor(
     private readonly table: LedgerTable,
     private readonly writer: BatchWriter,
-    private readonly openEndpoint: (item: Record<string, unknown>) => Endpoint,
-    private readonly openMessage: (item: Record<string, unknown>) => Message,
+    /** Opens the endpoints a batch of later attempts reads (their secrets are sealed). */
+    private readonly box: SecretBox,
   ) {}
 
   settleFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<void> {
-    return this.writer.put(this.toItem(delivery, attempt));
+    return this.writer.put(deliveryItem(this.table, delivery, attempt));
   }
 
   recordFirstAttempt(delivery: Delivery, attempt: Attempt): Promise<boolean> {
-    return this.putNew(this.toItem(delivery, attempt));
+    return this.putNew(deliveryItem(this.table, delivery, attempt));
   }
 
   create(delivery: Delivery): Promise<boolean> {
-    return this.putNew(this.toItem(delivery));
+    return this.putNew(deliveryItem(this.table, delivery));
   }
 
   private async putNew(item: Record<string, unknown>): Promise<boolean> {
@@ -85,7 +93,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
 
   async getMany(ids: readonly string[]): Promise<ReadonlyMap<string, Delivery>> {
     const items = await batchGet(this.table, deliveryKeys(ids), true);
-    return new Map(items.map((item) => [String(item.id), toDelivery(item)]));
+    return new Map(items.map((item) => [String(item.id), deliveryOf(item)]));
   }
 
   async existing(ids: readonly string[]): Promise<ReadonlySet<string>> {
@@ -102,14 +110,14 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     const deliveryItem = items.find((item) => item.entity === DELIVERY_ENTITY && item.id === id);
     if (!deliveryItem) return undefined;
     const first = deliveryItem.firstAttempt as EmbeddedAttempt | undefined;
-    const later = items.filter((item) => item.entity === 'attempt').map((item) => stripKeys<Attempt>(item));
+    const later = items.filter((item) => item.entity === 'attempt').map(attemptOf);
     const attempts = [...(first ? [{ deliveryId: id, attempt: 1, ...first }] : []), ...later].sort((a, b) => a.attempt - b.attempt);
-    const events = items.filter((item) => item.entity === 'deliveryEvent').map((item) => stripKeys<DeliveryEvent>(item));
-    return { delivery: toDelivery(deliveryItem), attempts, events };
+    const events = items.filter((item) => item.entity === 'deliveryEvent').map(deliveryEventOf);
+    return { delivery: deliveryOf(deliveryItem), attempts, events };
   }
 
   async recordEvent(event: DeliveryEvent): Promise<void> {
-    await this.table.client.send(new PutCommand({ TableName: this.table.name, Item: this.eventItem(event) }));
+    await this.table.client.send(new PutCommand({ TableName: this.table.name, Item: deliveryEventItem(this.table, event) }));
   }
 
   async acknowledge(delivery: Delivery, event: DeliveryEvent): Promise<'acknowledged' | 'already'> {
@@ -133,7 +141,13 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
                 },
               },
             },
-            { Put: { TableName: this.table.name, Item: this.eventItem(event), ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: this.table.name,
+                Item: deliveryEventItem(this.table, event),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
           ],
         }),
       );
@@ -185,7 +199,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
         this.table,
         partition(keys.deliveriesOfEndpointByStatus(endpointId, filter.status), 'gsi3', range),
         page,
-        toDelivery,
+        deliveryOf,
       );
     }
     // Succeeded and acknowledged deliveries are most of the history: filtered in the index by
@@ -202,7 +216,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
         }),
       },
       page,
-      toDelivery,
+      deliveryOf,
     );
   }
 
@@ -241,7 +255,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
       this.table,
       partition(keys.deadDeliveriesOfTenant(tenantId), 'gsi4', idRangeOf('delivery', window)),
       page,
-      toDelivery,
+      deliveryOf,
     );
   }
 
@@ -280,12 +294,7 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
             {
               Put: {
                 TableName: this.table.name,
-                Item: {
-                  ...keys.attempt(attempt.deliveryId, attempt.attempt),
-                  entity: 'attempt',
-                  expiresAt: expiresAtFor(this.table, delivery.createdAt),
-                  ...attempt,
-                },
+                Item: attemptItem(this.table, attempt, delivery),
                 // One record per attempt number, whatever the queue redelivers.
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
@@ -324,57 +333,25 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     return {
       delivery: (id) => {
         const item = isDeliveryId(id) ? at(keys.delivery(id)) : undefined;
-        return item?.id === id ? toDelivery(item) : undefined;
+        return item?.id === id ? deliveryOf(item) : undefined;
       },
       endpoint: (tenantId, id) => {
         const item = at(keys.endpoint(tenantId, id));
         if (!item) return undefined;
-        const opened = endpoints.get(id) ?? this.openEndpoint(item);
+        const opened = endpoints.get(id) ?? endpointOf(item, this.box);
         endpoints.set(id, opened);
         return opened;
       },
       message: (id) => {
         const item = at(keys.message(id));
-        return item?.id === id ? this.openMessage(item) : undefined;
+        return item?.id === id ? messageOf(item) : undefined;
       },
     };
   }
 
   /** Items by their index entries, in the entries' order. */
   private async read(entries: readonly ItemKey[]): Promise<Delivery[]> {
-    return (await batchGetInOrder(this.table, entries, false)).map(toDelivery);
-  }
-
-  private eventItem(event: DeliveryEvent): Record<string, unknown> {
-    return {
-      ...keys.deliveryEvent(event.deliveryId, event.id),
-      entity: 'deliveryEvent',
-      expiresAt: expiresAtFor(this.table, event.at),
-      ...event,
-    };
-  }
-
-  /** The index keys a delivery in this state carries; the others are removed. */
-  private indexKeys(delivery: Delivery): Record<string, string> {
-    const listed = LISTED_STATUSES.has(delivery.status);
-    return {
-      gsi2pk: keys.deliveriesOfEndpoint(delivery.endpointId),
-      ...(listed && { gsi3pk: keys.deliveriesOfEndpointByStatus(delivery.endpointId, delivery.status) }),
-      ...(delivery.status === 'dead' && { gsi4pk: keys.deadDeliveriesOfTenant(delivery.tenantId) }),
-      // Only deliveries with a next attempt sit in the sweeper's index.
-      ...(delivery.nextAttemptAt && { gsi5pk: keys.dueShard(delivery.id), gsi5sk: keys.dueSortKey(delivery.nextAttemptAt, delivery.id) }),
-    };
-  }
-
-  private toItem(delivery: Delivery, first?: Attempt): Record<string, unknown> {
-    return {
-      ...keys.delivery(delivery.id),
-      entity: DELIVERY_ENTITY,
-      ...delivery,
-      ...(first && { firstAttempt: embedded(first) }),
-      ...this.indexKeys(delivery),
-      expiresAt: expiresAtFor(this.table, delivery.createdAt),
-    };
+    return (await batchGetInOrder(this.table, entries, false)).map(deliveryOf);
   }
 
   /**
@@ -397,10 +374,10 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
   private stateUpdate(delivery: Delivery, firstAttempt?: EmbeddedAttempt) {
     const values: Record<string, unknown> = {
       ...stateOf(delivery),
-      ...this.indexKeys(delivery),
+      ...deliveryIndexKeys(delivery),
       ...(firstAttempt && { firstAttempt }),
     };
-    const removed = [...OPTIONAL_STATE, 'gsi3pk', 'gsi4pk', 'gsi5pk', 'gsi5sk'].filter((name) => values[name] === undefined);
+    const removed = [...OPTIONAL_STATE, ...deliveryIndexAttributes].filter((name) => values[name] === undefined);
     const names: Record<string, string> = {};
     const expressionValues: Record<string, unknown> = {};
     const sets = Object.entries(values)
@@ -441,16 +418,6 @@ function stateOf(delivery: Delivery): Record<string, unknown> {
   };
 }
 
-function embedded(attempt: Attempt): EmbeddedAttempt {
-  const { deliveryId: _delivery, attempt: _number, ...rest } = attempt;
-  return rest;
-}
-
 function deliveryKeys(ids: readonly string[]): ItemKey[] {
   return ids.filter(isDeliveryId).map((id) => keys.delivery(id));
-}
-
-function toDelivery(item: Record<string, unknown>): Delivery {
-  const { firstAttempt: _first, ...stored } = stripKeys<Delivery & { firstAttempt?: unknown }>(item);
-  return stored;
 }

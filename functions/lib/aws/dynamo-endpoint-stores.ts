@@ -2,29 +2,20 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import type { Endpoint, EventType, Page, PageRequest } from '../core/model.ts';
 import type { EndpointStore, EventTypeStore } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { keys, stripKeys } from './ledger-keys.ts';
-import { isConditionFailure, type LedgerTable, partitionPrefix, queryAll, queryPage, type SealedItems } from './ledger-table.ts';
-
-type StoredEventType = Omit<EventType, 'schema'> & { schemaJson?: string };
+import { endpointItem, endpointOf, eventTypeItem, eventTypeOf } from './ledger-items.ts';
+import { keys } from './ledger-keys.ts';
+import { isConditionFailure, type LedgerTable, partitionPrefix, queryAll, queryPage } from './ledger-table.ts';
 
 export class DynamoEventTypeStore implements EventTypeStore {
   constructor(private readonly table: LedgerTable) {}
 
   async put(eventType: EventType): Promise<void> {
-    const { schema, ...rest } = eventType;
-    // Stored as JSON text: a schema's keys and numbers survive exactly, whatever they are.
-    const item: StoredEventType = { ...rest, ...(schema && { schemaJson: JSON.stringify(schema) }) };
-    await this.table.client.send(
-      new PutCommand({
-        TableName: this.table.name,
-        Item: { ...keys.eventType(eventType.tenantId, eventType.name), entity: 'eventType', ...item },
-      }),
-    );
+    await this.table.client.send(new PutCommand({ TableName: this.table.name, Item: eventTypeItem(eventType) }));
   }
 
   async get(tenantId: string, name: string): Promise<EventType | undefined> {
     const { Item } = await this.table.client.send(new GetCommand({ TableName: this.table.name, Key: keys.eventType(tenantId, name) }));
-    return Item && toEventType(stripKeys<StoredEventType>(Item));
+    return Item && eventTypeOf(Item);
   }
 
   list(tenantId: string, page: PageRequest): Promise<Page<EventType>> {
@@ -36,7 +27,7 @@ export class DynamoEventTypeStore implements EventTypeStore {
         ScanIndexForward: true,
       },
       page,
-      (item) => toEventType(stripKeys<StoredEventType>(item)),
+      (item) => eventTypeOf(item),
     );
   }
 
@@ -48,22 +39,6 @@ export class DynamoEventTypeStore implements EventTypeStore {
   }
 }
 
-function toEventType(stored: StoredEventType): EventType {
-  const { schemaJson, ...rest } = stored;
-  return { ...rest, ...(schemaJson && { schema: JSON.parse(schemaJson) as Record<string, unknown> }) };
-}
-
-/** An endpoint's signing secrets and its Basic-auth password: sealed at rest. */
-export const sealedEndpointValues: SealedItems<Endpoint> = {
-  entity: 'endpoint',
-  itemsOfTenant: keys.endpointsOfTenant,
-  attributes: ['secrets', 'auth'],
-  map: (endpoint, transform) => ({
-    secrets: endpoint.secrets.map((secret) => ({ ...secret, value: transform(secret.value) })),
-    ...(endpoint.auth && { auth: { ...endpoint.auth, password: transform(endpoint.auth.password) } }),
-  }),
-};
-
 /** Signing secrets and Basic-auth passwords are sealed at rest; the core sees them open. */
 export class DynamoEndpointStore implements EndpointStore {
   constructor(
@@ -73,7 +48,11 @@ export class DynamoEndpointStore implements EndpointStore {
 
   async create(endpoint: Endpoint): Promise<void> {
     await this.table.client.send(
-      new PutCommand({ TableName: this.table.name, Item: this.toItem(endpoint), ConditionExpression: 'attribute_not_exists(pk)' }),
+      new PutCommand({
+        TableName: this.table.name,
+        Item: endpointItem(endpoint, this.box),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
     );
   }
 
@@ -81,7 +60,7 @@ export class DynamoEndpointStore implements EndpointStore {
     const { Item } = await this.table.client.send(
       new GetCommand({ TableName: this.table.name, Key: keys.endpoint(tenantId, id), ConsistentRead: true }),
     );
-    return Item && this.fromItem(Item);
+    return Item && endpointOf(Item, this.box);
   }
 
   list(tenantId: string, page: PageRequest): Promise<Page<Endpoint>> {
@@ -91,7 +70,7 @@ export class DynamoEndpointStore implements EndpointStore {
         ...partitionPrefix(keys.endpointsOfTenant(tenantId)),
       },
       page,
-      (item) => this.fromItem(item),
+      (item) => endpointOf(item, this.box),
     );
   }
 
@@ -99,13 +78,13 @@ export class DynamoEndpointStore implements EndpointStore {
     const items = await queryAll(this.table, {
       ...partitionPrefix(keys.endpointsOfTenant(tenantId)),
     });
-    return items.map((item) => this.fromItem(item));
+    return items.map((item) => endpointOf(item, this.box));
   }
 
   async update(endpoint: Endpoint): Promise<boolean> {
     try {
       await this.table.client.send(
-        new PutCommand({ TableName: this.table.name, Item: this.toItem(endpoint), ConditionExpression: 'attribute_exists(pk)' }),
+        new PutCommand({ TableName: this.table.name, Item: endpointItem(endpoint, this.box), ConditionExpression: 'attribute_exists(pk)' }),
       );
       return true;
     } catch (error) {
@@ -172,19 +151,5 @@ export class DynamoEndpointStore implements EndpointStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
-  }
-
-  private toItem(endpoint: Endpoint): Record<string, unknown> {
-    return {
-      ...keys.endpoint(endpoint.tenantId, endpoint.id),
-      entity: 'endpoint',
-      ...endpoint,
-      ...sealedEndpointValues.map(endpoint, (value) => this.box.seal(value)),
-    };
-  }
-
-  fromItem(item: Record<string, unknown>): Endpoint {
-    const stored = stripKeys<Endpoint>(item);
-    return { ...stored, ...sealedEndpointValues.map(stored, (value) => this.box.open(value)) };
   }
 }

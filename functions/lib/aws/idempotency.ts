@@ -8,6 +8,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { ConflictError, IdempotencyKeyReusedError } from '../core/errors.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
 import { keys } from './ledger-keys.ts';
 
 /** How long an Idempotency-Key is remembered, as for messages (Stripe keeps 24 h too). */
@@ -31,6 +32,16 @@ export interface StoredAnswer {
 }
 
 /**
+ * What the record keeps: the answer sealed with the data key, since a first answer may carry a
+ * secret (a new API key, an endpoint's signing secret) and every other secret in the ledger is
+ * sealed too. `replayed` is set on the way out of a stored record, never stored.
+ */
+interface SealedAnswer {
+  readonly sealed: string;
+  readonly replayed?: boolean;
+}
+
+/**
  * Idempotency-Key on the API's creating POSTs, with Powertools' idempotency utility over the
  * ledger table (records in one partition, expiring with the table's TTL). The first answer is
  * kept for 24 h and a repeat of the same request gets it again with `idempotent-replayed: true`;
@@ -39,18 +50,20 @@ export interface StoredAnswer {
  */
 export class ApiIdempotency {
   private readonly config: IdempotencyConfig;
-  private readonly runOnce: (input: IdempotentRequest, execute: () => Promise<StoredAnswer>) => Promise<StoredAnswer>;
+  private readonly runOnce: (input: IdempotentRequest, execute: () => Promise<SealedAnswer>) => Promise<SealedAnswer>;
 
-  constructor(client: DynamoDBClient, tableName: string, expiryAttribute: string) {
+  constructor(
+    client: DynamoDBClient,
+    tableName: string,
+    expiryAttribute: string,
+    private readonly box: SecretBox,
+  ) {
     this.config = new IdempotencyConfig({
       eventKeyJmesPath: '[scope, route, key]',
       payloadValidationJmesPath: 'request',
       expiresAfterSeconds: IDEMPOTENCY_KEY_SECONDS,
       hashFunction: 'sha256',
-      responseHook: (response) => {
-        const answer = response as StoredAnswer;
-        return { ...answer, headers: { ...answer.headers, 'idempotent-replayed': 'true' } };
-      },
+      responseHook: (response) => ({ ...(response as unknown as SealedAnswer), replayed: true }),
     });
     const persistenceStore = new DynamoDBPersistenceLayer({
       tableName,
@@ -60,7 +73,7 @@ export class ApiIdempotency {
       staticPkValue: keys.idempotencyRecords(),
       expiryAttr: expiryAttribute,
     });
-    this.runOnce = makeIdempotent(async (_input: IdempotentRequest, execute: () => Promise<StoredAnswer>) => execute(), {
+    this.runOnce = makeIdempotent(async (_input: IdempotentRequest, execute: () => Promise<SealedAnswer>) => execute(), {
       persistenceStore,
       config: this.config,
       dataIndexArgument: 0,
@@ -71,10 +84,9 @@ export class ApiIdempotency {
     // The remaining time bounds how long an in-progress record blocks a repeat.
     this.config.registerLambdaContext(context);
     try {
-      return await this.runOnce(input, async () => {
-        const answer = await execute();
-        return { ...answer, headers: { ...answer.headers, 'idempotent-replayed': 'false' } };
-      });
+      const outcome = await this.runOnce(input, async () => ({ sealed: this.box.seal(JSON.stringify(await execute())) }));
+      const answer = JSON.parse(this.box.open(outcome.sealed)) as StoredAnswer;
+      return { ...answer, headers: { ...answer.headers, 'idempotent-replayed': String(outcome.replayed === true) } };
     } catch (error) {
       if (error instanceof IdempotencyValidationError) {
         // Powertools keeps the hash in base64; the API names fingerprints in hex, as for messages.

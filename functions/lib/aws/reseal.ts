@@ -12,8 +12,7 @@
  */
 import { GetCommand, type GetCommandOutput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { sealedApiKeyValues } from './dynamo-access-stores.ts';
-import { sealedEndpointValues } from './dynamo-endpoint-stores.ts';
+import { sealedApiKeyValues, sealedEndpointValues } from './ledger-items.ts';
 import { keys } from './ledger-keys.ts';
 import { isConditionFailure, type LedgerTable, partition, partitionPrefix, queryAll, type SealedItems } from './ledger-table.ts';
 

@@ -17,12 +17,15 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { BatchWriter } from '../../../../functions/lib/aws/batch-writer.ts';
 import { documentClient } from '../../../../functions/lib/aws/clients.ts';
 import { DynamoDeliveryStore } from '../../../../functions/lib/aws/dynamo-delivery-store.ts';
-import { DynamoMessageStore, newMessagesOf } from '../../../../functions/lib/aws/dynamo-message-store.ts';
+import { DynamoMessageStore } from '../../../../functions/lib/aws/dynamo-message-store.ts';
 import { DynamoDispatchedMessages } from '../../../../functions/lib/aws/dynamo-scheduling.ts';
+import { newMessagesOf } from '../../../../functions/lib/aws/ledger-items.ts';
 import { keys } from '../../../../functions/lib/aws/ledger-keys.ts';
 import type { LedgerTable } from '../../../../functions/lib/aws/ledger-table.ts';
 import { deliveryIdFor, idempotentMessageId, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
 import type { Attempt, Delivery, Message } from '../../../../functions/lib/core/model.ts';
+import { generateDataKey } from '../../../../functions/lib/crypto/keyring.ts';
+import { SecretBox } from '../../../../functions/lib/crypto/secret-box.ts';
 import { testStack } from '../../../support/stack.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -41,14 +44,7 @@ beforeAll(() => {
     retentionDays: 30,
   };
   messages = new DynamoMessageStore(table);
-  deliveries = new DynamoDeliveryStore(
-    table,
-    new BatchWriter(table),
-    () => {
-      throw new Error('no endpoint reads here');
-    },
-    (item) => messages.fromItem(item),
-  );
+  deliveries = new DynamoDeliveryStore(table, new BatchWriter(table), new SecretBox({ current: 'k1', keys: { k1: generateDataKey() } }));
 });
 
 afterAll(() => table.client.destroy());
