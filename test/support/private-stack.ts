@@ -59,7 +59,12 @@ export async function startPrivateStack(options: PrivateStackOptions): Promise<P
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const { logFile } = options;
-  if (logFile) child.once('exit', () => writeFileSync(logFile, output));
+  if (logFile) {
+    child.once('exit', () => {
+      // A test may remove its directory before the killed child's exit arrives: the log goes with it.
+      if (existsSync(path.dirname(logFile))) writeFileSync(logFile, output);
+    });
+  }
   const timeoutMs = options.readyTimeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(readyFile)) {
