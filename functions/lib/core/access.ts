@@ -118,7 +118,12 @@ export class AccessService {
 
 export type RouteAccess = 'root' | 'public' | readonly Scope[];
 
-/** Checks a principal against what a route allows; `admin` may do everything in its tenant. */
+/** What a key's scopes allow: any of the needed scopes, or `admin`, which may do everything in its tenant. */
+export function allows(scopes: readonly Scope[], needed: readonly Scope[]): boolean {
+  return scopes.includes('admin') || needed.some((scope) => scopes.includes(scope));
+}
+
+/** Checks a principal against what a route allows. */
 export function authorize(principal: Principal, access: Exclude<RouteAccess, 'public'>): Principal {
   if (access === 'root') {
     if (principal.kind !== 'root') throw new ForbiddenScopeError('this route needs the root key');
@@ -127,9 +132,7 @@ export function authorize(principal: Principal, access: Exclude<RouteAccess, 'pu
   if (principal.kind === 'root') {
     throw new ForbiddenScopeError('the root key manages tenants only; use an API key of the tenant');
   }
-  if (principal.scopes.includes('admin') || access.some((scope) => principal.scopes.includes(scope))) {
-    return principal;
-  }
+  if (allows(principal.scopes, access)) return principal;
   throw new ForbiddenScopeError(`this route needs a key with scope ${access.map((s) => `'${s}'`).join(' or ')} (or 'admin')`);
 }
 

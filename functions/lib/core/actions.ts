@@ -1,4 +1,4 @@
-import type { AccessService } from './access.ts';
+import { type AccessService, allows } from './access.ts';
 import type { ApiKeyService } from './api-keys.ts';
 import type { Clock } from './clock.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
@@ -81,7 +81,7 @@ export class ActionService {
   async triggerUrl(tenantId: string, id: string, keyId: string, baseUrl: string): Promise<string> {
     const action = await this.get(tenantId, id);
     const { apiKey, key } = await this.deps.apiKeys.reveal(tenantId, keyId);
-    if (!apiKey.scopes.includes('inbound') && !apiKey.scopes.includes('admin')) {
+    if (!allows(apiKey.scopes, ['inbound'])) {
       throw new ValidationError(`key ${keyId} has no 'inbound' scope; create one with scopes ["inbound"]`);
     }
     const payload = Buffer.from(JSON.stringify({ event_id: action.eventId })).toString('base64');
@@ -118,7 +118,7 @@ export class HookService {
     const principal = await this.deps.access.authenticate(presentedKey).catch((error: unknown) => {
       throw error instanceof UnauthorizedError ? new UnauthorizedError('the API key is missing or not valid') : error;
     });
-    if (principal.kind !== 'tenant' || !(principal.scopes.includes('inbound') || principal.scopes.includes('admin'))) {
+    if (principal.kind !== 'tenant' || !allows(principal.scopes, ['inbound'])) {
       throw new UnauthorizedError("the API key is missing or not valid (it needs the 'inbound' scope)");
     }
     const now = this.deps.clock.now();
