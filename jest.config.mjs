@@ -22,11 +22,6 @@ const shared = {
 
 /** @type {import('jest').Config} */
 export default {
-  // Two suites at a time: most integration suites wait on the local stack, and the CPU-bound unit
-  // and infra suites fill those waits. (Jest's default here, cores minus one, runs one at a time;
-  // more than two overload the shared stack and the private ones on a 2-core machine.)
-  maxWorkers: 2,
-  testSequencer: '<rootDir>/test/support/sequencer.cjs',
   projects: [
     // test/ mirrors the source tree; integration tests are marked by their `.int.test.ts` suffix.
     {
