@@ -16,6 +16,7 @@ import {
 } from '../../functions/lib/api/catalog-routes.ts';
 import { createMessage } from '../../functions/lib/api/message-routes.ts';
 import { recoverEndpoint, redriveDeadLetters } from '../../functions/lib/api/recovery-routes.ts';
+import { receiverPool } from '../support/receiver.ts';
 import { call, createEndpoint, createKey, createTenant, putEventType, type TestTenant, testStack } from '../support/stack.ts';
 
 const CASES_PER_ROUTE = 1000;
@@ -301,10 +302,18 @@ const creates: Record<string, keyof Counts> = {
   'POST /v1/hooks': 'messages',
 };
 
+/**
+ * Where the fixture's endpoint delivers: a receiver that answers 200. Deliveries failing for longer
+ * than the shared stack's 15-s health window would disable the endpoint, and the tenant's
+ * `endpoint.disabled` message would be one more than the fuzz accepted (seen on a loaded machine).
+ */
+const sinks = receiverPool();
+afterAll(() => sinks.closeAll());
+
 async function fixtureFor(): Promise<Fixture> {
   const tenant = await createTenant();
   await putEventType(tenant, 'fuzz.type', { type: 'object' });
-  const endpoint = await createEndpoint(tenant, { url: 'http://127.0.0.1:9/fuzz-fixture' });
+  const endpoint = await createEndpoint(tenant, { url: (await sinks.start()).url });
   const keys = await call<{ data: { id: string }[] }>('GET', '/v1/api-keys', { key: tenant.key });
   const action = await call<{ id: string }>('POST', '/v1/actions', {
     key: tenant.key,

@@ -15,7 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
 import { ledgerTable } from '#infra/description';
-import { type PrivateStack, type ReadyFile, startPrivateStack, stopPrivateStack } from '../../support/private-stack.ts';
+import { type PrivateStack, quickJvm, type ReadyFile, startPrivateStack, stopPrivateStack } from '../../support/private-stack.ts';
 import { Receiver } from '../../support/receiver.ts';
 
 const root = process.cwd();
@@ -28,7 +28,8 @@ const stopStack = stopPrivateStack;
 async function keys(dataDir: string, ...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'infra/local/keys.ts', ...args], {
     cwd: root,
-    env: { ...process.env, SLUICE_DATA_DIR: dataDir },
+    // The offline re-seal starts DynamoDB Local itself: the same quick JVM as the stacks.
+    env: { ...process.env, SLUICE_DATA_DIR: dataDir, ...quickJvm },
   });
   return stdout;
 }

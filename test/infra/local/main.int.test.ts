@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { quickJvm } from '../../support/private-stack.ts';
 
 interface Ready {
   pid: number;
@@ -30,7 +31,7 @@ async function startMain(dataDir: string, extraEnv: Record<string, string> = {},
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], {
     cwd: root,
-    env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: dataDir, SLUICE_READY_FILE: readyFile, ...extraEnv },
+    env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: dataDir, SLUICE_READY_FILE: readyFile, ...quickJvm, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => {
