@@ -16,11 +16,12 @@ export interface OutgoingMessage {
 /**
  * A JSON body SQS takes whatever the payload holds. SQS accepts only some characters, and fauxqs
  * (the local server) wrongly refuses every character outside the BMP, so one emoji in a payload
- * would be refused on every try. Surrogates are written as JSON `\uXXXX` escapes instead: the
- * same JSON value, the same payload text once parsed, in plain characters.
+ * would be refused on every try; SQS itself refuses the noncharacters U+FFFE and U+FFFF, which a
+ * payload string may hold. Those are written as JSON `\uXXXX` escapes instead (they can only occur
+ * inside a JSON string): the same JSON value, the same payload text once parsed, in plain characters.
  */
 export function sqsSafeBody(json: string): string {
-  return json.replace(/[\ud800-\udfff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16)}`);
+  return json.replace(/[\ud800-\udfff\ufffe\uffff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16)}`);
 }
 
 /** Groups of at most ten messages and 250 KiB, in order. */

@@ -20,6 +20,16 @@ describe('sqsSafeBody', () => {
     expect(JSON.parse(safe)).toEqual(JSON.parse(job));
   });
 
+  // Found by the property below (seed 870023543): SQS refuses the noncharacters U+FFFE and U+FFFF.
+  test('the noncharacters U+FFFE and U+FFFF become JSON escapes that parse back to the same text', () => {
+    const job = JSON.stringify({ text: 'a\ufffeb\uffffc' });
+    const safe = sqsSafeBody(job);
+    expect(safe).toContain('\\ufffe');
+    expect(safe).toContain('\\uffff');
+    expect(sqsAccepts(safe)).toBe(true);
+    expect(JSON.parse(safe)).toEqual(JSON.parse(job));
+  });
+
   test('property: any JSON value survives, and the body holds only characters SQS and fauxqs accept', () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.string({ unit: 'binary' }), (value, text) => {
