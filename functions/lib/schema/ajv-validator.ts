@@ -98,6 +98,10 @@ export class AjvPayloadValidator implements PayloadSchemaValidator {
     const options: Options = { allErrors: true, strict: false, code: { regExp: linearRegExpEngine(this.counter) } };
     this.modern = addFormats(new Ajv2020(options));
     this.draft7 = addFormats(new Ajv(options)).addMetaSchema(draft06MetaSchema);
+    // ajv compiles its meta-schemas on first use: done here, so the compile budget below times the
+    // tenant's schema alone, not a one-off cost of a cold process (which a busy CPU can stretch past it).
+    this.modern.compile({});
+    this.draft7.compile({ $schema: 'http://json-schema.org/draft-07/schema#' });
   }
 
   checkSchema(schema: Record<string, unknown>): readonly SchemaIssue[] {

@@ -121,6 +121,19 @@ describe('AjvPayloadValidator', () => {
   // released, and a long-lived process grows without bound. This test reads ajv's private
   // `_cache` to show it. Fix: `ajv.removeSchema(anonymous)` right after `ajv.compile(anonymous)`
   // (the compiled function stays usable), or compile with a short-lived Ajv instance.
+  // The compile budget (250 ms) is wall-clock: ajv's first compile in a cold process also compiles
+  // its meta-schemas, which a busy CPU stretched past the budget, refusing a simple schema.
+  test('the meta-schemas are compiled when the validator is built, so the compile budget times the tenant’s schema alone', () => {
+    const fresh = new AjvPayloadValidator();
+    const compiledMeta = (instance: string, id: string) => {
+      const ajv = Reflect.get(fresh, instance) as object;
+      const entry = (Reflect.get(ajv, 'schemas') as Record<string, { validate?: unknown } | undefined>)[id];
+      return typeof entry?.validate;
+    };
+    expect(compiledMeta('modern', 'https://json-schema.org/draft/2020-12/schema')).toBe('function');
+    expect(compiledMeta('draft7', 'http://json-schema.org/draft-07/schema')).toBe('function');
+  });
+
   test('compiling more than MAX_CACHED (500) schema versions keeps ajv’s own cache bounded', () => {
     const fresh = new AjvPayloadValidator();
     for (let i = 0; i < 600; i++) fresh.validate(`tenant/type@v${i}`, { type: 'object', properties: { n: { const: i } } }, { n: i });
