@@ -8,7 +8,7 @@
  * one instance of each part.
  */
 import { BatchWriter } from './aws/batch-writer.ts';
-import { documentClient, dynamoClient, secretsClient, sqsClient } from './aws/clients.ts';
+import { type ClientOptions, documentClient, dynamoClient, secretsClient, sqsClient } from './aws/clients.ts';
 import { DynamoApiKeyStore, DynamoTenantStore } from './aws/dynamo-access-stores.ts';
 import { DynamoActionStore } from './aws/dynamo-action-store.ts';
 import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
@@ -62,8 +62,11 @@ const built = new WeakMap<Wiring, Map<Part<unknown>, Promise<unknown>>>();
 
 export function part<T>(build: (wiring: Wiring) => T | Promise<T>): Part<T> {
   const self: Part<T> = (wiring) => {
-    const parts = built.get(wiring) ?? new Map<Part<unknown>, Promise<unknown>>();
-    built.set(wiring, parts);
+    let parts = built.get(wiring);
+    if (!parts) {
+      parts = new Map();
+      built.set(wiring, parts);
+    }
     const known = parts.get(self as Part<unknown>) as Promise<T> | undefined;
     if (known) return known;
     const building = Promise.resolve().then(() => build(wiring));
@@ -99,11 +102,13 @@ export async function refreshKeys(at: Wiring): Promise<void> {
 
 const tracer = /* @__PURE__ */ part(() => loadTracer());
 
-const secrets = /* @__PURE__ */ part(async (w) => {
-  const { config } = w;
+/** What every AWS client is built with: the region, the local endpoint if any, and the tracer when tracing is on. */
+async function clientOptions(w: Wiring, endpoint: string | undefined): Promise<ClientOptions> {
   const traced = await tracer(w);
-  return secretsClient({ region: config.region, ...(traced && { tracer: traced }) });
-});
+  return { region: w.config.region, ...(endpoint && { endpoint }), ...(traced && { tracer: traced }) };
+}
+
+const secrets = /* @__PURE__ */ part(async (w) => secretsClient(await clientOptions(w, undefined)));
 
 /** The data keyring: read from the environment locally (the local stack restarts to change it), from Secrets Manager in AWS. */
 const dataKeys = /* @__PURE__ */ part(async (w): Promise<{ box: SecretBox; refresher: KeyRefresher }> => {
@@ -120,35 +125,18 @@ const rootKey = /* @__PURE__ */ part(async (w) => {
   return 'value' in verifier ? staticRootKeyVerifier(verifier.value) : secretsManagerRootKeyVerifier(verifier.secretArn, await secrets(w));
 });
 
-const dynamoOptions = /* @__PURE__ */ part(async (w) => {
-  const { config } = w;
-  const traced = await tracer(w);
-  return {
-    region: config.region,
-    ...(config.endpoints.dynamodb && { endpoint: config.endpoints.dynamodb }),
-    ...(traced && { tracer: traced }),
-  };
-});
-
 /** One DynamoDB client (one keep-alive pool) for the stores and the idempotency records. */
-const dynamo = /* @__PURE__ */ part(async (w) => dynamoClient(await dynamoOptions(w)));
+const dynamo = /* @__PURE__ */ part(async (w) => dynamoClient(await clientOptions(w, w.config.endpoints.dynamodb)));
 
 const ledger = /* @__PURE__ */ part(
   async (w): Promise<LedgerTable> => ({
-    client: documentClient(await dynamoOptions(w), await dynamo(w)),
+    client: documentClient(await clientOptions(w, w.config.endpoints.dynamodb), await dynamo(w)),
     name: w.config.tableName,
     retentionDays: w.config.retentionDays,
   }),
 );
 
-const sqs = /* @__PURE__ */ part(async (w) => {
-  const traced = await tracer(w);
-  return sqsClient({
-    region: w.config.region,
-    ...(w.config.endpoints.sqs && { endpoint: w.config.endpoints.sqs }),
-    ...(traced && { tracer: traced }),
-  });
-});
+const sqs = /* @__PURE__ */ part(async (w) => sqsClient(await clientOptions(w, w.config.endpoints.sqs)));
 
 const deliveryQueue = /* @__PURE__ */ part(
   async (w) => new SqsDeliveryQueue(await sqs(w), { primary: w.config.queues.delivery, retry: w.config.queues.retry }),

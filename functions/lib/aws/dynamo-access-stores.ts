@@ -2,8 +2,18 @@ import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import type { ApiKey, KeyGrant, Page, PageRequest, Tenant } from '../core/model.ts';
 import type { ApiKeyStore, TenantStore } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { apiKeyItem, keyGrantItem, keyGrantOf, sealedApiKeyValues, tenantItem, tenantOf } from './ledger-items.ts';
-import { keys, stripKeys } from './ledger-keys.ts';
+import {
+  apiKeyItem,
+  apiKeyOf,
+  keyGrantItem,
+  keyGrantOf,
+  revealedKeyOf,
+  type StoredApiKey,
+  storedApiKeyOf,
+  tenantItem,
+  tenantOf,
+} from './ledger-items.ts';
+import { keys } from './ledger-keys.ts';
 import {
   isConditionFailure,
   isTransactionConflict,
@@ -12,7 +22,6 @@ import {
   partitionPrefix,
   queryPage,
   queryPageOfItems,
-  type SealedItems,
 } from './ledger-table.ts';
 
 export class DynamoTenantStore implements TenantStore {
@@ -53,8 +62,6 @@ export class DynamoTenantStore implements TenantStore {
     return queryPageOfItems(this.table, partition(keys.tenantsIndex(), 'gsi1'), page, tenantOf);
   }
 }
-
-type StoredApiKey = ApiKey & { sealedKey: string; keyHash: string };
 
 /**
  * Two items per key: the record under the tenant (for listing) and a grant under the key's hash
@@ -99,12 +106,12 @@ export class DynamoApiKeyStore implements ApiKeyStore {
 
   async get(tenantId: string, keyId: string): Promise<ApiKey | undefined> {
     const stored = await this.getStored(tenantId, keyId);
-    return stored && publicKey(stored);
+    return stored && apiKeyOf(stored);
   }
 
   async reveal(tenantId: string, keyId: string): Promise<string | undefined> {
     const stored = await this.getStored(tenantId, keyId);
-    return stored && sealedApiKeyValues.map(stored, (value) => this.box.open(value)).sealedKey;
+    return stored && revealedKeyOf(stored, this.box);
   }
 
   list(tenantId: string, page: PageRequest): Promise<Page<ApiKey>> {
@@ -114,7 +121,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
         ...partitionPrefix(keys.apiKeysOfTenant(tenantId)),
       },
       page,
-      (item) => publicKey(stripKeys<StoredApiKey>(item)),
+      (item) => apiKeyOf(storedApiKeyOf(item)),
     );
   }
 
@@ -158,11 +165,6 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     const { Item } = await this.table.client.send(
       new GetCommand({ TableName: this.table.name, Key: keys.apiKey(tenantId, keyId), ConsistentRead: true }),
     );
-    return Item && stripKeys<StoredApiKey>(Item);
+    return Item && storedApiKeyOf(Item);
   }
-}
-
-function publicKey(stored: StoredApiKey): ApiKey {
-  const { sealedKey: _sealed, keyHash: _hash, ...apiKey } = stored;
-  return apiKey;
 }

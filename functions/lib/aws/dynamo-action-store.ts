@@ -4,7 +4,7 @@ import type { Action, Page, PageRequest, TriggerRecord } from '../core/model.ts'
 import type { ActionStore } from '../core/ports.ts';
 import { actionByEventItem, actionItem, actionOf, triggerItem, triggerOf } from './ledger-items.ts';
 import { keys } from './ledger-keys.ts';
-import { expiresAtFor, isTransactionConflict, type LedgerTable, partition, partitionPrefix, queryPage } from './ledger-table.ts';
+import { isTransactionConflict, type LedgerTable, partition, partitionPrefix, queryPage } from './ledger-table.ts';
 
 /**
  * An action lives under its tenant, with a second item keyed by its `event_id` so a trigger

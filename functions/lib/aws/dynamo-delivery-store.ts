@@ -2,7 +2,7 @@ import { PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@
 import type { CreatedWindow } from '../core/created-window.ts';
 import { isDeliveryId } from '../core/ids.ts';
 import type { DeliveryJob } from '../core/jobs.ts';
-import type { Attempt, Delivery, DeliveryEvent, DeliveryStatus, Endpoint, Message, Page, PageRequest } from '../core/model.ts';
+import type { Attempt, Delivery, DeliveryEvent, DeliveryStatus, Endpoint, Page, PageRequest } from '../core/model.ts';
 import type {
   AttemptRecord,
   DeliveryContextLoader,
@@ -35,7 +35,6 @@ import {
   batchGetInOrder,
   decodeCursor,
   encodeCursor,
-  expiresAtFor,
   type ItemKey,
   idCondition,
   idRangeOf,

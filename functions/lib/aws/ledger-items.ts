@@ -58,6 +58,23 @@ export function apiKeyItem(key: ApiKey, keyHash: string, plaintextKey: string, b
   };
 }
 
+/** The API key record as stored: the key sealed for reveal, and the hash naming its grant. */
+export type StoredApiKey = ApiKey & { sealedKey: string; keyHash: string };
+
+export function storedApiKeyOf(item: Item): StoredApiKey {
+  return stripKeys<StoredApiKey>(item);
+}
+
+/** The record as the core sees it: neither the sealed key nor its hash. */
+export function apiKeyOf(stored: StoredApiKey): ApiKey {
+  const { sealedKey: _sealed, keyHash: _hash, ...apiKey } = stored;
+  return apiKey;
+}
+
+export function revealedKeyOf(stored: StoredApiKey, box: SecretBox): string | undefined {
+  return sealedApiKeyValues.map(stored, (value) => box.open(value)).sealedKey;
+}
+
 export function keyGrantItem(grant: KeyGrant): Item {
   return { ...keys.keyGrant(grant.keyHash), entity: 'keyGrant', ...grant };
 }

@@ -10,7 +10,7 @@ import { EndpointHealth } from './endpoint-health.ts';
 import { deliveryIdFor } from './ids.ts';
 import { InFlightAttempts } from './in-flight.ts';
 import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type QueueTask } from './jobs.ts';
-import type { Attempt, AttemptOutcome, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
+import type { Attempt, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
 import { terminalStatuses, unattemptedDelivery } from './model.ts';
 import type {
   DeliveryContextLoader,

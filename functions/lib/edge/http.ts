@@ -2,8 +2,7 @@
  * The HTTP edge: every API entry is `httpHandler(route, service, run)`, a middy chain that limits
  * the body size, authenticates, parses and validates with the route's zod schemas, builds the one
  * service the entry calls, maps domain errors to the contract's error body and logs with the
- * Lambda context. What every answer shares
- * (JSON, the error body, `x-request-id`) is in `answers.ts`.
+ * Lambda context. What every answer shares (JSON, the error body, `x-request-id`) is in `answers.ts`.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
