@@ -1,3 +1,6 @@
+import path from 'node:path';
+import type { BuildOptions } from 'esbuild';
+
 /**
  * How a function's entry becomes its Lambda bundle: declared once, used by the CDK stack
  * (NodejsFunction's esbuild) and by `npm run bundle-report`, which builds the same bundles to
@@ -20,6 +23,25 @@ export const bundling = {
  */
 export function bundleDefines(environment: Readonly<Record<string, string>>): Record<string, string> {
   return { 'process.env.POWERTOOLS_TRACE_ENABLED': JSON.stringify(environment.POWERTOOLS_TRACE_ENABLED ?? 'false') };
+}
+
+/**
+ * A function's bundle as esbuild options, for the tools that build it outside the CDK (the report,
+ * the bundle tests), from the repository root. The CDK passes the same `bundling` to NodejsFunction.
+ */
+export function esbuildOptionsFor(name: string, environment: Readonly<Record<string, string>> = {}): BuildOptions {
+  return {
+    entryPoints: [path.join(process.cwd(), 'functions', `${name}.ts`)],
+    bundle: true,
+    platform: 'node',
+    format: bundling.format,
+    target: bundling.target,
+    mainFields: [...bundling.mainFields],
+    minify: bundling.minify,
+    external: [...bundling.external],
+    banner: { js: bundling.banner },
+    define: bundleDefines(environment),
+  };
 }
 
 /** The target a bundle must meet (issue 11): minified, AWS SDK left out. */

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { bundleBudget, bundleDefines, bundling } from '../../infra/bundling.ts';
+import { bundleBudget, esbuildOptionsFor } from '../../infra/bundling.ts';
 import { allFunctions } from '../../infra/description.ts';
 
 const root = process.cwd();
@@ -73,21 +73,8 @@ async function main(): Promise<void> {
   const figures: BundleFigures[] = [];
   for (const [index, fn] of functions.entries()) {
     const outfile = path.join(outDir, `${fn.name}.mjs`);
-    await build({
-      entryPoints: [path.join(root, 'functions', `${fn.name}.ts`)],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: bundling.format,
-      target: bundling.target,
-      mainFields: [...bundling.mainFields],
-      minify: bundling.minify,
-      external: [...bundling.external],
-      banner: { js: bundling.banner },
-      // As deployed by default: tracing off.
-      define: bundleDefines({}),
-      logLevel: 'error',
-    });
+    // As deployed by default: tracing off.
+    await build({ ...esbuildOptionsFor(fn.name), outfile, logLevel: 'error' });
     const bytes = statSync(outfile).size;
     const { importMs: ms, overSdkMs } = pairedImportMs(outfile, sdk);
     const withinBudget = bytes <= bundleBudget.maxBytes && overSdkMs <= bundleBudget.maxImportOverSdkMs;

@@ -2,25 +2,16 @@
  * What a function's bundle holds, built as the stack builds it (infra/bundling.ts): only what its
  * entry reaches through the container's parts, and the tracer only where tracing is deployed.
  */
-import path from 'node:path';
 import { build } from 'esbuild';
-import { bundleDefines, bundling } from '#infra/bundling';
+import { esbuildOptionsFor } from '#infra/bundling';
 import { tracingEnvironment } from '#infra/constructs/tracing';
 
 async function inputsOf(name: string, environment: Record<string, string> = {}): Promise<string[]> {
   const bundled = await build({
-    entryPoints: [path.join(process.cwd(), 'functions', `${name}.ts`)],
-    bundle: true,
+    ...esbuildOptionsFor(name, environment),
+    outfile: 'bundle.mjs',
     write: false,
     metafile: true,
-    platform: 'node',
-    format: bundling.format,
-    target: bundling.target,
-    mainFields: [...bundling.mainFields],
-    minify: bundling.minify,
-    outfile: 'bundle.mjs',
-    external: [...bundling.external],
-    define: bundleDefines(environment),
     logLevel: 'silent',
   });
   // What ends up in the bundle: a module esbuild parsed but shook out entirely contributes no bytes.
