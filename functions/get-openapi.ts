@@ -1,4 +1,5 @@
-import { getOpenApi, openApiDocument } from './lib/api/openapi.ts';
+import { getOpenApi } from './lib/api/meta-routes.ts';
+import { openApiDocument } from './lib/api/openapi.ts';
 import { httpHandler, noService } from './lib/edge/http.ts';
 
 let document: Record<string, unknown> | undefined;

@@ -1,10 +1,14 @@
 /**
  * The one description of Sluice's resources. The CDK stack and the local stack both derive
  * their tables, queues, routes and queue consumers from this file, so the two cannot drift.
- * Plain data only: no CDK or AWS SDK imports, so the local runtime can load it cheaply.
+ * Plain data only: no CDK or AWS SDK imports, so the local runtime can load it cheaply. The HTTP
+ * routes are declared with their contracts (functions/lib/api/*-routes.ts) and listed here.
  */
-import { routeTable } from '../functions/lib/api/route-table.ts';
+import { routeListOf } from '../functions/lib/api/route-table.ts';
+import { routeTable } from '../functions/lib/api/routes.ts';
 import { newDispatchedMessagePattern, ttlAttribute } from '../functions/lib/aws/ledger-keys.ts';
+import { envNames } from '../functions/lib/env-names.ts';
+import { type ResourceUse, usesNothing } from '../functions/lib/resource-use.ts';
 
 export interface IndexDescription {
   readonly name: string;
@@ -96,7 +100,12 @@ export interface FunctionDescription {
   readonly memoryMb: number;
 }
 
-export interface ConsumerDescription extends FunctionDescription {
+/** A function that no route calls: what it does with the ledger and the queues is declared with it (its IAM grants). */
+export interface WorkerDescription extends FunctionDescription {
+  readonly uses: ResourceUse;
+}
+
+export interface ConsumerDescription extends WorkerDescription {
   readonly queue: QueueName;
   readonly batchSize: number;
   readonly maxBatchingWindowSeconds: number;
@@ -109,6 +118,14 @@ export const consumers: readonly ConsumerDescription[] = [
     // Longest endpoint timeout is 30 s; the rest is the ledger writes around it.
     name: 'deliver',
     queue: 'delivery',
+    // Delivery attempts (`DeliveryService.runTask`): the tenant's endpoints for first attempts
+    // (Query, cached), one BatchGet per batch for later attempts, first attempts that succeeded in
+    // batches (BatchWriteItem), everything else as conditional Puts and Updates, health and
+    // rate-limit counters (Updates), `endpoint.disabled` messages (Put, queued by dispatch).
+    // Deferred, diverted and retried jobs go to the retry lane; a throttled job waits on the lane
+    // it came from, so only the primary consumer sends to the primary lane. Poison jobs (a body that
+    // is no job) are parked in the delivery DLQ at once; exhausted retries stay `dead` in the ledger.
+    uses: { ledger: 'record', queries: ['table'], sends: ['delivery', 'retry', 'delivery-dead-letters'] },
     timeoutSeconds: 60,
     memoryMb: 1024,
     batchSize: 10,
@@ -118,6 +135,7 @@ export const consumers: readonly ConsumerDescription[] = [
   {
     name: 'deliver-retries',
     queue: 'retry',
+    uses: { ledger: 'record', queries: ['table'], sends: ['retry', 'delivery-dead-letters'] },
     timeoutSeconds: 60,
     memoryMb: 1024,
     batchSize: 10,
@@ -133,7 +151,7 @@ export interface FailureQueueDescription {
   readonly retentionSeconds: number;
 }
 
-export interface StreamConsumerDescription extends FunctionDescription {
+export interface StreamConsumerDescription extends WorkerDescription {
   readonly batchSize: number;
   readonly maxBatchingWindowSeconds: number;
   /** Retries of a failing batch (halved each time) before it is given up to the failure queue. */
@@ -147,6 +165,11 @@ export const streamConsumers: readonly StreamConsumerDescription[] = [
   {
     // New messages become first-attempt jobs; a batch it gives up on is still checked by the sweeper.
     name: 'dispatch',
+    // The tenant's endpoints (Query, cached) to put failing ones on the retry lane, then each
+    // message's first-attempt jobs on either lane. The messages come whole in the stream records,
+    // and no item is read or written. Reading the stream comes with its event source, and sending
+    // a given-up batch to its failure queue with the event source's on-failure destination.
+    uses: { ledger: 'none', queries: ['table'], sends: ['delivery', 'retry'] },
     timeoutSeconds: 30,
     memoryMb: 512,
     batchSize: 100,
@@ -157,29 +180,55 @@ export const streamConsumers: readonly StreamConsumerDescription[] = [
   },
 ];
 
-export interface ScheduledFunctionDescription extends FunctionDescription {
+export interface ScheduledFunctionDescription extends WorkerDescription {
   /** EventBridge schedule expression in AWS; the local stack runs it on a timer. */
   readonly schedule: string;
   readonly everySeconds: number;
 }
 
 export const scheduledFunctions: readonly ScheduledFunctionDescription[] = [
-  // Re-enqueues work whose next step is overdue in the ledger: a lost queue message delays, never loses.
-  { name: 'sweeper', schedule: 'rate(1 minute)', everySeconds: 60, timeoutSeconds: 60, memoryMb: 512 },
+  // Re-enqueues work whose next step is overdue in the ledger: a lost queue message delays, never
+  // loses. Overdue deliveries and dispatched messages from gsi5, postponed or bookmarked in place
+  // (Update); deliveries by BatchGet, messages by Get; either lane.
+  {
+    name: 'sweeper',
+    schedule: 'rate(1 minute)',
+    everySeconds: 60,
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    uses: { ledger: 'read', queries: ['gsi5'], sends: ['delivery', 'retry'] },
+  },
 ];
 
+/** A secret the rotation function rotates. */
+export type RotatedSecret = 'rootKey' | 'encryptionKey';
+
+export interface KeyRotationDescription extends WorkerDescription {
+  /** Secrets it rotates: read every version, write a pending one, move the staging labels. */
+  readonly rotates: readonly RotatedSecret[];
+}
+
 /**
- * Secrets Manager's rotation function for the root key and the data keyring, and the writer of the
- * root key's verifier. Its finishSecret re-seals the ledger's endpoints and API keys, so it may run
- * as long as Lambda allows.
+ * Secrets Manager's rotation function for the root key and the data keyring, and the only reader of
+ * the root key: finishSecret of the root key (and the deploy-time custom resource) writes its
+ * verifier. finishSecret of the data keyring re-seals the ledger (`resealLedger`): the tenants from
+ * gsi1, each tenant's endpoints and keys (Query on the table), a conditional Update per item, and a
+ * Get when another write won. So it may run as long as Lambda allows.
  */
-export const keyRotationFunction: FunctionDescription = { name: 'rotate-keys', timeoutSeconds: 900, memoryMb: 512 };
+export const keyRotationFunction: KeyRotationDescription = {
+  name: 'rotate-keys',
+  timeoutSeconds: 900,
+  memoryMb: 512,
+  uses: { ledger: 'read', queries: ['gsi1', 'table'] },
+  rotates: ['rootKey', 'encryptionKey'],
+};
 
 export interface ApiFunctionDescription extends FunctionDescription {
   readonly method: string;
   readonly path: string;
 }
 
+/** One function per route declaration (`functions/lib/api/routes.ts`). */
 export const apiFunctions: readonly ApiFunctionDescription[] = routeTable.map((route) => ({
   name: route.name,
   method: route.method,
@@ -192,7 +241,10 @@ export const apiFunctions: readonly ApiFunctionDescription[] = routeTable.map((r
  * The HTTP API's `$default` route: every request no route takes, answered `404` or `405` from the
  * route table with no I/O, so a few seconds and the smallest memory that keeps cold starts short.
  */
-export const noRouteFunction: FunctionDescription = { name: 'no-route', timeoutSeconds: 5, memoryMb: 256 };
+export const noRouteFunction: WorkerDescription = { name: 'no-route', timeoutSeconds: 5, memoryMb: 256, uses: usesNothing };
+
+/** The catch-all's environment: the route list it tells 404 from 405 with, and nothing else of Sluice's. */
+export const noRouteEnvironment: Readonly<Record<string, string>> = { [envNames.routeList]: routeListOf(routeTable) };
 
 /** Every Lambda function Sluice deploys, each once. */
 export const allFunctions: readonly FunctionDescription[] = [

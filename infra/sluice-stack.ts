@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { routeSpecs } from '../functions/lib/api/openapi.ts';
+import { routeSpecs } from '../functions/lib/api/routes.ts';
 import { type DeployedResources, environmentFor } from '../functions/lib/env.ts';
 import { functionAccess } from './access.ts';
 import { concurrencyOf, type SluiceConfig } from './config.ts';
@@ -17,6 +17,7 @@ import {
   consumers,
   keyRotationFunction,
   ledgerTable,
+  noRouteEnvironment,
   noRouteFunction,
   scheduledFunctions,
   streamConsumers,
@@ -75,6 +76,7 @@ export class SluiceStack extends Stack {
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: 'sluice',
       POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
+      ...(config.tracing && tracingEnvironment),
       ...environmentFor(resources, {
         sweepGraceSeconds: config.sweepGraceSeconds,
         endpointFailureWindowSeconds: config.endpointFailureWindowSeconds,
@@ -82,7 +84,6 @@ export class SluiceStack extends Stack {
         tenantIngestPerSecond: config.tenantIngestPerSecond,
         cacheSeconds: config.cacheSeconds,
       }),
-      ...(config.tracing && tracingEnvironment),
     };
     const logRetention = config.logRetentionDays;
     if (config.tracing) this.tracing = new TracingSampling(this, 'Tracing', { stage: config.stage, sampleRate: config.tracingSampleRate });
@@ -91,6 +92,7 @@ export class SluiceStack extends Stack {
       stage: config.stage,
       routes: apiFunctions.filter((route) => !hookRouteNames.includes(route.name)),
       defaultRoute: noRouteFunction,
+      defaultRouteEnvironment: { ...environment, ...noRouteEnvironment },
       environment,
       logRetention,
       corsOrigins: config.corsOrigins,
@@ -205,16 +207,16 @@ export class SluiceStack extends Stack {
     return all;
   }
 
-  /** Grants each function exactly its row of infra/access.ts; a row without a function, or the reverse, is an error. */
+  /** Grants each function exactly what infra/access.ts derives for it; grants without a function, or the reverse, are an error. */
   private grantFunctionAccess(): void {
     const { functions, storage } = this;
     for (const name of Object.keys(functionAccess)) {
-      if (!functions.has(name)) throw new Error(`infra/access.ts has a row for ${name}, which is no function`);
+      if (!functions.has(name)) throw new Error(`infra/access.ts has grants for ${name}, which is no function`);
     }
     const idempotentRoutes = new Set<string>(routeSpecs.filter((spec) => spec.idempotent).map((spec) => spec.name));
     for (const [name, sluiceFunction] of functions) {
       const access = functionAccess[name];
-      if (!access) throw new Error(`Function ${name} has no row in infra/access.ts`);
+      if (!access) throw new Error(`Function ${name} has no grants in infra/access.ts`);
       if (access.authenticates && access.table === 'none') {
         throw new Error(`Function ${name} authenticates, which reads (and may touch) the key grant: it needs table access`);
       }

@@ -24,30 +24,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/tenants": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List tenants (root key)
-         * @description Access: root key.
-         */
-        get: operations["list-tenants"];
-        put?: never;
-        /**
-         * Create a tenant (root key)
-         * @description Access: root key.
-         */
-        post: operations["create-tenant"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/api-keys/{id}": {
         parameters: {
             query?: never;
@@ -84,6 +60,30 @@ export interface paths {
         get: operations["reveal-api-key"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List tenants (root key)
+         * @description Access: root key.
+         */
+        get: operations["list-tenants"];
+        put?: never;
+        /**
+         * Create a tenant (root key)
+         * @description Access: root key.
+         */
+        post: operations["create-tenant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -164,34 +164,6 @@ export interface paths {
         patch: operations["update-endpoint"];
         trace?: never;
     };
-    "/v1/event-types/{name}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Get an event type
-         * @description Access: scope admin or ingest (admin always).
-         */
-        get: operations["get-event-type"];
-        /**
-         * Create or replace an event type and its payload schema
-         * @description Access: scope admin (admin always).
-         */
-        put: operations["put-event-type"];
-        post?: never;
-        /**
-         * Delete an event type
-         * @description Access: scope admin (admin always).
-         */
-        delete: operations["delete-event-type"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/endpoints/{id}/secret": {
         parameters: {
             query?: never;
@@ -232,7 +204,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/messages": {
+    "/v1/event-types/{name}": {
         parameters: {
             query?: never;
             header?: never;
@@ -240,17 +212,21 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List messages, newest first
+         * Get an event type
          * @description Access: scope admin or ingest (admin always).
          */
-        get: operations["list-messages"];
-        put?: never;
+        get: operations["get-event-type"];
         /**
-         * Post an event: validated, stored, then fanned out to subscribed endpoints
-         * @description Access: scope ingest (admin always).
+         * Create or replace an event type and its payload schema
+         * @description Access: scope admin (admin always).
          */
-        post: operations["create-message"];
-        delete?: never;
+        put: operations["put-event-type"];
+        post?: never;
+        /**
+         * Delete an event type
+         * @description Access: scope admin (admin always).
+         */
+        delete: operations["delete-event-type"];
         options?: never;
         head?: never;
         patch?: never;
@@ -268,6 +244,26 @@ export interface paths {
          * @description Access: scope admin (admin always).
          */
         get: operations["get-delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Delivery history of an endpoint, optionally by status
+         * @description Access: scope admin (admin always).
+         */
+        get: operations["list-endpoint-deliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -298,6 +294,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List messages, newest first
+         * @description Access: scope admin or ingest (admin always).
+         */
+        get: operations["list-messages"];
+        put?: never;
+        /**
+         * Post an event: validated, stored, then fanned out to subscribed endpoints
+         * @description Access: scope ingest (admin always).
+         */
+        post: operations["create-message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/messages/{id}": {
         parameters: {
             query?: never;
@@ -310,26 +330,6 @@ export interface paths {
          * @description Access: scope admin or ingest (admin always).
          */
         get: operations["get-message"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/endpoints/{id}/deliveries": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Delivery history of an endpoint, optionally by status
-         * @description Access: scope admin (admin always).
-         */
-        get: operations["list-endpoint-deliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -378,26 +378,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/endpoints/{id}/recover": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Re-send every failed or dead delivery of an endpoint since a time
-         * @description Access: scope admin (admin always).
-         */
-        post: operations["recover-endpoint"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/dead-letters/redrive": {
         parameters: {
             query?: never;
@@ -434,6 +414,26 @@ export interface paths {
          *     Access: scope admin (admin always).
          */
         post: operations["retry-delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/endpoints/{id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-send every failed or dead delivery of an endpoint since a time
+         * @description Access: scope admin (admin always).
+         */
+        post: operations["recover-endpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -480,20 +480,20 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/inbox/{id}/ack": {
+    "/v1/inbox": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
         /**
-         * Acknowledge: no more notifications for this delivery (idempotent)
+         * What is still waiting for a thin endpoint: pull without being called
          * @description Access: scope receiver (admin always).
          */
-        post: operations["ack-inbox-item"];
+        get: operations["list-inbox"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -522,20 +522,20 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/inbox": {
+    "/v1/inbox/{id}/ack": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
+        get?: never;
+        put?: never;
         /**
-         * What is still waiting for a thin endpoint: pull without being called
+         * Acknowledge: no more notifications for this delivery (idempotent)
          * @description Access: scope receiver (admin always).
          */
-        get: operations["list-inbox"];
-        put?: never;
-        post?: never;
+        post: operations["ack-inbox-item"];
         delete?: never;
         options?: never;
         head?: never;
@@ -590,24 +590,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/hooks": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Trigger an action from a URL: `?api_key=…&payload=<URL-encoded base64 of the POST body>` */
-        get: operations["get-hook"];
-        put?: never;
-        /** Trigger an action (key in `x-webhook-apikey`) */
-        post: operations["post-hook"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/actions/{id}/trigger-url": {
         parameters: {
             query?: never;
@@ -642,6 +624,24 @@ export interface paths {
         get: operations["list-action-triggers"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/hooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Trigger an action from a URL: `?api_key=…&payload=<URL-encoded base64 of the POST body>` */
+        get: operations["get-hook"];
+        put?: never;
+        /** Trigger an action (key in `x-webhook-apikey`) */
+        post: operations["post-hook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -692,15 +692,6 @@ export interface components {
                 requestId?: string;
             };
         };
-        CreatedTenant: {
-            id: string;
-            name: string;
-            createdAt: string;
-            /** @description Messages a second the tenant may post (0: no limit). Absent: the deployment's default (SLUICE_TENANT_INGEST_PER_SECOND). */
-            ingestPerSecond?: number;
-            /** @description An `admin` key of the new tenant. Shown once: store it. */
-            apiKey: string;
-        };
         ApiKeyPage: {
             data: components["schemas"]["ApiKey"][];
             /** @description True on the last page: there is nothing after it */
@@ -716,6 +707,15 @@ export interface components {
             key: string;
             createdAt: string;
             lastUsedAt?: string;
+        };
+        CreatedTenant: {
+            id: string;
+            name: string;
+            createdAt: string;
+            /** @description Messages a second the tenant may post (0: no limit). Absent: the deployment's default (SLUICE_TENANT_INGEST_PER_SECOND). */
+            ingestPerSecond?: number;
+            /** @description An `admin` key of the new tenant. Shown once: store it. */
+            apiKey: string;
         };
         TenantPage: {
             data: components["schemas"]["Tenant"][];
@@ -768,6 +768,13 @@ export interface components {
             /** @description Signing secret (`whsec_…`); also at GET /v1/endpoints/{id}/secret. */
             secret: string;
         };
+        EndpointPage: {
+            data: components["schemas"]["Endpoint"][];
+            /** @description True on the last page: there is nothing after it */
+            done: boolean;
+            /** @description Present unless done: pass it as `cursor` for the next page */
+            nextCursor?: string;
+        };
         Endpoint: {
             id: string;
             url: string;
@@ -812,6 +819,13 @@ export interface components {
                 expiresAt: string;
             }[];
         };
+        EventTypePage: {
+            data: components["schemas"]["EventType"][];
+            /** @description True on the last page: there is nothing after it */
+            done: boolean;
+            /** @description Present unless done: pass it as `cursor` for the next page */
+            nextCursor?: string;
+        };
         EventType: {
             name: string;
             description?: string;
@@ -821,25 +835,6 @@ export interface components {
             };
             createdAt: string;
             updatedAt: string;
-        };
-        EndpointPage: {
-            data: components["schemas"]["Endpoint"][];
-            /** @description True on the last page: there is nothing after it */
-            done: boolean;
-            /** @description Present unless done: pass it as `cursor` for the next page */
-            nextCursor?: string;
-        };
-        EventTypePage: {
-            data: components["schemas"]["EventType"][];
-            /** @description True on the last page: there is nothing after it */
-            done: boolean;
-            /** @description Present unless done: pass it as `cursor` for the next page */
-            nextCursor?: string;
-        };
-        MessageAccepted: {
-            id: string;
-            type: string;
-            createdAt: string;
         };
         DeliveryDetail: {
             id: string;
@@ -880,6 +875,30 @@ export interface components {
             at: string;
             /** @description The API key that did it */
             keyId: string;
+        };
+        EndpointDeliveryPage: {
+            data: components["schemas"]["Delivery"][];
+            /** @description True on the last page: there is nothing after it */
+            done: boolean;
+            /** @description Present unless done: pass it as `cursor` for the next page */
+            nextCursor?: string;
+        };
+        Delivery: {
+            id: string;
+            messageId: string;
+            endpointId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "dead" | "acknowledged";
+            attemptCount: number;
+            /** @description Attempts made on the retry schedule; manual attempts do not use up a retry */
+            scheduledAttempts: number;
+            nextAttemptAt?: string;
+            lastAttemptAt?: string;
+            lastStatusCode?: number;
+            lastError?: string;
+            createdAt: string;
+            updatedAt: string;
         };
         EndpointStats: {
             endpointId: string;
@@ -936,6 +955,18 @@ export interface components {
             p95Ms?: number;
             maxMs?: number;
         };
+        MessageAccepted: {
+            id: string;
+            type: string;
+            createdAt: string;
+        };
+        MessagePage: {
+            data: components["schemas"]["Message"][];
+            /** @description True on the last page: there is nothing after it */
+            done: boolean;
+            /** @description Present unless done: pass it as `cursor` for the next page */
+            nextCursor?: string;
+        };
         Message: {
             id: string;
             type: string;
@@ -944,39 +975,8 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        EndpointDeliveryPage: {
-            data: components["schemas"]["Delivery"][];
-            /** @description True on the last page: there is nothing after it */
-            done: boolean;
-            /** @description Present unless done: pass it as `cursor` for the next page */
-            nextCursor?: string;
-        };
-        Delivery: {
-            id: string;
-            messageId: string;
-            endpointId: string;
-            eventType: string;
-            /** @enum {string} */
-            status: "pending" | "succeeded" | "failed" | "dead" | "acknowledged";
-            attemptCount: number;
-            /** @description Attempts made on the retry schedule; manual attempts do not use up a retry */
-            scheduledAttempts: number;
-            nextAttemptAt?: string;
-            lastAttemptAt?: string;
-            lastStatusCode?: number;
-            lastError?: string;
-            createdAt: string;
-            updatedAt: string;
-        };
         DeliveryPage: {
             data: components["schemas"]["Delivery"][];
-            /** @description True on the last page: there is nothing after it */
-            done: boolean;
-            /** @description Present unless done: pass it as `cursor` for the next page */
-            nextCursor?: string;
-        };
-        MessagePage: {
-            data: components["schemas"]["Message"][];
             /** @description True on the last page: there is nothing after it */
             done: boolean;
             /** @description Present unless done: pass it as `cursor` for the next page */
@@ -999,24 +999,6 @@ export interface components {
             error?: string;
             responseBody?: string;
         };
-        InboxItem: {
-            /** @description The `X-Message-Id` of the notification */
-            deliveryId: string;
-            messageId: string;
-            /** @description The event type */
-            type: string;
-            /** @description When the message was created */
-            createdAt: string;
-            /**
-             * @description `unacknowledged` while notifications go on, `acknowledged` once acked, `expired` when they ran out unacknowledged (it can still be fetched and acked)
-             * @enum {string}
-             */
-            status: "unacknowledged" | "acknowledged" | "expired";
-            /** @description The payload */
-            data: {
-                [key: string]: unknown;
-            };
-        };
         InboxPage: {
             data: components["schemas"]["InboxEntry"][];
             /** @description True on the last page: there is nothing after it */
@@ -1037,6 +1019,24 @@ export interface components {
              * @enum {string}
              */
             status: "unacknowledged" | "acknowledged" | "expired";
+        };
+        InboxItem: {
+            /** @description The `X-Message-Id` of the notification */
+            deliveryId: string;
+            messageId: string;
+            /** @description The event type */
+            type: string;
+            /** @description When the message was created */
+            createdAt: string;
+            /**
+             * @description `unacknowledged` while notifications go on, `acknowledged` once acked, `expired` when they ran out unacknowledged (it can still be fetched and acked)
+             * @enum {string}
+             */
+            status: "unacknowledged" | "acknowledged" | "expired";
+            /** @description The payload */
+            data: {
+                [key: string]: unknown;
+            };
         };
         Action: {
             id: string;
@@ -1061,16 +1061,12 @@ export interface components {
             };
             createdAt: string;
         };
-        HookSuccess: {
-            /** @enum {string} */
-            message: "success";
-            actionId: string;
-            deliveries: number;
-        };
-        HookError: {
-            /** @enum {string} */
-            message: "Error";
-            error: string;
+        ActionPage: {
+            data: components["schemas"]["Action"][];
+            /** @description True on the last page: there is nothing after it */
+            done: boolean;
+            /** @description Present unless done: pass it as `cursor` for the next page */
+            nextCursor?: string;
         };
         TriggerPage: {
             data: components["schemas"]["Trigger"][];
@@ -1091,12 +1087,16 @@ export interface components {
             deliveries?: number;
             error?: string;
         };
-        ActionPage: {
-            data: components["schemas"]["Action"][];
-            /** @description True on the last page: there is nothing after it */
-            done: boolean;
-            /** @description Present unless done: pass it as `cursor` for the next page */
-            nextCursor?: string;
+        HookSuccess: {
+            /** @enum {string} */
+            message: "success";
+            actionId: string;
+            deliveries: number;
+        };
+        HookError: {
+            /** @enum {string} */
+            message: "Error";
+            error: string;
         };
     };
     responses: never;
@@ -1183,114 +1183,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedApiKey"];
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    "list-tenants": {
-        parameters: {
-            query?: {
-                limit?: number;
-                cursor?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Tenants, newest first */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TenantPage"];
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    "create-tenant": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description A repeat of the same request with the same key within 24 h answers the first answer, with `idempotent-replayed: true`; the key on a different request is 422 */
-                "idempotency-key"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    name: string;
-                    /** @description Messages a second the tenant may post (0: no limit). Absent: the deployment's default (SLUICE_TENANT_INGEST_PER_SECOND). */
-                    ingestPerSecond?: number;
-                };
-            };
-        };
-        responses: {
-            /** @description The tenant and its first admin key */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CreatedTenant"];
                 };
             };
             /** @description Malformed JSON or a request that fails validation */
@@ -1427,6 +1319,114 @@ export interface operations {
             };
             /** @description No such resource in this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "list-tenants": {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tenants, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantPage"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "create-tenant": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat of the same request with the same key within 24 h answers the first answer, with `idempotent-replayed: true`; the key on a different request is 422 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @description Messages a second the tenant may post (0: no limit). Absent: the deployment's default (SLUICE_TENANT_INGEST_PER_SECOND). */
+                    ingestPerSecond?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The tenant and its first admin key */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedTenant"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1853,6 +1853,114 @@ export interface operations {
             };
         };
     };
+    "get-endpoint-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The secret(s) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointSecret"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "list-event-types": {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Event types */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTypePage"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "get-event-type": {
         parameters: {
             query?: never;
@@ -2035,7 +2143,7 @@ export interface operations {
             };
         };
     };
-    "get-endpoint-secret": {
+    "get-delivery": {
         parameters: {
             query?: never;
             header?: never;
@@ -2046,13 +2154,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The secret(s) */
+            /** @description The delivery and its attempts */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EndpointSecret"];
+                    "application/json": components["schemas"]["DeliveryDetail"];
                 };
             };
             /** @description Malformed JSON or a request that fails validation */
@@ -2093,25 +2201,32 @@ export interface operations {
             };
         };
     };
-    "list-event-types": {
+    "list-endpoint-deliveries": {
         parameters: {
             query?: {
                 limit?: number;
                 cursor?: string;
+                /** @description Only items created at or after this time (inclusive) */
+                after?: string;
+                /** @description Only items created before this time (exclusive) */
+                before?: string;
+                status?: "pending" | "succeeded" | "failed" | "dead" | "acknowledged";
             };
             header?: never;
-            path?: never;
+            path: {
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Event types */
+            /** @description Deliveries, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EventTypePage"];
+                    "application/json": components["schemas"]["EndpointDeliveryPage"];
                 };
             };
             /** @description Malformed JSON or a request that fails validation */
@@ -2134,6 +2249,80 @@ export interface operations {
             };
             /** @description The key lacks the scope this route needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "get-endpoint-stats": {
+        parameters: {
+            query?: {
+                /** @description Start of the window (inclusive); default 24 h before `before` */
+                after?: string;
+                /** @description End of the window (exclusive); default now. At most 7 days after `after` */
+                before?: string;
+                /** @description Bucket size; buckets start on the UTC hour or midnight */
+                bucket?: "hour" | "day";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts per bucket and the latency sample */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointStats"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2287,129 +2476,6 @@ export interface operations {
             };
         };
     };
-    "get-delivery": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The delivery and its attempts */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["DeliveryDetail"];
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    "get-endpoint-stats": {
-        parameters: {
-            query?: {
-                /** @description Start of the window (inclusive); default 24 h before `before` */
-                after?: string;
-                /** @description End of the window (exclusive); default now. At most 7 days after `after` */
-                before?: string;
-                /** @description Bucket size; buckets start on the UTC hour or midnight */
-                bucket?: "hour" | "day";
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Counts per bucket and the latency sample */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["EndpointStats"];
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
     "get-message": {
         parameters: {
             query?: never;
@@ -2428,72 +2494,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    "list-endpoint-deliveries": {
-        parameters: {
-            query?: {
-                limit?: number;
-                cursor?: string;
-                /** @description Only items created at or after this time (inclusive) */
-                after?: string;
-                /** @description Only items created before this time (exclusive) */
-                before?: string;
-                status?: "pending" | "succeeded" | "failed" | "dead" | "acknowledged";
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Deliveries, newest first */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["EndpointDeliveryPage"];
                 };
             };
             /** @description Malformed JSON or a request that fails validation */
@@ -2660,89 +2660,6 @@ export interface operations {
             };
         };
     };
-    "recover-endpoint": {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description A repeat of the same request with the same key within 24 h answers the first answer, with `idempotent-replayed: true`; the key on a different request is 422 */
-                "idempotency-key"?: string;
-            };
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    /**
-                     * Format: date-time
-                     * @example 2026-11-24T00:00:00Z
-                     */
-                    since: string;
-                };
-            };
-        };
-        responses: {
-            /** @description How many deliveries were queued (at most 1000 a call; `truncated` says more remain) */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        queued: number;
-                        truncated: boolean;
-                    };
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The endpoint is disabled or deleted: enable it first */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
     "redrive-dead-letters": {
         parameters: {
             query?: never;
@@ -2829,6 +2746,89 @@ export interface operations {
                         deliveryId: string;
                         /** @enum {boolean} */
                         queued: true;
+                    };
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The endpoint is disabled or deleted: enable it first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "recover-endpoint": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat of the same request with the same key within 24 h answers the first answer, with `idempotent-replayed: true`; the key on a different request is 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @example 2026-11-24T00:00:00Z
+                     */
+                    since: string;
+                };
+            };
+        };
+        responses: {
+            /** @description How many deliveries were queued (at most 1000 a call; `truncated` says more remain) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        queued: number;
+                        truncated: boolean;
                     };
                 };
             };
@@ -3010,29 +3010,31 @@ export interface operations {
             };
         };
     };
-    "ack-inbox-item": {
+    "list-inbox": {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
+            query: {
+                limit?: number;
+                cursor?: string;
+                /** @description Only items created at or after this time (inclusive) */
+                after?: string;
+                /** @description Only items created before this time (exclusive) */
+                before?: string;
+                endpointId: string;
+                status?: "unacknowledged" | "acknowledged" | "expired";
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Acknowledged (again, or for the first time: see `alreadyAcknowledged`) */
+            /** @description Inbox entries, newest first (fetch one for its data) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        deliveryId: string;
-                        /** @enum {string} */
-                        status: "acknowledged";
-                        alreadyAcknowledged: boolean;
-                    };
+                    "application/json": components["schemas"]["InboxPage"];
                 };
             };
             /** @description Malformed JSON or a request that fails validation */
@@ -3131,31 +3133,29 @@ export interface operations {
             };
         };
     };
-    "list-inbox": {
+    "ack-inbox-item": {
         parameters: {
-            query: {
-                limit?: number;
-                cursor?: string;
-                /** @description Only items created at or after this time (inclusive) */
-                after?: string;
-                /** @description Only items created before this time (exclusive) */
-                before?: string;
-                endpointId: string;
-                status?: "unacknowledged" | "acknowledged" | "expired";
-            };
+            query?: never;
             header?: never;
-            path?: never;
+            path: {
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Inbox entries, newest first (fetch one for its data) */
+            /** @description Acknowledged (again, or for the first time: see `alreadyAcknowledged`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InboxPage"];
+                    "application/json": {
+                        deliveryId: string;
+                        /** @enum {string} */
+                        status: "acknowledged";
+                        alreadyAcknowledged: boolean;
+                    };
                 };
             };
             /** @description Malformed JSON or a request that fails validation */
@@ -3612,6 +3612,129 @@ export interface operations {
             };
         };
     };
+    "get-trigger-url": {
+        parameters: {
+            query: {
+                keyId: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The URL */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        url: string;
+                    };
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "list-action-triggers": {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Triggers, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerPage"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "get-hook": {
         parameters: {
             query?: {
@@ -3752,129 +3875,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HookError"];
-                };
-            };
-        };
-    };
-    "get-trigger-url": {
-        parameters: {
-            query: {
-                keyId: string;
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The URL */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        url: string;
-                    };
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    "list-action-triggers": {
-        parameters: {
-            query?: {
-                limit?: number;
-                cursor?: string;
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Triggers, newest first */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TriggerPage"];
-                };
-            };
-            /** @description Malformed JSON or a request that fails validation */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key lacks the scope this route needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such resource in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -1,6 +1,7 @@
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { envNames } from '../../functions/lib/env.ts';
+import { routeSpecs } from '../../functions/lib/api/routes.ts';
+import { envNames } from '../../functions/lib/env-names.ts';
 import type { ApiFunctionDescription } from '../description.ts';
 import type { IngestApi } from './ingest-api.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
@@ -8,8 +9,8 @@ import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 /** Read by the hook functions only (`functions/lib/env.ts`); not in `envNames`, which the local stack shares. */
 export const hookRateLimitEnvName = envNames.hookRateLimitPerSecond;
 
-/** The routes third parties call with an inbound key (`functions/post-hook.ts`, `functions/get-hook.ts`). */
-export const hookRouteNames: readonly string[] = ['post-hook', 'get-hook'];
+/** The routes third parties call with an inbound key: the ones declared with a `hookKey`. */
+export const hookRouteNames: readonly string[] = routeSpecs.filter((spec) => spec.hookKey !== undefined).map((spec) => spec.name);
 
 export interface InboundHooksProps {
   readonly api: IngestApi;

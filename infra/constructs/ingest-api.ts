@@ -21,6 +21,8 @@ export interface IngestApiProps {
   /** The `$default` route's function: answers every request no route takes (`functions/no-route.ts`). */
   readonly defaultRoute: FunctionDescription;
   readonly environment: Readonly<Record<string, string>>;
+  /** The `$default` route function's environment: the shared one plus the route list it answers from. */
+  readonly defaultRouteEnvironment: Readonly<Record<string, string>>;
   readonly logRetention: logs.RetentionDays;
   readonly customDomain?: CustomDomain;
   /** Browser origins allowed by CORS; none: API Gateway answers no preflight. */
@@ -105,7 +107,7 @@ export class IngestApi extends Construct {
 
     this.defaultRouteFunction = new SluiceFunction(this, constructIdFor(props.defaultRoute.name), {
       description: props.defaultRoute,
-      environment: props.environment,
+      environment: props.defaultRouteEnvironment,
       logRetention: props.logRetention,
     });
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {

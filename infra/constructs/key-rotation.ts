@@ -3,8 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { RotatedSecret } from '../access.ts';
-import type { FunctionDescription } from '../description.ts';
+import type { FunctionDescription, RotatedSecret } from '../description.ts';
 import { constructIdFor, SluiceFunction } from './sluice-function.ts';
 
 export interface KeyRotationProps {

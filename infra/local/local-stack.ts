@@ -6,7 +6,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { meterClient } from '../../functions/lib/aws/usage-meter.ts';
 import { environmentFor } from '../../functions/lib/env.ts';
-import { consumers, ledgerTable, type QueueName, scheduledFunctions, streamConsumers } from '../description.ts';
+import { consumers, ledgerTable, noRouteEnvironment, type QueueName, scheduledFunctions, streamConsumers } from '../description.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
 import { freePort, portInUse } from './free-port.ts';
@@ -173,6 +173,8 @@ export class LocalStack {
           rootKeyVerifier: { value: keyEnv.rootKeyVerifier },
           encryptionKey: { value: keyEnv.encryptionKey },
         }),
+        // One process runs every function, so the catch-all's route list sits beside the rest.
+        ...noRouteEnvironment,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,

@@ -7,8 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { functionAccess, tableActionsByLevel } from '#infra/access';
 import type { QueueName } from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
-import { routeSpecs } from '#lib/api/openapi';
-import { routeTable } from '#lib/api/route-table';
+import { routeSpecs, routeTable } from '#lib/api/routes';
 import { envNames } from '#lib/env';
 import {
   actionsOf,

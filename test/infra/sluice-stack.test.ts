@@ -24,7 +24,8 @@ import {
   streamConsumers,
 } from '#infra/description';
 import type { SluiceStack } from '#infra/sluice-stack';
-import { corsPolicy, methodsOf, routeTable } from '#lib/api/route-table';
+import { corsPolicy, methodsOf, routeListOf } from '#lib/api/route-table';
+import { routeTable } from '#lib/api/routes';
 import { newDispatchedMessagePattern } from '#lib/aws/ledger-keys';
 import { DEFAULT_CACHE_SECONDS } from '#lib/core/cache';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from '#lib/core/ingest-budget';
@@ -555,6 +556,13 @@ describe('SluiceStack', () => {
         IntegrationUri: { 'Fn::GetAtt': [functionId, 'Arn'] },
       });
       expect(stack.functions.get(noRouteFunction.name)).toBe(stack.api.defaultRouteFunction);
+      // It answers 404 and 405 from the route list derived from the route declarations; no other function gets it.
+      for (const [name, fn] of stack.functions) {
+        expect({ name, routeList: environmentOf(template, logicalIdOf(fn.lambdaFunction))[envNames.routeList] }).toEqual({
+          name,
+          routeList: name === noRouteFunction.name ? routeListOf(routeTable) : undefined,
+        });
+      }
       // No route claims OPTIONS (or any method), so with corsOrigins set API Gateway still answers preflights itself.
       expect(routes.map((route) => String(route.Properties?.RouteKey)).filter((key) => /^(OPTIONS|ANY) /.test(key))).toEqual([]);
       // Only API Gateway may invoke it, from this API.
@@ -565,6 +573,8 @@ describe('SluiceStack', () => {
     });
 
     test('the inbound hooks are their own construct, with the per-key rate limit only they read', () => {
+      // The routes declared with a hook key: the two hook routes of the contract (§7).
+      expect([...hookRouteNames].sort()).toEqual(['get-hook', 'post-hook']);
       expect([...stack.hooks.functions.keys()].sort()).toEqual([...hookRouteNames].sort());
       for (const name of hookRouteNames) expect(stack.api.functions.has(name)).toBe(false);
       for (const [name, fn] of stack.functions) {

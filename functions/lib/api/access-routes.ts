@@ -16,6 +16,11 @@ export const CreatedTenant = TenantView.extend({
 
 export const createTenant = defineRoute({
   name: 'create-tenant',
+  method: 'POST',
+  path: '/v1/tenants',
+  // tenant Put; the admin key: a transaction of two Puts
+  // The root-key routes authenticate too: a tenant key presented there is looked up (and touched) before the 403.
+  uses: { ledger: 'write' },
   idempotent: true,
   tag: 'Tenants',
   summary: 'Create a tenant (root key)',
@@ -26,6 +31,10 @@ export const createTenant = defineRoute({
 
 export const updateTenant = defineRoute({
   name: 'update-tenant',
+  method: 'PATCH',
+  path: '/v1/tenants/{id}',
+  // Get, then a conditional Put
+  uses: { ledger: 'write' },
   tag: 'Tenants',
   summary: 'Rename a tenant or change its ingest budget (root key)',
   description: '`ingestPerSecond: null` restores the deployment default. Takes effect within the cache period (SLUICE_CACHE_SECONDS).',
@@ -39,6 +48,10 @@ export const updateTenant = defineRoute({
 
 export const listTenants = defineRoute({
   name: 'list-tenants',
+  method: 'GET',
+  path: '/v1/tenants',
+  // gsi1 'TENANTS' partition
+  uses: { ledger: 'read', queries: ['gsi1'] },
   tag: 'Tenants',
   summary: 'List tenants (root key)',
   access: 'root',
@@ -72,6 +85,10 @@ export const CreatedApiKey = ApiKeyView.extend({ key: z.string().meta({ descript
 
 export const createApiKey = defineRoute({
   name: 'create-api-key',
+  method: 'POST',
+  path: '/v1/api-keys',
+  // transaction of two Puts (key record, key grant)
+  uses: { ledger: 'write' },
   idempotent: true,
   tag: 'API keys',
   summary: 'Create a scoped API key',
@@ -82,6 +99,10 @@ export const createApiKey = defineRoute({
 
 export const listApiKeys = defineRoute({
   name: 'list-api-keys',
+  method: 'GET',
+  path: '/v1/api-keys',
+  // the tenant's KEY# items
+  uses: { ledger: 'read', queries: ['table'] },
   tag: 'API keys',
   summary: 'List API keys (masked)',
   access: ['admin'],
@@ -91,6 +112,10 @@ export const listApiKeys = defineRoute({
 
 export const deleteApiKey = defineRoute({
   name: 'delete-api-key',
+  method: 'DELETE',
+  path: '/v1/api-keys/{id}',
+  // Get, then a transaction of two Deletes
+  uses: { ledger: 'delete' },
   tag: 'API keys',
   summary: 'Revoke an API key: it stops working at once',
   access: ['admin'],
@@ -100,6 +125,10 @@ export const deleteApiKey = defineRoute({
 
 export const revealApiKey = defineRoute({
   name: 'reveal-api-key',
+  method: 'GET',
+  path: '/v1/api-keys/{id}/reveal',
+  // Get of the sealed key, opened with the data key
+  uses: { ledger: 'read' },
   tag: 'API keys',
   summary: 'The full key again (the "view / copy" button)',
   description: 'Keys are stored sealed (AES-256-GCM) next to their lookup hash, so an admin can show them again.',

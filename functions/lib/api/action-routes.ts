@@ -33,6 +33,10 @@ export const ActionView = z
 
 export const createAction = defineRoute({
   name: 'create-action',
+  method: 'POST',
+  path: '/v1/actions',
+  // transaction of two Puts (action, event-id index item)
+  uses: { ledger: 'write' },
   idempotent: true,
   tag: 'Actions',
   summary: 'Map an inbound event_id to an action on devices',
@@ -47,6 +51,9 @@ export const createAction = defineRoute({
 
 export const listActions = defineRoute({
   name: 'list-actions',
+  method: 'GET',
+  path: '/v1/actions',
+  uses: { ledger: 'read', queries: ['table'] },
   tag: 'Actions',
   summary: 'List actions',
   access: ['admin'],
@@ -56,6 +63,9 @@ export const listActions = defineRoute({
 
 export const getAction = defineRoute({
   name: 'get-action',
+  method: 'GET',
+  path: '/v1/actions/{id}',
+  uses: { ledger: 'read' },
   tag: 'Actions',
   summary: 'Get an action',
   access: ['admin'],
@@ -65,6 +75,10 @@ export const getAction = defineRoute({
 
 export const deleteAction = defineRoute({
   name: 'delete-action',
+  method: 'DELETE',
+  path: '/v1/actions/{id}',
+  // Get, then a transaction of two Deletes
+  uses: { ledger: 'delete' },
   tag: 'Actions',
   summary: 'Delete an action (its event_id stops triggering at once)',
   access: ['admin'],
@@ -74,6 +88,10 @@ export const deleteAction = defineRoute({
 
 export const getTriggerUrl = defineRoute({
   name: 'get-trigger-url',
+  method: 'GET',
+  path: '/v1/actions/{id}/trigger-url',
+  // action Get, key reveal (Get)
+  uses: { ledger: 'read' },
   tag: 'Actions',
   summary: 'A ready GET URL that triggers the action with the given inbound key',
   access: ['admin'],
@@ -98,6 +116,10 @@ export const TriggerView = z
 
 export const listActionTriggers = defineRoute({
   name: 'list-action-triggers',
+  method: 'GET',
+  path: '/v1/actions/{id}/triggers',
+  // action Get; the action's TRG partition
+  uses: { ledger: 'read', queries: ['table'] },
   tag: 'Actions',
   summary: 'Every trigger of an action: time, key id (never the key), source IP, outcome',
   access: ['admin'],
@@ -141,6 +163,12 @@ const hookErrors = {
 
 export const postHook = defineRoute({
   name: 'post-hook',
+  method: 'POST',
+  path: '/v1/hooks',
+  // `HookService.trigger`: per-key rate counter (Update), action by event id (two Gets), trigger
+  // record (Put), the tenant's endpoints (Query, cached) and a `device.command` message for the
+  // targeted devices (Put), which dispatch queues: the hooks send nothing.
+  uses: { ledger: 'write', queries: ['table'] },
   tag: 'Inbound hooks',
   summary: 'Trigger an action (key in `x-webhook-apikey`)',
   access: 'public',
@@ -151,6 +179,10 @@ export const postHook = defineRoute({
 
 export const getHook = defineRoute({
   name: 'get-hook',
+  method: 'GET',
+  path: '/v1/hooks',
+  // The same trigger as post-hook, with the key and payload in the URL.
+  uses: { ledger: 'write', queries: ['table'] },
   tag: 'Inbound hooks',
   summary: 'Trigger an action from a URL: `?api_key=…&payload=<URL-encoded base64 of the POST body>`',
   access: 'public',

@@ -22,6 +22,10 @@ export const EventTypeView = z
 
 export const putEventType = defineRoute({
   name: 'put-event-type',
+  method: 'PUT',
+  path: '/v1/event-types/{name}',
+  // Get (created or replaced?), Put
+  uses: { ledger: 'write' },
   tag: 'Event types',
   summary: 'Create or replace an event type and its payload schema',
   access: ['admin'],
@@ -42,6 +46,9 @@ export const putEventType = defineRoute({
 
 export const listEventTypes = defineRoute({
   name: 'list-event-types',
+  method: 'GET',
+  path: '/v1/event-types',
+  uses: { ledger: 'read', queries: ['table'] },
   tag: 'Event types',
   summary: 'List event types (by name)',
   access: ['admin', 'ingest'],
@@ -51,6 +58,9 @@ export const listEventTypes = defineRoute({
 
 export const getEventType = defineRoute({
   name: 'get-event-type',
+  method: 'GET',
+  path: '/v1/event-types/{name}',
+  uses: { ledger: 'read' },
   tag: 'Event types',
   summary: 'Get an event type',
   access: ['admin', 'ingest'],
@@ -60,6 +70,9 @@ export const getEventType = defineRoute({
 
 export const deleteEventType = defineRoute({
   name: 'delete-event-type',
+  method: 'DELETE',
+  path: '/v1/event-types/{name}',
+  uses: { ledger: 'delete' },
   tag: 'Event types',
   summary: 'Delete an event type',
   access: ['admin'],
@@ -201,6 +214,10 @@ const forbiddenDestination = {
 
 export const createEndpoint = defineRoute({
   name: 'create-endpoint',
+  method: 'POST',
+  path: '/v1/endpoints',
+  // Get of each subscribed event type, conditional Put
+  uses: { ledger: 'write' },
   idempotent: true,
   tag: 'Endpoints',
   summary: 'Subscribe a URL to event types',
@@ -216,6 +233,9 @@ export const createEndpoint = defineRoute({
 
 export const listEndpoints = defineRoute({
   name: 'list-endpoints',
+  method: 'GET',
+  path: '/v1/endpoints',
+  uses: { ledger: 'read', queries: ['table'] },
   tag: 'Endpoints',
   summary: 'List endpoints',
   access: ['admin'],
@@ -225,6 +245,9 @@ export const listEndpoints = defineRoute({
 
 export const getEndpoint = defineRoute({
   name: 'get-endpoint',
+  method: 'GET',
+  path: '/v1/endpoints/{id}',
+  uses: { ledger: 'read' },
   tag: 'Endpoints',
   summary: 'Get an endpoint',
   access: ['admin'],
@@ -234,6 +257,11 @@ export const getEndpoint = defineRoute({
 
 export const updateEndpoint = defineRoute({
   name: 'update-endpoint',
+  method: 'PATCH',
+  path: '/v1/endpoints/{id}',
+  // Put of the whole endpoint; re-enabling it dates its waiting deliveries again (gsi3 by
+  // status, a conditional Put each) and enqueues them on the primary lane only.
+  uses: { ledger: 'write', queries: ['gsi3'], sends: ['delivery'] },
   tag: 'Endpoints',
   summary: 'Change an endpoint (`null` clears an optional field)',
   access: ['admin'],
@@ -249,6 +277,9 @@ export const updateEndpoint = defineRoute({
 
 export const deleteEndpoint = defineRoute({
   name: 'delete-endpoint',
+  method: 'DELETE',
+  path: '/v1/endpoints/{id}',
+  uses: { ledger: 'delete' },
   tag: 'Endpoints',
   summary: 'Delete an endpoint (its open deliveries end as dead)',
   access: ['admin'],
@@ -270,6 +301,9 @@ export const SecretView = z
 
 export const getEndpointSecret = defineRoute({
   name: 'get-endpoint-secret',
+  method: 'GET',
+  path: '/v1/endpoints/{id}/secret',
+  uses: { ledger: 'read' },
   tag: 'Endpoints',
   summary: "Get an endpoint's signing secret",
   access: ['admin'],

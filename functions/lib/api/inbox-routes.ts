@@ -27,6 +27,10 @@ export const InboxItemView = InboxEntryView.extend({ data: z.record(z.string(), 
 
 export const getInboxItem = defineRoute({
   name: 'get-inbox-item',
+  method: 'GET',
+  path: '/v1/inbox/{id}',
+  // A fetch records a `fetched` event (Put).
+  uses: { ledger: 'write' },
   tag: 'Inbox (thin mode)',
   summary: 'Fetch the event a thin notification pointed at (`X-Message-Id`)',
   description: 'Every fetch is recorded (key id and time) in the delivery history.',
@@ -37,6 +41,10 @@ export const getInboxItem = defineRoute({
 
 export const ackInboxItem = defineRoute({
   name: 'ack-inbox-item',
+  method: 'POST',
+  path: '/v1/inbox/{id}/ack',
+  // An ack is a transaction of an Update and a Put.
+  uses: { ledger: 'write' },
   tag: 'Inbox (thin mode)',
   summary: 'Acknowledge: no more notifications for this delivery (idempotent)',
   access: ['receiver'],
@@ -53,6 +61,10 @@ export const ackInboxItem = defineRoute({
 
 export const listInbox = defineRoute({
   name: 'list-inbox',
+  method: 'GET',
+  path: '/v1/inbox',
+  // open (gsi3: pending + failed) or acknowledged (gsi2 by status)
+  uses: { ledger: 'read', queries: ['gsi2', 'gsi3'] },
   tag: 'Inbox (thin mode)',
   summary: 'What is still waiting for a thin endpoint: pull without being called',
   access: ['receiver'],

@@ -23,6 +23,12 @@ export const MessageView = MessageAccepted.extend({ payload: z.record(z.string()
 
 export const createMessage = defineRoute({
   name: 'create-message',
+  method: 'POST',
+  path: '/v1/messages',
+  // The event type (Get, cached); the tenant's endpoints (a Query of its EP# items, cached a few
+  // seconds) to route the message; one conditional Put of the message with its targets. It queues
+  // nothing: dispatch turns the stored message into jobs, from the ledger's stream.
+  uses: { ledger: 'write', queries: ['table'] },
   tag: 'Messages',
   summary: 'Post an event: validated, stored, then fanned out to subscribed endpoints',
   access: ['ingest'],
@@ -48,6 +54,10 @@ export const createMessage = defineRoute({
 
 export const listMessages = defineRoute({
   name: 'list-messages',
+  method: 'GET',
+  path: '/v1/messages',
+  // by tenant, filtered by type in the index; BatchGet of the page
+  uses: { ledger: 'read', queries: ['gsi1'] },
   tag: 'Messages',
   summary: 'List messages, newest first',
   access: ['admin', 'ingest'],
@@ -57,6 +67,9 @@ export const listMessages = defineRoute({
 
 export const getMessage = defineRoute({
   name: 'get-message',
+  method: 'GET',
+  path: '/v1/messages/{id}',
+  uses: { ledger: 'read' },
   tag: 'Messages',
   summary: 'Get a message with its payload',
   access: ['admin', 'ingest'],
@@ -120,6 +133,10 @@ export function deliveryEventView(event: DeliveryEvent) {
 
 export const listMessageDeliveries = defineRoute({
   name: 'list-message-deliveries',
+  method: 'GET',
+  path: '/v1/messages/{id}/deliveries',
+  // message Get; the message's partition
+  uses: { ledger: 'read', queries: ['table'] },
   tag: 'Deliveries',
   summary: 'The deliveries of a message, with their status',
   access: ['admin', 'ingest'],
@@ -130,6 +147,10 @@ export const listMessageDeliveries = defineRoute({
 
 export const listEndpointDeliveries = defineRoute({
   name: 'list-endpoint-deliveries',
+  method: 'GET',
+  path: '/v1/endpoints/{id}/deliveries',
+  // by endpoint (gsi2) or endpoint and open status (gsi3)
+  uses: { ledger: 'read', queries: ['gsi2', 'gsi3'] },
   tag: 'Deliveries',
   summary: 'Delivery history of an endpoint, optionally by status',
   access: ['admin'],
@@ -194,6 +215,10 @@ export const EndpointStatsView = z
 
 export const getEndpointStats = defineRoute({
   name: 'get-endpoint-stats',
+  method: 'GET',
+  path: '/v1/endpoints/{id}/stats',
+  // id and status from gsi2; BatchGet of the newest 100 deliveries' first attempts
+  uses: { ledger: 'read', queries: ['gsi2'] },
   tag: 'Deliveries',
   summary: "An endpoint's deliveries per status per hour or day, and its latency, over a window of up to 7 days",
   description:
@@ -224,6 +249,10 @@ export const getEndpointStats = defineRoute({
 
 export const getDelivery = defineRoute({
   name: 'get-delivery',
+  method: 'GET',
+  path: '/v1/deliveries/{id}',
+  // one consistent Query: delivery, later attempts, events
+  uses: { ledger: 'read', queries: ['table'] },
   tag: 'Deliveries',
   summary: 'One delivery with every attempt',
   access: ['admin'],

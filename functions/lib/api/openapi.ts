@@ -1,35 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import * as z from 'zod';
-import * as accessRoutes from './access-routes.ts';
-import * as actionRoutes from './action-routes.ts';
-import * as catalogRoutes from './catalog-routes.ts';
-import * as inboxRoutes from './inbox-routes.ts';
-import * as messageRoutes from './message-routes.ts';
-import * as recoveryRoutes from './recovery-routes.ts';
-import { defineRoute, IdempotencyKeyHeader, type RouteSpec } from './route-spec.ts';
-
-export const getOpenApi = defineRoute({
-  name: 'get-openapi',
-  tag: 'Meta',
-  summary: 'This document',
-  access: 'public',
-  responses: {
-    200: { description: 'OpenAPI 3.1 document', schema: z.record(z.string(), z.unknown()) },
-    429: { description: "Over the API stage's request rate (deployed stacks)" },
-  },
-});
-
-function isRouteSpec(value: unknown): value is RouteSpec {
-  return typeof value === 'object' && value !== null && 'name' in value && 'access' in value && 'responses' in value;
-}
-
-/** Every route contract, collected from the modules that define them. */
-export const routeSpecs: readonly RouteSpec[] = [
-  ...[accessRoutes, catalogRoutes, messageRoutes, recoveryRoutes, inboxRoutes, actionRoutes].flatMap((module) =>
-    Object.values(module).filter(isRouteSpec),
-  ),
-  getOpenApi,
-];
+import type * as z from 'zod';
+import { IdempotencyKeyHeader } from './route-spec.ts';
+import { routeSpecs } from './routes.ts';
 
 /** Generated from the same zod schemas that validate requests: the document cannot drift. */
 export function openApiDocument(): Record<string, unknown> {

@@ -8,6 +8,10 @@ const conflict = { 409: { description: 'The endpoint is disabled or deleted: ena
 
 export const retryDelivery = defineRoute({
   name: 'retry-delivery',
+  method: 'POST',
+  path: '/v1/deliveries/{id}/retry',
+  // Operator attempts go to the retry lane (`RecoveryService`).
+  uses: { ledger: 'read', sends: ['retry'] },
   idempotent: true,
   tag: 'Recovery',
   summary: 'One more attempt now, whatever the delivery’s state',
@@ -25,6 +29,9 @@ export const retryDelivery = defineRoute({
 
 export const recoverEndpoint = defineRoute({
   name: 'recover-endpoint',
+  method: 'POST',
+  path: '/v1/endpoints/{id}/recover',
+  uses: { ledger: 'read', queries: ['gsi3'], sends: ['retry'] },
   idempotent: true,
   tag: 'Recovery',
   summary: 'Re-send every failed or dead delivery of an endpoint since a time',
@@ -44,6 +51,10 @@ export const recoverEndpoint = defineRoute({
 
 export const listDeadLetters = defineRoute({
   name: 'list-dead-letters',
+  method: 'GET',
+  path: '/v1/dead-letters',
+  // the tenant's (gsi4), or one endpoint's (gsi3 dead partition)
+  uses: { ledger: 'read', queries: ['gsi3', 'gsi4'] },
   tag: 'Recovery',
   summary: 'Deliveries that exhausted their retries, newest first',
   access: ['admin'],
@@ -59,6 +70,10 @@ export const listDeadLetters = defineRoute({
 
 export const redriveDeadLetters = defineRoute({
   name: 'redrive-dead-letters',
+  method: 'POST',
+  path: '/v1/dead-letters/redrive',
+  // BatchGet or gsi4 page; conditional Update each
+  uses: { ledger: 'write', queries: ['gsi4'], sends: ['retry'] },
   idempotent: true,
   tag: 'Recovery',
   summary: 'Send dead deliveries (the given ones, or all) back into delivery with a fresh retry schedule',
@@ -75,6 +90,10 @@ export const redriveDeadLetters = defineRoute({
 
 export const rotateEndpointSecret = defineRoute({
   name: 'rotate-endpoint-secret',
+  method: 'POST',
+  path: '/v1/endpoints/{id}/secret/rotate',
+  // Get, Put with the new secret list
+  uses: { ledger: 'write' },
   idempotent: true,
   tag: 'Endpoints',
   summary: 'Rotate the signing secret: the old one keeps signing alongside for 24 h',
@@ -101,6 +120,15 @@ export const TestResult = z
 
 export const testEndpoint = defineRoute({
   name: 'test-endpoint',
+  method: 'POST',
+  path: '/v1/endpoints/{id}/test',
+  // A real first attempt made in the request (`EndpointTester` -> `DeliveryService.runFirst` on
+  // the retry lane): the ping message (Put, born attempted, so dispatch skips it), the endpoint
+  // cache (Query), the delivery (a batched write when it succeeded, a conditional Put otherwise),
+  // health updates; a throttled attempt or a retry goes to the retry lane, and disabling the
+  // endpoint (410, failure window) stores an `endpoint.disabled` message (Put), which dispatch
+  // queues. It never sends to the primary lane and never dead-letters (a new delivery always has a retry).
+  uses: { ledger: 'record', queries: ['table'], sends: ['retry'] },
   idempotent: true,
   tag: 'Endpoints',
   summary: 'Send a `sluice.ping` event to this endpoint now and answer with the outcome',

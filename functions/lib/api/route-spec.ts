@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import type { RouteAccess } from '../core/access.ts';
 import type { CreatedWindow } from '../core/created-window.ts';
-import { corsOriginPattern, type RouteName, routeTable } from './route-table.ts';
+import type { ResourceUse } from '../resource-use.ts';
+import { corsOriginPattern, type HttpMethod } from './route-table.ts';
 
 export interface ResponseSpec {
   readonly description: string;
@@ -10,13 +11,19 @@ export interface ResponseSpec {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export interface RouteSpecInput<
-  B extends z.ZodType | undefined,
-  Q extends z.ZodType | undefined,
-  P extends z.ZodType | undefined,
+export interface RouteSpec<
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+  Q extends z.ZodType | undefined = z.ZodType | undefined,
+  P extends z.ZodType | undefined = z.ZodType | undefined,
   A extends RouteAccess = RouteAccess,
 > {
-  readonly name: RouteName;
+  /** The Lambda entry that serves it: `functions/<name>.ts`, and the OpenAPI `operationId`. */
+  readonly name: string;
+  readonly method: HttpMethod;
+  /** API Gateway's path template: `{id}` matches one segment. */
+  readonly path: string;
+  /** What the route does with the ledger and the queues beyond authenticating: its IAM grants (infra/access.ts). */
+  readonly uses: ResourceUse;
   readonly summary: string;
   readonly description?: string;
   readonly tag: string;
@@ -37,16 +44,6 @@ export interface RouteSpecInput<
   /** A public route that authenticates its own way: the inbound hooks' key in a header or the query. */
   readonly hookKey?: 'header' | 'query';
   readonly responses: Readonly<Record<number, ResponseSpec>>;
-}
-
-export interface RouteSpec<
-  B extends z.ZodType | undefined = z.ZodType | undefined,
-  Q extends z.ZodType | undefined = z.ZodType | undefined,
-  P extends z.ZodType | undefined = z.ZodType | undefined,
-  A extends RouteAccess = RouteAccess,
-> extends RouteSpecInput<B, Q, P, A> {
-  readonly method: string;
-  readonly path: string;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -77,16 +74,18 @@ export const IdempotencyKeyHeader = z.object({
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** A route's contract: method and path come from the route table, so they are written once. */
+/**
+ * A route, declared once: method, path, access, request schemas, responses and what it uses. The
+ * route table, the OpenAPI document, the local HTTP API, the CDK routes and the function's IAM
+ * grants are all derived from these declarations (`routes.ts`).
+ */
 export function defineRoute<
   B extends z.ZodType | undefined = undefined,
   Q extends z.ZodType | undefined = undefined,
   P extends z.ZodType | undefined = undefined,
   const A extends RouteAccess = RouteAccess,
->(input: RouteSpecInput<B, Q, P, A>): RouteSpec<B, Q, P, A> {
-  const entry = routeTable.find((route) => route.name === input.name);
-  if (!entry) throw new Error(`route ${input.name} is not in the route table`);
-  return { ...input, method: entry.method, path: entry.path };
+>(spec: RouteSpec<B, Q, P, A>): RouteSpec<B, Q, P, A> {
+  return spec;
 }
 
 export type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;

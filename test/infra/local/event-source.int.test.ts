@@ -12,6 +12,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { usesNothing } from '../../../functions/lib/resource-use.ts';
 import type { ConsumerDescription } from '../../../infra/description.ts';
 import { SqsEventSource } from '../../../infra/local/event-source.ts';
 import { freePort } from '../../../infra/local/free-port.ts';
@@ -22,6 +23,7 @@ const consumer: ConsumerDescription = {
   queue: 'delivery',
   timeoutSeconds: 5,
   memoryMb: 128,
+  uses: usesNothing,
   batchSize: 10,
   maxBatchingWindowSeconds: 0,
   maxConcurrency: 2,

@@ -12,6 +12,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { usesNothing } from '../../../functions/lib/resource-use.ts';
 import type { StreamConsumerDescription } from '../../../infra/description.ts';
 import { DynamoStreamSource } from '../../../infra/local/stream-source.ts';
 import { testStack } from '../../support/stack.ts';
@@ -22,6 +23,7 @@ const consumer: StreamConsumerDescription = {
   name: 'test-stream-consumer',
   timeoutSeconds: 5,
   memoryMb: 128,
+  uses: usesNothing,
   batchSize: 3,
   maxBatchingWindowSeconds: 0,
   retryAttempts: 2,

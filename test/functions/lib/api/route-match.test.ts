@@ -3,7 +3,8 @@
  * from 405 with it): templates over the real route table, and the rules API Gateway follows.
  */
 import { isRouteHit, type RouteHit, type RouteMiss, type RouteTemplate, routeMatcher } from '../../../../functions/lib/api/route-match.ts';
-import { routeTable } from '../../../../functions/lib/api/route-table.ts';
+import { routeListOf, routesOfList } from '../../../../functions/lib/api/route-table.ts';
+import { routeTable } from '../../../../functions/lib/api/routes.ts';
 
 const match = routeMatcher(routeTable);
 
@@ -92,5 +93,20 @@ describe('routeMatcher rules on a small table', () => {
 
   test('Allow lists each method once, though two templates match', () => {
     expect(small('DELETE', '/things/mine')).toEqual({ status: 405, allow: ['GET', 'HEAD', 'PATCH'] });
+  });
+});
+
+describe('the route list (the catch-all reads it from its environment)', () => {
+  test('round-trips every method and path of the table, in order', () => {
+    const list = routeListOf(routeTable);
+    expect(routesOfList(list)).toEqual(routeTable.map(({ method, path }) => ({ method, path })));
+    // Well inside Lambda's 4 KB for all of a function's variables, with the rest of the environment.
+    expect(Buffer.byteLength(list)).toBeLessThan(2048);
+  });
+
+  test('a malformed line is refused, not skipped', () => {
+    expect(() => routesOfList('GET /v1/a\nFETCH /v1/b')).toThrow('malformed route line: FETCH /v1/b');
+    expect(() => routesOfList('GET v1/a')).toThrow('malformed route line');
+    expect(() => routesOfList('GET /v1/a extra')).toThrow('malformed route line');
   });
 });

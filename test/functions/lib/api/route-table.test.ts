@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { openApiDocument, routeSpecs } from '../../../../functions/lib/api/openapi.ts';
-import { routeTable } from '../../../../functions/lib/api/route-table.ts';
+import { openApiDocument } from '../../../../functions/lib/api/openapi.ts';
+import { routeSpecs, routeTable } from '../../../../functions/lib/api/routes.ts';
 import { consumers, noRouteFunction, scheduledFunctions } from '../../../../infra/description.ts';
 
 const entry = (name: string) => path.join(process.cwd(), 'functions', `${name}.ts`);

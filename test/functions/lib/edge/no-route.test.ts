@@ -7,7 +7,10 @@ import type { Context } from 'aws-lambda';
 import { build } from 'esbuild';
 import type { HttpEvent, HttpResult } from '../../../../functions/lib/edge/answers.ts';
 import { statusOf } from '../../../../functions/lib/edge/answers.ts';
+import { noRouteHandler } from '../../../../functions/lib/edge/no-route.ts';
+import { envNames } from '../../../../functions/lib/env-names.ts';
 import { handler } from '../../../../functions/no-route.ts';
+import { noRouteEnvironment } from '../../../../infra/description.ts';
 
 const context = { functionName: 'no-route', awsRequestId: 'invocation-1' } as unknown as Context;
 
@@ -29,6 +32,9 @@ async function answer(method: string, rawPath: string, headers: Record<string, s
 }
 
 describe('no-route', () => {
+  // As the stack (and the local stack) sets it: the route list derived from the route declarations.
+  beforeAll(() => Object.assign(process.env, noRouteEnvironment));
+
   test('an unknown path: 404 not_found naming the OpenAPI document, with the request id in the header and the body', async () => {
     const result = await answer('GET', '/x');
     expect(result.statusCode).toBe(404);
@@ -87,6 +93,11 @@ describe('no-route', () => {
 
   test('a request the route table does match (API Gateway and the table disagree) is still a 404: nothing serves it', async () => {
     expect((await answer('GET', '/v1/messages')).statusCode).toBe(404);
+  });
+
+  test('without its route list (a broken deploy) every invocation fails naming the variable, rather than guessing 404', async () => {
+    const broken = noRouteHandler({});
+    await expect(broken(event('GET', '/x'), context)).rejects.toThrow(`${envNames.routeList} is not set`);
   });
 
   test('its bundle loads no container, no AWS SDK and no zod: it answers from the route table alone', async () => {

@@ -10,6 +10,7 @@ import { dynamoClient, secretsClient, sqsClient } from '../../../../functions/li
 import type { HttpEvent } from '../../../../functions/lib/edge/answers.ts';
 import { annotateTrace, loadTracer, traceInvocations, tracingEnabled } from '../../../../functions/lib/edge/observability.ts';
 import { handler } from '../../../../functions/no-route.ts';
+import { noRouteEnvironment } from '../../../../infra/description.ts';
 
 const root = path.resolve(__dirname, '../../../..');
 const xrayMiddleware = 'XRaySDKInstrumentation';
@@ -20,6 +21,8 @@ function middlewareOf(client: { middlewareStack: { identify(): string[] } }): st
 }
 
 describe('tracing off (the default)', () => {
+  beforeAll(() => Object.assign(process.env, noRouteEnvironment));
+
   test('the tracer is disabled and never loaded: no middleware, no client instrumentation, no X-Ray SDK in the process', async () => {
     expect(process.env.POWERTOOLS_TRACE_ENABLED).toBeUndefined();
     expect(tracingEnabled).toBe(false);
