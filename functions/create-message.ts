@@ -6,6 +6,6 @@ export const handler = httpHandler(createMessage, messages, async ({ service, te
   const idempotencyKey = event.headers?.['idempotency-key'];
   // The payload's own text, not a re-serialisation: receivers get exactly what was accepted.
   const payload = { value: body.payload, text: json?.member('payload') ?? JSON.stringify(body.payload) };
-  const { message, created } = await service.ingest(tenantId, body.type, payload, idempotencyKey);
+  const { message, created } = await service.ingest(tenantId, body.type, payload, idempotencyKey, body.metadata);
   return { status: 202, body: messageAccepted(message), headers: { 'idempotent-replayed': String(!created) } };
 });

@@ -232,6 +232,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/endpoints/{id}/filter/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Would this message reach the endpoint? Its event types and its filter, explained
+         * @description Access: scope admin (admin always).
+         */
+        post: operations["test-endpoint-filter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/filters/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a filter and try it on a message, before setting it on an endpoint
+         * @description Access: scope admin (admin always).
+         */
+        post: operations["test-filter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/deliveries/{id}": {
         parameters: {
             query?: never;
@@ -736,6 +776,10 @@ export interface components {
             url: string;
             description?: string;
             eventTypes?: string[];
+            /** @description The filter, as stored */
+            filter?: {
+                [key: string]: unknown;
+            };
             /** @enum {string} */
             mode: "full" | "thin";
             /** @description The password is never returned. */
@@ -780,6 +824,10 @@ export interface components {
             url: string;
             description?: string;
             eventTypes?: string[];
+            /** @description The filter, as stored */
+            filter?: {
+                [key: string]: unknown;
+            };
             /** @enum {string} */
             mode: "full" | "thin";
             /** @description The password is never returned. */
@@ -835,6 +883,24 @@ export interface components {
             };
             createdAt: string;
             updatedAt: string;
+        };
+        EndpointFilterResult: {
+            /** @description The endpoint would get the message: subscribed to its type, and its filter (if any) holds */
+            matches: boolean;
+            /** @description The message's type is one of the endpoint's event types (or it has none) */
+            subscribed: boolean;
+            /** @description Absent when the endpoint has no filter */
+            explanation?: {
+                [key: string]: unknown;
+            };
+        };
+        FilterResult: {
+            /** @description The filter holds for the message */
+            matches: boolean;
+            /** @description The filter, condition by condition: `{operator, matched, conditions}` for `$and`, `$or` and `$not`; `{path, operator, operand, found, matched}` for a comparison, where `found` holds what the path reached in the message (at most 5 values) */
+            explanation: {
+                [key: string]: unknown;
+            };
         };
         DeliveryDetail: {
             id: string;
@@ -973,6 +1039,9 @@ export interface components {
             createdAt: string;
             payload: {
                 [key: string]: unknown;
+            };
+            metadata?: {
+                [key: string]: string;
             };
         };
         DeliveryPage: {
@@ -1570,6 +1639,10 @@ export interface operations {
                     description?: string;
                     /** @description Absent: every event type. */
                     eventTypes?: string[];
+                    /** @description Of the messages of its event types, the endpoint gets only those this filter holds for: paths into `type`, `data` (the payload) and `metadata`, with $eq $neq $gt $gte $lt $lte $in $nin $startsWith $endsWith $exist $and $or $not (docs/filters.md). At most 4 KiB and 8 levels deep. */
+                    filter?: {
+                        [key: string]: unknown;
+                    };
                     /** @enum {string} */
                     mode?: "full" | "thin";
                     auth?: {
@@ -1777,6 +1850,10 @@ export interface operations {
                     description?: string | null;
                     /** @description Absent: every event type. */
                     eventTypes?: string[] | null;
+                    /** @description Of the messages of its event types, the endpoint gets only those this filter holds for: paths into `type`, `data` (the payload) and `metadata`, with $eq $neq $gt $gte $lt $lte $in $nin $startsWith $endsWith $exist $and $or $not (docs/filters.md). At most 4 KiB and 8 levels deep. */
+                    filter?: {
+                        [key: string]: unknown;
+                    };
                     /** @enum {string} */
                     mode?: "full" | "thin";
                     auth?: {
@@ -2143,6 +2220,153 @@ export interface operations {
             };
         };
     };
+    "test-endpoint-filter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    type: string;
+                    /** @description The payload, as it would be posted */
+                    payload: {
+                        [key: string]: unknown;
+                    };
+                    /**
+                     * @description String labels for endpoint filters (`metadata.region`), at most 16 entries and 2 KiB; stored with the message, not sent to receivers
+                     * @example {
+                     *       "region": "eu-west-1"
+                     *     }
+                     */
+                    metadata?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The verdict and why */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointFilterResult"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "test-filter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Of the messages of its event types, the endpoint gets only those this filter holds for: paths into `type`, `data` (the payload) and `metadata`, with $eq $neq $gt $gte $lt $lte $in $nin $startsWith $endsWith $exist $and $or $not (docs/filters.md). At most 4 KiB and 8 levels deep. */
+                    filter: {
+                        [key: string]: unknown;
+                    };
+                    type: string;
+                    /** @description The payload, as it would be posted */
+                    payload: {
+                        [key: string]: unknown;
+                    };
+                    /**
+                     * @description String labels for endpoint filters (`metadata.region`), at most 16 entries and 2 KiB; stored with the message, not sent to receivers
+                     * @example {
+                     *       "region": "eu-west-1"
+                     *     }
+                     */
+                    metadata?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The verdict and why */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterResult"];
+                };
+            };
+            /** @description Malformed request, or an invalid filter (each problem named in `details`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "get-delivery": {
         parameters: {
             query?: never;
@@ -2405,6 +2629,15 @@ export interface operations {
                     payload: {
                         [key: string]: unknown;
                     };
+                    /**
+                     * @description String labels for endpoint filters (`metadata.region`), at most 16 entries and 2 KiB; stored with the message, not sent to receivers
+                     * @example {
+                     *       "region": "eu-west-1"
+                     *     }
+                     */
+                    metadata?: {
+                        [key: string]: string;
+                    };
                 };
             };
         };
@@ -2454,7 +2687,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unknown event type, or the payload fails its schema */
+            /** @description Unknown event type, the payload fails its schema, or an `Idempotency-Key` reused for a different request */
             422: {
                 headers: {
                     [name: string]: unknown;

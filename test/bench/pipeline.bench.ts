@@ -10,6 +10,8 @@
  *   cost         the same traffic again, every AWS call counted (DynamoDB capacity from the
  *                service's own ReturnConsumedCapacity, SQS billing units, Lambda GB-s, log bytes),
  *                the sweeper's check of every message included, turned into dollars
+ *   filters      10 endpoints with filters on every one against none: DynamoDB requests and write
+ *                units per message (a filter must cost no request; a filtered-out pair no write)
  *   fan-out      10 endpoints, end to end
  *   hanging      4 endpoints, 3 of which never answer (10 s timeout): the healthy one's latency
  *   flood        one tenant floods ingest with 32 clients while a quiet tenant posts 10 a second
@@ -41,7 +43,7 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 1024);
 const OUT = process.env.BENCH_OUT ?? '.bench';
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'throughput,cost,fanout,hanging,flood').split(','));
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'throughput,cost,filters,fanout,hanging,flood').split(','));
 const PROFILE = process.env.BENCH_PROFILE;
 /**
  * The sweeper checks every dispatched message once, when it is `grace` + its endpoints' timeout
@@ -481,6 +483,105 @@ async function costScenario(stack: LocalStack, load: LoadClient, usage: BenchUsa
   return { deliveries, usage: totals, perDelivery: per, dollarsPerMillionDeliveries: dollars(per, 2) };
 }
 
+/** A filter that holds for every bench message (the warm-up's sequence is -1): a number, a presence test, a nested `$or` and the type. */
+const matchingFilter = {
+  'data.sequence': { $gte: -1 },
+  'data.lockId': { $exist: true },
+  $or: [{ type: EVENT_TYPE }, { 'metadata.source': { $in: ['bench', 'replay'] } }],
+};
+/** One no bench message meets: no sequence is below -1. */
+const missingFilter = { 'data.sequence': { $lt: -1 }, 'data.lockId': { $exist: true } };
+
+interface FilterRun {
+  readonly variant: string;
+  readonly messages: number;
+  readonly deliveries: number;
+  readonly perMessage: {
+    readonly dynamodbRequests: number;
+    readonly writeUnits: number;
+    readonly readUnits: number;
+    readonly sqsRequests: number;
+  };
+}
+
+/**
+ * The same messages to 10 endpoints without filters, with a filter on each that holds, and with
+ * filters that turn half of them away, each run metered alone (sweeper check included): a filter
+ * must add no DynamoDB request per message, and a filtered-out pair must cost nothing.
+ */
+async function filtersScenario(stack: LocalStack, load: LoadClient, usage: BenchUsage): Promise<FilterRun[]> {
+  const ENDPOINTS = 10;
+  const messages = Math.max(20, Math.round(MESSAGES / 10));
+  console.log(`
+filters: ${messages} messages × ${ENDPOINTS} endpoints, three ways`);
+  const variants = [
+    { variant: 'no filters', filterOf: (_i: number): object | undefined => undefined, matching: ENDPOINTS },
+    { variant: 'a filter on each, all hold', filterOf: (_i: number): object | undefined => matchingFilter, matching: ENDPOINTS },
+    {
+      variant: 'a filter on each, half hold',
+      filterOf: (i: number): object | undefined => (i % 2 === 0 ? matchingFilter : missingFilter),
+      matching: ENDPOINTS / 2,
+    },
+  ];
+  const runs: FilterRun[] = [];
+  for (const { variant, filterOf, matching } of variants) {
+    await settle(stack, `filters: before ${variant}`);
+    const owner = await tenant(stack, `bench filters ${variant}`, 0);
+    const targets = await receivers(load, ENDPOINTS);
+    for (const [i, url] of targets.urls.entries()) {
+      const filter = filterOf(i);
+      await api(stack.apiUrl, owner.key, 'POST', '/v1/endpoints', {
+        url,
+        eventTypes: [EVENT_TYPE],
+        timeoutMs: COST_ENDPOINT_TIMEOUT_MS,
+        ...(filter && { filter }),
+      });
+    }
+    // Warm the caches (the tenant's endpoints, its event type) outside the meter.
+    await api(stack.apiUrl, owner.key, 'POST', '/v1/messages', { type: EVENT_TYPE, payload: realisticPayload(PAYLOAD_BYTES, -1) });
+    await waitForDeliveries(load, targets, matching, `filters ${variant}: warm-up`);
+    await sleep((SWEEP_GRACE_SECONDS + COST_ENDPOINT_TIMEOUT_MS / 1000 + 2 * SWEEP_INTERVAL_SECONDS + 1) * 1000);
+    usage.countCapacity = true;
+    usage.reset();
+    const flow = await posting(
+      load,
+      load.send({
+        op: 'post',
+        apiUrl: stack.apiUrl,
+        key: owner.key,
+        type: EVENT_TYPE,
+        count: messages,
+        concurrency: CONCURRENCY,
+        label: `filters-${owner.id}`,
+        payloadBytes: PAYLOAD_BYTES,
+        idempotent: true,
+      }),
+      `filters ${variant}: ingest`,
+      messages,
+    );
+    await waitForDeliveries(load, targets, messages * matching + matching, `filters ${variant}`);
+    const checkedBy =
+      Math.max(...flow.acceptedAt) + (SWEEP_GRACE_SECONDS + COST_ENDPOINT_TIMEOUT_MS / 1000 + 2 * SWEEP_INTERVAL_SECONDS + 1) * 1000;
+    await sleep(Math.max(1500, checkedBy - Date.now()));
+    const totals = usage.totals();
+    usage.countCapacity = false;
+    const per = (n: number) => n / messages;
+    runs.push({
+      variant,
+      messages,
+      deliveries: messages * matching,
+      perMessage: {
+        dynamodbRequests: per(totals.dynamodb.requests),
+        writeUnits: per(totals.dynamodb.writeUnits),
+        readUnits: per(totals.dynamodb.readUnits),
+        sqsRequests: per(totals.sqs.requests),
+      },
+    });
+    await load.send({ op: 'forget' });
+  }
+  return runs;
+}
+
 async function fanOutScenario(stack: LocalStack, load: LoadClient, chart: ChartData) {
   const ENDPOINTS = 10;
   const messages = Math.max(20, Math.round(MESSAGES / 5));
@@ -660,12 +761,13 @@ async function main(): Promise<void> {
 
     // Cost first: it waits for the sweeper to check its messages, so no other run's checks land in its meter.
     const cost = SCENARIOS.has('cost') ? await costScenario(stack, load, usage) : undefined;
+    const filters = SCENARIOS.has('filters') ? await filtersScenario(stack, load, usage) : undefined;
     const throughput = SCENARIOS.has('throughput') ? await throughputScenario(stack, load, chart) : undefined;
     const fan = SCENARIOS.has('fanout') ? await fanOutScenario(stack, load, chart) : undefined;
     const hanging = SCENARIOS.has('hanging') ? await hangingScenario(stack, load, chart) : undefined;
     if (SCENARIOS.has('flood')) await settle(stack, 'before the flood');
     const flood = SCENARIOS.has('flood') ? await floodScenario(stack, load, chart) : undefined;
-    Object.assign(results, { throughput, cost, fanOut: fan, hanging, flood });
+    Object.assign(results, { throughput, cost, filters, fanOut: fan, hanging, flood });
 
     console.log('\n## Throughput and isolation (same run, same machine)\n');
     console.log('| measure | value | ratio | target |');
@@ -741,6 +843,19 @@ async function main(): Promise<void> {
       console.log(`| CloudWatch Logs ingestion | ${fmt(d.cloudWatchLogs)} | ${fmt(d.cloudWatchLogs)} |`);
       console.log(`| **Sluice, total** | **${fmt(d.totalOnDemand)}** | **${fmt(d.totalProvisioned)}** |`);
       console.log(`| EventBridge API destinations (1 event, 1 invocation per target) | ${fmt(d.eventBridgeApiDestinations)} | |`);
+    }
+    if (filters) {
+      const [none] = filters;
+      console.log('\n## Filters: per message, 10 endpoints (sweeper check included)\n');
+      console.log('| variant | deliveries / message | DynamoDB requests | write units | read units | SQS requests | target |');
+      console.log('|---|---:|---:|---:|---:|---:|---:|');
+      for (const run of filters) {
+        const p = run.perMessage;
+        const target = run === none ? '' : run.deliveries === none?.deliveries ? 'requests = no filters' : 'fewer than no filters';
+        console.log(
+          `| ${run.variant} | ${run.deliveries / run.messages} | ${fmt(p.dynamodbRequests)} | ${fmt(p.writeUnits)} | ${fmt(p.readUnits)} | ${fmt(p.sqsRequests)} | ${target} |`,
+        );
+      }
     }
     if (throughput) console.log(`\nDuplicate deliveries seen by the receivers (throughput run): ${throughput.duplicates}`);
 

@@ -70,6 +70,8 @@ const expected: Record<string, Row> = {
   'redrive-dead-letters': ['write', ['gsi4'], ['retry'], true],
   'rotate-endpoint-secret': ['write', [], [], true],
   'test-endpoint': ['record', ['table'], ['retry'], true],
+  'test-endpoint-filter': ['read', [], [], true],
+  'test-filter': ['read', [], [], true],
   'get-inbox-item': ['write', [], [], true],
   'ack-inbox-item': ['write', [], [], true],
   'list-inbox': ['read', ['gsi2', 'gsi3'], [], true],

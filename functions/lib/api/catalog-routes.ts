@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../core/endpoints.ts';
 import { eventTypeNamePattern, MAX_SCHEMA_BYTES, MAX_SCHEMA_PATTERNS } from '../core/event-types.ts';
+import { MAX_FILTER_BYTES } from '../core/filters.ts';
 import { type Endpoint, type EventType, retryPresets } from '../core/model.ts';
 import { MAX_CUSTOM_DELAY_SECONDS, MAX_CUSTOM_DELAYS, MIN_CUSTOM_DELAY_SECONDS } from '../core/retry-schedule.ts';
 import { defineRoute, ErrorBody, errorResponses, IdParams, jsonObject, notFound, PageQuery, pageOf, recordOf } from './route-spec.ts';
@@ -119,10 +120,16 @@ const RetryPolicy = z.union([
 ]);
 const BasicAuth = z.strictObject({ type: z.literal('basic'), username: z.string().min(1).max(200), password: z.string().min(1).max(200) });
 
+/** An endpoint's filter: checked by the core (`parseFilter`), which names each problem. */
+export const EndpointFilter = jsonObject(
+  `Of the messages of its event types, the endpoint gets only those this filter holds for: paths into \`type\`, \`data\` (the payload) and \`metadata\`, with $eq $neq $gt $gte $lt $lte $in $nin $startsWith $endsWith $exist $and $or $not (docs/filters.md). At most ${MAX_FILTER_BYTES / 1024} KiB and 8 levels deep.`,
+);
+
 const endpointFields = {
   url: z.string().max(2048).meta({ example: 'https://example.com/webhooks' }),
   description: z.string().max(1000),
   eventTypes: z.array(EventTypeName).max(200).meta({ description: 'Absent: every event type.' }),
+  filter: EndpointFilter,
   mode: z.enum(['full', 'thin']),
   auth: BasicAuth,
   headers: CustomHeaders,
@@ -148,6 +155,7 @@ export const CreateEndpointBody = z.strictObject({
   url: endpointFields.url,
   description: endpointFields.description.optional(),
   eventTypes: endpointFields.eventTypes.optional(),
+  filter: endpointFields.filter.optional(),
   mode: endpointFields.mode.optional(),
   auth: endpointFields.auth.optional(),
   headers: endpointFields.headers.optional(),
@@ -164,6 +172,7 @@ export const UpdateEndpointBody = z.strictObject({
   url: endpointFields.url.optional(),
   description: endpointFields.description.nullable().optional(),
   eventTypes: endpointFields.eventTypes.nullable().optional(),
+  filter: endpointFields.filter.nullable().optional(),
   mode: endpointFields.mode.optional(),
   auth: endpointFields.auth.nullable().optional(),
   headers: endpointFields.headers.nullable().optional(),
@@ -182,6 +191,7 @@ export const EndpointView = z
     url: z.string(),
     description: z.string().optional(),
     eventTypes: z.array(z.string()).optional(),
+    filter: jsonObject('The filter, as stored').optional(),
     mode: z.enum(['full', 'thin']),
     auth: z
       .object({ type: z.literal('basic'), username: z.string() })

@@ -14,12 +14,37 @@ import {
   notFound,
   PageQuery,
   pageOf,
+  recordOf,
 } from './route-spec.ts';
 
 // Messages (§4)
 
+export const MAX_METADATA_ENTRIES = 16;
+export const MAX_METADATA_BYTES = 2048;
+
+/**
+ * A message's labels for filtering (`metadata.<key>` in an endpoint's filter), kept with the
+ * message and never sent to receivers. Keys are names a filter path can hold (no dots).
+ */
+export const MessageMetadata = recordOf(
+  z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'metadata keys are 1 to 64 letters, digits, `_` or `-`'),
+  z.string().max(256),
+)
+  .refine((metadata) => Object.keys(metadata).length <= MAX_METADATA_ENTRIES, `at most ${MAX_METADATA_ENTRIES} metadata entries`)
+  .refine(
+    (metadata) => Buffer.byteLength(JSON.stringify(metadata)) <= MAX_METADATA_BYTES,
+    `metadata may total at most ${MAX_METADATA_BYTES} bytes as JSON`,
+  )
+  .meta({
+    description: `String labels for endpoint filters (\`metadata.region\`), at most ${MAX_METADATA_ENTRIES} entries and ${MAX_METADATA_BYTES / 1024} KiB; stored with the message, not sent to receivers`,
+    example: { region: 'eu-west-1' },
+  });
+
 export const MessageAccepted = z.object({ id: z.string(), type: z.string(), createdAt: z.string() }).meta({ id: 'MessageAccepted' });
-export const MessageView = MessageAccepted.extend({ payload: z.record(z.string(), z.unknown()) }).meta({ id: 'Message' });
+export const MessageView = MessageAccepted.extend({
+  payload: z.record(z.string(), z.unknown()),
+  metadata: z.record(z.string(), z.string()).optional(),
+}).meta({ id: 'Message' });
 
 export const createMessage = defineRoute({
   name: 'create-message',
@@ -35,6 +60,7 @@ export const createMessage = defineRoute({
   body: z.strictObject({
     type: z.string().min(1).max(200),
     payload: jsonObject('Any JSON object, at most 256 KiB and 64 levels deep; receivers get exactly this text'),
+    metadata: MessageMetadata.optional(),
   }),
   headers: IdempotencyKeyHeader,
   // The envelope may add a little to the 256 KiB payload; the payload itself is measured by the core.
@@ -43,7 +69,10 @@ export const createMessage = defineRoute({
     202: { description: 'Accepted (or the first message for this Idempotency-Key)', schema: MessageAccepted },
     ...errorResponses,
     413: { description: 'Payload over 256 KiB', schema: ErrorBody },
-    422: { description: 'Unknown event type, or the payload fails its schema', schema: ErrorBody },
+    422: {
+      description: 'Unknown event type, the payload fails its schema, or an `Idempotency-Key` reused for a different request',
+      schema: ErrorBody,
+    },
     429: {
       description: "Over the tenant's ingest budget; `Retry-After` says when to come back",
       schema: ErrorBody,
@@ -81,6 +110,7 @@ export const messageAccepted = (message: Message) => ({ id: message.id, type: me
 export const messageView = (message: Message) => ({
   ...messageAccepted(message),
   payload: new RawJson(message.payloadJson),
+  ...(message.metadata && { metadata: message.metadata }),
 });
 
 // Deliveries and attempts (§5)

@@ -7,6 +7,7 @@
 import * as accessRoutes from './access-routes.ts';
 import * as actionRoutes from './action-routes.ts';
 import * as catalogRoutes from './catalog-routes.ts';
+import * as filterRoutes from './filter-routes.ts';
 import * as inboxRoutes from './inbox-routes.ts';
 import * as messageRoutes from './message-routes.ts';
 import * as metaRoutes from './meta-routes.ts';
@@ -21,7 +22,7 @@ function isRouteSpec(value: unknown): value is RouteSpec {
 /** Create, read, update, delete: the order a path's methods are listed in (an `Allow` header, the OpenAPI document). */
 const methodOrder: readonly string[] = ['POST', 'GET', 'PUT', 'PATCH', 'DELETE'];
 
-const areas = [accessRoutes, catalogRoutes, messageRoutes, recoveryRoutes, inboxRoutes, actionRoutes, metaRoutes];
+const areas = [accessRoutes, catalogRoutes, filterRoutes, messageRoutes, recoveryRoutes, inboxRoutes, actionRoutes, metaRoutes];
 
 /**
  * By area (the modules above), then by path, then by method in CRUD order: declaration order is not

@@ -8,6 +8,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, AttributeValue as StreamAttributeValue } from 'aws-lambda';
+import type { FilterDocument } from '../core/filters.ts';
 import { publicMessage } from '../core/messages.ts';
 import type {
   Action,
@@ -110,18 +111,27 @@ export const sealedEndpointValues: SealedItems<Endpoint> = {
   }),
 };
 
+/**
+ * An endpoint item. Its filter is kept as JSON text: a DynamoDB map would refuse numbers beyond
+ * its range (1e126) and turn JSON numbers into decimals, while the text keeps the document exactly.
+ */
 export function endpointItem(endpoint: Endpoint, box: SecretBox): Item {
   return {
     ...keys.endpoint(endpoint.tenantId, endpoint.id),
     entity: 'endpoint',
     ...endpoint,
+    ...(endpoint.filter !== undefined && { filter: JSON.stringify(endpoint.filter) }),
     ...sealedEndpointValues.map(endpoint, (value) => box.seal(value)),
   };
 }
 
 export function endpointOf(item: Item, box: SecretBox): Endpoint {
-  const stored = stripKeys<Endpoint>(item);
-  return { ...stored, ...sealedEndpointValues.map(stored, (value) => box.open(value)) };
+  const { filter, ...stored } = stripKeys<Omit<Endpoint, 'filter'> & { filter?: string }>(item);
+  return {
+    ...stored,
+    ...(typeof filter === 'string' && { filter: JSON.parse(filter) as FilterDocument }),
+    ...sealedEndpointValues.map(stored as Endpoint, (value) => box.open(value)),
+  };
 }
 
 // Messages.
@@ -143,6 +153,7 @@ export interface MessageItem {
   /** The payload as posted, either as text or DEFLATE-compressed. */
   readonly payload?: string;
   readonly payloadDeflated?: Uint8Array;
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly keyHash?: string;
   /** On a key's slot holder: the later message that holds the key now. */
   readonly keyReuse?: KeyReuse;
@@ -166,6 +177,7 @@ export function messageItem(table: LedgerTable, message: Message, claim: Idempot
     type: message.type,
     createdAt: message.createdAt,
     ...(deflated && deflated.length < Buffer.byteLength(text) ? { payloadDeflated: deflated } : { payload: text }),
+    ...(message.metadata && { metadata: message.metadata }),
     ...(claim && { keyHash: claim.keyHash }),
     ...(dispatched && { endpointIds: message.endpointIds, gsi5pk: keys.dispatchShard(message.id), gsi5sk: message.id }),
     ...(message.attemptedInline && { inline: true }),
@@ -183,6 +195,7 @@ export function storedMessageOf(item: Item): StoredMessage {
     tenantId: stored.tenantId,
     type: stored.type,
     payloadJson,
+    ...(stored.metadata && { metadata: stored.metadata }),
     createdAt: stored.createdAt,
     ...(stored.endpointIds && { endpointIds: stored.endpointIds }),
     ...(stored.inline && { attemptedInline: true }),

@@ -4,6 +4,7 @@
  * turns the stored message into first-attempt jobs. No delivery is written before its attempt.
  */
 import type { EndpointDirectory } from './endpoint-directory.ts';
+import { type FilterSubject, matchesFilter, storedFilterOf } from './filters.ts';
 import { type FirstAttemptJob, MAX_ENDPOINTS_PER_JOB, MAX_INLINE_PAYLOAD_BYTES } from './jobs.ts';
 import type { DeliveryLane, Endpoint, Message } from './model.ts';
 import type { DeliveryQueue } from './ports.ts';
@@ -14,6 +15,19 @@ const TARGET_ROUTED_TYPES = new Set(['device.command']);
 export function isSubscribed(endpoint: Endpoint, type: string): boolean {
   if (TARGET_ROUTED_TYPES.has(type)) return false;
   return endpoint.eventTypes === undefined || endpoint.eventTypes.includes(type);
+}
+
+/**
+ * Whether a message goes to an endpoint: subscribed to its type, then the endpoint's filter, if
+ * any, holds for it. Evaluated in memory on the tenant's cached endpoints, so a filter costs no
+ * read, and a message it turns away creates no delivery and no write.
+ */
+export function isRoutedTo(endpoint: Endpoint, subject: FilterSubject): boolean {
+  if (!isSubscribed(endpoint, subject.type)) return false;
+  if (endpoint.filter === undefined) return true;
+  const filter = storedFilterOf(endpoint.filter);
+  // A stored filter is checked when it is written; one a later version refuses delivers rather than drops.
+  return filter === undefined || matchesFilter(filter, subject);
 }
 
 export interface DispatchDeps {

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { addSeconds, type Clock } from './clock.ts';
 import { activeSecrets } from './delivery-request.ts';
+import { isSubscribed } from './dispatch.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import { NotFoundError, UnknownEventTypeError, ValidationError } from './errors.ts';
 import { systemEventTypes } from './event-types.ts';
+import { explainFilter, type FilterDocument, type FilterExplanation, type FilterSubject, parseFilter } from './filters.ts';
 import type { IdGenerator } from './ids.ts';
 import { jobOf } from './jobs.ts';
 import type { BasicAuth, Endpoint, EndpointMode, Page, PageRequest, RetryPolicy, SigningSecret } from './model.ts';
@@ -48,6 +50,7 @@ export interface EndpointInput {
   readonly url: string;
   readonly description?: string;
   readonly eventTypes?: readonly string[];
+  readonly filter?: FilterDocument;
   readonly mode?: EndpointMode;
   readonly auth?: BasicAuth;
   readonly headers?: Readonly<Record<string, string>>;
@@ -92,6 +95,7 @@ export class EndpointService {
         url: input.url,
         description: input.description,
         eventTypes: input.eventTypes && [...new Set(input.eventTypes)],
+        filter: input.filter,
         auth: input.auth,
         headers: input.headers,
         rateLimitPerSecond: input.rateLimitPerSecond,
@@ -197,7 +201,20 @@ export class EndpointService {
     return activeSecrets((await this.get(tenantId, id)).secrets, this.deps.clock.now());
   }
 
+  /**
+   * Whether a message would reach this endpoint, and why: its event types, then its filter, each
+   * condition evaluated against the message (`POST /v1/endpoints/{id}/filter/test`).
+   */
+  async testFilter(tenantId: string, id: string, subject: FilterSubject): Promise<FilterTest> {
+    const endpoint = await this.get(tenantId, id);
+    const subscribed = isSubscribed(endpoint, subject.type);
+    if (endpoint.filter === undefined) return { matches: subscribed, subscribed };
+    const explanation = explainFilter(parseFilter(endpoint.filter), subject);
+    return { matches: subscribed && explanation.matched, subscribed, explanation };
+  }
+
   private async checkInput(tenantId: string, input: EndpointInput, current?: Endpoint): Promise<void> {
+    if (input.filter !== undefined) parseFilter(input.filter);
     const names = Object.keys(input.headers ?? {});
     const badHeaders = names.filter(isReservedHeader);
     if (badHeaders.length > 0) {
@@ -222,6 +239,14 @@ export class EndpointService {
       if (!(await this.deps.eventTypes.get(tenantId, type))) throw new UnknownEventTypeError(type);
     }
   }
+}
+
+export interface FilterTest {
+  /** The endpoint would get the message: subscribed to its type, and its filter (if any) holds. */
+  readonly matches: boolean;
+  readonly subscribed: boolean;
+  /** The filter's conditions, each evaluated; absent when the endpoint has no filter. */
+  readonly explanation?: FilterExplanation;
 }
 
 /** Drops keys whose value is undefined, so stored items and answers carry no empty fields. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { addSeconds, type Clock } from './clock.ts';
 import { checkCreatedWindow } from './created-window.ts';
-import { isSubscribed } from './dispatch.ts';
+import { isRoutedTo } from './dispatch.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import {
   IdempotencyKeyReusedError,
@@ -12,6 +12,7 @@ import {
   UnknownEventTypeError,
 } from './errors.ts';
 import type { EventTypeCatalog } from './event-types.ts';
+import type { FilterSubject } from './filters.ts';
 import { type IdGenerator, idempotentMessageId } from './ids.ts';
 import type { TenantIngestBudgets } from './ingest-budget.ts';
 import type { Endpoint, JsonDocument, Message, Page, PageRequest } from './model.ts';
@@ -46,15 +47,20 @@ export interface PublishRequest {
   readonly tenantId: string;
   readonly type: string;
   readonly payloadJson: string;
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly endpoints: readonly Endpoint[];
   readonly idempotencyKey?: string;
   /** The caller makes the first attempts itself (the endpoint test); dispatch leaves the message alone. */
   readonly attemptedInline?: boolean;
 }
 
-/** What a repeat of a post must match to be a replay: its type and its payload text. */
-export function requestFingerprint(type: string, payloadJson: string): string {
-  return `sha256:${createHash('sha256').update(type).update('\n').update(payloadJson).digest('hex')}`;
+/** What a repeat of a post must match to be a replay: its type, its payload text and its metadata (when it has any). */
+export function requestFingerprint(type: string, payloadJson: string, metadata?: Readonly<Record<string, string>>): string {
+  const hash = createHash('sha256').update(type).update('\n').update(payloadJson);
+  if (metadata !== undefined && Object.keys(metadata).length > 0) {
+    hash.update('\n').update(JSON.stringify(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+  }
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /**
@@ -63,8 +69,8 @@ export function requestFingerprint(type: string, payloadJson: string): string {
  * drop the new event.
  */
 function replay(first: Message, request: PublishRequest): IngestResult {
-  const original = requestFingerprint(first.type, first.payloadJson);
-  if (original !== requestFingerprint(request.type, request.payloadJson)) {
+  const original = requestFingerprint(first.type, first.payloadJson, first.metadata);
+  if (original !== requestFingerprint(request.type, request.payloadJson, request.metadata)) {
     throw new IdempotencyKeyReusedError(
       `this Idempotency-Key was used for a different request (message ${first.id}, ${first.createdAt}); use a new key for a new message`,
       [{ path: 'idempotency-key', message: `first used for a request with fingerprint ${original}` }],
@@ -94,6 +100,7 @@ export class MessageLog {
       tenantId: request.tenantId,
       type: request.type,
       payloadJson: request.payloadJson,
+      ...(request.metadata !== undefined && Object.keys(request.metadata).length > 0 && { metadata: request.metadata }),
       createdAt,
       ...(request.endpoints.length > 0 && { endpointIds: request.endpoints.map((endpoint) => endpoint.id) }),
       ...(request.attemptedInline && { attemptedInline: true }),
@@ -152,14 +159,14 @@ export class MessageLog {
 
   /** Events Sluice emits itself (`endpoint.disabled`): no declared type, sent to the tenant's subscribers. */
   async publishSystemEvent(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
-    const endpoints = await this.subscribers(tenantId, type);
+    const endpoints = await this.routed(tenantId, { type, data: payload });
     const { message } = await this.publish({ tenantId, type, payloadJson: JSON.stringify(payload), endpoints });
     return message;
   }
 
-  /** Routing: the tenant's endpoints subscribed to the type, from a copy at most the cache's age. */
-  protected async subscribers(tenantId: string, type: string): Promise<Endpoint[]> {
-    return (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isSubscribed(endpoint, type));
+  /** Routing: the tenant's endpoints subscribed to the type whose filter holds, from a copy at most the cache's age. */
+  protected async routed(tenantId: string, subject: FilterSubject): Promise<Endpoint[]> {
+    return (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isRoutedTo(endpoint, subject));
   }
 
   async get(tenantId: string, id: string): Promise<Message> {
@@ -181,7 +188,13 @@ export class MessageService extends MessageLog {
   }
 
   /** `POST /v1/messages`: validated against the type's schema, stored once, dispatched to its subscribers. */
-  async ingest(tenantId: string, type: string, payload: JsonDocument, idempotencyKey?: string): Promise<IngestResult> {
+  async ingest(
+    tenantId: string,
+    type: string,
+    payload: JsonDocument,
+    idempotencyKey?: string,
+    metadata?: Readonly<Record<string, string>>,
+  ): Promise<IngestResult> {
     const allowance = await this.deps.budget?.take(tenantId);
     if (allowance && !allowance.ok) {
       const seconds = Math.max(1, Math.ceil(allowance.retryAfterSeconds));
@@ -200,8 +213,15 @@ export class MessageService extends MessageLog {
         throw new SchemaMismatchError(`payload does not match the schema of '${type}'`, issues);
       }
     }
-    const endpoints = await this.subscribers(tenantId, type);
-    return this.publish({ tenantId, type, payloadJson, endpoints, ...(idempotencyKey !== undefined && { idempotencyKey }) });
+    const endpoints = await this.routed(tenantId, { type, data: payload.value, ...(metadata && { metadata }) });
+    return this.publish({
+      tenantId,
+      type,
+      payloadJson,
+      endpoints,
+      ...(metadata !== undefined && { metadata }),
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
+    });
   }
 }
 

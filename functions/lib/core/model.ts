@@ -1,3 +1,4 @@
+import type { FilterDocument } from './filters.ts';
 import { deliveryIdFor } from './ids.ts';
 /** The domain model: what the ledger stores and the API returns. */
 
@@ -85,6 +86,8 @@ export interface Endpoint {
   readonly description?: string;
   /** Absent: subscribed to every event type. */
   readonly eventTypes?: readonly string[];
+  /** Of the messages of its event types, only those this holds for (`core/filters.ts`); absent: all. */
+  readonly filter?: FilterDocument;
   readonly mode: EndpointMode;
   readonly auth?: BasicAuth;
   readonly headers?: Readonly<Record<string, string>>;
@@ -112,6 +115,8 @@ export interface Message {
   readonly type: string;
   /** The payload exactly as posted (serialised once, sent byte-for-byte). */
   readonly payloadJson: string;
+  /** The producer's labels for filtering (`metadata.*` in a filter), never sent to receivers. */
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly createdAt: string;
   /**
    * The endpoints the message was dispatched to when it was accepted. The sweeper checks that

@@ -1,7 +1,7 @@
 import { buildRequest } from '../../../../functions/lib/core/delivery-request.ts';
 import { EndpointDirectory } from '../../../../functions/lib/core/endpoint-directory.ts';
 import { EndpointService, SECRET_OVERLAP_SECONDS } from '../../../../functions/lib/core/endpoints.ts';
-import { NotFoundError } from '../../../../functions/lib/core/errors.ts';
+import { NotFoundError, ValidationError } from '../../../../functions/lib/core/errors.ts';
 import { ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
 import { jobOf } from '../../../../functions/lib/core/jobs.ts';
 import type { Delivery, Endpoint } from '../../../../functions/lib/core/model.ts';
@@ -286,5 +286,41 @@ describe('EndpointService: changes reach the endpoint directory at once', () => 
     await expect(s.service.delete(TENANT, theirs.id)).rejects.toBeInstanceOf(NotFoundError);
     expect(await s.directory.all(TENANT)).toEqual([endpoint]);
     expect(await s.directory.all('ten_OTHER')).toEqual([theirs]);
+  });
+});
+
+describe('EndpointService: filters', () => {
+  const filter = { 'data.amount': { $gte: 100 } };
+
+  test('create and update check the filter: an invalid one is a ValidationError and nothing is stored', async () => {
+    const s = setup([]);
+    await expect(s.service.create(TENANT, { url: 'https://example.com/hook', filter: { 'data.amount': { $gte: [1] } } })).rejects.toThrow(
+      ValidationError,
+    );
+    expect(s.endpointStore.endpoints.size).toBe(0);
+    const created = await s.service.create(TENANT, { url: 'https://example.com/hook', filter });
+    expect(created.filter).toEqual(filter);
+    await expect(s.service.update(TENANT, created.id, { filter: { $xor: [] } })).rejects.toThrow('unknown operator $xor');
+    expect((await s.service.get(TENANT, created.id)).filter).toEqual(filter);
+    // null clears it.
+    expect(await s.service.update(TENANT, created.id, { filter: null })).not.toHaveProperty('filter');
+  });
+
+  test('testFilter: the event types first, then the filter, explained', async () => {
+    const endpoint = anEndpoint({ eventTypes: ['order.created'], filter });
+    const s = setup([endpoint]);
+    expect(await s.service.testFilter(TENANT, endpoint.id, { type: 'order.created', data: { amount: 150 } })).toEqual({
+      matches: true,
+      subscribed: true,
+      explanation: { path: 'data.amount', operator: '$gte', operand: 100, found: [150], matched: true },
+    });
+    expect(await s.service.testFilter(TENANT, endpoint.id, { type: 'order.refunded', data: { amount: 150 } })).toMatchObject({
+      matches: false,
+      subscribed: false,
+    });
+    const plain = anEndpoint({ id: 'ep_PLAIN' });
+    const t = setup([plain]);
+    expect(await t.service.testFilter(TENANT, plain.id, { type: 'x.y', data: {} })).toEqual({ matches: true, subscribed: true });
+    await expect(t.service.testFilter(TENANT, 'ep_NONE', { type: 'x.y', data: {} })).rejects.toThrow(NotFoundError);
   });
 });

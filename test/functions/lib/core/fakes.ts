@@ -253,6 +253,8 @@ export class InMemoryEndpointStore implements EndpointStore {
   readonly endpoints = new Map<string, Endpoint>();
   readonly disableCalls: { tenantId: string; id: string; reason: string; at: string }[] = [];
   readonly failureCalls: { tenantId: string; id: string; at: string }[] = [];
+  /** Reads of a tenant's whole list: what a cache in front of the store saves. */
+  listCalls = 0;
   readonly successCalls: { tenantId: string; id: string }[] = [];
 
   constructor(initial: readonly Endpoint[] = []) {
@@ -273,6 +275,7 @@ export class InMemoryEndpointStore implements EndpointStore {
   }
 
   async listAll(tenantId: string): Promise<readonly Endpoint[]> {
+    this.listCalls++;
     return [...this.endpoints.values()].filter((e) => e.tenantId === tenantId);
   }
 

@@ -318,6 +318,43 @@ describe('MessageService.ingest: the per-tenant budget', () => {
   });
 });
 
+describe('MessageService.ingest: endpoint filters and metadata', () => {
+  const rich = { amount: 250, customer: { plan: 'pro' }, tags: ['vip'] };
+
+  test('a filter is evaluated after the event types: an endpoint it turns away is no target, and nothing more is read or written', async () => {
+    const bigOrders = anEndpoint({ id: 'ep_BIG', filter: { 'data.amount': { $gte: 100 } } });
+    const smallOrders = anEndpoint({ id: 'ep_SMALL', filter: { 'data.amount': { $lt: 100 } } });
+    const pro = anEndpoint({ id: 'ep_PRO', filter: { data: { customer: { plan: 'pro' } } } });
+    const eu = anEndpoint({ id: 'ep_EU', filter: { 'metadata.region': { $startsWith: 'eu-' } } });
+    // Subscribed to another type: its filter would hold, but the type comes first.
+    const usersOnly = anEndpoint({ id: 'ep_USERS', eventTypes: ['user.created'], filter: { 'data.amount': { $gt: 0 } } });
+    const s = setup({ endpoints: [bigOrders, smallOrders, pro, eu, usersOnly] });
+    const listsBefore = s.endpointStore.listCalls;
+    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), undefined, { region: 'eu-west-1' });
+    expect(message.endpointIds).toEqual(['ep_BIG', 'ep_PRO', 'ep_EU']);
+    expect(message.metadata).toEqual({ region: 'eu-west-1' });
+    expect(s.endpointStore.listCalls - listsBefore).toBe(1);
+    expect(s.messages.createCalls).toHaveLength(1);
+  });
+
+  test('a message every filter turns away is stored with no target', async () => {
+    const s = setup({ endpoints: [anEndpoint({ id: 'ep_F', filter: { 'data.amount': { $gt: 1000 } } })] });
+    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich));
+    expect(message).not.toHaveProperty('endpointIds');
+    expect(message).not.toHaveProperty('metadata');
+  });
+
+  test('a repeat of a key with other metadata is another request (422); with the same metadata, a replay', async () => {
+    const s = setup({ endpoints: [all] });
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), 'k-1', { region: 'eu', tier: 'a' });
+    const again = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), 'k-1', { tier: 'a', region: 'eu' });
+    expect(again).toEqual({ message: first.message, created: false });
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), 'k-1', { region: 'us' })).rejects.toThrow(
+      IdempotencyKeyReusedError,
+    );
+  });
+});
+
 describe('MessageService.ingest: idempotency keys', () => {
   const KEY = 'order-42';
   const WINDOW_MS = IDEMPOTENCY_WINDOW_SECONDS * 1000;
