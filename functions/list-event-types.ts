@@ -4,5 +4,5 @@ import { httpHandler, page } from './lib/edge/http.ts';
 
 export const handler = httpHandler(listEventTypes, eventTypeRegistry, async ({ service, tenantId, query }) => ({
   status: 200,
-  body: page(await service.list(tenantId, query), eventTypeView),
+  body: page(await service.list(tenantId, query, { includeBuiltIn: query.builtIn === 'true' }), eventTypeView),
 }));

@@ -881,6 +881,8 @@ export interface components {
             schema?: {
                 [key: string]: unknown;
             };
+            /** @description One of Sluice's operational events (docs/operational-events.md): the same for every tenant, read-only */
+            builtIn?: boolean;
             createdAt: string;
             updatedAt: string;
         };
@@ -1993,6 +1995,8 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                /** @description `true`: the last page also lists Sluice's operational events, after the tenant's own types */
+                builtIn?: "true" | "false";
             };
             header?: never;
             path?: never;

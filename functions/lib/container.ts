@@ -37,6 +37,7 @@ import { type IdGenerator, ulidIdGenerator } from './core/ids.ts';
 import { InboxService } from './core/inbox.ts';
 import { TenantIngestBudgets, TokenBucketBudget } from './core/ingest-budget.ts';
 import { MessageLog, MessageService } from './core/messages.ts';
+import type { SystemEventPublisher } from './core/ports.ts';
 import { RecoveryService } from './core/recovery.ts';
 import { SweeperService } from './core/sweeper.ts';
 import { TenantDirectory, TenantService } from './core/tenants.ts';
@@ -208,6 +209,11 @@ export const eventTypes = /* @__PURE__ */ part(
   async (w) => new EventTypeService(await eventTypeStore(w), await schemaValidator(w), w.clock, await eventTypeCatalog(w)),
 );
 
+/** Operational events go out through the message log, as any message. */
+function systemEventsOf(log: MessageLog): SystemEventPublisher {
+  return { publish: (tenantId, type, payload, options) => log.publishSystemEvent(tenantId, type, payload, options) };
+}
+
 export const endpoints = /* @__PURE__ */ part(
   async (w) =>
     new EndpointService({
@@ -219,6 +225,7 @@ export const endpoints = /* @__PURE__ */ part(
       clock: w.clock,
       ids: w.ids,
       directory: await endpointDirectory(w),
+      systemEvents: systemEventsOf(await messageLog(w)),
     }),
 );
 
@@ -263,7 +270,7 @@ export const delivery = /* @__PURE__ */ part(async (w) => {
     queue,
     sender,
     rateLimiter: limiter,
-    systemEvents: { publish: (tenantId, type, payload) => publisher.publishSystemEvent(tenantId, type, payload) },
+    systemEvents: systemEventsOf(publisher),
     clock: w.clock,
     random: w.random,
     failureWindowSeconds: w.config.endpointFailureWindowSeconds,

@@ -16,6 +16,10 @@ export const EventTypeView = z
     name: z.string(),
     description: z.string().optional(),
     schema: jsonObject('JSON Schema (2020-12 unless `$schema` says draft-07)').optional(),
+    builtIn: z
+      .boolean()
+      .optional()
+      .meta({ description: "One of Sluice's operational events (docs/operational-events.md): the same for every tenant, read-only" }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -53,7 +57,12 @@ export const listEventTypes = defineRoute({
   tag: 'Event types',
   summary: 'List event types (by name)',
   access: ['admin', 'ingest'],
-  query: PageQuery,
+  query: PageQuery.extend({
+    builtIn: z
+      .enum(['true', 'false'])
+      .optional()
+      .meta({ description: "`true`: the last page also lists Sluice's operational events, after the tenant's own types" }),
+  }),
   responses: { 200: { description: 'Event types', schema: pageOf(EventTypeView, 'EventTypePage') }, ...errorResponses },
 });
 
@@ -226,8 +235,9 @@ export const createEndpoint = defineRoute({
   name: 'create-endpoint',
   method: 'POST',
   path: '/v1/endpoints',
-  // Get of each subscribed event type, conditional Put
-  uses: { ledger: 'write' },
+  // Get of each subscribed event type, conditional Put; `endpoint.created` is routed by the
+  // tenant's endpoints (Query) and stored (Put) when an endpoint subscribes to it.
+  uses: { ledger: 'write', queries: ['table'] },
   idempotent: true,
   tag: 'Endpoints',
   summary: 'Subscribe a URL to event types',
@@ -270,8 +280,9 @@ export const updateEndpoint = defineRoute({
   method: 'PATCH',
   path: '/v1/endpoints/{id}',
   // Put of the whole endpoint; re-enabling it dates its waiting deliveries again (gsi3 by
-  // status, a conditional Put each) and enqueues them on the primary lane only.
-  uses: { ledger: 'write', queries: ['gsi3'], sends: ['delivery'] },
+  // status, a conditional Put each) and enqueues them on the primary lane only. Its operational
+  // event (`endpoint.updated|enabled|disabled`) is routed (Query) and stored (Put).
+  uses: { ledger: 'write', queries: ['gsi3', 'table'], sends: ['delivery'] },
   tag: 'Endpoints',
   summary: 'Change an endpoint (`null` clears an optional field)',
   access: ['admin'],

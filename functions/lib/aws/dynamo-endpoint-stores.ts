@@ -138,7 +138,7 @@ export class DynamoEndpointStore implements EndpointStore {
     }
   }
 
-  async recordSuccess(tenantId: string, id: string): Promise<void> {
+  async recordSuccess(tenantId: string, id: string): Promise<boolean> {
     try {
       await this.table.client.send(
         new UpdateCommand({
@@ -148,8 +148,29 @@ export class DynamoEndpointStore implements EndpointStore {
           ConditionExpression: 'attribute_exists(failingSince)',
         }),
       );
+      return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
+      return false;
+    }
+  }
+
+  /** One conditional update, made only when a run of failures starts: the hourly limit of `message.attempt.failing`. */
+  async claimFailingNotice(tenantId: string, id: string, at: string, notBefore: string): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.endpoint(tenantId, id),
+          UpdateExpression: 'SET failingNoticeAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(failingNoticeAt) OR failingNoticeAt < :notBefore)',
+          ExpressionAttributeValues: { ':at': at, ':notBefore': notBefore },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
     }
   }
 }

@@ -126,7 +126,12 @@ export function endpointItem(endpoint: Endpoint, box: SecretBox): Item {
 }
 
 export function endpointOf(item: Item, box: SecretBox): Endpoint {
-  const { filter, ...stored } = stripKeys<Omit<Endpoint, 'filter'> & { filter?: string }>(item);
+  // `failingNoticeAt` is the store's own bookkeeping (the hourly limit of `message.attempt.failing`), not the endpoint's.
+  const {
+    filter,
+    failingNoticeAt: _notice,
+    ...stored
+  } = stripKeys<Omit<Endpoint, 'filter'> & { filter?: string; failingNoticeAt?: string }>(item);
   return {
     ...stored,
     ...(typeof filter === 'string' && { filter: JSON.parse(filter) as FilterDocument }),

@@ -12,6 +12,7 @@ import { InFlightAttempts } from './in-flight.ts';
 import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type QueueTask } from './jobs.ts';
 import type { Attempt, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
 import { terminalStatuses, unattemptedDelivery } from './model.ts';
+import { attemptEventPayload, isOperationalEventType } from './operational-events.ts';
 import type {
   DeliveryContextLoader,
   DeliveryQueue,
@@ -299,8 +300,16 @@ export class DeliveryService {
     }
     // Exhausted retries are the customer's failure, not the pipeline's: the delivery stays `dead` in
     // the ledger (dead letters, redrive), and the delivery DLQ, whose alarm pages an operator,
-    // keeps only what the pipeline could not handle.
-    const endpointDisabled = await this.health.track(endpoint, outcome, finishedAt);
+    // keeps only what the pipeline could not handle. The tenant hears of it, unless the dead
+    // delivery is itself an operational event (no event about an event's own delivery: no loops).
+    if (next.delivery.status === 'dead' && delivery.status !== 'dead' && !isOperationalEventType(delivery.eventType)) {
+      await this.deps.systemEvents.publish(endpoint.tenantId, 'message.attempt.exhausted', {
+        ...attemptEventPayload(endpoint, next.delivery),
+        attempts: next.delivery.attemptCount,
+        deadAt: finishedAt.toISOString(),
+      });
+    }
+    const endpointDisabled = await this.health.track(endpoint, outcome, finishedAt, next.delivery);
     return {
       kind: 'attempted',
       delivery: next.delivery,

@@ -7,6 +7,7 @@ import type { EndpointDirectory } from './endpoint-directory.ts';
 import { type FilterSubject, matchesFilter, storedFilterOf } from './filters.ts';
 import { type FirstAttemptJob, MAX_ENDPOINTS_PER_JOB, MAX_INLINE_PAYLOAD_BYTES } from './jobs.ts';
 import type { DeliveryLane, Endpoint, Message } from './model.ts';
+import { isOptInEventType } from './operational-events.ts';
 import type { DeliveryQueue } from './ports.ts';
 
 /** `device.command` reaches devices by an action's target only, never by subscription (§7). */
@@ -14,7 +15,8 @@ const TARGET_ROUTED_TYPES = new Set(['device.command']);
 
 export function isSubscribed(endpoint: Endpoint, type: string): boolean {
   if (TARGET_ROUTED_TYPES.has(type)) return false;
-  return endpoint.eventTypes === undefined || endpoint.eventTypes.includes(type);
+  if (endpoint.eventTypes === undefined) return !isOptInEventType(type);
+  return endpoint.eventTypes.includes(type);
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
  * Endpoint health, from the outcome of each attempt: a run of failures that spans the failure
  * window, or a 410, disables the endpoint and tells the tenant with an `endpoint.disabled` event;
- * a success ends the run.
+ * a success ends the run. The start of a run is announced (`message.attempt.failing`, at most
+ * hourly per endpoint) and so is its end (`message.attempt.recovered`), except when the attempt
+ * was itself the delivery of an operational event: an event never causes one about its own delivery.
  */
 import type { EndpointDirectory } from './endpoint-directory.ts';
-import type { AttemptOutcome, Endpoint } from './model.ts';
+import type { AttemptOutcome, Delivery, Endpoint } from './model.ts';
+import { attemptEventPayload, FAILING_NOTICE_INTERVAL_SECONDS, isOperationalEventType } from './operational-events.ts';
 import type { EndpointStore, SystemEventPublisher } from './ports.ts';
 
 /** Default run of failures after which an endpoint is disabled (contract: 5 days). */
@@ -29,17 +32,37 @@ export class EndpointHealth {
    * Only the start and the end of a run change what routing reads, so only they invalidate the
    * endpoint cache.
    */
-  async track(endpoint: Endpoint, outcome: AttemptOutcome, at: Date): Promise<string | undefined> {
+  async track(endpoint: Endpoint, outcome: AttemptOutcome, at: Date, delivery: Delivery): Promise<string | undefined> {
+    const announces = !isOperationalEventType(delivery.eventType);
     if (outcome === 'succeeded') {
       if (endpoint.failingSince) {
-        await this.deps.endpointStore.recordSuccess(endpoint.tenantId, endpoint.id);
+        const ended = await this.deps.endpointStore.recordSuccess(endpoint.tenantId, endpoint.id);
         this.deps.endpoints.invalidate(endpoint.tenantId);
+        // The copy read before the attempt says when the run began; only the worker whose write ended it announces it.
+        if (ended && announces) {
+          await this.deps.systemEvents.publish(endpoint.tenantId, 'message.attempt.recovered', {
+            ...attemptEventPayload(endpoint, delivery),
+            failingSince: endpoint.failingSince,
+            recoveredAt: at.toISOString(),
+            ...(endpoint.consecutiveFailures !== undefined && { failedAttempts: endpoint.consecutiveFailures }),
+          });
+        }
       }
       return undefined;
     }
     if (outcome === 'gone') return this.disable(endpoint, `the endpoint answered 410 Gone at ${at.toISOString()}`, at);
     const failingSince = await this.deps.endpointStore.recordFailure(endpoint.tenantId, endpoint.id, at.toISOString());
-    if (failingSince === at.toISOString()) this.deps.endpoints.invalidate(endpoint.tenantId);
+    if (failingSince === at.toISOString()) {
+      this.deps.endpoints.invalidate(endpoint.tenantId);
+      // This attempt began a run. One conditional write, on this rare step only, keeps the notice hourly.
+      const notBefore = new Date(at.getTime() - FAILING_NOTICE_INTERVAL_SECONDS * 1000).toISOString();
+      if (announces && (await this.deps.endpointStore.claimFailingNotice(endpoint.tenantId, endpoint.id, failingSince, notBefore))) {
+        await this.deps.systemEvents.publish(endpoint.tenantId, 'message.attempt.failing', {
+          ...attemptEventPayload(endpoint, delivery),
+          failingSince,
+        });
+      }
+    }
     const windowSeconds = this.deps.failureWindowSeconds ?? DEFAULT_FAILURE_WINDOW_SECONDS;
     if (failingSince && at.getTime() - Date.parse(failingSince) >= windowSeconds * 1000) {
       return this.disable(endpoint, `every attempt failed from ${failingSince} to ${at.toISOString()}`, at, failingSince);

@@ -9,7 +9,8 @@ import { explainFilter, type FilterDocument, type FilterExplanation, type Filter
 import type { IdGenerator } from './ids.ts';
 import { jobOf } from './jobs.ts';
 import type { BasicAuth, Endpoint, EndpointMode, Page, PageRequest, RetryPolicy, SigningSecret } from './model.ts';
-import type { DeliveryQueue, DeliveryStore, DestinationGuard, EndpointStore, EventTypeStore } from './ports.ts';
+import { endpointEventPayload } from './operational-events.ts';
+import type { DeliveryQueue, DeliveryStore, DestinationGuard, EndpointStore, EventTypeStore, SystemEventPublisher } from './ports.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -81,6 +82,8 @@ export interface EndpointDeps {
   readonly ids: IdGenerator;
   /** Told of every change, so this process routes by the new endpoint at once. */
   readonly directory: EndpointDirectory;
+  /** The operational events (`endpoint.created`, …), for the endpoints subscribed to them. */
+  readonly systemEvents: SystemEventPublisher;
 }
 
 export class EndpointService {
@@ -115,7 +118,9 @@ export class EndpointService {
       updatedAt: now,
     };
     await this.deps.endpoints.create(endpoint);
-    this.deps.directory.invalidate(tenantId);
+    await this.announce(tenantId, () =>
+      this.deps.systemEvents.publish(tenantId, 'endpoint.created', endpointEventPayload(endpoint), { exceptEndpointId: endpoint.id }),
+    );
     return endpoint;
   }
 
@@ -137,6 +142,8 @@ export class EndpointService {
       else if (value !== undefined) merged[field] = value;
     }
     const enabling = current.disabled && merged.disabled === false;
+    const disabling = !current.disabled && merged.disabled === true;
+    if (disabling) merged.disabledReason = 'disabled through the API';
     if (merged.disabled === false) {
       // Enabled again: a fresh start, health history included.
       delete merged.disabledReason;
@@ -150,7 +157,19 @@ export class EndpointService {
     const next = merged as unknown as Endpoint;
     await this.checkInput(tenantId, next, current);
     if (!(await this.deps.endpoints.update(next))) throw new NotFoundError('endpoint', id);
-    this.deps.directory.invalidate(tenantId);
+    await this.announce(tenantId, () =>
+      disabling
+        ? // Only to endpoints that name it: an endpoint subscribed to every type hears of disabling by failure, not of API edits.
+          this.deps.systemEvents.publish(
+            tenantId,
+            'endpoint.disabled',
+            { endpointId: id, url: next.url, reason: 'disabled through the API', disabledAt: next.updatedAt },
+            { explicitOnly: true, exceptEndpointId: id },
+          )
+        : this.deps.systemEvents.publish(tenantId, enabling ? 'endpoint.enabled' : 'endpoint.updated', endpointEventPayload(next), {
+            exceptEndpointId: id,
+          }),
+    );
     if (enabling) await this.resume(next);
     return next;
   }
@@ -199,6 +218,19 @@ export class EndpointService {
   /** The secrets that sign right now: the current one, and a rotated-out one until it expires. */
   async secrets(tenantId: string, id: string): Promise<readonly SigningSecret[]> {
     return activeSecrets((await this.get(tenantId, id)).secrets, this.deps.clock.now());
+  }
+
+  /**
+   * Publishes a change's operational event to the tenant's other endpoints that subscribe to it
+   * (never to the changed endpoint itself), then drops this process's copy of the endpoints, so
+   * the next routing reads the change and no copy made while publishing outlives it.
+   */
+  private async announce(tenantId: string, publish: () => Promise<unknown>): Promise<void> {
+    try {
+      await publish();
+    } finally {
+      this.deps.directory.invalidate(tenantId);
+    }
   }
 
   /**

@@ -2,6 +2,7 @@ import { DEFAULT_CACHE_SECONDS, TtlCache } from './cache.ts';
 import type { Clock } from './clock.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import type { EventType, JsonObject, Page, PageRequest } from './model.ts';
+import { builtInEventType, isOperationalEventType, type OperationalEventType, operationalEvents } from './operational-events.ts';
 import type { EventTypeStore, PayloadSchemaValidator } from './ports.ts';
 
 export const eventTypeNamePattern = /^[a-z0-9_]+(\.[a-z0-9_]+)*$/;
@@ -17,8 +18,8 @@ export const MAX_PATTERN_LENGTH = 1000;
 /** An array checked for unique items without scalar `items` compares each pair: keep it short. */
 export const MAX_UNIQUE_ITEMS = 1000;
 
-/** Types Sluice emits itself; producers cannot declare or post them. */
-export const systemEventTypes = new Set(['sluice.ping', 'device.command', 'endpoint.disabled']);
+/** Types Sluice emits itself (the endpoint test, device commands, operational events); producers cannot declare or post them. */
+export const systemEventTypes: ReadonlySet<string> = new Set(['sluice.ping', 'device.command', ...Object.keys(operationalEvents)]);
 
 /**
  * Event types as ingest reads them: once per tenant and type per `ttl`, not once per message.
@@ -65,17 +66,25 @@ export class EventTypeRegistry {
     protected readonly catalog: EventTypeCatalog,
   ) {}
 
+  /** A tenant's type, or one of Sluice's operational events (built in, the same for every tenant). */
   async get(tenantId: string, name: string): Promise<EventType> {
+    if (isOperationalEventType(name)) return builtInEventType(tenantId, name);
     const eventType = await this.store.get(tenantId, name);
     if (!eventType) throw new NotFoundError('event type', name);
     return eventType;
   }
 
-  list(tenantId: string, page: PageRequest): Promise<Page<EventType>> {
-    return this.store.list(tenantId, page);
+  /** The tenant's types by name; with `includeBuiltIn`, the last page also lists the operational events, after them. */
+  async list(tenantId: string, page: PageRequest, options: { readonly includeBuiltIn?: boolean } = {}): Promise<Page<EventType>> {
+    const found = await this.store.list(tenantId, page);
+    if (!options.includeBuiltIn || found.nextCursor !== undefined) return found;
+    const builtIns = (Object.keys(operationalEvents) as OperationalEventType[]).map((name) => builtInEventType(tenantId, name));
+    return { ...found, items: [...found.items, ...builtIns] };
   }
 
   async delete(tenantId: string, name: string): Promise<void> {
+    if (isOperationalEventType(name))
+      throw new ValidationError(`event type '${name}' is built in: Sluice sends it, and it cannot be deleted`);
     const deleted = await this.store.delete(tenantId, name);
     this.catalog.invalidate(tenantId, name);
     if (!deleted) throw new NotFoundError('event type', name);

@@ -16,7 +16,8 @@ import type { FilterSubject } from './filters.ts';
 import { type IdGenerator, idempotentMessageId } from './ids.ts';
 import type { TenantIngestBudgets } from './ingest-budget.ts';
 import type { Endpoint, JsonDocument, Message, Page, PageRequest } from './model.ts';
-import type { KeyReuse, MessageListFilter, MessageStore, PayloadSchemaValidator, StoredMessage } from './ports.ts';
+import { isOptInEventType } from './operational-events.ts';
+import type { KeyReuse, MessageListFilter, MessageStore, PayloadSchemaValidator, StoredMessage, SystemEventOptions } from './ports.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
@@ -157,9 +158,23 @@ export class MessageLog {
     throw new Error('no free ledger slot for a new message');
   }
 
-  /** Events Sluice emits itself (`endpoint.disabled`): no declared type, sent to the tenant's subscribers. */
-  async publishSystemEvent(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
-    const endpoints = await this.routed(tenantId, { type, data: payload });
+  /**
+   * Events Sluice emits itself (operational events): no declared type, sent to the tenant's
+   * subscribers. An opt-in event no endpoint subscribes to is not stored: it would cost a write
+   * for a message nobody gets.
+   */
+  async publishSystemEvent(
+    tenantId: string,
+    type: string,
+    payload: Record<string, unknown>,
+    options: SystemEventOptions = {},
+  ): Promise<Message | undefined> {
+    const explicitOnly = options.explicitOnly === true || isOptInEventType(type);
+    const routed = await this.routed(tenantId, { type, data: payload });
+    const endpoints = routed.filter(
+      (endpoint) => endpoint.id !== options.exceptEndpointId && (!explicitOnly || endpoint.eventTypes?.includes(type)),
+    );
+    if (endpoints.length === 0 && explicitOnly) return undefined;
     const { message } = await this.publish({ tenantId, type, payloadJson: JSON.stringify(payload), endpoints });
     return message;
   }

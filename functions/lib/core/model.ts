@@ -55,6 +55,8 @@ export interface EventType {
   readonly name: string;
   readonly description?: string;
   readonly schema?: JsonObject;
+  /** One of Sluice's operational events: declared by Sluice, the same for every tenant, not stored. */
+  readonly builtIn?: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -63,8 +63,13 @@ export interface EndpointStore {
   disable(tenantId: string, id: string, reason: string, at: string): Promise<boolean>;
   /** Counts a failed attempt; returns when the current run of failures began. */
   recordFailure(tenantId: string, id: string, at: string): Promise<string | undefined>;
-  /** Ends a run of failures. */
-  recordSuccess(tenantId: string, id: string): Promise<void>;
+  /** Ends a run of failures; true for the one call that ended it (false when there was none). */
+  recordSuccess(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * Claims the right to announce a run of failures (`message.attempt.failing`): true when the
+   * endpoint's last announcement is older than `notBefore` (or there was none), recording `at`.
+   */
+  claimFailingNotice(tenantId: string, id: string, at: string, notBefore: string): Promise<boolean>;
 }
 
 export interface IdempotencyClaim {
@@ -201,8 +206,16 @@ export interface RateLimiter {
 }
 
 /** Emits events Sluice itself produces (`endpoint.disabled`, `sluice.ping`). */
+export interface SystemEventOptions {
+  /** Only endpoints that name the type, and nothing stored without one (for an opt-in type, always so). */
+  readonly explicitOnly?: boolean;
+  /** An endpoint that does not get the event: the one whose own change it announces. */
+  readonly exceptEndpointId?: string;
+}
+
 export interface SystemEventPublisher {
-  publish(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message>;
+  /** Stores the event for its subscribers; an opt-in event nobody subscribes to is not stored (undefined). */
+  publish(tenantId: string, type: string, payload: Record<string, unknown>, options?: SystemEventOptions): Promise<Message | undefined>;
 }
 
 /** A delivery in the sweeper's due index. */

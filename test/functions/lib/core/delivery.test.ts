@@ -1503,3 +1503,79 @@ describe('DeliveryService.runFirst: endpoint health', () => {
     expect(s.queue.calls).toEqual([{ tasks: [RETRY_JOB], delaySeconds: 5, lane: 'retry' }]);
   });
 });
+
+describe('DeliveryService.run: operational events', () => {
+  const failing = { durationMs: 3, statusCode: 500 } as const;
+  const typesOf = (s: ReturnType<typeof setup>) => s.systemEvents.published.map((event) => event.type);
+
+  test('the first failure after a success announces message.attempt.failing once; later failures of the run do not', async () => {
+    const s = setup({ answer: failing });
+    attempted(await s.run());
+    expect(s.systemEvents.published).toEqual([
+      {
+        tenantId: s.delivery.tenantId,
+        type: 'message.attempt.failing',
+        payload: {
+          endpointId: s.delivery.endpointId,
+          url: anEndpoint().url,
+          deliveryId: s.delivery.id,
+          messageId: s.delivery.messageId,
+          eventType: 'lock.unlocked',
+          lastStatusCode: 500,
+          failingSince: at(0),
+        },
+      },
+    ]);
+    s.clock.advance(5000);
+    attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(typesOf(s)).toEqual(['message.attempt.failing']);
+  });
+
+  test('the end of a run announces message.attempt.recovered; a new run within the hour is not announced again', async () => {
+    const s = setup({ answer: failing });
+    attempted(await s.run());
+    s.clock.advance(60_000);
+    s.sender.answer(() => ({ durationMs: 3, statusCode: 200 }));
+    attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(typesOf(s)).toEqual(['message.attempt.failing', 'message.attempt.recovered']);
+    expect(s.systemEvents.published[1]?.payload).toMatchObject({ failingSince: at(0), recoveredAt: at(60_000), failedAttempts: 1 });
+
+    // A flapping endpoint: another run ten minutes later is counted but not announced…
+    const again = aDelivery({ id: 'dlv_01JN000000000000000000AGN' });
+    await s.deliveries.create(again);
+    s.clock.advance(10 * 60_000);
+    s.sender.answer(() => failing);
+    attempted(await s.run(jobFor(again)));
+    expect(s.storedEndpoint()?.failingSince).toBe(at(11 * 60_000));
+    expect(typesOf(s)).toEqual(['message.attempt.failing', 'message.attempt.recovered']);
+  });
+
+  test('a delivery that uses up its retries announces message.attempt.exhausted', async () => {
+    const s = setup({
+      endpoint: anEndpoint({ retryPolicy: { delaysSeconds: [60] }, failingSince: at(-1000), consecutiveFailures: 1 }),
+      delivery: aDelivery({ status: 'failed', attemptCount: 2, scheduledAttempts: 2 }),
+      answer: failing,
+    });
+    const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(report.delivery.status).toBe('dead');
+    expect(s.systemEvents.published).toEqual([
+      {
+        tenantId: s.delivery.tenantId,
+        type: 'message.attempt.exhausted',
+        payload: expect.objectContaining({ deliveryId: s.delivery.id, attempts: 3, lastStatusCode: 500, deadAt: T0.toISOString() }),
+      },
+    ]);
+  });
+
+  test('the delivery of an operational event never causes one: no failing, recovered or exhausted about it', async () => {
+    const s = setup({
+      endpoint: anEndpoint({ retryPolicy: { delaysSeconds: [60] } }),
+      delivery: aDelivery({ eventType: 'message.attempt.exhausted', status: 'failed', attemptCount: 2, scheduledAttempts: 2 }),
+      answer: failing,
+    });
+    const report = attempted(await s.run(jobFor(s.delivery), 'retry'));
+    expect(report.delivery.status).toBe('dead');
+    expect(s.storedEndpoint()?.failingSince).toBe(at(0));
+    expect(s.systemEvents.published).toEqual([]);
+  });
+});

@@ -17,6 +17,7 @@ import {
   OLD_SECRET,
   RecordingDeliveryQueue,
   RecordingDestinationGuard,
+  RecordingSystemEventPublisher,
   SECRET,
   T0,
   TENANT,
@@ -36,6 +37,7 @@ function setup(endpoints: readonly Endpoint[], deliveries: readonly Delivery[] =
   const clock = new FakeClock(T0);
   const directory = new EndpointDirectory(endpointStore, clock, DIRECTORY_CACHE_SECONDS);
   const listAll = jest.spyOn(endpointStore, 'listAll');
+  const systemEvents = new RecordingSystemEventPublisher(clock);
   const service = new EndpointService({
     endpoints: endpointStore,
     eventTypes: new InMemoryEventTypeStore(),
@@ -45,8 +47,9 @@ function setup(endpoints: readonly Endpoint[], deliveries: readonly Delivery[] =
     clock,
     ids: ulidIdGenerator(() => clock.now().getTime()),
     directory,
+    systemEvents,
   });
-  return { service, endpointStore, deliveryStore, queue, guard, clock, directory, listAll };
+  return { service, endpointStore, deliveryStore, queue, guard, clock, directory, listAll, systemEvents };
 }
 
 describe('EndpointService.rotateSecret', () => {
@@ -322,5 +325,42 @@ describe('EndpointService: filters', () => {
     const t = setup([plain]);
     expect(await t.service.testFilter(TENANT, plain.id, { type: 'x.y', data: {} })).toEqual({ matches: true, subscribed: true });
     await expect(t.service.testFilter(TENANT, 'ep_NONE', { type: 'x.y', data: {} })).rejects.toThrow(NotFoundError);
+  });
+});
+
+describe('EndpointService: operational events', () => {
+  test('created, updated, disabled and enabled, each once, without secrets or passwords; deleting announces nothing yet', async () => {
+    const s = setup([]);
+    const created = await s.service.create(TENANT, {
+      url: 'https://example.com/hook',
+      auth: { type: 'basic', username: 'u', password: 'pw-secret' },
+      headers: { 'x-token': 'header-secret' },
+    });
+    await s.service.update(TENANT, created.id, { description: 'orders' });
+    await s.service.update(TENANT, created.id, { disabled: true });
+    await s.service.update(TENANT, created.id, { disabled: false });
+    await s.service.delete(TENANT, created.id);
+    expect(s.systemEvents.published.map((event) => event.type)).toEqual([
+      'endpoint.created',
+      'endpoint.updated',
+      'endpoint.disabled',
+      'endpoint.enabled',
+    ]);
+    expect(s.systemEvents.published[0]?.payload).toEqual({
+      endpointId: created.id,
+      url: 'https://example.com/hook',
+      mode: 'full',
+      disabled: false,
+    });
+    expect(s.systemEvents.published[2]?.payload).toMatchObject({ endpointId: created.id, reason: 'disabled through the API' });
+    const text = JSON.stringify(s.systemEvents.published);
+    for (const secret of ['pw-secret', 'header-secret', created.secrets[0]?.value ?? 'whsec_']) expect(text).not.toContain(secret);
+  });
+
+  test('a refused change announces nothing', async () => {
+    const s = setup([]);
+    await expect(s.service.create(TENANT, { url: 'https://example.com/hook', filter: { $bad: 1 } })).rejects.toThrow(ValidationError);
+    await expect(s.service.delete(TENANT, 'ep_NONE')).rejects.toThrow(NotFoundError);
+    expect(s.systemEvents.published).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { NotFoundError, ValidationError } from '../../../../functions/lib/core/errors.ts';
 import { EventTypeCatalog, EventTypeService, isReservedEventType, systemEventTypes } from '../../../../functions/lib/core/event-types.ts';
 import type { EventType } from '../../../../functions/lib/core/model.ts';
+import { operationalEvents } from '../../../../functions/lib/core/operational-events.ts';
 import type { PayloadSchemaValidator, SchemaIssue } from '../../../../functions/lib/core/ports.ts';
 import { FakeClock, InMemoryEventTypeStore, T0, TENANT } from './fakes.ts';
 
@@ -144,12 +145,36 @@ describe('EventTypeService.put: names', () => {
 
   test("Sluice's own types and the sluice. namespace are reserved", async () => {
     const s = setup([]);
-    expect([...systemEventTypes].sort()).toEqual(['device.command', 'endpoint.disabled', 'sluice.ping']);
+    expect([...systemEventTypes].sort()).toEqual([
+      'device.command',
+      'endpoint.created',
+      'endpoint.disabled',
+      'endpoint.enabled',
+      'endpoint.updated',
+      'message.attempt.exhausted',
+      'message.attempt.failing',
+      'message.attempt.recovered',
+      'sluice.ping',
+    ]);
     for (const name of [...systemEventTypes, 'sluice.anything']) {
       expect(isReservedEventType(name)).toBe(true);
       await expect(s.service.put(TENANT, name, {})).rejects.toThrow(/reserved/);
     }
     expect(isReservedEventType('lock.unlocked')).toBe(false);
     expect(s.store.eventTypes.size).toBe(0);
+  });
+});
+
+describe('EventTypeRegistry: the operational events are built in', () => {
+  test('get answers one with its schema; asked for, the last page lists them after the tenant’s types; they cannot be deleted', async () => {
+    const s = setup([anEventType({ name: 'lock.unlocked' })]);
+    const failing = await s.service.get(TENANT, 'message.attempt.failing');
+    expect(failing).toMatchObject({ name: 'message.attempt.failing', builtIn: true, schema: { type: 'object' } });
+    expect((await s.service.list(TENANT, { limit: 50 })).items.map((t) => t.name)).toEqual(['lock.unlocked']);
+    const page = await s.service.list(TENANT, { limit: 50 }, { includeBuiltIn: true });
+    expect(page.items.map((t) => t.name)).toEqual(['lock.unlocked', ...Object.keys(operationalEvents)]);
+    const first = await s.service.list(TENANT, { limit: 1 }, { includeBuiltIn: true });
+    if (first.nextCursor !== undefined) expect(first.items.map((t) => t.name)).toEqual(['lock.unlocked']);
+    await expect(s.service.delete(TENANT, 'endpoint.created')).rejects.toThrow('built in');
   });
 });

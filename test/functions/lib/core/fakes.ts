@@ -310,12 +310,23 @@ export class InMemoryEndpointStore implements EndpointStore {
   }
 
   /** Clears the run of failures (a no-op when there is none, like the adapter's conditional remove). */
-  async recordSuccess(tenantId: string, id: string): Promise<void> {
+  async recordSuccess(tenantId: string, id: string): Promise<boolean> {
     this.successCalls.push({ tenantId, id });
     const endpoint = await this.get(tenantId, id);
-    if (!endpoint?.failingSince) return;
+    if (!endpoint?.failingSince) return false;
     const { failingSince: _since, consecutiveFailures: _count, ...healthy } = endpoint;
     this.endpoints.set(id, healthy);
+    return true;
+  }
+
+  /** As the adapter: the last announcement, kept beside the endpoint, must be older than `notBefore`. */
+  readonly failingNotices = new Map<string, string>();
+  async claimFailingNotice(tenantId: string, id: string, at: string, notBefore: string): Promise<boolean> {
+    if (!(await this.get(tenantId, id))) return false;
+    const last = this.failingNotices.get(id);
+    if (last !== undefined && last >= notBefore) return false;
+    this.failingNotices.set(id, at);
+    return true;
   }
 }
 

@@ -936,7 +936,7 @@ describe('MessageService.publishSystemEvent', () => {
       createdAt: T0.toISOString(),
       endpointIds: [all.id, watcher.id],
     });
-    expect(s.messages.messages.get(message.id)).toStrictEqual(message);
+    expect(s.messages.messages.get(message?.id ?? '')).toStrictEqual(message);
     expect(s.validations).toEqual([]);
   });
 
@@ -944,14 +944,37 @@ describe('MessageService.publishSystemEvent', () => {
     const s = setup({ endpoints: [locks] });
     const message = await s.service.publishSystemEvent(TENANT, 'endpoint.disabled', { endpointId: 'ep_A' });
     expect(message).not.toHaveProperty('endpointIds');
-    expect(s.messages.messages.has(message.id)).toBe(true);
+    expect(s.messages.messages.has(message?.id ?? '')).toBe(true);
+  });
+
+  test('an opt-in operational event nobody subscribes to is not stored; a subscriber gets it, a catch-all endpoint does not', async () => {
+    const watcher = anEndpoint({ id: 'ep_OPS', eventTypes: ['endpoint.created', 'message.attempt.exhausted'] });
+    const s = setup({ endpoints: [all, locks] });
+    expect(await s.service.publishSystemEvent(TENANT, 'endpoint.created', { endpointId: 'ep_A' })).toBeUndefined();
+    expect(s.messages.createCalls).toEqual([]);
+    const t = setup({ endpoints: [all, watcher] });
+    expect((await t.service.publishSystemEvent(TENANT, 'message.attempt.exhausted', { deliveryId: 'dlv_1' }))?.endpointIds).toEqual([
+      watcher.id,
+    ]);
+  });
+
+  test('explicitOnly keeps catch-all endpoints out (and stores nothing without a named subscriber); exceptEndpointId leaves one out', async () => {
+    const named = anEndpoint({ id: 'ep_NAMED', eventTypes: ['endpoint.disabled', 'endpoint.updated'] });
+    const s = setup({ endpoints: [all] });
+    expect(await s.service.publishSystemEvent(TENANT, 'endpoint.disabled', { endpointId: 'ep_X' }, { explicitOnly: true })).toBeUndefined();
+    const t = setup({ endpoints: [all, named] });
+    const sent = await t.service.publishSystemEvent(TENANT, 'endpoint.disabled', { endpointId: 'ep_X' }, { explicitOnly: true });
+    expect(sent?.endpointIds).toEqual([named.id]);
+    expect(
+      await t.service.publishSystemEvent(TENANT, 'endpoint.updated', { endpointId: named.id }, { exceptEndpointId: named.id }),
+    ).toBeUndefined();
   });
 
   test('every call is a new message (no idempotency key)', async () => {
     const s = setup({ endpoints: [all] });
     const first = await s.service.publishSystemEvent(TENANT, 'endpoint.disabled', { endpointId: 'ep_A' });
     const second = await s.service.publishSystemEvent(TENANT, 'endpoint.disabled', { endpointId: 'ep_A' });
-    expect(first.id).not.toBe(second.id);
+    expect(first?.id).not.toBe(second?.id);
     expect(s.messages.messages.size).toBe(2);
     expect(s.messages.createCalls.map((c) => c.claim)).toEqual([undefined, undefined]);
   });

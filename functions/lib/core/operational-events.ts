@@ -1,0 +1,130 @@
+/**
+ * Operational events: what Sluice tells a tenant about its own endpoints and deliveries, sent like
+ * any event (signed, retried, in the history) to the endpoints that subscribe to them. Their
+ * payload schemas are part of the event-type catalog (`GET /v1/event-types/{name}`).
+ */
+import type { Delivery, Endpoint, EventType, JsonObject } from './model.ts';
+
+const endpointFields = {
+  endpointId: { type: 'string' },
+  url: { type: 'string' },
+  description: { type: 'string' },
+  eventTypes: { type: 'array', items: { type: 'string' } },
+  mode: { enum: ['full', 'thin'] },
+  disabled: { type: 'boolean' },
+  disabledReason: { type: 'string' },
+} as const;
+
+const endpointSchema: JsonObject = { type: 'object', required: ['endpointId', 'url', 'mode', 'disabled'], properties: endpointFields };
+
+const attemptFields = {
+  endpointId: { type: 'string' },
+  url: { type: 'string' },
+  deliveryId: { type: 'string' },
+  messageId: { type: 'string' },
+  eventType: { type: 'string' },
+  lastStatusCode: { type: 'integer' },
+  lastError: { type: 'string' },
+} as const;
+
+export const operationalEvents = {
+  'endpoint.created': { description: 'An endpoint was created', schema: endpointSchema },
+  'endpoint.updated': { description: 'An endpoint was changed (not enabled or disabled)', schema: endpointSchema },
+  'endpoint.disabled': {
+    description: 'An endpoint was disabled: through the API, after a 410, or after failing for the whole failure window',
+    schema: {
+      type: 'object',
+      required: ['endpointId', 'url', 'reason', 'disabledAt'],
+      properties: {
+        endpointId: { type: 'string' },
+        url: { type: 'string' },
+        reason: { type: 'string' },
+        disabledAt: { type: 'string' },
+        failingSince: { type: 'string' },
+      },
+    },
+  },
+  'endpoint.enabled': { description: 'A disabled endpoint was enabled again', schema: endpointSchema },
+  'message.attempt.exhausted': {
+    description: 'A delivery used up its retries and is dead (dead letters, redrive)',
+    schema: {
+      type: 'object',
+      required: ['endpointId', 'deliveryId', 'messageId', 'eventType', 'attempts', 'deadAt'],
+      properties: { ...attemptFields, attempts: { type: 'integer' }, deadAt: { type: 'string' } },
+    },
+  },
+  'message.attempt.failing': {
+    description: "An endpoint's first failed attempt after a success: at most one an hour per endpoint",
+    schema: {
+      type: 'object',
+      required: ['endpointId', 'deliveryId', 'messageId', 'eventType', 'failingSince'],
+      properties: { ...attemptFields, failingSince: { type: 'string' } },
+    },
+  },
+  'message.attempt.recovered': {
+    description: "An endpoint's first successful attempt after failures",
+    schema: {
+      type: 'object',
+      required: ['endpointId', 'deliveryId', 'messageId', 'eventType', 'failingSince', 'recoveredAt'],
+      properties: {
+        ...attemptFields,
+        failingSince: { type: 'string' },
+        recoveredAt: { type: 'string' },
+        failedAttempts: { type: 'integer' },
+      },
+    },
+  },
+} as const satisfies Record<string, { readonly description: string; readonly schema: JsonObject }>;
+
+export type OperationalEventType = keyof typeof operationalEvents;
+
+export function isOperationalEventType(type: string): type is OperationalEventType {
+  return Object.hasOwn(operationalEvents, type);
+}
+
+/**
+ * Operational events reach only the endpoints that name them in `eventTypes`, so an endpoint
+ * subscribed to every type does not start receiving them. `endpoint.disabled`, older than the
+ * others, also reaches those.
+ */
+export function isOptInEventType(type: string): boolean {
+  return isOperationalEventType(type) && type !== 'endpoint.disabled';
+}
+
+/** When Sluice first sent its operational events: the dates their catalog entries carry. */
+export const OPERATIONAL_EVENTS_SINCE = '2026-11-30T00:00:00.000Z';
+
+/** An operational event as the event-type catalog shows it. */
+export function builtInEventType(tenantId: string, name: OperationalEventType): EventType {
+  const { description, schema } = operationalEvents[name];
+  return { tenantId, name, description, schema, builtIn: true, createdAt: OPERATIONAL_EVENTS_SINCE, updatedAt: OPERATIONAL_EVENTS_SINCE };
+}
+
+/** `message.attempt.failing` is sent at most this often per endpoint. */
+export const FAILING_NOTICE_INTERVAL_SECONDS = 3600;
+
+/** What the endpoint events say of an endpoint: never its secrets, its Basic-auth password or its headers. */
+export function endpointEventPayload(endpoint: Endpoint): Record<string, unknown> {
+  return {
+    endpointId: endpoint.id,
+    url: endpoint.url,
+    ...(endpoint.description !== undefined && { description: endpoint.description }),
+    ...(endpoint.eventTypes !== undefined && { eventTypes: endpoint.eventTypes }),
+    mode: endpoint.mode,
+    disabled: endpoint.disabled,
+    ...(endpoint.disabledReason !== undefined && { disabledReason: endpoint.disabledReason }),
+  };
+}
+
+/** What the attempt events say of the delivery behind them. */
+export function attemptEventPayload(endpoint: Endpoint, delivery: Delivery): Record<string, unknown> {
+  return {
+    endpointId: endpoint.id,
+    url: endpoint.url,
+    deliveryId: delivery.id,
+    messageId: delivery.messageId,
+    eventType: delivery.eventType,
+    ...(delivery.lastStatusCode !== undefined && { lastStatusCode: delivery.lastStatusCode }),
+    ...(delivery.lastError !== undefined && { lastError: delivery.lastError }),
+  };
+}
