@@ -12,6 +12,7 @@ import { call, createEndpoint, createTenant, eventually, postMessage, putEventTy
 const operationalTypes = [
   'endpoint.created',
   'endpoint.updated',
+  'endpoint.deleted',
   'endpoint.disabled',
   'endpoint.enabled',
   'message.attempt.exhausted',
@@ -84,6 +85,8 @@ describe('operational events', () => {
     await postMessage(tenant, 'order.created', { id: 'ord_2' });
     const exhausted = await waitFor('message.attempt.exhausted', (data) => data.endpointId === brokenEndpoint.id);
     expect(exhausted.data).toMatchObject({ eventType: 'order.created', attempts: 2, lastStatusCode: 503 });
+    expect((await call('DELETE', `/v1/endpoints/${brokenEndpoint.id}`, { key: tenant.key })).status).toBe(204);
+    await waitFor('endpoint.deleted', (data) => data.endpointId === brokenEndpoint.id);
 
     // Every payload matches the schema the catalog publishes for its type.
     const ajv = new Ajv2020({ strict: false });

@@ -55,7 +55,7 @@ const expected: Record<string, Row> = {
   'list-endpoints': ['read', ['table'], [], true],
   'get-endpoint': ['read', [], [], true],
   'update-endpoint': ['write', ['gsi3', 'table'], ['delivery'], true],
-  'delete-endpoint': ['delete', [], [], true],
+  'delete-endpoint': ['delete', [], ['retry'], true],
   'get-endpoint-secret': ['read', [], [], true],
   'list-endpoint-deliveries': ['read', ['gsi2', 'gsi3'], [], true],
   'get-endpoint-stats': ['read', ['gsi2'], [], true],

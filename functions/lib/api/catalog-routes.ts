@@ -300,7 +300,9 @@ export const deleteEndpoint = defineRoute({
   name: 'delete-endpoint',
   method: 'DELETE',
   path: '/v1/endpoints/{id}',
-  uses: { ledger: 'delete' },
+  // Delete of the endpoint; its `endpoint.deleted` event goes as a task to the retry lane, whose
+  // consumer stores it: this route never puts.
+  uses: { ledger: 'delete', sends: ['retry'] },
   tag: 'Endpoints',
   summary: 'Delete an endpoint (its open deliveries end as dead)',
   access: ['admin'],

@@ -9,7 +9,7 @@ import type { EndpointDirectory } from './endpoint-directory.ts';
 import { EndpointHealth } from './endpoint-health.ts';
 import { deliveryIdFor } from './ids.ts';
 import { InFlightAttempts } from './in-flight.ts';
-import { type DeliveryJob, type FirstAttemptJob, isFirstAttemptJob, jobOf, type QueueTask } from './jobs.ts';
+import { type DeliveryJob, type FirstAttemptJob, isAnnouncement, isFirstAttemptJob, jobOf, type QueueTask } from './jobs.ts';
 import type { Attempt, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
 import { terminalStatuses, unattemptedDelivery } from './model.ts';
 import { attemptEventPayload, isOperationalEventType } from './operational-events.ts';
@@ -111,6 +111,7 @@ export class DeliveryService {
     const messageIds: string[] = [];
     const redelivered: string[] = [];
     for (const { task, receiveCount } of runs) {
+      if (isAnnouncement(task)) continue;
       if (!isFirstAttemptJob(task)) {
         jobs.push(task);
         continue;
@@ -129,6 +130,10 @@ export class DeliveryService {
 
   /** Runs one queue task: first attempts to each of a message's endpoints, or one later attempt. */
   async runTask(task: QueueTask, context: DeliveryContext, lane: DeliveryLane): Promise<readonly AttributedReport[]> {
+    if (isAnnouncement(task)) {
+      await this.deps.systemEvents.publish(task.tenantId, task.type, task.payload, { idempotencyKey: task.key });
+      return [];
+    }
     if (isFirstAttemptJob(task)) return this.runFirst(task, context, lane);
     const report = await this.run(task, context.ledger, lane);
     return [

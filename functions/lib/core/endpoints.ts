@@ -213,6 +213,12 @@ export class EndpointService {
     const deleted = await this.deps.endpoints.delete(tenantId, id);
     this.deps.directory.invalidate(tenantId);
     if (!deleted) throw new NotFoundError('endpoint', id);
+    // This route deletes and never writes: the retry lane's consumer stores and routes the event.
+    const deletedAt = this.deps.clock.now().toISOString();
+    await this.deps.queue.enqueue(
+      [{ kind: 'announce', tenantId, type: 'endpoint.deleted', payload: { endpointId: id, deletedAt }, key: `endpoint.deleted:${id}` }],
+      { lane: 'retry' },
+    );
   }
 
   /** The secrets that sign right now: the current one, and a rotated-out one until it expires. */

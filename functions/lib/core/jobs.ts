@@ -47,11 +47,29 @@ export const DeliveryJob = z.object({
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
-export const QueueTask = z.union([FirstAttemptJob, DeliveryJob]);
+/**
+ * An operational event to store and route, for a function that may not write messages itself
+ * (deleting an endpoint deletes, never puts): the retry lane's consumer publishes it. `key` makes
+ * a task SQS hands out twice one message.
+ */
+export const AnnouncementTask = z.object({
+  kind: z.literal('announce'),
+  tenantId: id,
+  type: z.string().min(1).max(200),
+  payload: z.record(z.string(), z.unknown()),
+  key: z.string().min(1).max(256),
+});
+export type AnnouncementTask = z.infer<typeof AnnouncementTask>;
+
+export const QueueTask = z.union([FirstAttemptJob, DeliveryJob, AnnouncementTask]);
 export type QueueTask = z.infer<typeof QueueTask>;
 
 export function isFirstAttemptJob(task: QueueTask): task is FirstAttemptJob {
   return 'kind' in task && task.kind === 'first';
+}
+
+export function isAnnouncement(task: QueueTask): task is AnnouncementTask {
+  return 'kind' in task && task.kind === 'announce';
 }
 
 export function jobOf(delivery: Delivery, trigger?: DeliveryJob['trigger']): DeliveryJob {

@@ -175,7 +175,13 @@ export class MessageLog {
       (endpoint) => endpoint.id !== options.exceptEndpointId && (!explicitOnly || endpoint.eventTypes?.includes(type)),
     );
     if (endpoints.length === 0 && explicitOnly) return undefined;
-    const { message } = await this.publish({ tenantId, type, payloadJson: JSON.stringify(payload), endpoints });
+    const { message } = await this.publish({
+      tenantId,
+      type,
+      payloadJson: JSON.stringify(payload),
+      endpoints,
+      ...(options.idempotencyKey !== undefined && { idempotencyKey: options.idempotencyKey }),
+    });
     return message;
   }
 

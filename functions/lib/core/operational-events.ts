@@ -30,6 +30,14 @@ const attemptFields = {
 export const operationalEvents = {
   'endpoint.created': { description: 'An endpoint was created', schema: endpointSchema },
   'endpoint.updated': { description: 'An endpoint was changed (not enabled or disabled)', schema: endpointSchema },
+  'endpoint.deleted': {
+    description: 'An endpoint was deleted',
+    schema: {
+      type: 'object',
+      required: ['endpointId', 'deletedAt'],
+      properties: { endpointId: { type: 'string' }, deletedAt: { type: 'string' } },
+    },
+  },
   'endpoint.disabled': {
     description: 'An endpoint was disabled: through the API, after a 410, or after failing for the whole failure window',
     schema: {

@@ -211,6 +211,8 @@ export interface SystemEventOptions {
   readonly explicitOnly?: boolean;
   /** An endpoint that does not get the event: the one whose own change it announces. */
   readonly exceptEndpointId?: string;
+  /** The same key stores one message, however often the event is published (a queue's redelivery). */
+  readonly idempotencyKey?: string;
 }
 
 export interface SystemEventPublisher {

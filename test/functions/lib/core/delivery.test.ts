@@ -1579,3 +1579,22 @@ describe('DeliveryService.run: operational events', () => {
     expect(s.systemEvents.published).toEqual([]);
   });
 });
+
+describe('DeliveryService.runTask: announcements', () => {
+  test('an announcement task is published under its key, reads nothing and attempts nothing', async () => {
+    const s = setup();
+    const task = {
+      kind: 'announce',
+      tenantId: TENANT,
+      type: 'endpoint.deleted',
+      payload: { endpointId: 'ep_GONE', deletedAt: T0.toISOString() },
+      key: 'endpoint.deleted:ep_GONE',
+    } as const;
+    const context = await s.service.prepare([{ task, receiveCount: 2 }]);
+    expect(await s.service.runTask(task, context, 'retry')).toEqual([]);
+    expect(s.systemEvents.published).toEqual([
+      { tenantId: TENANT, type: 'endpoint.deleted', payload: task.payload, options: { idempotencyKey: 'endpoint.deleted:ep_GONE' } },
+    ]);
+    expect(s.sender.requests).toEqual([]);
+  });
+});

@@ -329,7 +329,7 @@ describe('EndpointService: filters', () => {
 });
 
 describe('EndpointService: operational events', () => {
-  test('created, updated, disabled and enabled, each once, without secrets or passwords; deleting announces nothing yet', async () => {
+  test('created, updated, disabled and enabled, each once, without secrets or passwords; deleted, as a task for the retry lane', async () => {
     const s = setup([]);
     const created = await s.service.create(TENANT, {
       url: 'https://example.com/hook',
@@ -353,6 +353,20 @@ describe('EndpointService: operational events', () => {
       disabled: false,
     });
     expect(s.systemEvents.published[2]?.payload).toMatchObject({ endpointId: created.id, reason: 'disabled through the API' });
+    // Deleting may not write a message: the event goes to the retry lane's consumer, keyed so a redelivery stores it once.
+    expect(s.queue.calls.at(-1)).toEqual({
+      tasks: [
+        {
+          kind: 'announce',
+          tenantId: TENANT,
+          type: 'endpoint.deleted',
+          payload: { endpointId: created.id, deletedAt: T0.toISOString() },
+          key: `endpoint.deleted:${created.id}`,
+        },
+      ],
+      delaySeconds: undefined,
+      lane: 'retry',
+    });
     const text = JSON.stringify(s.systemEvents.published);
     for (const secret of ['pw-secret', 'header-secret', created.secrets[0]?.value ?? 'whsec_']) expect(text).not.toContain(secret);
   });

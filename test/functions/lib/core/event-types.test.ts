@@ -148,6 +148,7 @@ describe('EventTypeService.put: names', () => {
     expect([...systemEventTypes].sort()).toEqual([
       'device.command',
       'endpoint.created',
+      'endpoint.deleted',
       'endpoint.disabled',
       'endpoint.enabled',
       'endpoint.updated',

@@ -58,6 +58,7 @@ import type {
   RateLimiter,
   RateSubject,
   StoredMessage,
+  SystemEventOptions,
   SystemEventPublisher,
   TenantStore,
 } from '../../../../functions/lib/core/ports.ts';
@@ -600,12 +601,12 @@ export class FakeRateLimiter implements RateLimiter {
 }
 
 export class RecordingSystemEventPublisher implements SystemEventPublisher {
-  readonly published: { tenantId: string; type: string; payload: Record<string, unknown> }[] = [];
+  readonly published: { tenantId: string; type: string; payload: Record<string, unknown>; options?: SystemEventOptions }[] = [];
 
   constructor(private readonly clock: Clock = new FakeClock()) {}
 
-  async publish(tenantId: string, type: string, payload: Record<string, unknown>): Promise<Message> {
-    this.published.push({ tenantId, type, payload });
+  async publish(tenantId: string, type: string, payload: Record<string, unknown>, options?: SystemEventOptions): Promise<Message> {
+    this.published.push({ tenantId, type, payload, ...(options && { options }) });
     const id = `msg_01JN${String(this.published.length).padStart(22, '0')}`;
     return { id, tenantId, type, payloadJson: JSON.stringify(payload), createdAt: this.clock.now().toISOString() };
   }
