@@ -1,4 +1,4 @@
-import { rotateEndpointSecret } from './lib/api/recovery-routes.ts';
+import { rotateEndpointSecret } from './lib/api/catalog-routes.ts';
 import { endpoints } from './lib/container.ts';
 import { httpHandler } from './lib/edge/http.ts';
 

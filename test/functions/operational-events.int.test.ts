@@ -6,19 +6,12 @@
  */
 import Ajv2020 from 'ajv/dist/2020.js';
 import { Webhook } from 'standardwebhooks';
+import { operationalEventTypes } from '../../functions/lib/core/operational-events.ts';
 import { type ReceivedRequest, receiverPool, respondWith } from '../support/receiver.ts';
 import { call, createEndpoint, createTenant, eventually, postMessage, putEventType, type TestTenant } from '../support/stack.ts';
 
-const operationalTypes = [
-  'endpoint.created',
-  'endpoint.updated',
-  'endpoint.deleted',
-  'endpoint.disabled',
-  'endpoint.enabled',
-  'message.attempt.exhausted',
-  'message.attempt.failing',
-  'message.attempt.recovered',
-];
+/** Every operational event, in the catalog's order. */
+const operationalTypes: readonly string[] = operationalEventTypes;
 
 interface Envelope {
   readonly id: string;

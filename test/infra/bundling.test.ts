@@ -54,4 +54,12 @@ describe('function bundles', () => {
     expect(inputs.filter((input) => /functions\/lib\/aws\/dynamo-/.test(input))).toEqual(['functions/lib/aws/dynamo-access-stores.ts']);
     expect(inputs.some((input) => idempotency.test(input))).toBe(true);
   }, 60_000);
+
+  test("the operational events' catalog schemas are only where the catalog is read; the delivery path knows their names alone", async () => {
+    const catalog = /functions\/lib\/core\/operational-event-catalog\.ts/;
+    expect((await inputsOf('get-event-type')).some((input) => catalog.test(input))).toBe(true);
+    for (const name of ['deliver', 'test-endpoint', 'create-endpoint']) {
+      expect({ name, catalog: (await inputsOf(name)).filter((input) => catalog.test(input)) }).toEqual({ name, catalog: [] });
+    }
+  }, 60_000);
 });

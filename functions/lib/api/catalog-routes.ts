@@ -334,6 +334,24 @@ export const getEndpointSecret = defineRoute({
   responses: { 200: { description: 'The secret(s)', schema: SecretView }, ...errorResponses, ...notFound },
 });
 
+export const rotateEndpointSecret = defineRoute({
+  name: 'rotate-endpoint-secret',
+  method: 'POST',
+  path: '/v1/endpoints/{id}/secret/rotate',
+  // Get, Put with the new secret list
+  uses: { ledger: 'write' },
+  idempotent: true,
+  tag: 'Endpoints',
+  summary: 'Rotate the signing secret: the old one keeps signing alongside for 24 h',
+  access: ['admin'],
+  params: IdParams,
+  responses: {
+    200: { description: 'The new secret and the previous one(s) with their expiry', schema: SecretView },
+    ...errorResponses,
+    ...notFound,
+  },
+});
+
 export function endpointView(endpoint: Endpoint) {
   const { tenantId: _tenant, secrets: _secrets, auth, ...rest } = endpoint;
   return { ...rest, ...(auth && { auth: { type: auth.type, username: auth.username } }) };

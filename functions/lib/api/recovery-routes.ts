@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import type { DeliveryReport } from '../core/delivery.ts';
-import { SecretView } from './catalog-routes.ts';
 import { DeliveryView, MessageAccepted } from './message-routes.ts';
 import { defineRoute, ErrorBody, errorResponses, HistoryPageQuery, IdParams, notFound, pageOf } from './route-spec.ts';
 
@@ -85,24 +84,6 @@ export const redriveDeadLetters = defineRoute({
       schema: z.object({ redriven: z.array(z.string()), skipped: z.array(z.object({ id: z.string(), reason: z.string() })) }),
     },
     ...errorResponses,
-  },
-});
-
-export const rotateEndpointSecret = defineRoute({
-  name: 'rotate-endpoint-secret',
-  method: 'POST',
-  path: '/v1/endpoints/{id}/secret/rotate',
-  // Get, Put with the new secret list
-  uses: { ledger: 'write' },
-  idempotent: true,
-  tag: 'Endpoints',
-  summary: 'Rotate the signing secret: the old one keeps signing alongside for 24 h',
-  access: ['admin'],
-  params: IdParams,
-  responses: {
-    200: { description: 'The new secret and the previous one(s) with their expiry', schema: SecretView },
-    ...errorResponses,
-    ...notFound,
   },
 });
 

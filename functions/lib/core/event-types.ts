@@ -2,7 +2,8 @@ import { DEFAULT_CACHE_SECONDS, TtlCache } from './cache.ts';
 import type { Clock } from './clock.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import type { EventType, JsonObject, Page, PageRequest } from './model.ts';
-import { builtInEventType, isOperationalEventType, type OperationalEventType, operationalEvents } from './operational-events.ts';
+import { builtInEventType } from './operational-event-catalog.ts';
+import { isOperationalEventType, operationalEventTypes } from './operational-events.ts';
 import type { EventTypeStore, PayloadSchemaValidator } from './ports.ts';
 
 export const eventTypeNamePattern = /^[a-z0-9_]+(\.[a-z0-9_]+)*$/;
@@ -19,7 +20,7 @@ export const MAX_PATTERN_LENGTH = 1000;
 export const MAX_UNIQUE_ITEMS = 1000;
 
 /** Types Sluice emits itself (the endpoint test, device commands, operational events); producers cannot declare or post them. */
-export const systemEventTypes: ReadonlySet<string> = new Set(['sluice.ping', 'device.command', ...Object.keys(operationalEvents)]);
+export const systemEventTypes: ReadonlySet<string> = new Set(['sluice.ping', 'device.command', ...operationalEventTypes]);
 
 /**
  * Event types as ingest reads them: once per tenant and type per `ttl`, not once per message.
@@ -78,7 +79,7 @@ export class EventTypeRegistry {
   async list(tenantId: string, page: PageRequest, options: { readonly includeBuiltIn?: boolean } = {}): Promise<Page<EventType>> {
     const found = await this.store.list(tenantId, page);
     if (!options.includeBuiltIn || found.nextCursor !== undefined) return found;
-    const builtIns = (Object.keys(operationalEvents) as OperationalEventType[]).map((name) => builtInEventType(tenantId, name));
+    const builtIns = operationalEventTypes.map((name) => builtInEventType(tenantId, name));
     return { ...found, items: [...found.items, ...builtIns] };
   }
 

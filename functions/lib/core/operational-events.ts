@@ -1,93 +1,29 @@
 /**
  * Operational events: what Sluice tells a tenant about its own endpoints and deliveries, sent like
  * any event (signed, retried, in the history) to the endpoints that subscribe to them. Their
- * payload schemas are part of the event-type catalog (`GET /v1/event-types/{name}`).
+ * payload schemas, which only the event-type catalog needs, are in `operational-event-catalog.ts`,
+ * so the delivery path does not carry them.
  */
-import type { Delivery, Endpoint, EventType, JsonObject } from './model.ts';
+import type { Delivery, Endpoint } from './model.ts';
 
-const endpointFields = {
-  endpointId: { type: 'string' },
-  url: { type: 'string' },
-  description: { type: 'string' },
-  eventTypes: { type: 'array', items: { type: 'string' } },
-  mode: { enum: ['full', 'thin'] },
-  disabled: { type: 'boolean' },
-  disabledReason: { type: 'string' },
-} as const;
+/** Sluice's operational events, by name; their payload schemas are in `operational-event-catalog.ts`. */
+export const operationalEventTypes = [
+  'endpoint.created',
+  'endpoint.updated',
+  'endpoint.deleted',
+  'endpoint.disabled',
+  'endpoint.enabled',
+  'message.attempt.exhausted',
+  'message.attempt.failing',
+  'message.attempt.recovered',
+] as const;
 
-const endpointSchema: JsonObject = { type: 'object', required: ['endpointId', 'url', 'mode', 'disabled'], properties: endpointFields };
+export type OperationalEventType = (typeof operationalEventTypes)[number];
 
-const attemptFields = {
-  endpointId: { type: 'string' },
-  url: { type: 'string' },
-  deliveryId: { type: 'string' },
-  messageId: { type: 'string' },
-  eventType: { type: 'string' },
-  lastStatusCode: { type: 'integer' },
-  lastError: { type: 'string' },
-} as const;
-
-export const operationalEvents = {
-  'endpoint.created': { description: 'An endpoint was created', schema: endpointSchema },
-  'endpoint.updated': { description: 'An endpoint was changed (not enabled or disabled)', schema: endpointSchema },
-  'endpoint.deleted': {
-    description: 'An endpoint was deleted',
-    schema: {
-      type: 'object',
-      required: ['endpointId', 'deletedAt'],
-      properties: { endpointId: { type: 'string' }, deletedAt: { type: 'string' } },
-    },
-  },
-  'endpoint.disabled': {
-    description: 'An endpoint was disabled: through the API, after a 410, or after failing for the whole failure window',
-    schema: {
-      type: 'object',
-      required: ['endpointId', 'url', 'reason', 'disabledAt'],
-      properties: {
-        endpointId: { type: 'string' },
-        url: { type: 'string' },
-        reason: { type: 'string' },
-        disabledAt: { type: 'string' },
-        failingSince: { type: 'string' },
-      },
-    },
-  },
-  'endpoint.enabled': { description: 'A disabled endpoint was enabled again', schema: endpointSchema },
-  'message.attempt.exhausted': {
-    description: 'A delivery used up its retries and is dead (dead letters, redrive)',
-    schema: {
-      type: 'object',
-      required: ['endpointId', 'deliveryId', 'messageId', 'eventType', 'attempts', 'deadAt'],
-      properties: { ...attemptFields, attempts: { type: 'integer' }, deadAt: { type: 'string' } },
-    },
-  },
-  'message.attempt.failing': {
-    description: "An endpoint's first failed attempt after a success: at most one an hour per endpoint",
-    schema: {
-      type: 'object',
-      required: ['endpointId', 'deliveryId', 'messageId', 'eventType', 'failingSince'],
-      properties: { ...attemptFields, failingSince: { type: 'string' } },
-    },
-  },
-  'message.attempt.recovered': {
-    description: "An endpoint's first successful attempt after failures",
-    schema: {
-      type: 'object',
-      required: ['endpointId', 'deliveryId', 'messageId', 'eventType', 'failingSince', 'recoveredAt'],
-      properties: {
-        ...attemptFields,
-        failingSince: { type: 'string' },
-        recoveredAt: { type: 'string' },
-        failedAttempts: { type: 'integer' },
-      },
-    },
-  },
-} as const satisfies Record<string, { readonly description: string; readonly schema: JsonObject }>;
-
-export type OperationalEventType = keyof typeof operationalEvents;
+const operationalNames: ReadonlySet<string> = new Set(operationalEventTypes);
 
 export function isOperationalEventType(type: string): type is OperationalEventType {
-  return Object.hasOwn(operationalEvents, type);
+  return operationalNames.has(type);
 }
 
 /**
@@ -97,15 +33,6 @@ export function isOperationalEventType(type: string): type is OperationalEventTy
  */
 export function isOptInEventType(type: string): boolean {
   return isOperationalEventType(type) && type !== 'endpoint.disabled';
-}
-
-/** When Sluice first sent its operational events: the dates their catalog entries carry. */
-export const OPERATIONAL_EVENTS_SINCE = '2026-11-30T00:00:00.000Z';
-
-/** An operational event as the event-type catalog shows it. */
-export function builtInEventType(tenantId: string, name: OperationalEventType): EventType {
-  const { description, schema } = operationalEvents[name];
-  return { tenantId, name, description, schema, builtIn: true, createdAt: OPERATIONAL_EVENTS_SINCE, updatedAt: OPERATIONAL_EVENTS_SINCE };
 }
 
 /** `message.attempt.failing` is sent at most this often per endpoint. */

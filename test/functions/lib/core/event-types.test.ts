@@ -1,7 +1,7 @@
 import { NotFoundError, ValidationError } from '../../../../functions/lib/core/errors.ts';
 import { EventTypeCatalog, EventTypeService, isReservedEventType, systemEventTypes } from '../../../../functions/lib/core/event-types.ts';
 import type { EventType } from '../../../../functions/lib/core/model.ts';
-import { operationalEvents } from '../../../../functions/lib/core/operational-events.ts';
+import { operationalEventTypes } from '../../../../functions/lib/core/operational-events.ts';
 import type { PayloadSchemaValidator, SchemaIssue } from '../../../../functions/lib/core/ports.ts';
 import { FakeClock, InMemoryEventTypeStore, T0, TENANT } from './fakes.ts';
 
@@ -173,7 +173,7 @@ describe('EventTypeRegistry: the operational events are built in', () => {
     expect(failing).toMatchObject({ name: 'message.attempt.failing', builtIn: true, schema: { type: 'object' } });
     expect((await s.service.list(TENANT, { limit: 50 })).items.map((t) => t.name)).toEqual(['lock.unlocked']);
     const page = await s.service.list(TENANT, { limit: 50 }, { includeBuiltIn: true });
-    expect(page.items.map((t) => t.name)).toEqual(['lock.unlocked', ...Object.keys(operationalEvents)]);
+    expect(page.items.map((t) => t.name)).toEqual(['lock.unlocked', ...operationalEventTypes]);
     const first = await s.service.list(TENANT, { limit: 1 }, { includeBuiltIn: true });
     if (first.nextCursor !== undefined) expect(first.items.map((t) => t.name)).toEqual(['lock.unlocked']);
     await expect(s.service.delete(TENANT, 'endpoint.created')).rejects.toThrow('built in');
