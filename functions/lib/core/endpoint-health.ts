@@ -7,7 +7,12 @@
  */
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import type { AttemptOutcome, Delivery, Endpoint } from './model.ts';
-import { attemptEventPayload, FAILING_NOTICE_INTERVAL_SECONDS, isOperationalEventType } from './operational-events.ts';
+import {
+  attemptEventPayload,
+  disabledEventPayload,
+  FAILING_NOTICE_INTERVAL_SECONDS,
+  isOperationalEventType,
+} from './operational-events.ts';
 import type { EndpointStore, SystemEventPublisher } from './ports.ts';
 
 /** Default run of failures after which an endpoint is disabled (contract: 5 days). */
@@ -75,13 +80,11 @@ export class EndpointHealth {
     // Only the worker whose write actually disabled it announces it.
     if (!(await this.deps.endpointStore.disable(endpoint.tenantId, endpoint.id, reason, at.toISOString()))) return undefined;
     this.deps.endpoints.invalidate(endpoint.tenantId);
-    await this.deps.systemEvents.publish(endpoint.tenantId, 'endpoint.disabled', {
-      endpointId: endpoint.id,
-      url: endpoint.url,
-      reason,
-      disabledAt: at.toISOString(),
-      ...(failingSince && { failingSince }),
-    });
+    await this.deps.systemEvents.publish(
+      endpoint.tenantId,
+      'endpoint.disabled',
+      disabledEventPayload(endpoint, reason, at.toISOString(), failingSince),
+    );
     return reason;
   }
 }

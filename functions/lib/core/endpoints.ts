@@ -9,7 +9,7 @@ import { explainFilter, type FilterDocument, type FilterExplanation, type Filter
 import type { IdGenerator } from './ids.ts';
 import { jobOf } from './jobs.ts';
 import type { BasicAuth, Endpoint, EndpointMode, Page, PageRequest, RetryPolicy, SigningSecret } from './model.ts';
-import { endpointEventPayload } from './operational-events.ts';
+import { disabledEventPayload, endpointEventPayload } from './operational-events.ts';
 import type { DeliveryQueue, DeliveryStore, DestinationGuard, EndpointStore, EventTypeStore, SystemEventPublisher } from './ports.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -68,6 +68,9 @@ export interface EndpointInput {
 export type EndpointPatch = {
   readonly [K in keyof EndpointInput]?: EndpointInput[K] | (K extends 'url' | 'mode' | 'disabled' ? never : null);
 };
+
+/** Why an endpoint disabled with `PATCH {"disabled": true}` is disabled. */
+const API_DISABLED_REASON = 'disabled through the API';
 
 /** A rotated-out secret keeps signing alongside the new one this long (contract §3). */
 export const SECRET_OVERLAP_SECONDS = 24 * 3600;
@@ -143,7 +146,7 @@ export class EndpointService {
     }
     const enabling = current.disabled && merged.disabled === false;
     const disabling = !current.disabled && merged.disabled === true;
-    if (disabling) merged.disabledReason = 'disabled through the API';
+    if (disabling) merged.disabledReason = API_DISABLED_REASON;
     if (merged.disabled === false) {
       // Enabled again: a fresh start, health history included.
       delete merged.disabledReason;
@@ -160,12 +163,10 @@ export class EndpointService {
     await this.announce(tenantId, () =>
       disabling
         ? // Only to endpoints that name it: an endpoint subscribed to every type hears of disabling by failure, not of API edits.
-          this.deps.systemEvents.publish(
-            tenantId,
-            'endpoint.disabled',
-            { endpointId: id, url: next.url, reason: 'disabled through the API', disabledAt: next.updatedAt },
-            { explicitOnly: true, exceptEndpointId: id },
-          )
+          this.deps.systemEvents.publish(tenantId, 'endpoint.disabled', disabledEventPayload(next, API_DISABLED_REASON, next.updatedAt), {
+            explicitOnly: true,
+            exceptEndpointId: id,
+          })
         : this.deps.systemEvents.publish(tenantId, enabling ? 'endpoint.enabled' : 'endpoint.updated', endpointEventPayload(next), {
             exceptEndpointId: id,
           }),

@@ -5,7 +5,7 @@
  *
  * A filter is checked once, when it is stored (`parseFilter`: unknown operators, operands of the
  * wrong type, size and depth give a `ValidationError`), and compiled once per endpoint copy
- * (`compiledFilterOf`), so routing a message costs no I/O and no re-parse.
+ * (`storedFilterOf`), so routing a message costs no I/O and no re-parse.
  */
 import { type ErrorDetail, ValidationError } from './errors.ts';
 

@@ -169,12 +169,11 @@ export class MessageLog {
     payload: Record<string, unknown>,
     options: SystemEventOptions = {},
   ): Promise<Message | undefined> {
-    const explicitOnly = options.explicitOnly === true || isOptInEventType(type);
-    const routed = await this.routed(tenantId, { type, data: payload });
-    const endpoints = routed.filter(
-      (endpoint) => endpoint.id !== options.exceptEndpointId && (!explicitOnly || endpoint.eventTypes?.includes(type)),
+    // Routing already keeps catch-all endpoints away from opt-in types; `explicitOnly` does it for any type.
+    const endpoints = (await this.routed(tenantId, { type, data: payload })).filter(
+      (endpoint) => endpoint.id !== options.exceptEndpointId && (!options.explicitOnly || endpoint.eventTypes?.includes(type)),
     );
-    if (endpoints.length === 0 && explicitOnly) return undefined;
+    if (endpoints.length === 0 && (options.explicitOnly || isOptInEventType(type))) return undefined;
     const { message } = await this.publish({
       tenantId,
       type,

@@ -51,6 +51,16 @@ export function endpointEventPayload(endpoint: Endpoint): Record<string, unknown
   };
 }
 
+/** What `endpoint.disabled` says, whoever disabled the endpoint: the API, a 410, or the failure window. */
+export function disabledEventPayload(
+  endpoint: Endpoint,
+  reason: string,
+  disabledAt: string,
+  failingSince?: string,
+): Record<string, unknown> {
+  return { endpointId: endpoint.id, url: endpoint.url, reason, disabledAt, ...(failingSince && { failingSince }) };
+}
+
 /** What the attempt events say of the delivery behind them. */
 export function attemptEventPayload(endpoint: Endpoint, delivery: Delivery): Record<string, unknown> {
   return {
