@@ -4,5 +4,5 @@ import { httpHandler } from './lib/edge/http.ts';
 
 export const handler = httpHandler(getMessage, messageLog, async ({ service, tenantId, params }) => ({
   status: 200,
-  body: messageView(await service.get(tenantId, params.id)),
+  body: messageView(await service.get(tenantId, params.id), service.now()),
 }));

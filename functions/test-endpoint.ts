@@ -8,6 +8,10 @@ export const handler = httpHandler(testEndpoint, tester, async ({ service, tenan
   const { message, report } = await service.ping(tenantId, params.id);
   return {
     status: 200,
-    body: { message: messageAccepted(message), deliveryId: deliveryIdFor(message.id, params.id), ...testResult(report) },
+    body: {
+      message: messageAccepted(message, new Date(message.createdAt)),
+      deliveryId: deliveryIdFor(message.id, params.id),
+      ...testResult(report),
+    },
   };
 });

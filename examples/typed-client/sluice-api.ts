@@ -392,7 +392,13 @@ export interface paths {
         get: operations["get-message"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Cancel a scheduled message before its `deliverAt`
+         * @description It will never fan out; the message stays, with `status: cancelled`. Cancelling it again answers the same. A message that was not scheduled, or whose time has come, cannot be cancelled (409).
+         *
+         *     Access: scope admin or ingest (admin always).
+         */
+        delete: operations["cancel-message"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1027,6 +1033,14 @@ export interface components {
             id: string;
             type: string;
             createdAt: string;
+            /**
+             * @description `scheduled`: waiting for its `deliverAt` (it can be cancelled); `cancelled`: cancelled before it, never sent; `dispatched`: fanned out to its endpoints (at once, for a message without `deliverAt`)
+             * @enum {string}
+             */
+            status: "scheduled" | "cancelled" | "dispatched";
+            /** @description When it fans out, for a scheduled message */
+            deliverAt?: string;
+            cancelledAt?: string;
         };
         MessagePage: {
             data: components["schemas"]["Message"][];
@@ -1039,6 +1053,14 @@ export interface components {
             id: string;
             type: string;
             createdAt: string;
+            /**
+             * @description `scheduled`: waiting for its `deliverAt` (it can be cancelled); `cancelled`: cancelled before it, never sent; `dispatched`: fanned out to its endpoints (at once, for a message without `deliverAt`)
+             * @enum {string}
+             */
+            status: "scheduled" | "cancelled" | "dispatched";
+            /** @description When it fans out, for a scheduled message */
+            deliverAt?: string;
+            cancelledAt?: string;
             payload: {
                 [key: string]: unknown;
             };
@@ -2703,6 +2725,12 @@ export interface operations {
                     metadata?: {
                         [key: string]: string;
                     };
+                    /**
+                     * Format: date-time
+                     * @description Fan out at this time instead of now: at most 7 days ahead. A time up to a minute past is sent at once; the endpoints are chosen when the message is accepted
+                     * @example 2026-12-01T09:00:00Z
+                     */
+                    deliverAt?: string;
                 };
             };
         };
@@ -2716,7 +2744,7 @@ export interface operations {
                     "application/json": components["schemas"]["MessageAccepted"];
                 };
             };
-            /** @description Malformed JSON or a request that fails validation */
+            /** @description The body is not valid, or `deliverAt` is in the past or more than 7 days ahead */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2823,6 +2851,73 @@ export interface operations {
             };
             /** @description No such resource in this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "cancel-message": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled message */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not scheduled, or already fanned out */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -249,11 +249,11 @@ export const messages = /* @__PURE__ */ part(
 );
 
 export const dispatch = /* @__PURE__ */ part(
-  async (w) => new DispatchService({ endpoints: await endpointDirectory(w), queue: await deliveryQueue(w) }),
+  async (w) => new DispatchService({ endpoints: await endpointDirectory(w), queue: await deliveryQueue(w), clock: w.clock }),
 );
 
 export const delivery = /* @__PURE__ */ part(async (w) => {
-  const [deliveries, endpointRecords, directory, queue, sender, limiter, publisher] = await Promise.all([
+  const [deliveries, endpointRecords, directory, queue, sender, limiter, publisher, messageRecords] = await Promise.all([
     deliveryStore(w),
     endpointStore(w),
     endpointDirectory(w),
@@ -261,6 +261,7 @@ export const delivery = /* @__PURE__ */ part(async (w) => {
     httpSender(w),
     rateLimiter(w),
     messageLog(w),
+    messageStore(w),
   ]);
   return new DeliveryService({
     deliveries,
@@ -271,6 +272,7 @@ export const delivery = /* @__PURE__ */ part(async (w) => {
     sender,
     rateLimiter: limiter,
     systemEvents: systemEventsOf(publisher),
+    messages: messageRecords,
     clock: w.clock,
     random: w.random,
     failureWindowSeconds: w.config.endpointFailureWindowSeconds,

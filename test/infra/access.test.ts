@@ -62,6 +62,7 @@ const expected: Record<string, Row> = {
   'create-message': ['write', ['table'], [], true],
   'list-messages': ['read', ['gsi1'], [], true],
   'get-message': ['read', [], [], true],
+  'cancel-message': ['read', [], [], true],
   'list-message-deliveries': ['read', ['table'], [], true],
   'get-delivery': ['read', ['table'], [], true],
   'retry-delivery': ['read', [], ['retry'], true],

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { LATENCY_SAMPLE_SIZE, MAX_COUNTED_DELIVERIES, type StatsBucket as StatsBucketName } from '../core/endpoint-stats.ts';
 import { MAX_PAYLOAD_BYTES } from '../core/messages.ts';
 import { type Attempt, type Delivery, type DeliveryEvent, deliveryStatuses, type Message } from '../core/model.ts';
+import { isScheduled, type MessageStatus as MessageStatusName, messageStatus } from '../core/schedule.ts';
 import { RawJson } from './raw-json.ts';
 import {
   defineRoute,
@@ -40,7 +41,21 @@ export const MessageMetadata = recordOf(
     example: { region: 'eu-west-1' },
   });
 
-export const MessageAccepted = z.object({ id: z.string(), type: z.string(), createdAt: z.string() }).meta({ id: 'MessageAccepted' });
+const MessageStatus = z.enum(['scheduled', 'cancelled', 'dispatched'] as const satisfies readonly MessageStatusName[]).meta({
+  description:
+    '`scheduled`: waiting for its `deliverAt` (it can be cancelled); `cancelled`: cancelled before it, never sent; `dispatched`: fanned out to its endpoints (at once, for a message without `deliverAt`)',
+});
+
+export const MessageAccepted = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    createdAt: z.string(),
+    status: MessageStatus,
+    deliverAt: z.string().optional().meta({ description: 'When it fans out, for a scheduled message' }),
+    cancelledAt: z.string().optional(),
+  })
+  .meta({ id: 'MessageAccepted' });
 export const MessageView = MessageAccepted.extend({
   payload: z.record(z.string(), z.unknown()),
   metadata: z.record(z.string(), z.string()).optional(),
@@ -61,6 +76,11 @@ export const createMessage = defineRoute({
     type: z.string().min(1).max(200),
     payload: jsonObject('Any JSON object, at most 256 KiB and 64 levels deep; receivers get exactly this text'),
     metadata: MessageMetadata.optional(),
+    deliverAt: z.iso.datetime({ offset: true }).optional().meta({
+      description:
+        'Fan out at this time instead of now: at most 7 days ahead. A time up to a minute past is sent at once; the endpoints are chosen when the message is accepted',
+      example: '2026-12-01T09:00:00Z',
+    }),
   }),
   headers: IdempotencyKeyHeader,
   // The envelope may add a little to the 256 KiB payload; the payload itself is measured by the core.
@@ -69,6 +89,7 @@ export const createMessage = defineRoute({
     202: { description: 'Accepted (or the first message for this Idempotency-Key)', schema: MessageAccepted },
     ...errorResponses,
     413: { description: 'Payload over 256 KiB', schema: ErrorBody },
+    400: { description: 'The body is not valid, or `deliverAt` is in the past or more than 7 days ahead', schema: ErrorBody },
     422: {
       description: 'Unknown event type, the payload fails its schema, or an `Idempotency-Key` reused for a different request',
       schema: ErrorBody,
@@ -106,9 +127,37 @@ export const getMessage = defineRoute({
   responses: { 200: { description: 'The message', schema: MessageView }, ...errorResponses, ...notFound },
 });
 
-export const messageAccepted = (message: Message) => ({ id: message.id, type: message.type, createdAt: message.createdAt });
-export const messageView = (message: Message) => ({
-  ...messageAccepted(message),
+export const cancelMessage = defineRoute({
+  name: 'cancel-message',
+  method: 'DELETE',
+  path: '/v1/messages/{id}',
+  // Get, then one conditional Update that marks it cancelled and takes it out of the sweeper's index (gsi5)
+  uses: { ledger: 'read' },
+  tag: 'Messages',
+  summary: 'Cancel a scheduled message before its `deliverAt`',
+  description:
+    'It will never fan out; the message stays, with `status: cancelled`. Cancelling it again answers the same. ' +
+    'A message that was not scheduled, or whose time has come, cannot be cancelled (409).',
+  access: ['admin', 'ingest'],
+  params: IdParams,
+  responses: {
+    200: { description: 'The cancelled message', schema: MessageView },
+    ...errorResponses,
+    ...notFound,
+    409: { description: 'Not scheduled, or already fanned out', schema: ErrorBody },
+  },
+});
+
+export const messageAccepted = (message: Message, now: Date) => ({
+  id: message.id,
+  type: message.type,
+  createdAt: message.createdAt,
+  status: messageStatus(message, now),
+  ...(isScheduled(message) && { deliverAt: message.deliverAt }),
+  ...(message.cancelledAt && { cancelledAt: message.cancelledAt }),
+});
+export const messageView = (message: Message, now: Date) => ({
+  ...messageAccepted(message, now),
   payload: new RawJson(message.payloadJson),
   ...(message.metadata && { metadata: message.metadata }),
 });

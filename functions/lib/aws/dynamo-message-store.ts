@@ -66,6 +66,46 @@ export class DynamoMessageStore implements MessageStore {
     return Item && storedMessageOf(Item);
   }
 
+  async cancel(message: Message, at: string): Promise<'cancelled' | 'released' | 'already'> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.message(message.id),
+          // Out of the sweeper's indexes: nothing will look for its deliveries or queue it.
+          UpdateExpression: 'SET cancelledAt = :at REMOVE gsi5pk, gsi5sk',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(releasedAt) AND attribute_not_exists(cancelledAt)',
+          ExpressionAttributeValues: { ':at': at },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'cancelled';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const old = (error as { Item?: Record<string, unknown> }).Item;
+      const item = old ? plain(old) : undefined;
+      return item?.cancelledAt !== undefined ? 'already' : 'released';
+    }
+  }
+
+  async release(messageId: string, at: string): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.message(messageId),
+          UpdateExpression: 'SET releasedAt = if_not_exists(releasedAt, :at)',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(cancelledAt)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
     const query = partition(keys.messagesOfTenant(tenantId), 'gsi1', idRangeOf('message', filter));
     return queryPageOfItems(

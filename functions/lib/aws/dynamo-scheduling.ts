@@ -1,5 +1,5 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { idFloor } from '../core/ids.ts';
+import { idFloor, timeOfId } from '../core/ids.ts';
 import type { DispatchedMessage, DispatchedMessages, DueItem, DueWorkIndex, RateLimiter, RateSubject } from '../core/ports.ts';
 import { keys } from './ledger-keys.ts';
 import { isConditionFailure, type LedgerTable } from './ledger-table.ts';
@@ -103,10 +103,12 @@ export class DynamoDispatchedMessages implements DispatchedMessages {
     return results
       .flatMap((result) => result.Items ?? [])
       .map((item) => ({
-        messageId: String(item.gsi5sk),
+        messageId: keys.messageIdOfDispatchSortKey(String(item.gsi5sk)),
         tenantId: String(item.tenantId),
         endpointIds: (item.endpointIds as string[] | undefined) ?? [],
         position: String(item.gsi5sk),
+        // A scheduled message's place carries its deliverAt where an id carries its creation.
+        dispatchAt: timeOfId(String(item.gsi5sk)),
       }))
       .sort((a, b) => (a.position < b.position ? -1 : 1))
       .slice(0, limit);
@@ -140,5 +142,46 @@ export class DynamoDispatchedMessages implements DispatchedMessages {
 
   positionAt(at: string): string {
     return idFloor('message', new Date(at));
+  }
+
+  async scheduledBefore(before: string, limit: number): Promise<readonly string[]> {
+    const to = idFloor('message', new Date(before));
+    const results = await Promise.all(
+      keys.scheduledShards().map((shard) =>
+        this.table.client.send(
+          new QueryCommand({
+            TableName: this.table.name,
+            IndexName: 'gsi5',
+            KeyConditionExpression: 'gsi5pk = :shard AND gsi5sk < :to',
+            ExpressionAttributeValues: { ':shard': shard, ':to': to },
+            Limit: limit,
+          }),
+        ),
+      ),
+    );
+    return results
+      .flatMap((result) => (result.Items ?? []).map((item) => String(item.gsi5sk)))
+      .sort()
+      .slice(0, limit)
+      .map((sortKey) => keys.messageIdOfDispatchSortKey(sortKey));
+  }
+
+  async handOver(messageId: string): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.message(messageId),
+          // Its place stays; only the partition changes, and only while it still waits (not cancelled, not taken).
+          UpdateExpression: 'SET gsi5pk = :dispatched',
+          ConditionExpression: 'gsi5pk = :scheduled AND attribute_not_exists(cancelledAt)',
+          ExpressionAttributeValues: { ':dispatched': keys.dispatchShard(messageId), ':scheduled': keys.scheduledShard(messageId) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 }

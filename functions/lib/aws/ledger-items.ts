@@ -25,6 +25,7 @@ import type {
   TriggerRecord,
 } from '../core/model.ts';
 import type { IdempotencyClaim, KeyReuse, StoredMessage } from '../core/ports.ts';
+import { dispatchTimeOf, isScheduled, waitsForSweeper } from '../core/schedule.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { keys, stripKeys } from './ledger-keys.ts';
 import { expiresAtFor, type LedgerTable, type SealedItems } from './ledger-table.ts';
@@ -159,6 +160,10 @@ export interface MessageItem {
   readonly payload?: string;
   readonly payloadDeflated?: Uint8Array;
   readonly metadata?: Readonly<Record<string, string>>;
+  readonly deliverAt?: string;
+  readonly cancelledAt?: string;
+  /** A scheduled message whose first attempts have begun: it can no longer be cancelled. */
+  readonly releasedAt?: string;
   readonly keyHash?: string;
   /** On a key's slot holder: the later message that holds the key now. */
   readonly keyReuse?: KeyReuse;
@@ -184,7 +189,13 @@ export function messageItem(table: LedgerTable, message: Message, claim: Idempot
     ...(deflated && deflated.length < Buffer.byteLength(text) ? { payloadDeflated: deflated } : { payload: text }),
     ...(message.metadata && { metadata: message.metadata }),
     ...(claim && { keyHash: claim.keyHash }),
-    ...(dispatched && { endpointIds: message.endpointIds, gsi5pk: keys.dispatchShard(message.id), gsi5sk: message.id }),
+    ...(message.deliverAt !== undefined && { deliverAt: message.deliverAt }),
+    ...(dispatched && {
+      endpointIds: message.endpointIds,
+      // One far ahead waits among the scheduled ones, out of dispatch's stream filter, until the sweeper queues it.
+      gsi5pk: waitsForSweeper(message) ? keys.scheduledShard(message.id) : keys.dispatchShard(message.id),
+      gsi5sk: keys.dispatchSortKey(message.id, isScheduled(message) ? dispatchTimeOf(message) : undefined),
+    }),
     ...(message.attemptedInline && { inline: true }),
     gsi1pk: keys.messagesOfTenant(message.tenantId),
     expiresAt: expiresAtFor(table, message.createdAt),
@@ -202,6 +213,8 @@ export function storedMessageOf(item: Item): StoredMessage {
     payloadJson,
     ...(stored.metadata && { metadata: stored.metadata }),
     createdAt: stored.createdAt,
+    ...(stored.deliverAt && { deliverAt: stored.deliverAt }),
+    ...(stored.cancelledAt && { cancelledAt: stored.cancelledAt }),
     ...(stored.endpointIds && { endpointIds: stored.endpointIds }),
     ...(stored.inline && { attemptedInline: true }),
     ...(stored.keyHash && { idempotencyKeyHash: stored.keyHash }),

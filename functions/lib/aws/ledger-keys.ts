@@ -3,7 +3,7 @@
  * here and nowhere else.
  */
 import { createHash } from 'node:crypto';
-import { deliveryTag, messageIdOfDelivery, messageSlot } from '../core/ids.ts';
+import { deliveryTag, idAt, messageIdOfDelivery, messageSlot } from '../core/ids.ts';
 import type { RateSubject } from '../core/ports.ts';
 
 /** The sweeper's indexes are spread over a few partitions so none of them is hot. */
@@ -64,9 +64,20 @@ export const keys = {
   /** Deliveries with a next attempt, by due time: the sweeper's overdue list. */
   dueShard: (id: string) => `DUE#${shardOf(id)}`,
   dueShards: () => Array.from({ length: DUE_SHARDS }, (_, shard) => `DUE#${shard}`),
-  /** Every dispatched message, by id (time order): the sweeper's check that first attempts ran. */
+  /** Every dispatched message, by when it fans out: the sweeper's check that first attempts ran. */
   dispatchShard: (messageId: string) => `NEW#${shardOf(messageId)}`,
   dispatchShards: () => Array.from({ length: DUE_SHARDS }, (_, shard) => `NEW#${shard}`),
+  /** Scheduled messages too far ahead for the queue's delay, by when they fan out: the sweeper queues them. */
+  scheduledShard: (messageId: string) => `SCHED#${shardOf(messageId)}`,
+  scheduledShards: () => Array.from({ length: DUE_SHARDS }, (_, shard) => `SCHED#${shard}`),
+  /**
+   * A dispatched message's place in `gsi5`: its id, which sorts by the time it was accepted; for a
+   * scheduled one, the id it would have if accepted at its `deliverAt` (the same random half, so
+   * no two messages share a place), then `#` and its own id.
+   */
+  dispatchSortKey: (messageId: string, deliverAt?: Date) =>
+    deliverAt === undefined ? messageId : `${idAt('message', deliverAt, messageSlot(messageId))}#${messageId}`,
+  messageIdOfDispatchSortKey: (sortKey: string) => sortKey.slice(sortKey.indexOf('#') + 1),
   sweeperBookmark: () => ({ pk: 'SWEEPER', sk: 'DISPATCHED' }),
   /** One second's counter of a rate subject (an endpoint, or an inbound key: `HOOK#` keeps the two apart). */
   rateCounter: (subject: RateSubject, second: number) => ({

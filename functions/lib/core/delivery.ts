@@ -9,7 +9,15 @@ import type { EndpointDirectory } from './endpoint-directory.ts';
 import { EndpointHealth } from './endpoint-health.ts';
 import { deliveryIdFor } from './ids.ts';
 import { InFlightAttempts } from './in-flight.ts';
-import { type DeliveryJob, type FirstAttemptJob, isAnnouncement, isFirstAttemptJob, jobOf, type QueueTask } from './jobs.ts';
+import {
+  type DeliveryJob,
+  type FirstAttemptJob,
+  isAnnouncement,
+  isFirstAttemptJob,
+  jobOf,
+  MAX_QUEUE_DELAY_SECONDS,
+  type QueueTask,
+} from './jobs.ts';
 import type { Attempt, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
 import { terminalStatuses, unattemptedDelivery } from './model.ts';
 import { attemptEventPayload, isOperationalEventType } from './operational-events.ts';
@@ -21,13 +29,14 @@ import type {
   HttpResult,
   HttpSender,
   LedgerSnapshot,
+  MessageStore,
   RateLimiter,
   SystemEventPublisher,
 } from './ports.ts';
 import { nextRetryDelaySeconds, parseRetryAfter } from './retry-schedule.ts';
 
-/** SQS caps a message's delay at 15 minutes; longer waits are re-enqueued in steps. */
-export const MAX_QUEUE_DELAY_SECONDS = 900;
+export { MAX_QUEUE_DELAY_SECONDS };
+
 /** A job may arrive this much before its delivery is due and still be attempted. */
 const EARLY_TOLERANCE_MS = 1000;
 
@@ -66,6 +75,8 @@ export interface DeliveryDeps {
   readonly sender: HttpSender;
   readonly rateLimiter: RateLimiter;
   readonly systemEvents: SystemEventPublisher;
+  /** Scheduled messages: their first attempts release them (or find them cancelled). */
+  readonly messages: Pick<MessageStore, 'release'>;
   readonly clock: Clock;
   readonly random: () => number;
   readonly inFlight?: InFlightAttempts;
@@ -148,6 +159,10 @@ export class DeliveryService {
     lane: DeliveryLane,
     options: { readonly manual?: boolean } = {},
   ): Promise<readonly AttributedReport[]> {
+    if (job.deliverAt !== undefined) {
+      const held = await this.holdScheduled(job, job.deliverAt, lane);
+      if (held) return held;
+    }
     const payloadJson = job.payloadJson ?? context.ledger.message(job.messageId)?.payloadJson;
     return Promise.all(
       job.endpointIds.map(async (endpointId): Promise<AttributedReport> => {
@@ -159,6 +174,28 @@ export class DeliveryService {
         return { ...report, ids };
       }),
     );
+  }
+
+  /**
+   * A scheduled message's job: sent back to wait if it came early (the queue's delay is capped at
+   * 15 minutes), else the message is released, unless it was cancelled, which ends the job.
+   * Undefined: go ahead.
+   */
+  private async holdScheduled(job: FirstAttemptJob, deliverAt: string, lane: DeliveryLane): Promise<AttributedReport[] | undefined> {
+    const now = this.deps.clock.now();
+    const each = (report: (deliveryId: string) => DeliveryReport): AttributedReport[] =>
+      job.endpointIds.map((endpointId) => {
+        const deliveryId = deliveryIdFor(job.messageId, endpointId);
+        return { ...report(deliveryId), ids: { tenantId: job.tenantId, messageId: job.messageId, endpointId, deliveryId } };
+      });
+    const dueInMs = Date.parse(deliverAt) - now.getTime();
+    if (dueInMs > EARLY_TOLERANCE_MS) {
+      const dueInSeconds = Math.ceil(dueInMs / 1000);
+      await this.deps.queue.enqueue([job], { delaySeconds: Math.min(dueInSeconds, MAX_QUEUE_DELAY_SECONDS), lane });
+      return each((deliveryId) => ({ kind: 'deferred', deliveryId, dueInSeconds }));
+    }
+    if (await this.deps.messages.release(job.messageId, now.toISOString())) return undefined;
+    return each((deliveryId) => ({ kind: 'skipped', deliveryId, reason: 'the message was cancelled before its deliverAt' }));
   }
 
   private async first(

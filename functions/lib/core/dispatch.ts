@@ -3,12 +3,14 @@
  * tenant's endpoints, a copy at most a few seconds old, and records them on the message; dispatch
  * turns the stored message into first-attempt jobs. No delivery is written before its attempt.
  */
+import type { Clock } from './clock.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import { type FilterSubject, matchesFilter, storedFilterOf } from './filters.ts';
-import { type FirstAttemptJob, MAX_ENDPOINTS_PER_JOB, MAX_INLINE_PAYLOAD_BYTES } from './jobs.ts';
+import { type FirstAttemptJob, MAX_ENDPOINTS_PER_JOB, MAX_INLINE_PAYLOAD_BYTES, MAX_QUEUE_DELAY_SECONDS } from './jobs.ts';
 import type { DeliveryLane, Endpoint, Message } from './model.ts';
 import { isOptInEventType } from './operational-events.ts';
 import type { DeliveryQueue } from './ports.ts';
+import { dispatchTimeOf, isScheduled, secondsUntil } from './schedule.ts';
 
 /** `device.command` reaches devices by an action's target only, never by subscription (§7). */
 const TARGET_ROUTED_TYPES = new Set(['device.command']);
@@ -35,6 +37,7 @@ export function isRoutedTo(endpoint: Endpoint, subject: FilterSubject): boolean 
 export interface DispatchDeps {
   readonly endpoints: EndpointDirectory;
   readonly queue: DeliveryQueue;
+  readonly clock: Clock;
 }
 
 /**
@@ -47,7 +50,16 @@ export class DispatchService {
 
   /** Queues the messages' jobs; returns how many. Failing endpoints wait in the retry lane, behind nothing healthy. */
   async dispatch(messages: readonly Message[]): Promise<number> {
-    const lanes: Record<DeliveryLane, FirstAttemptJob[]> = { primary: [], retry: [] };
+    // Jobs by lane and delay: a scheduled message's wait for its deliverAt is the queue's delay.
+    const batches = new Map<string, { lane: DeliveryLane; delaySeconds: number; jobs: FirstAttemptJob[] }>();
+    const add = (lane: DeliveryLane, delaySeconds: number, jobs: readonly FirstAttemptJob[]) => {
+      if (jobs.length === 0) return;
+      const key = `${lane}/${delaySeconds}`;
+      const batch = batches.get(key) ?? { lane, delaySeconds, jobs: [] };
+      batch.jobs.push(...jobs);
+      batches.set(key, batch);
+    };
+    const now = this.deps.clock.now();
     // A batch is mostly a few tenants' messages: each tenant's failing endpoints are worked out once.
     const failingOf = new Map<string, ReadonlySet<string>>();
     for (const message of messages) {
@@ -58,13 +70,30 @@ export class DispatchService {
         failing = new Set((await this.deps.endpoints.all(message.tenantId)).filter((e) => e.failingSince).map((e) => e.id));
         failingOf.set(message.tenantId, failing);
       }
-      const healthy = endpointIds.filter((id) => !failing.has(id));
-      const unhealthy = endpointIds.filter((id) => failing.has(id));
-      lanes.primary.push(...firstAttemptJobs(message, healthy));
-      lanes.retry.push(...firstAttemptJobs(message, unhealthy));
+      const delaySeconds = Math.min(secondsUntil(dispatchTimeOf(message), now), MAX_QUEUE_DELAY_SECONDS);
+      add(
+        'primary',
+        delaySeconds,
+        firstAttemptJobs(
+          message,
+          endpointIds.filter((id) => !failing.has(id)),
+        ),
+      );
+      add(
+        'retry',
+        delaySeconds,
+        firstAttemptJobs(
+          message,
+          endpointIds.filter((id) => failing.has(id)),
+        ),
+      );
     }
-    for (const lane of ['primary', 'retry'] as const) if (lanes[lane].length > 0) await this.deps.queue.enqueue(lanes[lane], { lane });
-    return lanes.primary.length + lanes.retry.length;
+    let queued = 0;
+    for (const { lane, delaySeconds, jobs } of batches.values()) {
+      await this.deps.queue.enqueue(jobs, { lane, ...(delaySeconds > 0 && { delaySeconds }) });
+      queued += jobs.length;
+    }
+    return queued;
   }
 }
 
@@ -86,6 +115,7 @@ export function firstAttemptJobs(
       endpointIds: endpointIds.slice(i, i + MAX_ENDPOINTS_PER_JOB),
       ...(inline && { payloadJson: message.payloadJson }),
       ...(options.recheck && { recheck: true }),
+      ...(isScheduled(message) && { deliverAt: message.deliverAt }),
     });
   }
   return jobs;

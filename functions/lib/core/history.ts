@@ -1,9 +1,10 @@
 import { checkCreatedWindow } from './created-window.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { deliveryIdFor, messageIdOfDelivery } from './ids.ts';
-import type { Attempt, Delivery, DeliveryEvent, Page, PageRequest } from './model.ts';
+import type { Attempt, Delivery, DeliveryEvent, Message, Page, PageRequest } from './model.ts';
 import { unattemptedDelivery } from './model.ts';
 import type { DeliveryListFilter, DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
+import { dispatchTimeOf } from './schedule.ts';
 
 /**
  * Read side of the ledger. Every read checks the tenant: another tenant's id is a 404.
@@ -24,12 +25,13 @@ export class HistoryService {
   async messageDeliveries(tenantId: string, messageId: string, page: PageRequest): Promise<Page<Delivery>> {
     const message = await this.messages.get(messageId);
     if (!message || message.tenantId !== tenantId) throw new NotFoundError('message', messageId);
-    const endpointIds = message.endpointIds ?? [];
+    // A cancelled message never fans out: it has no deliveries, and never will.
+    const endpointIds = message.cancelledAt === undefined ? (message.endpointIds ?? []) : [];
     const offset = decodeOffset(page.cursor, endpointIds.length);
     const slice = endpointIds.slice(offset, offset + page.limit);
     const stored = await this.deliveries.getMany(slice.map((endpointId) => deliveryIdFor(message.id, endpointId)));
     const items = slice.map(
-      (endpointId) => stored.get(deliveryIdFor(message.id, endpointId)) ?? unattemptedDelivery(message, endpointId, message.createdAt),
+      (endpointId) => stored.get(deliveryIdFor(message.id, endpointId)) ?? unattemptedDelivery(message, endpointId, dueAt(message)),
     );
     const next = offset + slice.length;
     return { items, ...(next < endpointIds.length && { nextCursor: encodeOffset(next) }) };
@@ -53,9 +55,16 @@ export class HistoryService {
     // Not attempted yet: a delivery of an accepted message is pending until its first attempt ends.
     const message = await this.messages.get(messageIdOfDelivery(deliveryId));
     const endpointId = message?.endpointIds?.find((id) => deliveryIdFor(message.id, id) === deliveryId);
-    if (!message || message.tenantId !== tenantId || !endpointId) throw new NotFoundError('delivery', deliveryId);
-    return { delivery: unattemptedDelivery(message, endpointId, message.createdAt), attempts: [], events: [] };
+    if (!message || message.tenantId !== tenantId || !endpointId || message.cancelledAt !== undefined) {
+      throw new NotFoundError('delivery', deliveryId);
+    }
+    return { delivery: unattemptedDelivery(message, endpointId, dueAt(message)), attempts: [], events: [] };
   }
+}
+
+/** When a message's first attempts are due: at once, or at its deliverAt. */
+function dueAt(message: Message): string {
+  return dispatchTimeOf(message).toISOString();
 }
 
 /** The cursor of a message's deliveries: how many endpoints the earlier pages covered. */

@@ -87,6 +87,11 @@ export function isDeliveryId(id: string): boolean {
   return /^dlv_[0-9A-HJKMNP-TV-Z]{38}$/.test(id);
 }
 
+/** The id of a kind at `date` with the given random half (16 Crockford characters). */
+export function idAt(kind: IdKind, date: Date, random: string): string {
+  return `${idPrefixes[kind]}_${encodeTime(Math.max(0, date.getTime()), ULID_TIME)}${random}`;
+}
+
 /** The smallest id of a kind created at `date` or later: a lower bound for "since" queries. */
 export function idFloor(kind: IdKind, date: Date): string {
   return `${idPrefixes[kind]}_${encodeTime(Math.max(0, date.getTime()), 10)}0000000000000000`;

@@ -13,6 +13,9 @@ export const MAX_ENDPOINTS_PER_JOB = 10;
  */
 export const MAX_INLINE_PAYLOAD_BYTES = 48 * 1024;
 
+/** SQS caps a message's delay at 15 minutes; longer waits are re-enqueued in steps. */
+export const MAX_QUEUE_DELAY_SECONDS = 900;
+
 const id = z.string().min(1).max(128);
 
 /** First attempts of one message to up to ten endpoints, dispatched when the message is accepted. */
@@ -30,6 +33,11 @@ export const FirstAttemptJob = z.object({
    * only have been slow, so the worker checks the ledger before attempting.
    */
   recheck: z.boolean().optional(),
+  /**
+   * A scheduled message's time: the job is not run before it, and the first job to run marks the
+   * message released (no longer cancellable), or finds it cancelled and attempts nothing.
+   */
+  deliverAt: z.string().min(1).max(40).optional(),
 });
 export type FirstAttemptJob = z.infer<typeof FirstAttemptJob>;
 

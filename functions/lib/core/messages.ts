@@ -4,6 +4,7 @@ import { checkCreatedWindow } from './created-window.ts';
 import { isRoutedTo } from './dispatch.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import {
+  ConflictError,
   IdempotencyKeyReusedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -18,6 +19,7 @@ import type { TenantIngestBudgets } from './ingest-budget.ts';
 import type { Endpoint, JsonDocument, Message, Page, PageRequest } from './model.ts';
 import { isOptInEventType } from './operational-events.ts';
 import type { KeyReuse, MessageListFilter, MessageStore, PayloadSchemaValidator, StoredMessage, SystemEventOptions } from './ports.ts';
+import { checkDeliverAt, isScheduled, messageStatus } from './schedule.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
@@ -53,14 +55,33 @@ export interface PublishRequest {
   readonly idempotencyKey?: string;
   /** The caller makes the first attempts itself (the endpoint test); dispatch leaves the message alone. */
   readonly attemptedInline?: boolean;
+  /** Fan out at this time rather than now (ISO 8601, checked by `checkDeliverAt`). */
+  readonly deliverAt?: string;
 }
 
-/** What a repeat of a post must match to be a replay: its type, its payload text and its metadata (when it has any). */
-export function requestFingerprint(type: string, payloadJson: string, metadata?: Readonly<Record<string, string>>): string {
+/** What `POST /v1/messages` may add to a type and a payload. */
+export interface IngestOptions {
+  readonly idempotencyKey?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Fan out at this time (from now up to 7 days ahead) rather than now. */
+  readonly deliverAt?: Date;
+}
+
+/**
+ * What a repeat of a post must match to be a replay: its type, its payload text, and its metadata
+ * and `deliverAt` when it has them.
+ */
+export function requestFingerprint(
+  type: string,
+  payloadJson: string,
+  metadata?: Readonly<Record<string, string>>,
+  deliverAt?: string,
+): string {
   const hash = createHash('sha256').update(type).update('\n').update(payloadJson);
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
     hash.update('\n').update(JSON.stringify(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   }
+  if (deliverAt !== undefined) hash.update('\ndeliverAt ').update(deliverAt);
   return `sha256:${hash.digest('hex')}`;
 }
 
@@ -70,8 +91,8 @@ export function requestFingerprint(type: string, payloadJson: string, metadata?:
  * drop the new event.
  */
 function replay(first: Message, request: PublishRequest): IngestResult {
-  const original = requestFingerprint(first.type, first.payloadJson, first.metadata);
-  if (original !== requestFingerprint(request.type, request.payloadJson, request.metadata)) {
+  const original = requestFingerprint(first.type, first.payloadJson, first.metadata, first.deliverAt);
+  if (original !== requestFingerprint(request.type, request.payloadJson, request.metadata, request.deliverAt)) {
     throw new IdempotencyKeyReusedError(
       `this Idempotency-Key was used for a different request (message ${first.id}, ${first.createdAt}); use a new key for a new message`,
       [{ path: 'idempotency-key', message: `first used for a request with fingerprint ${original}` }],
@@ -103,6 +124,7 @@ export class MessageLog {
       payloadJson: request.payloadJson,
       ...(request.metadata !== undefined && Object.keys(request.metadata).length > 0 && { metadata: request.metadata }),
       createdAt,
+      ...(request.deliverAt !== undefined && { deliverAt: request.deliverAt }),
       ...(request.endpoints.length > 0 && { endpointIds: request.endpoints.map((endpoint) => endpoint.id) }),
       ...(request.attemptedInline && { attemptedInline: true }),
     });
@@ -189,6 +211,11 @@ export class MessageLog {
     return (await this.deps.endpoints.all(tenantId)).filter((endpoint) => isRoutedTo(endpoint, subject));
   }
 
+  /** The log's time: a scheduled message's status depends on it. */
+  now(): Date {
+    return this.deps.clock.now();
+  }
+
   async get(tenantId: string, id: string): Promise<Message> {
     const message = await this.deps.messages.get(id);
     if (!message || message.tenantId !== tenantId) throw new NotFoundError('message', id);
@@ -199,6 +226,30 @@ export class MessageLog {
     checkCreatedWindow(filter);
     return this.deps.messages.list(tenantId, filter, page);
   }
+
+  /**
+   * Cancels a scheduled message before its time: it will never fan out. Cancelling it again
+   * answers the same; a message that was not scheduled, or whose time has come, is a conflict.
+   */
+  async cancel(tenantId: string, id: string): Promise<Message> {
+    const message = await this.get(tenantId, id);
+    if (message.cancelledAt !== undefined) return message;
+    if (!isScheduled(message))
+      throw new ConflictError(`message ${id} was not scheduled (no deliverAt): it fanned out when it was accepted`);
+    const now = this.deps.clock.now();
+    const tooLate = () =>
+      new ConflictError(`message ${id} was due at ${message.deliverAt} and has fanned out; it can no longer be cancelled`);
+    if (messageStatus(message, now) !== 'scheduled') throw tooLate();
+    const cancelledAt = now.toISOString();
+    switch (await this.deps.messages.cancel(message, cancelledAt)) {
+      case 'cancelled':
+        return { ...message, cancelledAt };
+      case 'released':
+        throw tooLate();
+      case 'already':
+        return this.get(tenantId, id);
+    }
+  }
 }
 
 /** `POST /v1/messages`: the message log, with the tenant's ingest budget and each type's payload schema enforced. */
@@ -208,13 +259,9 @@ export class MessageService extends MessageLog {
   }
 
   /** `POST /v1/messages`: validated against the type's schema, stored once, dispatched to its subscribers. */
-  async ingest(
-    tenantId: string,
-    type: string,
-    payload: JsonDocument,
-    idempotencyKey?: string,
-    metadata?: Readonly<Record<string, string>>,
-  ): Promise<IngestResult> {
+  async ingest(tenantId: string, type: string, payload: JsonDocument, options: IngestOptions = {}): Promise<IngestResult> {
+    const { idempotencyKey, metadata, deliverAt } = options;
+    if (deliverAt !== undefined) checkDeliverAt(deliverAt, this.deps.clock.now());
     const allowance = await this.deps.budget?.take(tenantId);
     if (allowance && !allowance.ok) {
       const seconds = Math.max(1, Math.ceil(allowance.retryAfterSeconds));
@@ -241,6 +288,7 @@ export class MessageService extends MessageLog {
       endpoints,
       ...(metadata !== undefined && { metadata }),
       ...(idempotencyKey !== undefined && { idempotencyKey }),
+      ...(deliverAt !== undefined && { deliverAt: deliverAt.toISOString() }),
     });
   }
 }

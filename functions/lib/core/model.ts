@@ -120,6 +120,10 @@ export interface Message {
   /** The producer's labels for filtering (`metadata.*` in a filter), never sent to receivers. */
   readonly metadata?: Readonly<Record<string, string>>;
   readonly createdAt: string;
+  /** When it fans out, when that is after it was accepted (a scheduled message, `core/schedule.ts`). */
+  readonly deliverAt?: string;
+  /** A scheduled message cancelled before its time: it never fans out. */
+  readonly cancelledAt?: string;
   /**
    * The endpoints the message was dispatched to when it was accepted. The sweeper checks that
    * each has a delivery in the ledger some minutes later, and re-dispatches those that have not

@@ -117,6 +117,16 @@ export interface MessageStore {
   reuseKey(holder: StoredMessage, reuse: KeyReuse, previous: KeyReuse | undefined): Promise<boolean>;
   get(id: string): Promise<Message | undefined>;
   list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>>;
+  /**
+   * Cancels a scheduled message unless its first attempts have begun (`release`), taking it out of
+   * the sweeper's indexes: `released` when they have, `already` when it was cancelled before.
+   */
+  cancel(message: Message, at: string): Promise<'cancelled' | 'released' | 'already'>;
+  /**
+   * A scheduled message's first attempts begin: marks it so it can no longer be cancelled, unless
+   * it was cancelled first (false). Any number of jobs of the message may call it.
+   */
+  release(messageId: string, at: string): Promise<boolean>;
 }
 
 export interface AttemptRecord {
@@ -239,6 +249,8 @@ export interface DispatchedMessage {
   readonly endpointIds: readonly string[];
   /** Where the message sits in the dispatch order; the sweeper's bookmark. */
   readonly position: string;
+  /** When its first attempts were due: when it was accepted, or its `deliverAt`. */
+  readonly dispatchAt: Date;
 }
 
 /** Every message dispatched to endpoints, in the order they were created: the sweeper reads each one once. */
@@ -251,6 +263,16 @@ export interface DispatchedMessages {
   markCheckedUpTo(position: string, previous: string | undefined): Promise<boolean>;
   /** The position of messages created at `at`: where a first sweep starts. */
   positionAt(at: string): string;
+  /**
+   * Scheduled messages still waiting for their time in the ledger (too far ahead for the queue's
+   * delay when accepted) that are due before `before`, soonest first: their ids.
+   */
+  scheduledBefore(before: string, limit: number): Promise<readonly string[]>;
+  /**
+   * Moves a waiting scheduled message among the dispatched ones (the sweeper then queues its jobs):
+   * false when another sweep moved it first, or it was cancelled.
+   */
+  handOver(messageId: string): Promise<boolean>;
 }
 
 /** A budget's answer: go ahead, or how long until there is room. */

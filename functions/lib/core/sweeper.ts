@@ -1,10 +1,11 @@
 import { addSeconds, type Clock } from './clock.ts';
 import { firstAttemptJobs } from './dispatch.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
-import { deliveryIdFor, timeOfId } from './ids.ts';
-import { jobOf } from './jobs.ts';
+import { deliveryIdFor } from './ids.ts';
+import { jobOf, MAX_QUEUE_DELAY_SECONDS } from './jobs.ts';
 import { type Delivery, type DeliveryLane, terminalStatuses } from './model.ts';
 import type { DeliveryQueue, DeliveryStore, DispatchedMessage, DispatchedMessages, DueWorkIndex, MessageStore } from './ports.ts';
+import { dispatchTimeOf, SCHEDULE_LOOKAHEAD_SECONDS, secondsUntil } from './schedule.ts';
 
 /** How late an item must be before the sweeper steps in (its own job is probably just queued). */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 120;
@@ -15,6 +16,8 @@ const MAX_ATTEMPT_SECONDS = 30;
 const BATCH = 500;
 
 export interface SweepReport {
+  /** Scheduled messages whose time is near, queued with the rest of their wait as the delay. */
+  readonly scheduled: number;
   /** Deliveries past their next attempt, re-enqueued. */
   readonly deliveries: number;
   /** Messages with an endpoint that has no delivery after the grace period, dispatched again. */
@@ -45,9 +48,37 @@ export class SweeperService {
   constructor(private readonly deps: SweeperDeps) {}
 
   async sweep(maxItems = 5000): Promise<SweepReport> {
+    const scheduled = await this.queueScheduledMessages(maxItems);
     const deliveries = await this.sweepDueDeliveries(maxItems);
     const { messages, checked } = await this.sweepDispatchedMessages(maxItems * 10);
-    return { deliveries, messages, checked };
+    return { scheduled, deliveries, messages, checked };
+  }
+
+  /**
+   * Scheduled messages too far ahead for the queue's delay when they were accepted wait in the
+   * ledger; once their time is within the lookahead, each is handed over to the dispatched ones
+   * (so the check below covers it) and its jobs are queued with the rest of the wait as delay.
+   * A crash between the two leaves it to that check, after its time: late, never lost.
+   */
+  private async queueScheduledMessages(maxItems: number): Promise<number> {
+    let queued = 0;
+    while (queued < maxItems) {
+      const now = this.deps.clock.now();
+      const ids = await this.deps.dispatched.scheduledBefore(addSeconds(now, SCHEDULE_LOOKAHEAD_SECONDS).toISOString(), BATCH);
+      for (const id of ids) {
+        if (!(await this.deps.dispatched.handOver(id))) continue;
+        const message = await this.deps.messages.get(id);
+        if (!message?.endpointIds) continue;
+        const delaySeconds = Math.min(secondsUntil(dispatchTimeOf(message), this.deps.clock.now()), MAX_QUEUE_DELAY_SECONDS);
+        await this.deps.deliveryQueue.enqueue(firstAttemptJobs(message, message.endpointIds), {
+          lane: 'primary',
+          ...(delaySeconds > 0 && { delaySeconds }),
+        });
+        queued++;
+      }
+      if (ids.length < BATCH) break;
+    }
+    return queued;
   }
 
   private async sweepDueDeliveries(maxItems: number): Promise<number> {
@@ -93,7 +124,7 @@ export class SweeperService {
       for (const message of batch) {
         const missing = message.endpointIds.filter((endpointId) => !existing.has(deliveryIdFor(message.messageId, endpointId)));
         if (missing.length > 0) {
-          const lostAfter = addSeconds(timeOfId(message.messageId), grace + (await this.longestAttempt(message.tenantId, missing)));
+          const lostAfter = addSeconds(message.dispatchAt, grace + (await this.longestAttempt(message.tenantId, missing)));
           if (lostAfter.getTime() > now.getTime()) {
             undecided = true;
             break;

@@ -369,9 +369,75 @@ describe('DynamoDispatchedMessages', () => {
     const before = new Date(Date.now() + 1000).toISOString();
     const page = (await dispatched.after(start, before, 100)).filter((m) => made.some((x) => x.id === m.messageId));
     expect(page.map((m) => m.messageId)).toEqual(made.map((m) => m.id));
-    expect(page[0]).toEqual({ messageId: made[0]?.id, tenantId: made[0]?.tenantId, endpointIds: ['ep_0', 'ep_X'], position: made[0]?.id });
+    expect(page[0]).toEqual({
+      messageId: made[0]?.id,
+      tenantId: made[0]?.tenantId,
+      endpointIds: ['ep_0', 'ep_X'],
+      position: made[0]?.id,
+      dispatchAt: new Date(made[0]?.createdAt ?? ''),
+    });
     const rest = (await dispatched.after(made[2]?.id, before, 100)).filter((m) => made.some((x) => x.id === m.messageId));
     expect(rest.map((m) => m.messageId)).toEqual(made.slice(3).map((m) => m.id));
+  });
+});
+
+describe('scheduled messages in the ledger', () => {
+  const DAY_MS = 86_400_000;
+  const scheduledMessage = (aheadMs: number) => {
+    const createdAt = new Date();
+    return aMessage({
+      id: ids.next('message', createdAt),
+      createdAt: createdAt.toISOString(),
+      deliverAt: new Date(createdAt.getTime() + aheadMs).toISOString(),
+      endpointIds: ['ep_S1', 'ep_S2'],
+    });
+  };
+
+  test('one far ahead waits among the scheduled until handed over once, then sits among the dispatched at its deliverAt', async () => {
+    const dispatched = new DynamoDispatchedMessages(table);
+    const message = scheduledMessage(3 * DAY_MS);
+    await messages.create(message, undefined);
+    const dueBy = new Date(Date.parse(message.deliverAt ?? '') + 1000).toISOString();
+    expect(await dispatched.scheduledBefore(new Date(Date.parse(message.deliverAt ?? '') - 1000).toISOString(), 1000)).not.toContain(
+      message.id,
+    );
+    expect(await dispatched.scheduledBefore(dueBy, 1000)).toContain(message.id);
+    const start = dispatched.positionAt(new Date(Date.parse(message.deliverAt ?? '') - 1000).toISOString());
+    expect((await dispatched.after(start, dueBy, 1000)).map((m) => m.messageId)).not.toContain(message.id);
+
+    expect(await dispatched.handOver(message.id)).toBe(true);
+    expect(await dispatched.handOver(message.id)).toBe(false);
+    expect(await dispatched.scheduledBefore(dueBy, 1000)).not.toContain(message.id);
+    const entry = (await dispatched.after(start, dueBy, 1000)).find((m) => m.messageId === message.id);
+    expect(entry).toMatchObject({
+      tenantId: message.tenantId,
+      endpointIds: ['ep_S1', 'ep_S2'],
+      dispatchAt: new Date(message.deliverAt ?? ''),
+    });
+    // Its place sorts by deliverAt: after it, nothing of it again.
+    expect((await dispatched.after(entry?.position, dueBy, 1000)).map((m) => m.messageId)).not.toContain(message.id);
+    expect(await messages.get(message.id)).toEqual(message);
+  });
+
+  test('cancel and release exclude each other: a cancelled message is never released, a released one never cancelled', async () => {
+    const dispatched = new DynamoDispatchedMessages(table);
+    const cancelled = scheduledMessage(2 * DAY_MS);
+    await messages.create(cancelled, undefined);
+    const at = new Date().toISOString();
+    expect(await messages.cancel(cancelled, at)).toBe('cancelled');
+    expect(await messages.cancel(cancelled, at)).toBe('already');
+    expect(await messages.get(cancelled.id)).toEqual({ ...cancelled, cancelledAt: at });
+    expect(await messages.release(cancelled.id, at)).toBe(false);
+    expect(await dispatched.handOver(cancelled.id)).toBe(false);
+    const item = (await table.client.send(new GetCommand({ TableName: table.name, Key: keys.message(cancelled.id) }))).Item;
+    expect(item?.gsi5pk).toBeUndefined();
+
+    const released = scheduledMessage(60_000);
+    await messages.create(released, undefined);
+    expect(await messages.release(released.id, at)).toBe(true);
+    expect(await messages.release(released.id, new Date().toISOString())).toBe(true);
+    expect(await messages.cancel(released, at)).toBe('released');
+    expect((await messages.get(released.id))?.cancelledAt).toBeUndefined();
   });
 });
 

@@ -386,7 +386,7 @@ function hookSetup(options: HookSetup = {}) {
   const deliveries = new InMemoryDeliveryStore();
   const queue = new RecordingDeliveryQueue();
   const sender = new ScriptedHttpSender({ durationMs: 7, statusCode: 200 });
-  const dispatch = new DispatchService({ endpoints: directory, queue });
+  const dispatch = new DispatchService({ endpoints: directory, queue, clock });
   const delivery = new DeliveryService({
     deliveries,
     endpointStore: endpoints,
@@ -396,6 +396,7 @@ function hookSetup(options: HookSetup = {}) {
     sender,
     rateLimiter: new FakeRateLimiter(),
     systemEvents: new RecordingSystemEventPublisher(clock),
+    messages: new InMemoryMessageStore(),
     clock,
     random: () => 0.5,
   });

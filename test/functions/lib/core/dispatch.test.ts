@@ -105,7 +105,7 @@ function setup(endpoints: readonly Endpoint[], cacheSeconds = 0) {
   const clock = new FakeClock(T0);
   const directory = new EndpointDirectory(store, clock, cacheSeconds);
   const queue = new RecordingDeliveryQueue();
-  const service = new DispatchService({ endpoints: directory, queue });
+  const service = new DispatchService({ endpoints: directory, queue, clock });
   return { service, store, directory, queue, clock };
 }
 

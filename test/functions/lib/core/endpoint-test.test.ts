@@ -51,6 +51,7 @@ function setup(endpoint: Endpoint | undefined, answer: HttpResult = { durationMs
     sender,
     rateLimiter: new FakeRateLimiter(),
     systemEvents: new RecordingSystemEventPublisher(clock),
+    messages: messageStore,
     clock,
     random: () => 0.5,
   });
@@ -112,7 +113,7 @@ describe('EndpointTester.ping', () => {
     const endpoint = anEndpoint();
     const s = setup(endpoint);
     const { message } = await s.tester.ping(TENANT, endpoint.id);
-    const dispatch = new DispatchService({ endpoints: s.directory, queue: s.queue });
+    const dispatch = new DispatchService({ endpoints: s.directory, queue: s.queue, clock: s.clock });
     expect(await dispatch.dispatch([message])).toBe(0);
     expect(s.queue.calls).toEqual([]);
   });

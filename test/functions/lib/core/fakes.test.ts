@@ -537,7 +537,7 @@ describe('InMemoryDispatchedMessages (fake of DispatchedMessages)', () => {
     index.add(messageAt(1000));
     index.add(messageAt(2000, []));
     expect(await index.after(undefined, at(60_000).toISOString(), 10)).toEqual([
-      { messageId: sent.id, tenantId: TENANT, endpointIds: ['ep_1', 'ep_2'], position: sent.id },
+      { messageId: sent.id, tenantId: TENANT, endpointIds: ['ep_1', 'ep_2'], position: sent.id, dispatchAt: new Date(sent.createdAt) },
     ]);
   });
 

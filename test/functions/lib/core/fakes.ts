@@ -3,6 +3,7 @@
  * functions/lib/core/ports.ts (conditional writes included) and record what they were asked to do.
  */
 import { createHmac } from 'node:crypto';
+import { keys } from '../../../../functions/lib/aws/ledger-keys.ts';
 import type { Clock } from '../../../../functions/lib/core/clock.ts';
 import { type CreatedWindow, isInWindow } from '../../../../functions/lib/core/created-window.ts';
 import { type AttributedReport, type DeliveryReport, DeliveryService } from '../../../../functions/lib/core/delivery.ts';
@@ -62,6 +63,7 @@ import type {
   SystemEventPublisher,
   TenantStore,
 } from '../../../../functions/lib/core/ports.ts';
+import { dispatchTimeOf, isScheduled, waitsForSweeper } from '../../../../functions/lib/core/schedule.ts';
 
 export const T0 = new Date('2025-03-01T12:00:00.000Z');
 
@@ -412,6 +414,26 @@ export class InMemoryMessageStore implements MessageStore {
     return this.messages.get(id);
   }
 
+  /** Scheduled messages whose first attempts began (`release`), as the adapter's `releasedAt`. */
+  readonly released = new Set<string>();
+  readonly releaseCalls: string[] = [];
+
+  async cancel(message: Message, at: string): Promise<'cancelled' | 'released' | 'already'> {
+    const current = this.messages.get(message.id);
+    if (current?.cancelledAt !== undefined) return 'already';
+    if (!current || this.released.has(message.id)) return 'released';
+    this.messages.set(message.id, { ...current, cancelledAt: at });
+    return 'cancelled';
+  }
+
+  async release(messageId: string, _at: string): Promise<boolean> {
+    this.releaseCalls.push(messageId);
+    const current = this.messages.get(messageId);
+    if (!current || current.cancelledAt !== undefined) return false;
+    this.released.add(messageId);
+    return true;
+  }
+
   async list(tenantId: string, filter: MessageListFilter, page: PageRequest): Promise<Page<Message>> {
     const items = [...this.messages.values()].filter(
       (m) => m.tenantId === tenantId && (!filter.type || m.type === filter.type) && inWindow(m.id, filter),
@@ -671,10 +693,46 @@ export class InMemoryDispatchedMessages implements DispatchedMessages {
   bookmark: string | undefined;
   readonly afterCalls: { position: string | undefined; before: string; limit: number }[] = [];
 
-  /** Adds what the adapter would index: a stored message that went to endpoints. */
+  /** Scheduled messages too far ahead for the queue's delay: waiting for the sweeper, by position. */
+  readonly waiting: DispatchedMessage[] = [];
+
+  /** Adds what the adapter would index: a stored message that went to endpoints (a scheduled one at its time). */
   add(message: Message): void {
     if (!message.endpointIds?.length) return;
-    this.entries.push({ messageId: message.id, tenantId: message.tenantId, endpointIds: message.endpointIds, position: message.id });
+    const dispatchAt = dispatchTimeOf(message);
+    const entry = {
+      messageId: message.id,
+      tenantId: message.tenantId,
+      endpointIds: message.endpointIds,
+      position: keys.dispatchSortKey(message.id, isScheduled(message) ? dispatchAt : undefined),
+      dispatchAt,
+    };
+    (waitsForSweeper(message) ? this.waiting : this.entries).push(entry);
+  }
+
+  async scheduledBefore(before: string, limit: number): Promise<readonly string[]> {
+    const to = this.positionAt(before);
+    return this.waiting
+      .filter((e) => e.position < to)
+      .sort((a, b) => (a.position < b.position ? -1 : 1))
+      .slice(0, limit)
+      .map((e) => e.messageId);
+  }
+
+  /** Cancelled messages leave the indexes, as the adapter's cancel removes their keys. */
+  cancelled(messageId: string): void {
+    for (const list of [this.waiting, this.entries]) {
+      const at = list.findIndex((e) => e.messageId === messageId);
+      if (at >= 0) list.splice(at, 1);
+    }
+  }
+
+  async handOver(messageId: string): Promise<boolean> {
+    const at = this.waiting.findIndex((e) => e.messageId === messageId);
+    if (at < 0) return false;
+    const [entry] = this.waiting.splice(at, 1);
+    if (entry) this.entries.push(entry);
+    return true;
   }
 
   async after(position: string | undefined, before: string, limit: number): Promise<readonly DispatchedMessage[]> {
@@ -894,6 +952,7 @@ export function deliveryHarness(options: DeliveryHarnessOptions & { readonly cac
     sender,
     rateLimiter,
     systemEvents,
+    messages,
     clock,
     random: options.random ?? (() => 0.5),
     ...(options.inFlight && { inFlight: options.inFlight }),

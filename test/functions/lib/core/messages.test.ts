@@ -330,7 +330,7 @@ describe('MessageService.ingest: endpoint filters and metadata', () => {
     const usersOnly = anEndpoint({ id: 'ep_USERS', eventTypes: ['user.created'], filter: { 'data.amount': { $gt: 0 } } });
     const s = setup({ endpoints: [bigOrders, smallOrders, pro, eu, usersOnly] });
     const listsBefore = s.endpointStore.listCalls;
-    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), undefined, { region: 'eu-west-1' });
+    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), { metadata: { region: 'eu-west-1' } });
     expect(message.endpointIds).toEqual(['ep_BIG', 'ep_PRO', 'ep_EU']);
     expect(message.metadata).toEqual({ region: 'eu-west-1' });
     expect(s.endpointStore.listCalls - listsBefore).toBe(1);
@@ -346,12 +346,18 @@ describe('MessageService.ingest: endpoint filters and metadata', () => {
 
   test('a repeat of a key with other metadata is another request (422); with the same metadata, a replay', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), 'k-1', { region: 'eu', tier: 'a' });
-    const again = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), 'k-1', { tier: 'a', region: 'eu' });
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), {
+      idempotencyKey: 'k-1',
+      metadata: { region: 'eu', tier: 'a' },
+    });
+    const again = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), {
+      idempotencyKey: 'k-1',
+      metadata: { tier: 'a', region: 'eu' },
+    });
     expect(again).toEqual({ message: first.message, created: false });
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), 'k-1', { region: 'us' })).rejects.toThrow(
-      IdempotencyKeyReusedError,
-    );
+    await expect(
+      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(rich), { idempotencyKey: 'k-1', metadata: { region: 'us' } }),
+    ).rejects.toThrow(IdempotencyKeyReusedError);
   });
 });
 
@@ -362,7 +368,7 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('the key is kept as base64url SHA-256, and names the slot of the message', async () => {
     const s = setup({ endpoints: [all] });
-    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const { message } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     const keyHash = createHash('sha256').update(KEY, 'utf8').digest('base64url');
     expect(keyHash).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(s.messages.createCalls).toEqual([{ message, claim: { keyHash } }]);
@@ -379,10 +385,10 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('the same key within 24 h returns the first message, created: false, with one conditional write that stores nothing', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS - 1);
     // The same request again: the first message stands.
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(repeat.created).toBe(false);
     expect(repeat.message).toStrictEqual(first.message);
     expect(repeat.message).not.toHaveProperty('idempotencyKeyHash');
@@ -403,34 +409,40 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('the holder is returned as a message: without its claim or its pointer', async () => {
     const s = setup();
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     const holder = s.messages.slotOf(first.message.id);
     if (!holder) throw new Error('no holder');
     const pointer: KeyReuse = { messageId: 'msg_01JN0000000000000000POINT', createdAt: later(0), windowEndsAt: later(WINDOW_MS) };
     await s.messages.reuseKey(holder, pointer, undefined);
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(repeat).toStrictEqual({ message: first.message, created: false });
   });
 
   test('a different tenant with the same key gets its own message', async () => {
     const s = setup();
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
-    const other = await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload), KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
+    const other = await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(other.created).toBe(true);
     expect(other.message.tenantId).toBe(OTHER);
     expect(other.message.id).toBe(idempotentMessageId(OTHER, hashOf(KEY), T0));
     expect(messageSlot(other.message.id)).not.toBe(messageSlot(ours.message.id));
     expect(s.messages.messages.size).toBe(2);
     // Each holds its own slot; a repeat of each finds its own.
-    expect(await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload), KEY)).toEqual({ message: other.message, created: false });
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toEqual({ message: ours.message, created: false });
+    expect(await s.service.ingest(OTHER, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).toEqual({
+      message: other.message,
+      created: false,
+    });
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).toEqual({
+      message: ours.message,
+      created: false,
+    });
     expect(s.messages.reuseCalls).toEqual([]);
   });
 
   test('different keys of one tenant are different messages', async () => {
     const s = setup();
-    const a = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), 'a');
-    const b = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), 'b');
+    const a = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: 'a' });
+    const b = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: 'b' });
     expect(b.created).toBe(true);
     expect(b.message.id).not.toBe(a.message.id);
     expect(messageSlot(b.message.id)).not.toBe(messageSlot(a.message.id));
@@ -438,10 +450,10 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('a key reused 24 h later makes a new message under a drawn id; the old one is kept and its holder points at the new one', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now();
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(second.created).toBe(true);
     // A drawn id, not one in the key's slot.
     expect(s.drawn).toEqual([second.message.id]);
@@ -475,16 +487,16 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('a repeat within the new window returns the reused message, up to the last millisecond, and writes nothing', async () => {
     const s = setup({ endpoints: [all] });
-    await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     const writes = s.messages.createCalls.length;
 
     s.clock.advance(3_600_000);
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(repeat).toStrictEqual({ message: second.message, created: false });
     s.clock.advance(WINDOW_MS - 3_600_000 - 1);
-    const last = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const last = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(last).toStrictEqual({ message: second.message, created: false });
 
     // Each repeat: one refused claim attempt; no pointer moved, no id drawn, nothing stored.
@@ -497,15 +509,15 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('a third use after the new window ends moves the pointer, from the old pointer', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     const oldPointer = s.messages.reuseCalls[0]?.reuse;
     expect(oldPointer?.messageId).toBe(second.message.id);
 
     // Exactly 24 h after the second message: its window is over.
     s.clock.advance(WINDOW_MS);
-    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(third.created).toBe(true);
     expect(third.message).toMatchObject({ createdAt: later(2 * WINDOW_MS), payloadJson: JSON.stringify(payload) });
     expect(s.drawn).toEqual([second.message.id, third.message.id]);
@@ -518,7 +530,7 @@ describe('MessageService.ingest: idempotency keys', () => {
 
     // A repeat now finds the third.
     s.clock.advance(1000);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).toStrictEqual({
       message: third.message,
       created: false,
     });
@@ -526,7 +538,7 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('a key reused every day for 60 days keeps working, with the same writes per post (generations ran out after 16)', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     const ids = new Set([first.message.id]);
     let previous: KeyReuse | undefined;
     for (let day = 1; day <= 60; day++) {
@@ -534,7 +546,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       s.clock.advance(day === 1 ? WINDOW_MS : WINDOW_MS - 60_000);
       const writes = s.messages.createCalls.length;
       const reuses = s.messages.reuseCalls.length;
-      const post = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+      const post = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
       expect(post.created).toBe(true);
       expect(ids.has(post.message.id)).toBe(false);
       ids.add(post.message.id);
@@ -551,7 +563,7 @@ describe('MessageService.ingest: idempotency keys', () => {
 
       // And the key still answers repeats within the day: one refused write, nothing else.
       s.clock.advance(60_000);
-      const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+      const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
       expect(repeat).toStrictEqual({ message: post.message, created: false });
       expect(s.messages.createCalls.length - writes).toBe(3);
       expect(s.messages.reuseCalls.length - reuses).toBe(1);
@@ -563,16 +575,16 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test("once the holder is gone (TTL, after the pointer's window), the next post is a fresh holder of the slot", async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
-    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const second = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     // The adapter keeps the holder until the pointer's window ends (windowEndsAt), so it can only
     // go after that: then the key is free, as for a key never used.
     s.clock.advance(WINDOW_MS);
     expect(s.messages.slotOf(first.message.id)?.keyReuse?.windowEndsAt).toBe(s.clock.now().toISOString());
     s.messages.expire(first.message.id);
     const now = s.clock.now();
-    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const third = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(third.created).toBe(true);
     expect(third.message.id).toBe(idempotentMessageId(TENANT, hashOf(KEY), now));
     expect(s.messages.createCalls.at(-1)).toEqual({ message: third.message, claim: { keyHash: hashOf(KEY) } });
@@ -583,7 +595,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     expect(s.messages.messages.get(second.message.id)).toStrictEqual(second.message);
     // It holds the key for its own 24 h.
     s.clock.advance(WINDOW_MS - 1);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).toStrictEqual({
       message: third.message,
       created: false,
     });
@@ -592,7 +604,7 @@ describe('MessageService.ingest: idempotency keys', () => {
   test("a post that stopped after the pointer and before its message: a repeat stores it under the pointer's id and time", async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ endpoints: [all], store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
     const reusedAt = s.clock.now().toISOString();
     // The unclaimed write of the new message never happens: the function stops.
@@ -601,14 +613,16 @@ describe('MessageService.ingest: idempotency keys', () => {
       store.beforeCreate = undefined;
       throw new Error('the function timed out');
     };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).rejects.toThrow('the function timed out');
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).rejects.toThrow(
+      'the function timed out',
+    );
     const pointer = s.messages.slotOf(first.message.id)?.keyReuse;
     expect(pointer).toEqual({ messageId: s.drawn[0], createdAt: reusedAt, windowEndsAt: later(2 * WINDOW_MS) });
     expect(s.messages.messages.size).toBe(1);
 
     // The client retries an hour later: the message is stored as the stopped post would have.
     s.clock.advance(3_600_000);
-    const retry = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const retry = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(retry.created).toBe(true);
     expect(retry.message).toStrictEqual({
       id: s.drawn[0],
@@ -627,7 +641,7 @@ describe('MessageService.ingest: idempotency keys', () => {
 
     // From then on it is an ordinary repeat.
     s.clock.advance(1000);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).toStrictEqual({
       message: retry.message,
       created: false,
     });
@@ -641,15 +655,15 @@ describe('MessageService.ingest: idempotency keys', () => {
     const draws = [`msg_${encodeTime(T0.getTime() + WINDOW_MS, 10)}${collidingSlot}`];
     const ordinary = ulidIdGenerator(() => T0.getTime() + WINDOW_MS);
     const s = setup({ endpoints: [all], messages: [colliding], ids: { next: (kind) => draws.shift() ?? ordinary.next(kind) } });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
-    const reused = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const reused = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(reused.created).toBe(true);
     expect(reused.message.id.endsWith(collidingSlot)).toBe(false);
     // The holder points at the message actually stored, and a repeat finds it.
     expect(s.messages.slotOf(first.message.id)?.keyReuse?.messageId).toBe(reused.message.id);
     s.clock.advance(1000);
-    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).toStrictEqual({
+    expect(await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).toStrictEqual({
       message: reused.message,
       created: false,
     });
@@ -660,14 +674,16 @@ describe('MessageService.ingest: idempotency keys', () => {
   test('two repeats recovering the same missing message: one stores it, the other returns it', async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
     store.beforeCreate = async (_message, claim) => {
       if (claim) return;
       store.beforeCreate = undefined;
       throw new Error('the function timed out');
     };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).rejects.toThrow('the function timed out');
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).rejects.toThrow(
+      'the function timed out',
+    );
     const pointer = s.messages.slotOf(first.message.id)?.keyReuse;
     if (!pointer) throw new Error('no pointer');
 
@@ -679,7 +695,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       expect(message).toMatchObject({ id: pointer.messageId, createdAt: pointer.createdAt, payloadJson: JSON.stringify(payload) });
       expect(await store.create(theirs, undefined)).toEqual({ created: true });
     };
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(repeat).toStrictEqual({ message: theirs, created: false });
     expect(s.messages.messages.size).toBe(2);
     expect(s.messages.messages.get(pointer.messageId)).toStrictEqual(theirs);
@@ -689,7 +705,7 @@ describe('MessageService.ingest: idempotency keys', () => {
   test("two posts reusing the key at once: the one whose pointer loses returns the winner's message; one new message only", async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ endpoints: [all], store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now().toISOString();
     // Between our read of the holder and our pointer write, another post points it at its own message and stores it.
@@ -700,7 +716,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       expect(await store.reuseKey(holder, theirPointer, previous)).toBe(true);
       expect(await store.create(winner, undefined)).toEqual({ created: true });
     };
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(ours).toStrictEqual({ message: winner, created: false });
     // Our pointer write was refused (the holder no longer pointed nowhere), and our drawn id was never stored.
     expect(s.messages.reuseCalls).toEqual([
@@ -719,7 +735,7 @@ describe('MessageService.ingest: idempotency keys', () => {
   test("the loser of the pointer race stores the winner's message when the winner has not yet: still one message", async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
     const now = s.clock.now().toISOString();
     const theirPointer: KeyReuse = { messageId: 'msg_01JN000000000000000WINNER', createdAt: now, windowEndsAt: later(2 * WINDOW_MS) };
@@ -727,7 +743,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       store.beforeReuse = undefined;
       await store.reuseKey(holder, theirPointer, previous);
     };
-    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const ours = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(ours.created).toBe(true);
     expect(ours.message).toMatchObject({ id: theirPointer.messageId, createdAt: now, payloadJson: JSON.stringify(payload) });
     // The winner's own write then finds its id taken by the same message: nothing doubles.
@@ -738,11 +754,11 @@ describe('MessageService.ingest: idempotency keys', () => {
 
   test('two posts of the key after the window, concurrently: one creates, the other gets the same message', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
     const [a, b] = await Promise.all([
-      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY),
-      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY),
+      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY }),
+      s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY }),
     ]);
     expect([a.created, b.created].sort()).toEqual([false, true]);
     expect(a.message).toStrictEqual(b.message);
@@ -757,7 +773,7 @@ describe('MessageService.ingest: idempotency keys', () => {
   test('when every pointer write loses, the post fails after a few rounds rather than store a second message', async () => {
     const store = new ScriptedMessageStore();
     const s = setup({ store });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     s.clock.advance(WINDOW_MS);
     // Always beaten: some other post keeps moving the pointer to a message whose window is already over.
     let n = 0;
@@ -769,7 +785,7 @@ describe('MessageService.ingest: idempotency keys', () => {
       await store.reuseKey(holder, stale, current);
       store.beforeReuse = hook;
     };
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY)).rejects.toThrow(
+    await expect(s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY })).rejects.toThrow(
       `the idempotency key of tenant ${TENANT} is contended; retry the post`,
     );
     // Four rounds: four refused claim attempts, four lost pointer writes; nothing stored.
@@ -784,7 +800,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     // Drawn without a key, two days ago, by the same tenant: it holds the slot but is no claim of the key.
     const unrelated = aMessage({ id: `msg_${encodeTime(T0.getTime() - 2 * DAY_MS, 10)}${slot}`, createdAt: '2025-02-27T12:00:00.000Z' });
     const s = setup({ messages: [unrelated] });
-    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(created).toBe(true);
     expect(s.drawn).toEqual([message.id]);
     expect(messageSlot(message.id)).not.toBe(slot);
@@ -796,7 +812,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     expect(s.messages.slotOf(unrelated.id)).toStrictEqual(unrelated);
     expect(s.messages.reuseCalls).toEqual([]);
     // The key cannot be kept: a repeat is another message.
-    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const repeat = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     expect(repeat.created).toBe(true);
     expect(repeat.message.id).not.toBe(message.id);
     expect(s.messages.messages.size).toBe(3);
@@ -808,7 +824,7 @@ describe('MessageService.ingest: idempotency keys', () => {
     const heldBy = async (holder: Message, claim: IdempotencyClaim) => {
       const s = setup();
       await s.messages.create(holder, claim);
-      const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+      const { message, created } = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
       expect(created).toBe(true);
       expect(s.drawn).toEqual([message.id]);
       expect(message.tenantId).toBe(TENANT);
@@ -836,12 +852,12 @@ describe('MessageService.ingest: a key used again for a different request', () =
   const KEY = 'order-43';
   test('a different payload or type within the window is refused with 422, naming the first request', async () => {
     const s = setup({ endpoints: [all] });
-    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), KEY);
+    const first = await s.service.ingest(TENANT, 'lock.unlocked', jsonDocument(payload), { idempotencyKey: KEY });
     for (const [type, body] of [
       ['lock.unlocked', { ...payload, lockId: 'L-2' }],
       ['user.updated', payload],
     ] as const) {
-      const error = await s.service.ingest(TENANT, type, jsonDocument(body), KEY).catch((e: unknown) => e);
+      const error = await s.service.ingest(TENANT, type, jsonDocument(body), { idempotencyKey: KEY }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(IdempotencyKeyReusedError);
       expect((error as IdempotencyKeyReusedError).message).toContain(first.message.id);
       expect((error as IdempotencyKeyReusedError).details).toEqual([
@@ -856,10 +872,10 @@ describe('MessageService.ingest: a key used again for a different request', () =
 
   test('the same payload with other whitespace is a different request: the text is what is sent', async () => {
     const s = setup({ endpoints: [all] });
-    await s.service.ingest(TENANT, 'lock.unlocked', { text: '{"a":1}', value: { a: 1 } }, KEY);
-    await expect(s.service.ingest(TENANT, 'lock.unlocked', { text: '{ "a": 1 }', value: { a: 1 } }, KEY)).rejects.toBeInstanceOf(
-      IdempotencyKeyReusedError,
-    );
+    await s.service.ingest(TENANT, 'lock.unlocked', { text: '{"a":1}', value: { a: 1 } }, { idempotencyKey: KEY });
+    await expect(
+      s.service.ingest(TENANT, 'lock.unlocked', { text: '{ "a": 1 }', value: { a: 1 } }, { idempotencyKey: KEY }),
+    ).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
   });
 });
 

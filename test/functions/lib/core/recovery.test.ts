@@ -325,6 +325,7 @@ describe('RecoveryService.redrive', () => {
       sender: new ScriptedHttpSender({ durationMs: 3, statusCode: 500 }),
       rateLimiter: new FakeRateLimiter(),
       systemEvents: new RecordingSystemEventPublisher(),
+      messages: new InMemoryMessageStore(),
       clock: s.clock,
       random: () => 0.5,
     });

@@ -96,7 +96,7 @@ describe('SweeperService.sweep: overdue deliveries', () => {
     const redriven = aDelivery({ id: id(3), status: 'pending', attemptCount: 8, scheduledAttempts: 0, nextAttemptAt: at(-500_000) });
     const s = setup({ deliveries: [fresh, retried, redriven] });
     const report = await s.service.sweep();
-    expect(report).toEqual({ deliveries: 3, messages: 0, checked: 0 });
+    expect(report).toEqual({ scheduled: 0, deliveries: 3, messages: 0, checked: 0 });
     expect(s.deliveryQueue.calls).toEqual([
       { tasks: [jobOf(fresh)], delaySeconds: undefined, lane: 'primary' },
       { tasks: [jobOf(redriven), jobOf(retried)], delaySeconds: undefined, lane: 'retry' },
@@ -116,7 +116,7 @@ describe('SweeperService.sweep: overdue deliveries', () => {
     s.due.add({ id: undated.id }, at(-300_000));
     s.due.add({ id: id(99) }, at(-300_000));
     const report = await s.service.sweep();
-    expect(report).toEqual({ deliveries: 0, messages: 0, checked: 0 });
+    expect(report).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 0 });
     expect(s.deliveryQueue.calls).toEqual([]);
     // Ignored or not, each moved out of the sweeper's way.
     expect(s.due.postponeCalls.map((c) => c.item.id).sort()).toEqual([...finished.map((d) => d.id), undated.id, id(99)].sort());
@@ -149,7 +149,7 @@ describe('SweeperService.sweep: overdue deliveries', () => {
     const s = setup({ deliveries: [almost, overdue, future], graceSeconds: 300 });
     const report = await s.service.sweep();
     expect(s.due.overdueCalls[0]?.before).toBe(at(-300_000));
-    expect(report).toEqual({ deliveries: 1, messages: 0, checked: 0 });
+    expect(report).toEqual({ scheduled: 0, deliveries: 1, messages: 0, checked: 0 });
     expect(s.deliveryQueue.jobs).toEqual([jobOf(overdue)]);
     expect(s.due.postponeCalls.map((c) => c.item.id)).toEqual([overdue.id]);
     expect(s.due.positionOf({ id: almost.id })).toBe(almost.nextAttemptAt);
@@ -159,7 +159,7 @@ describe('SweeperService.sweep: overdue deliveries', () => {
   test('a backlog larger than one batch is swept batch after batch', async () => {
     const backlog = Array.from({ length: 600 }, (_, i) => aDelivery({ id: id(i), nextAttemptAt: at(-600_000 + i) }));
     const s = setup({ deliveries: backlog });
-    expect(await s.service.sweep()).toEqual({ deliveries: 600, messages: 0, checked: 0 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 600, messages: 0, checked: 0 });
     expect(s.due.overdueCalls.map((c) => c.limit)).toEqual([500, 500]);
     expect(new Set(s.deliveryQueue.jobs.map((j) => j.deliveryId)).size).toBe(600);
   });
@@ -175,7 +175,7 @@ describe('SweeperService.sweep: overdue deliveries', () => {
 
   test('nothing overdue: one look at the index, nothing else', async () => {
     const s = setup({ deliveries: [aDelivery({ nextAttemptAt: at(0) })] });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 0 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 0 });
     expect(s.due.overdueCalls).toHaveLength(1);
     expect(s.due.postponeCalls).toEqual([]);
     expect(s.deliveryQueue.calls).toEqual([]);
@@ -191,18 +191,18 @@ describe('SweeperService.sweep: dispatched messages', () => {
       // Any delivery counts, whatever its state: the job that made it ran.
       deliveries: [deliveredTo(message, fast.id), deliveredTo(message, slow.id, { status: 'failed', nextAttemptAt: at(60_000) })],
     });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 1 });
     expect(s.deliveryQueue.calls).toEqual([]);
     expect(s.dispatched.bookmark).toBe(message.id);
     // The next sweep starts after it.
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 0 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 0 });
     expect(s.dispatched.afterCalls[1]?.position).toBe(message.id);
   });
 
   test('the endpoints without a delivery, and only those, are dispatched again on the retry lane', async () => {
     const message = sent(-300_000, [fast.id, slow.id, other.id]);
     const s = setup({ messages: [message], endpoints: [fast, slow, other], deliveries: [deliveredTo(message, slow.id)] });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 1, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 1, checked: 1 });
     expect(s.deliveryQueue.calls).toEqual([
       { tasks: firstAttemptJobs(message, [fast.id, other.id], { recheck: true }), delaySeconds: undefined, lane: 'retry' },
     ]);
@@ -241,10 +241,10 @@ describe('SweeperService.sweep: dispatched messages', () => {
   test("a missing delivery counts as lost only once the message is older than the grace plus the endpoint's timeout", async () => {
     // Grace 120 s + 10 s timeout: lost from 130 s on.
     const decided = setup({ messages: [sent(-130_000, [fast.id])], endpoints: [fast] });
-    expect(await decided.service.sweep()).toEqual({ deliveries: 0, messages: 1, checked: 1 });
+    expect(await decided.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 1, checked: 1 });
 
     const undecided = setup({ messages: [sent(-129_999, [fast.id])], endpoints: [fast] });
-    expect(await undecided.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 0 });
+    expect(await undecided.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 0 });
     expect(undecided.deliveryQueue.calls).toEqual([]);
 
     // A timeout is rounded up to whole seconds: 10.001 s counts as 11.
@@ -260,7 +260,7 @@ describe('SweeperService.sweep: dispatched messages', () => {
 
     // The slow one has its delivery: only the fast one's timeout counts.
     const s2 = setup({ messages: [both], endpoints: [fast, slow], deliveries: [deliveredTo(both, slow.id)] });
-    expect(await s2.service.sweep()).toEqual({ deliveries: 0, messages: 1, checked: 1 });
+    expect(await s2.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 1, checked: 1 });
     expect(s2.deliveryQueue.firstJobs.flatMap((j) => j.endpointIds)).toEqual([fast.id]);
   });
 
@@ -270,7 +270,7 @@ describe('SweeperService.sweep: dispatched messages', () => {
 
     const lost = sent(-150_000, ['ep_GONE']);
     const s = setup({ messages: [lost], endpoints: [] });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 1, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 1, checked: 1 });
     // Its first attempt will close the delivery as deleted.
     expect(s.deliveryQueue.calls).toEqual([
       { tasks: firstAttemptJobs(lost, ['ep_GONE'], { recheck: true }), delaySeconds: undefined, lane: 'retry' },
@@ -284,13 +284,13 @@ describe('SweeperService.sweep: dispatched messages', () => {
     // Lost already (10 s endpoint, 135 s old), but after the undecided one.
     const later = sent(-135_000, [fast.id], 3);
     const s = setup({ messages: [done, pending, later], endpoints: [fast, slow], deliveries: [deliveredTo(done, fast.id)] });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 1 });
     expect(s.dispatched.bookmark).toBe(done.id);
     expect(s.deliveryQueue.calls).toEqual([]);
 
     // Eleven seconds later both are decided, and both are dispatched again.
     s.clock.advance(11_000);
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 2, checked: 2 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 2, checked: 2 });
     expect(s.dispatched.afterCalls[1]?.position).toBe(done.id);
     expect(s.deliveryQueue.calls).toEqual([
       { tasks: firstAttemptJobs(pending, [slow.id], { recheck: true }), delaySeconds: undefined, lane: 'retry' },
@@ -313,7 +313,7 @@ describe('SweeperService.sweep: dispatched messages', () => {
       outcome: 'succeeded',
     });
     s.clock.advance(11_000);
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 1 });
     expect(s.deliveryQueue.calls).toEqual([]);
     expect(s.dispatched.bookmark).toBe(pending.id);
   });
@@ -322,7 +322,7 @@ describe('SweeperService.sweep: dispatched messages', () => {
     const checkedBefore = sent(-900_000, [fast.id], 1);
     const young = sent(-60_000, [fast.id], 2);
     const s = setup({ messages: [young], endpoints: [fast], bookmark: checkedBefore.id });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 0 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 0 });
     expect(s.dispatched.afterCalls).toEqual([{ position: checkedBefore.id, before: at(-120_000), limit: 500 }]);
     expect(s.dispatched.bookmark).toBe(checkedBefore.id);
     expect(s.deliveryQueue.calls).toEqual([]);
@@ -347,7 +347,7 @@ describe('SweeperService.sweep: dispatched messages', () => {
     expect(s.dispatched.bookmark).toBe('msg_0');
 
     s.deliveryQueue.failWith = undefined;
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 1, checked: 2 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 1, checked: 2 });
     expect(s.deliveryQueue.calls).toEqual([
       { tasks: firstAttemptJobs(lost, [fast.id], { recheck: true }), delaySeconds: undefined, lane: 'retry' },
     ]);
@@ -357,7 +357,7 @@ describe('SweeperService.sweep: dispatched messages', () => {
   test('a message gone from the history is passed without a re-dispatch', async () => {
     const gone = sent(-300_000, [fast.id]);
     const s = setup({ expired: [gone], endpoints: [fast] });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 1 });
     expect(s.deliveryQueue.calls).toEqual([]);
     expect(s.dispatched.bookmark).toBe(gone.id);
   });
@@ -377,7 +377,7 @@ describe('SweeperService.sweep: dispatched messages', () => {
     const tooOld = sent(-lookback - 1, [fast.id], 1);
     const inRange = sent(-lookback + 1, [fast.id], 2);
     const s = setup({ messages: [tooOld, inRange], endpoints: [fast] });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 1, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 1, checked: 1 });
     expect(s.dispatched.afterCalls[0]).toEqual({
       position: idFloor('message', new Date(NOW.getTime() - lookback)),
       before: at(-120_000),
@@ -392,14 +392,14 @@ describe('SweeperService.sweep: dispatched messages', () => {
 
   test('a first run that finds nothing still records where it started', async () => {
     const s = setup();
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 0 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 0 });
     expect(s.dispatched.bookmark).toBe(idFloor('message', new Date(NOW.getTime() - (120 + 3600) * 1000)));
   });
 
   test('a backlog larger than one batch is checked batch after batch', async () => {
     const backlog = Array.from({ length: 600 }, (_, i) => sent(-3_000_000 + i * 1000, [fast.id], i));
     const s = setup({ messages: backlog, endpoints: [fast], deliveries: backlog.map((m) => deliveredTo(m, fast.id)), bookmark: 'msg_0' });
-    expect(await s.service.sweep()).toEqual({ deliveries: 0, messages: 0, checked: 600 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 0, messages: 0, checked: 600 });
     expect(s.dispatched.afterCalls.map((c) => [c.position, c.limit])).toEqual([
       ['msg_0', 500],
       [backlog[499]?.id, 500],
@@ -427,7 +427,7 @@ describe('SweeperService.sweep: both duties', () => {
     const lost = sent(-300_000, [fast.id, slow.id], 1);
     const overdue = deliveredTo(lost, slow.id, { status: 'failed', nextAttemptAt: at(-300_000) });
     const s = setup({ messages: [lost], endpoints: [fast, slow], deliveries: [overdue] });
-    expect(await s.service.sweep()).toEqual({ deliveries: 1, messages: 1, checked: 1 });
+    expect(await s.service.sweep()).toEqual({ scheduled: 0, deliveries: 1, messages: 1, checked: 1 });
     expect(s.deliveryQueue.calls).toEqual([
       { tasks: [jobOf(overdue)], delaySeconds: undefined, lane: 'retry' },
       { tasks: firstAttemptJobs(lost, [fast.id], { recheck: true }), delaySeconds: undefined, lane: 'retry' },

@@ -161,13 +161,7 @@ describe('Retry-After on a 429', () => {
     } as unknown as HttpEvent;
     const context = { functionName: 'create-message', awsRequestId: 'req-1' } as unknown as Parameters<typeof createMessageHandler>[1];
     const result = await createMessageHandler(event, context);
-    expect(ingest).toHaveBeenCalledWith(
-      'ten_A',
-      'lock.unlocked',
-      { value: { lockId: 'L-1' }, text: '{"lockId":"L-1"}' },
-      undefined,
-      undefined,
-    );
+    expect(ingest).toHaveBeenCalledWith('ten_A', 'lock.unlocked', { value: { lockId: 'L-1' }, text: '{"lockId":"L-1"}' }, {});
     expect(result).toEqual({
       statusCode: 429,
       headers: { 'content-type': 'application/json', 'retry-after': '1', 'x-request-id': 'req-1' },

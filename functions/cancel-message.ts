@@ -1,0 +1,8 @@
+import { cancelMessage, messageView } from './lib/api/message-routes.ts';
+import { messageLog } from './lib/container.ts';
+import { httpHandler } from './lib/edge/http.ts';
+
+export const handler = httpHandler(cancelMessage, messageLog, async ({ service, tenantId, params }) => ({
+  status: 200,
+  body: messageView(await service.cancel(tenantId, params.id), service.now()),
+}));
