@@ -62,11 +62,15 @@ export class SweeperService {
    */
   private async queueScheduledMessages(maxItems: number): Promise<number> {
     let queued = 0;
-    while (queued < maxItems) {
+    let seen = 0;
+    while (seen < maxItems) {
       const now = this.deps.clock.now();
       const ids = await this.deps.dispatched.scheduledBefore(addSeconds(now, SCHEDULE_LOOKAHEAD_SECONDS).toISOString(), BATCH);
+      seen += ids.length;
+      let handedOver = 0;
       for (const id of ids) {
         if (!(await this.deps.dispatched.handOver(id))) continue;
+        handedOver++;
         const message = await this.deps.messages.get(id);
         if (!message?.endpointIds) continue;
         const delaySeconds = Math.min(secondsUntil(dispatchTimeOf(message), this.deps.clock.now()), MAX_QUEUE_DELAY_SECONDS);
@@ -76,7 +80,8 @@ export class SweeperService {
         });
         queued++;
       }
-      if (ids.length < BATCH) break;
+      // A full page none of which could be taken is the index lagging behind moves already made: next sweep.
+      if (ids.length < BATCH || handedOver === 0) break;
     }
     return queued;
   }

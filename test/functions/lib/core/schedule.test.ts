@@ -249,6 +249,18 @@ describe('SweeperService: scheduled messages beyond the queue delay', () => {
     expect(s.queue.calls).toHaveLength(1);
   });
 
+  test('a full page of entries already taken (the index lagging) ends the sweep instead of spinning', async () => {
+    const s = sweeperSetup([]);
+    let pages = 0;
+    s.dispatched.scheduledBefore = async () => {
+      pages++;
+      return Array.from({ length: 500 }, (_, i) => scheduled(60, ['ep_1'], 0, i + 1).id);
+    };
+    expect(await s.service.sweep()).toMatchObject({ scheduled: 0 });
+    expect(pages).toBe(1);
+    expect(s.queue.calls).toEqual([]);
+  });
+
   test('a cancelled message has left the index: the sweeper never queues it', async () => {
     const message = scheduled(3600, ['ep_1'], -60);
     const s = sweeperSetup([message]);
