@@ -22,7 +22,7 @@ import { DynamoDispatchedMessages } from '../../../../functions/lib/aws/dynamo-s
 import { newMessagesOf } from '../../../../functions/lib/aws/ledger-items.ts';
 import { keys } from '../../../../functions/lib/aws/ledger-keys.ts';
 import type { LedgerTable } from '../../../../functions/lib/aws/ledger-table.ts';
-import { deliveryIdFor, idempotentMessageId, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import { deliveryIdFor, idempotentMessageId, timeOfId, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
 import type { Attempt, Delivery, Message } from '../../../../functions/lib/core/model.ts';
 import { generateDataKey } from '../../../../functions/lib/crypto/keyring.ts';
 import { SecretBox } from '../../../../functions/lib/crypto/secret-box.ts';
@@ -374,7 +374,8 @@ describe('DynamoDispatchedMessages', () => {
       tenantId: made[0]?.tenantId,
       endpointIds: ['ep_0', 'ep_X'],
       position: made[0]?.id,
-      dispatchAt: new Date(made[0]?.createdAt ?? ''),
+      // The place's time: the id's. This helper draws ids apart from `createdAt`, which may differ by a millisecond.
+      dispatchAt: timeOfId(made[0]?.id ?? ''),
     });
     const rest = (await dispatched.after(made[2]?.id, before, 100)).filter((m) => made.some((x) => x.id === m.messageId));
     expect(rest.map((m) => m.messageId)).toEqual(made.slice(3).map((m) => m.id));
