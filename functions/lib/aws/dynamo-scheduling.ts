@@ -37,25 +37,9 @@ export class DynamoDueWorkIndex implements DueWorkIndex {
 
   async overdue(before: string, limit: number): Promise<readonly DueItem[]> {
     const shards = keys.dueShards();
-    const results = await Promise.all(
-      shards.map((shard) =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.name,
-            IndexName: 'gsi5',
-            KeyConditionExpression: 'gsi5pk = :shard AND gsi5sk < :before',
-            ExpressionAttributeValues: { ':shard': shard, ':before': before },
-            Limit: Math.ceil(limit / shards.length),
-          }),
-        ),
-      ),
-    );
+    const items = await queryShards(this.table, shards, 'gsi5sk < :before', { ':before': before }, Math.ceil(limit / shards.length));
     // The due key is `<time>#<delivery id>`: the id is what follows the last `#`.
-    return results.flatMap((result) =>
-      (result.Items ?? []).map((item): DueItem => {
-        return { id: keys.deliveryIdOfDueSortKey(String(item.gsi5sk)) };
-      }),
-    );
+    return items.map((item): DueItem => ({ id: keys.deliveryIdOfDueSortKey(String(item.gsi5sk)) }));
   }
 
   async postpone(item: DueItem, until: string): Promise<void> {
@@ -77,31 +61,20 @@ export class DynamoDueWorkIndex implements DueWorkIndex {
 }
 
 /**
- * The dispatched messages in `gsi5`, by id (creation time), with their endpoints projected into
- * the index, and the sweeper's bookmark in one small item.
+ * The dispatched messages in `gsi5`, by when they fan out (an id's creation time, or a scheduled
+ * message's `deliverAt`), with their endpoints projected into the index; the scheduled ones still
+ * waiting for the sweeper; and the sweeper's bookmark in one small item.
  */
 export class DynamoDispatchedMessages implements DispatchedMessages {
   constructor(private readonly table: LedgerTable) {}
 
   async after(position: string | undefined, before: string, limit: number): Promise<readonly DispatchedMessage[]> {
-    // Strictly after `position`: ids have one length, so `position` + NUL sorts just above it.
+    // Strictly after `position`: `position` + NUL sorts just above it, and below every other place
+    // (places differ within their first 30 characters, the id they start with).
     const from = position === undefined ? 'msg_' : `${position}\u0000`;
     const to = idFloor('message', new Date(before));
-    const results = await Promise.all(
-      keys.dispatchShards().map((shard) =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.name,
-            IndexName: 'gsi5',
-            KeyConditionExpression: 'gsi5pk = :shard AND gsi5sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':shard': shard, ':from': from, ':to': to },
-            Limit: limit,
-          }),
-        ),
-      ),
-    );
-    return results
-      .flatMap((result) => result.Items ?? [])
+    const items = await queryShards(this.table, keys.dispatchShards(), 'gsi5sk BETWEEN :from AND :to', { ':from': from, ':to': to }, limit);
+    return items
       .map((item) => ({
         messageId: keys.messageIdOfDispatchSortKey(String(item.gsi5sk)),
         tenantId: String(item.tenantId),
@@ -145,22 +118,15 @@ export class DynamoDispatchedMessages implements DispatchedMessages {
   }
 
   async scheduledBefore(before: string, limit: number): Promise<readonly string[]> {
-    const to = idFloor('message', new Date(before));
-    const results = await Promise.all(
-      keys.scheduledShards().map((shard) =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.name,
-            IndexName: 'gsi5',
-            KeyConditionExpression: 'gsi5pk = :shard AND gsi5sk < :to',
-            ExpressionAttributeValues: { ':shard': shard, ':to': to },
-            Limit: limit,
-          }),
-        ),
-      ),
+    const items = await queryShards(
+      this.table,
+      keys.scheduledShards(),
+      'gsi5sk < :to',
+      { ':to': idFloor('message', new Date(before)) },
+      limit,
     );
-    return results
-      .flatMap((result) => (result.Items ?? []).map((item) => String(item.gsi5sk)))
+    return items
+      .map((item) => String(item.gsi5sk))
       .sort()
       .slice(0, limit)
       .map((sortKey) => keys.messageIdOfDispatchSortKey(sortKey));
@@ -184,4 +150,28 @@ export class DynamoDispatchedMessages implements DispatchedMessages {
       throw error;
     }
   }
+}
+
+/** One Query per shard of `gsi5`, in parallel (the sweeper's indexes are sharded so none is hot): the entries of all. */
+async function queryShards(
+  table: LedgerTable,
+  shards: readonly string[],
+  sortKeyCondition: string,
+  values: Readonly<Record<string, string>>,
+  limitPerShard: number,
+): Promise<Record<string, unknown>[]> {
+  const results = await Promise.all(
+    shards.map((shard) =>
+      table.client.send(
+        new QueryCommand({
+          TableName: table.name,
+          IndexName: 'gsi5',
+          KeyConditionExpression: `gsi5pk = :shard AND ${sortKeyCondition}`,
+          ExpressionAttributeValues: { ':shard': shard, ...values },
+          Limit: limitPerShard,
+        }),
+      ),
+    ),
+  );
+  return results.flatMap((result) => result.Items ?? []);
 }

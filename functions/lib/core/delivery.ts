@@ -188,9 +188,8 @@ export class DeliveryService {
         const deliveryId = deliveryIdFor(job.messageId, endpointId);
         return { ...report(deliveryId), ids: { tenantId: job.tenantId, messageId: job.messageId, endpointId, deliveryId } };
       });
-    const dueInMs = Date.parse(deliverAt) - now.getTime();
-    if (dueInMs > EARLY_TOLERANCE_MS) {
-      const dueInSeconds = Math.ceil(dueInMs / 1000);
+    const dueInSeconds = secondsEarly(deliverAt, now);
+    if (dueInSeconds !== undefined) {
       await this.deps.queue.enqueue([job], { delaySeconds: Math.min(dueInSeconds, MAX_QUEUE_DELAY_SECONDS), lane });
       return each((deliveryId) => ({ kind: 'deferred', deliveryId, dueInSeconds }));
     }
@@ -256,9 +255,8 @@ export class DeliveryService {
     if (!manual && delivery.nextAttemptAt === undefined) {
       return { kind: 'skipped', deliveryId: delivery.id, reason: 'delivery is paused (endpoint disabled)' };
     }
-    const dueInMs = delivery.nextAttemptAt ? Date.parse(delivery.nextAttemptAt) - now.getTime() : 0;
-    if (!manual && dueInMs > EARLY_TOLERANCE_MS) {
-      const dueInSeconds = Math.ceil(dueInMs / 1000);
+    const dueInSeconds = delivery.nextAttemptAt ? secondsEarly(delivery.nextAttemptAt, now) : undefined;
+    if (!manual && dueInSeconds !== undefined) {
       await this.deps.queue.enqueue([job], { delaySeconds: Math.min(dueInSeconds, MAX_QUEUE_DELAY_SECONDS), lane: 'retry' });
       return { kind: 'deferred', deliveryId: delivery.id, dueInSeconds };
     }
@@ -423,6 +421,12 @@ export class DeliveryService {
 }
 
 const emptySnapshot: LedgerSnapshot = { delivery: () => undefined, endpoint: () => undefined, message: () => undefined };
+
+/** How many seconds before `dueAt` a job arrived, when that is more than the tolerance; undefined: it is due. */
+function secondsEarly(dueAt: string, now: Date): number | undefined {
+  const dueInMs = Date.parse(dueAt) - now.getTime();
+  return dueInMs > EARLY_TOLERANCE_MS ? Math.ceil(dueInMs / 1000) : undefined;
+}
 
 function disabledReason(endpoint: Endpoint): string {
   return `endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}`;
