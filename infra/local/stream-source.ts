@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   type _Record,
@@ -235,6 +235,11 @@ export class DynamoStreamSource {
 
   private checkpoint(shardId: string, sequenceNumber: string): void {
     this.checkpoints[shardId] = sequenceNumber;
-    if (this.options.checkpointFile) writeFileSync(this.options.checkpointFile, JSON.stringify(this.checkpoints));
+    const file = this.options.checkpointFile;
+    if (!file) return;
+    // Written aside and renamed over: a SIGKILL mid-write must leave the old checkpoint, not an empty file
+    // that stops the next start.
+    writeFileSync(`${file}.next`, JSON.stringify(this.checkpoints));
+    renameSync(`${file}.next`, file);
   }
 }

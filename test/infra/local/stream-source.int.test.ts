@@ -5,7 +5,7 @@
  * then handed to the failure destination while the rest goes on; and the position in each shard
  * is kept, so a source started again resumes after what it delivered.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -105,6 +105,9 @@ describe('DynamoStreamSource (local DynamoDB stream event source mapping)', () =
     await first.stop();
     expect(batches.flat()).toEqual(Array.from({ length: 8 }, (_, i) => `w${i}`));
     expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(consumer.batchSize);
+    // The checkpoint is renamed into place, so no half-written file is ever what a restart reads.
+    expect(existsSync(`${checkpointFile}.next`)).toBe(false);
+    expect(Object.keys(JSON.parse(readFileSync(checkpointFile, 'utf8')) as object).length).toBeGreaterThan(0);
 
     // Written while no source ran: a new source with the same checkpoint delivers these only.
     for (let i = 8; i < 10; i++) await doc.send(new PutCommand({ TableName: tableName, Item: { pk: `w${i}`, kind: 'wanted' } }));
