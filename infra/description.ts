@@ -135,7 +135,10 @@ export const consumers: readonly ConsumerDescription[] = [
   {
     name: 'deliver-retries',
     queue: 'retry',
-    uses: { ledger: 'record', queries: ['table'], sends: ['retry', 'delivery-dead-letters'] },
+    // As `deliver`, on the retry lane only, and replay steps (`ReplayService.step`): the task (Get,
+    // conditional Put), the endpoint's deliveries by status (gsi3) or all of them (gsi2), their
+    // items (BatchGet) when the replay names event types, and a claim (Update) before each attempt.
+    uses: { ledger: 'record', queries: ['table', 'gsi2', 'gsi3'], sends: ['retry', 'delivery-dead-letters'] },
     timeoutSeconds: 60,
     memoryMb: 1024,
     batchSize: 10,

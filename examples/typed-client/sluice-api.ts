@@ -506,6 +506,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/endpoints/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay an endpoint’s deliveries over a time range, as a background task
+         * @description Each matching delivery gets one more attempt (trigger `manual`), paced at the endpoint’s `rateLimitPerSecond` (50 a second when it sets none). A delivery gets at most one replay attempt in a given state, however often a replay is started. One replay runs per endpoint at a time: the same request while it runs answers the running task, a different one is 409. Follow the task at `Location`.
+         *
+         *     Access: scope admin (admin always).
+         */
+        post: operations["replay-endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/endpoints/{id}/test": {
         parameters: {
             query?: never;
@@ -520,6 +542,26 @@ export interface paths {
          * @description Access: scope admin (admin always).
          */
         post: operations["test-endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A background task’s progress
+         * @description Access: scope admin (admin always).
+         */
+        get: operations["get-task"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1081,6 +1123,38 @@ export interface components {
             done: boolean;
             /** @description Present unless done: pass it as `cursor` for the next page */
             nextCursor?: string;
+        };
+        Task: {
+            /** @example task_01JD8X3Q4R5S6T7V8W9X0Y1Z2A */
+            id: string;
+            /** @enum {string} */
+            kind: "replay";
+            endpointId: string;
+            /**
+             * @description `done`: every matching delivery has had its attempt queued (they are made at the endpoint’s pace)
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed";
+            request: {
+                since: string;
+                until?: string;
+                eventTypes?: string[];
+                /** @enum {string} */
+                status: "failed" | "dead" | "all";
+            };
+            /** @description Deliveries of messages created before this time are replayed */
+            until: string;
+            counts: {
+                /** @description Deliveries in the range and statuses read so far */
+                scanned: number;
+                /** @description Attempts queued so far (after the event-type filter) */
+                queued: number;
+            };
+            createdAt: string;
+            updatedAt: string;
+            finishedAt?: string;
+            /** @description Why a `failed` task stopped */
+            error?: string;
         };
         EndpointTestResult: {
             message: components["schemas"]["MessageAccepted"];
@@ -3272,6 +3346,102 @@ export interface operations {
             };
         };
     };
+    "replay-endpoint": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat of the same request with the same key within 24 h answers the first answer, with `idempotent-replayed: true`; the key on a different request is 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description Replay deliveries of messages created at or after this time
+                     * @example 2026-11-24T00:00:00Z
+                     */
+                    since: string;
+                    /**
+                     * Format: date-time
+                     * @description and before this time; by default, up to when the replay starts
+                     */
+                    until?: string;
+                    /** @description Only deliveries of these event types */
+                    eventTypes?: string[];
+                    /**
+                     * @description `failed`: every delivery that did not get through (failing or dead); `dead`: dead letters only; `all`: every delivery
+                     * @default failed
+                     * @enum {string}
+                     */
+                    status?: "failed" | "dead" | "all";
+                };
+            };
+        };
+        responses: {
+            /** @description The replay task, started or already running */
+            202: {
+                headers: {
+                    /** @description The task: `/v1/tasks/{id}` */
+                    location?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The endpoint is disabled, or another replay of it is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "test-endpoint": {
         parameters: {
             query?: never;
@@ -3333,6 +3503,64 @@ export interface operations {
             };
             /** @description The endpoint is disabled or deleted: enable it first */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "get-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

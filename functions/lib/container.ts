@@ -14,6 +14,7 @@ import { DynamoActionStore } from './aws/dynamo-action-store.ts';
 import { DynamoDeliveryStore } from './aws/dynamo-delivery-store.ts';
 import { DynamoEndpointStore, DynamoEventTypeStore } from './aws/dynamo-endpoint-stores.ts';
 import { DynamoMessageStore } from './aws/dynamo-message-store.ts';
+import { DynamoReplayTaskStore } from './aws/dynamo-replay-store.ts';
 import { DynamoDispatchedMessages, DynamoDueWorkIndex, DynamoRateLimiter } from './aws/dynamo-scheduling.ts';
 import { ApiIdempotency } from './aws/idempotency.ts';
 import { ttlAttribute } from './aws/ledger-keys.ts';
@@ -39,6 +40,7 @@ import { TenantIngestBudgets, TokenBucketBudget } from './core/ingest-budget.ts'
 import { MessageLog, MessageService } from './core/messages.ts';
 import type { SystemEventPublisher } from './core/ports.ts';
 import { RecoveryService } from './core/recovery.ts';
+import { ReplayService } from './core/replay.ts';
 import { SweeperService } from './core/sweeper.ts';
 import { TenantDirectory, TenantService } from './core/tenants.ts';
 import { SecretBox } from './crypto/secret-box.ts';
@@ -296,6 +298,22 @@ export const recovery = /* @__PURE__ */ part(
       clock: w.clock,
     }),
 );
+
+/** Bulk replays: started by the API, stepped on the retry lane. */
+export const replays = /* @__PURE__ */ part(
+  async (w) =>
+    new ReplayService({
+      tasks: new DynamoReplayTaskStore(await ledger(w)),
+      deliveries: await deliveryStore(w),
+      endpoints: await endpointStore(w),
+      queue: await deliveryQueue(w),
+      clock: w.clock,
+      ids: w.ids,
+    }),
+);
+
+/** What a delivery lane's consumer runs: attempts, and the replay steps that travel the retry lane. */
+export const deliveryLane = /* @__PURE__ */ part(async (w) => ({ delivery: await delivery(w), replays: await replays(w) }));
 
 export const tester = /* @__PURE__ */ part(
   async (w) =>

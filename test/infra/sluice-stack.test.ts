@@ -29,6 +29,7 @@ import { routeTable } from '#lib/api/routes';
 import { newDispatchedMessagePattern } from '#lib/aws/ledger-keys';
 import { DEFAULT_CACHE_SECONDS } from '#lib/core/cache';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from '#lib/core/ingest-budget';
+import { REPLAY_STEP_MAX_RECEIVES } from '#lib/core/replay';
 import { envNames } from '#lib/env';
 import {
   createSluiceStack,
@@ -144,6 +145,10 @@ describe('SluiceStack', () => {
         deadLetterIds.add(logicalIdOf(construct.deadLetterQueue));
       }
       expect(deadLetterIds.size).toBe(queueNames.length);
+    });
+
+    test('a replay step that keeps failing marks its task failed before the retry queue gives it to its DLQ', () => {
+      expect(queues.retry.deadLetter.maxReceiveCount).toBeGreaterThan(REPLAY_STEP_MAX_RECEIVES);
     });
 
     test('each stream consumer has its own failure queue: encrypted, kept as described, and itself the end of the line', () => {

@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import type { DeliveryReport } from '../core/delivery.ts';
+import { type ReplayTask, replayScopes } from '../core/model.ts';
+import { MAX_REPLAY_EVENT_TYPES } from '../core/replay.ts';
 import { DeliveryView, MessageAccepted } from './message-routes.ts';
 import { defineRoute, ErrorBody, errorResponses, HistoryPageQuery, IdParams, notFound, pageOf } from './route-spec.ts';
 
@@ -46,6 +48,103 @@ export const recoverEndpoint = defineRoute({
     ...notFound,
     ...conflict,
   },
+});
+
+const dateTime = z.iso.datetime({ offset: true });
+
+export const ReplayRequestBody = z.strictObject({
+  since: dateTime.meta({ description: 'Replay deliveries of messages created at or after this time', example: '2026-11-24T00:00:00Z' }),
+  until: dateTime.optional().meta({ description: 'and before this time; by default, up to when the replay starts' }),
+  eventTypes: z
+    .array(z.string().min(1).max(200))
+    .min(1)
+    .max(MAX_REPLAY_EVENT_TYPES)
+    .optional()
+    .meta({ description: 'Only deliveries of these event types' }),
+  status: z.enum(replayScopes).default('failed').meta({
+    description: '`failed`: every delivery that did not get through (failing or dead); `dead`: dead letters only; `all`: every delivery',
+  }),
+});
+
+export const TaskView = z
+  .object({
+    id: z.string().meta({ example: 'task_01JD8X3Q4R5S6T7V8W9X0Y1Z2A' }),
+    kind: z.literal('replay'),
+    endpointId: z.string(),
+    status: z.enum(['queued', 'running', 'done', 'failed']).meta({
+      description: '`done`: every matching delivery has had its attempt queued (they are made at the endpoint’s pace)',
+    }),
+    request: z.object({
+      since: z.string(),
+      until: z.string().optional(),
+      eventTypes: z.array(z.string()).optional(),
+      status: z.enum(replayScopes),
+    }),
+    until: z.string().meta({ description: 'Deliveries of messages created before this time are replayed' }),
+    counts: z.object({
+      scanned: z.number().int().meta({ description: 'Deliveries in the range and statuses read so far' }),
+      queued: z.number().int().meta({ description: 'Attempts queued so far (after the event-type filter)' }),
+    }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().optional(),
+    error: z.string().optional().meta({ description: 'Why a `failed` task stopped' }),
+  })
+  .meta({ id: 'Task' });
+
+export function taskView(task: ReplayTask) {
+  return {
+    id: task.id,
+    kind: task.kind,
+    endpointId: task.endpointId,
+    status: task.status,
+    request: task.request,
+    until: task.until,
+    counts: task.counts,
+    createdAt: task.createdAt,
+    updatedAt: task.updatedAt,
+    ...(task.finishedAt && { finishedAt: task.finishedAt }),
+    ...(task.error && { error: task.error }),
+  };
+}
+
+export const replayEndpoint = defineRoute({
+  name: 'replay-endpoint',
+  method: 'POST',
+  path: '/v1/endpoints/{id}/replay',
+  // The endpoint (Get), its replay lock and task (Gets), a new task and lock (TransactWrite of
+  // Puts); the first step goes to the retry lane, whose consumer pages and queues the rest.
+  uses: { ledger: 'write', sends: ['retry'] },
+  idempotent: true,
+  tag: 'Recovery',
+  summary: 'Replay an endpoint’s deliveries over a time range, as a background task',
+  description:
+    'Each matching delivery gets one more attempt (trigger `manual`), paced at the endpoint’s `rateLimitPerSecond` (50 a second when it sets none). A delivery gets at most one replay attempt in a given state, however often a replay is started. One replay runs per endpoint at a time: the same request while it runs answers the running task, a different one is 409. Follow the task at `Location`.',
+  access: ['admin'],
+  params: IdParams,
+  body: ReplayRequestBody,
+  responses: {
+    202: {
+      description: 'The replay task, started or already running',
+      schema: TaskView,
+      headers: { location: 'The task: `/v1/tasks/{id}`' },
+    },
+    ...errorResponses,
+    ...notFound,
+    409: { description: 'The endpoint is disabled, or another replay of it is running', schema: ErrorBody },
+  },
+});
+
+export const getTask = defineRoute({
+  name: 'get-task',
+  method: 'GET',
+  path: '/v1/tasks/{id}',
+  uses: { ledger: 'read' },
+  tag: 'Recovery',
+  summary: 'A background task’s progress',
+  access: ['admin'],
+  params: IdParams,
+  responses: { 200: { description: 'The task', schema: TaskView }, ...errorResponses, ...notFound },
 });
 
 export const listDeadLetters = defineRoute({

@@ -10,6 +10,7 @@ import type {
   DeliveryStatusEntry,
   DeliveryStore,
   LedgerSnapshot,
+  ReplayRange,
 } from '../core/ports.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { BatchWriter } from './batch-writer.ts';
@@ -276,6 +277,67 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     );
     const sorted = entries.flat().sort((a, b) => (String(a.id) < String(b.id) ? 1 : -1));
     return this.read(sorted.map((entry) => ({ pk: String(entry.pk), sk: String(entry.sk) })));
+  }
+
+  async replayPage(
+    endpointId: string,
+    statuses: readonly DeliveryStatus[] | 'all',
+    range: ReplayRange,
+    limit: number,
+  ): Promise<readonly DeliveryStatusEntry[]> {
+    // BETWEEN is inclusive: the smallest string after `after` is `after` + NUL.
+    const ids = { ':from': range.after === undefined ? range.from : `${range.after}\u0000`, ':to': range.to };
+    if (statuses === 'all') {
+      const items = await queryAll(
+        this.table,
+        {
+          IndexName: 'gsi2',
+          KeyConditionExpression: 'gsi2pk = :pk AND id BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpoint(endpointId), ...ids },
+        },
+        limit,
+      );
+      return items.map((item) => ({ id: String(item.id), status: item.status as DeliveryStatus }));
+    }
+    const perStatus = await Promise.all(
+      statuses.map(async (status) => {
+        const items = await queryAll(
+          this.table,
+          {
+            IndexName: 'gsi3',
+            KeyConditionExpression: 'gsi3pk = :pk AND id BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status), ...ids },
+          },
+          limit,
+        );
+        return items.map((item) => ({ id: String(item.id), status }));
+      }),
+    );
+    // Each status's first `limit` in id order: the merged first `limit` are among them.
+    return perStatus
+      .flat()
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, limit);
+  }
+
+  async claimReplay(delivery: Delivery, taskId: string): Promise<boolean> {
+    try {
+      await this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: keys.delivery(delivery.id),
+          UpdateExpression: 'SET replayClaim = :count, replayTask = :task',
+          ConditionExpression:
+            'attemptCount = :count AND #status = :status AND (attribute_not_exists(replayClaim) OR replayClaim <> :count)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':count': delivery.attemptCount, ':status': delivery.status, ':task': taskId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async recordAttempt(record: AttemptRecord): Promise<boolean> {

@@ -296,7 +296,13 @@ export function deliveryItem(table: LedgerTable, delivery: Delivery, first?: Att
 }
 
 export function deliveryOf(item: Item): Delivery {
-  const { firstAttempt: _first, ...stored } = stripKeys<Delivery & { firstAttempt?: unknown }>(item);
+  // The replay claim is the ledger's bookkeeping (`claimReplay`), not the delivery's state.
+  const {
+    firstAttempt: _first,
+    replayClaim: _claim,
+    replayTask: _task,
+    ...stored
+  } = stripKeys<Delivery & { firstAttempt?: unknown; replayClaim?: unknown; replayTask?: unknown }>(item);
   return stored;
 }
 

@@ -11,6 +11,8 @@ export interface OutgoingMessage {
   readonly body: string;
   /** SQS fair queues order work per group: the tenant, so one tenant's burst does not delay another's. */
   readonly groupId?: string;
+  /** This message's own delay (a paced page), in place of the batch's. */
+  readonly delaySeconds?: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, messages: read
       let entries = group.map((message, index) => ({
         Id: String(index),
         MessageBody: sqsSafeBody(message.body),
-        DelaySeconds: delaySeconds,
+        DelaySeconds: message.delaySeconds ?? delaySeconds,
         ...(message.groupId && { MessageGroupId: message.groupId }),
       }));
       for (let round = 0; entries.length > 0; round++) {
@@ -67,6 +69,11 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, messages: read
   );
 }
 
+/** Whole seconds within SQS's 0 to 900. */
+function queueDelay(seconds: number | undefined): number {
+  return Math.max(0, Math.min(900, Math.round(seconds ?? 0)));
+}
+
 export class SqsDeliveryQueue implements DeliveryQueue {
   constructor(
     private readonly sqs: SQSClient,
@@ -74,12 +81,16 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   ) {}
 
   enqueue(tasks: readonly QueueTask[], options: EnqueueOptions = {}): Promise<void> {
-    const delay = Math.max(0, Math.min(900, Math.round(options.delaySeconds ?? 0)));
+    const each = options.delaysSeconds;
     return sendBatch(
       this.sqs,
       this.queueUrls[options.lane ?? 'primary'],
-      tasks.map((task) => ({ body: JSON.stringify(task), groupId: task.tenantId })),
-      delay,
+      tasks.map((task, i) => ({
+        body: JSON.stringify(task),
+        groupId: task.tenantId,
+        ...(each && { delaySeconds: queueDelay(each[i]) }),
+      })),
+      queueDelay(options.delaySeconds),
     );
   }
 }

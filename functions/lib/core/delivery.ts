@@ -11,9 +11,11 @@ import { deliveryIdFor } from './ids.ts';
 import { InFlightAttempts } from './in-flight.ts';
 import {
   type DeliveryJob,
+  type DeliveryTask,
   type FirstAttemptJob,
   isAnnouncement,
   isFirstAttemptJob,
+  isReplayStep,
   jobOf,
   MAX_QUEUE_DELAY_SECONDS,
   type QueueTask,
@@ -33,6 +35,7 @@ import type {
   RateLimiter,
   SystemEventPublisher,
 } from './ports.ts';
+import { isReplayed } from './replay.ts';
 import { nextRetryDelaySeconds, parseRetryAfter } from './retry-schedule.ts';
 
 export { MAX_QUEUE_DELAY_SECONDS };
@@ -122,7 +125,7 @@ export class DeliveryService {
     const messageIds: string[] = [];
     const redelivered: string[] = [];
     for (const { task, receiveCount } of runs) {
-      if (isAnnouncement(task)) continue;
+      if (isAnnouncement(task) || isReplayStep(task)) continue;
       if (!isFirstAttemptJob(task)) {
         jobs.push(task);
         continue;
@@ -140,7 +143,7 @@ export class DeliveryService {
   }
 
   /** Runs one queue task: first attempts to each of a message's endpoints, or one later attempt. */
-  async runTask(task: QueueTask, context: DeliveryContext, lane: DeliveryLane): Promise<readonly AttributedReport[]> {
+  async runTask(task: DeliveryTask, context: DeliveryContext, lane: DeliveryLane): Promise<readonly AttributedReport[]> {
     if (isAnnouncement(task)) {
       await this.deps.systemEvents.publish(task.tenantId, task.type, task.payload, { idempotencyKey: task.key });
       return [];
@@ -248,6 +251,13 @@ export class DeliveryService {
     const now = this.deps.clock.now();
     const delivery = ledger.delivery(job.deliveryId);
     if (!delivery) return { kind: 'skipped', deliveryId: job.deliveryId, reason: 'no such delivery in the ledger' };
+    if (job.replay && !isReplayed(job.replay.status, delivery.status)) {
+      return {
+        kind: 'skipped',
+        deliveryId: delivery.id,
+        reason: `replay of ${job.replay.status} deliveries, and this one is ${delivery.status} now`,
+      };
+    }
     const manual = job.trigger === 'manual';
     if (terminalStatuses.has(delivery.status) && !manual) {
       return { kind: 'skipped', deliveryId: delivery.id, reason: `delivery is already ${delivery.status}` };
@@ -287,6 +297,10 @@ export class DeliveryService {
       // Over the endpoint's budget for this second: wait, never drop.
       await this.deps.queue.enqueue([job], { delaySeconds: 1, lane });
       return { kind: 'throttled', deliveryId: delivery.id };
+    }
+    // Claimed last, just before the POST: a job that waited above must still be able to claim.
+    if (job.replay && !(await this.deps.deliveries.claimReplay(delivery, job.replay.taskId))) {
+      return { kind: 'skipped', deliveryId: delivery.id, reason: 'a replay attempted it already in this state' };
     }
     return this.attempt(delivery, delivery, endpoint, subjectOf(message, delivery.id), manual, now);
   }

@@ -10,6 +10,7 @@ export const idPrefixes = {
   delivery: 'dlv',
   action: 'act',
   attemptEvent: 'evt',
+  task: 'task',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -3,7 +3,7 @@
  * these schemas and the core builds tasks with the inferred types.
  */
 import * as z from 'zod';
-import type { Delivery } from './model.ts';
+import { type Delivery, replayScopes } from './model.ts';
 
 /** Endpoints one first-attempt job carries: one queue message, one invocation's worth of POSTs. */
 export const MAX_ENDPOINTS_PER_JOB = 10;
@@ -52,6 +52,11 @@ export const DeliveryJob = z.object({
   messageId: id,
   endpointId: id,
   trigger: z.enum(['scheduled', 'manual']).optional(),
+  /**
+   * A manual attempt a replay task queued: made only if the delivery is still in the replayed
+   * statuses and no replay attempted it in its current state (`DeliveryStore.claimReplay`).
+   */
+  replay: z.object({ taskId: id, status: z.enum(replayScopes) }).optional(),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
@@ -69,11 +74,26 @@ export const AnnouncementTask = z.object({
 });
 export type AnnouncementTask = z.infer<typeof AnnouncementTask>;
 
-export const QueueTask = z.union([FirstAttemptJob, DeliveryJob, AnnouncementTask]);
+/** One page of a replay task (`ReplayService.step`): a step runs only while the task is at its number. */
+export const ReplayStep = z.object({
+  kind: z.literal('replay'),
+  tenantId: id,
+  taskId: id,
+  step: z.number().int().min(0),
+});
+export type ReplayStep = z.infer<typeof ReplayStep>;
+
+export const QueueTask = z.union([FirstAttemptJob, DeliveryJob, AnnouncementTask, ReplayStep]);
 export type QueueTask = z.infer<typeof QueueTask>;
+/** The tasks the delivery worker runs; replay steps run on the replay service. */
+export type DeliveryTask = Exclude<QueueTask, ReplayStep>;
 
 export function isFirstAttemptJob(task: QueueTask): task is FirstAttemptJob {
   return 'kind' in task && task.kind === 'first';
+}
+
+export function isReplayStep(task: QueueTask): task is ReplayStep {
+  return 'kind' in task && task.kind === 'replay';
 }
 
 export function isAnnouncement(task: QueueTask): task is AnnouncementTask {

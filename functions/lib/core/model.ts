@@ -157,6 +157,45 @@ export interface Delivery {
   readonly updatedAt: string;
 }
 
+/** Which deliveries a replay re-sends: `failed` means failed or dead (everything that did not get through). */
+export const replayScopes = ['failed', 'dead', 'all'] as const;
+export type ReplayScope = (typeof replayScopes)[number];
+
+/** What a replay was asked for, as asked (`until` absent: up to when it started). */
+export interface ReplayRequest {
+  readonly since: string;
+  readonly until?: string;
+  readonly eventTypes?: readonly string[];
+  readonly status: ReplayScope;
+}
+
+export type TaskStatus = 'queued' | 'running' | 'done' | 'failed';
+
+/**
+ * A background replay of one endpoint's deliveries. It advances a page at a time (`step`), each
+ * step queuing that page's attempts spread at the endpoint's pace; `cursor` is the last delivery
+ * id a step has seen.
+ */
+export interface ReplayTask {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly kind: 'replay';
+  readonly endpointId: string;
+  readonly request: ReplayRequest;
+  /** The deliveries created up to this time are replayed: `request.until`, or when the task started. */
+  readonly until: string;
+  readonly status: TaskStatus;
+  readonly counts: { readonly scanned: number; readonly queued: number };
+  readonly step: number;
+  readonly cursor?: string;
+  /** When the next step is due (its queue delay): a redelivered step that finds its successor missing sends it for then. */
+  readonly nextStepAt?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+  readonly error?: string;
+}
+
 export type AttemptTrigger = 'scheduled' | 'manual';
 
 /** The two delivery queues: first attempts to healthy endpoints, and everything else. */

@@ -19,6 +19,7 @@ import type {
   Message,
   Page,
   PageRequest,
+  ReplayTask,
   Tenant,
   TriggerRecord,
 } from './model.ts';
@@ -192,11 +193,52 @@ export interface DeliveryStore {
   listDead(tenantId: string, window: CreatedWindow, page: PageRequest): Promise<Page<Delivery>>;
   /** Every delivery of an endpoint in the given open or dead statuses (for recover and resume), newest first. */
   listAllByEndpoint(endpointId: string, statuses: readonly DeliveryStatus[], sinceId?: string): Promise<readonly Delivery[]>;
+  /**
+   * A replay's next page: the endpoint's deliveries in `statuses` (every status: `all`) with ids
+   * in the range, oldest first, at most `limit`, id and status only (from the indexes).
+   */
+  replayPage(
+    endpointId: string,
+    statuses: readonly DeliveryStatus[] | 'all',
+    range: ReplayRange,
+    limit: number,
+  ): Promise<readonly DeliveryStatusEntry[]>;
+  /**
+   * Claims the one replay attempt a delivery may have in its current state: true only if the
+   * ledger still holds `delivery`'s status and attempt count and no replay claimed it at that
+   * count. A new attempt (by whatever path) lets a later replay claim it again.
+   */
+  claimReplay(delivery: Delivery, taskId: string): Promise<boolean>;
+}
+
+/** Ids from `from` (inclusive) or after `after` (exclusive, when set), up to `to` (inclusive). */
+export interface ReplayRange {
+  readonly from: string;
+  readonly after?: string;
+  readonly to: string;
+}
+
+export interface ReplayTaskStore {
+  /** Read consistently: a step must see the step number the last one saved. */
+  get(tenantId: string, taskId: string): Promise<ReplayTask | undefined>;
+  /** The endpoint's replay lock: the newest replay task's id, and the task unless it expired from history. */
+  current(tenantId: string, endpointId: string): Promise<{ readonly taskId: string; readonly task?: ReplayTask } | undefined>;
+  /**
+   * Stores a new task and points the endpoint's replay lock at it, in one transaction, if the lock
+   * still names `lockedBy` (undefined: there is no lock yet). `abandoned`, when given, is the
+   * task the lock named, marked failed: written in the same transaction if it is still at its step.
+   * False, writing nothing, when another start got there first.
+   */
+  start(task: ReplayTask, lockedBy: string | undefined, abandoned?: ReplayTask): Promise<boolean>;
+  /** Saves a task's progress if it is still at step `fromStep`; false (nothing written) otherwise. */
+  save(task: ReplayTask, fromStep: number): Promise<boolean>;
 }
 
 export interface EnqueueOptions {
   /** Capped at SQS's 900 by the caller. */
   readonly delaySeconds?: number;
+  /** A delay per task, in order (a paced page of a replay); replaces `delaySeconds`. */
+  readonly delaysSeconds?: readonly number[];
   readonly lane?: DeliveryLane;
 }
 

@@ -1,8 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { delivery, deliveryDeadLetters } from '../container.ts';
+import { deliveryDeadLetters, deliveryLane } from '../container.ts';
 import type { AttributedReport } from '../core/delivery.ts';
-import { QueueTask } from '../core/jobs.ts';
+import { isReplayStep, QueueTask, type ReplayStep } from '../core/jobs.ts';
 import type { DeliveryLane } from '../core/model.ts';
+import type { ReplayStepReport } from '../core/replay.ts';
 import { metricNames } from './metric-names.ts';
 import { logger, metrics } from './observability.ts';
 import { sqsConsumer } from './sqs.ts';
@@ -58,18 +59,49 @@ function report(outcome: AttributedReport, lane: DeliveryLane): void {
   }
 }
 
-/** A delivery-queue consumer for one lane: first attempts of messages, and later attempts of deliveries. */
+/** The replay log: one line per step, so a task's progress can be followed without the API. */
+function reportStep(job: ReplayStep, outcome: ReplayStepReport): void {
+  const ids = { tenantId: job.tenantId, taskId: job.taskId, step: job.step };
+  switch (outcome.kind) {
+    case 'advanced':
+      logger.info('replay step', { ...ids, queued: outcome.queued, counts: outcome.task.counts, nextInSeconds: outcome.nextInSeconds });
+      break;
+    case 'finished':
+      logger.info('replay finished', {
+        ...ids,
+        status: outcome.task.status,
+        queued: outcome.queued,
+        counts: outcome.task.counts,
+        ...(outcome.task.error && { error: outcome.task.error }),
+      });
+      break;
+    case 'resent':
+      logger.warn('replay step sent again (its earlier run may have stopped before sending it)', { ...ids, next: outcome.task.step });
+      break;
+    case 'dropped':
+      logger.debug('replay step dropped', { ...ids, reason: outcome.reason });
+      break;
+  }
+}
+
+function receiveCountOf(record: { attributes: { ApproximateReceiveCount?: string } }): number {
+  return Number(record.attributes.ApproximateReceiveCount ?? '1');
+}
+
+/** A delivery-queue consumer for one lane: first attempts of messages, later attempts of deliveries, replay steps. */
 export function deliveryConsumer(lane: DeliveryLane) {
   return sqsConsumer({
     job: QueueTask,
-    service: delivery,
+    service: deliveryLane,
     deadLetters: deliveryDeadLetters,
-    prepare: (entries, service) =>
-      service.prepare(
-        entries.map(({ job, record }) => ({ task: job, receiveCount: Number(record.attributes.ApproximateReceiveCount ?? '1') })),
-      ),
-    run: async (task, context, service) => {
-      for (const outcome of await service.runTask(task, context, lane)) report(outcome, lane);
+    prepare: (entries, { delivery }) =>
+      delivery.prepare(entries.map(({ job, record }) => ({ task: job, receiveCount: receiveCountOf(record) }))),
+    run: async (task, context, { delivery, replays }, record) => {
+      if (isReplayStep(task)) {
+        reportStep(task, await replays.step(task, receiveCountOf(record)));
+        return;
+      }
+      for (const outcome of await delivery.runTask(task, context, lane)) report(outcome, lane);
     },
   });
 }

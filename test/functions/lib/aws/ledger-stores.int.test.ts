@@ -18,12 +18,13 @@ import { BatchWriter } from '../../../../functions/lib/aws/batch-writer.ts';
 import { documentClient } from '../../../../functions/lib/aws/clients.ts';
 import { DynamoDeliveryStore } from '../../../../functions/lib/aws/dynamo-delivery-store.ts';
 import { DynamoMessageStore } from '../../../../functions/lib/aws/dynamo-message-store.ts';
+import { DynamoReplayTaskStore } from '../../../../functions/lib/aws/dynamo-replay-store.ts';
 import { DynamoDispatchedMessages } from '../../../../functions/lib/aws/dynamo-scheduling.ts';
 import { newMessagesOf } from '../../../../functions/lib/aws/ledger-items.ts';
 import { keys } from '../../../../functions/lib/aws/ledger-keys.ts';
 import type { LedgerTable } from '../../../../functions/lib/aws/ledger-table.ts';
-import { deliveryIdFor, idempotentMessageId, timeOfId, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
-import type { Attempt, Delivery, Message } from '../../../../functions/lib/core/model.ts';
+import { deliveryIdFor, idCeiling, idempotentMessageId, idFloor, timeOfId, ulidIdGenerator } from '../../../../functions/lib/core/ids.ts';
+import type { Attempt, Delivery, Message, ReplayTask } from '../../../../functions/lib/core/model.ts';
 import { generateDataKey } from '../../../../functions/lib/crypto/keyring.ts';
 import { SecretBox } from '../../../../functions/lib/crypto/secret-box.ts';
 import { testStack } from '../../../support/stack.ts';
@@ -439,6 +440,91 @@ describe('scheduled messages in the ledger', () => {
     expect(await messages.release(released.id, new Date().toISOString())).toBe(true);
     expect(await messages.cancel(released, at)).toBe('released');
     expect((await messages.get(released.id))?.cancelledAt).toBeUndefined();
+  });
+});
+
+describe('replays in the ledger', () => {
+  test('a replay page reads the status partitions (or the whole history) oldest first, after the cursor, within the range', async () => {
+    const endpointId = `ep_${ids.next('endpoint').slice(3)}`;
+    const base = Date.now() - 60_000;
+    const made: Delivery[] = [];
+    const statuses = ['dead', 'failed', 'succeeded', 'dead', 'failed', 'dead'] as const;
+    for (const [i, status] of statuses.entries()) {
+      const message = aMessage({ id: ulidIdGenerator(() => base + i * 1000).next('message') });
+      const delivery = aDelivery(message, endpointId, { status, attemptCount: 1, scheduledAttempts: 1 });
+      await deliveries.recordFirstAttempt(delivery, anAttempt(delivery, 1, { outcome: status === 'succeeded' ? 'succeeded' : 'failed' }));
+      made.push(delivery);
+    }
+    const range = { from: idFloor('delivery', new Date(base)), to: idCeiling('delivery', new Date(base + 60_000)) };
+    const entry = (d: Delivery | undefined) => ({ id: d?.id, status: d?.status });
+    const open = made.filter((d) => d.status !== 'succeeded');
+    expect(await deliveries.replayPage(endpointId, ['failed', 'dead'], range, 3)).toEqual(open.slice(0, 3).map(entry));
+    expect(await deliveries.replayPage(endpointId, ['failed', 'dead'], { ...range, after: open[2]?.id }, 3)).toEqual(
+      open.slice(3).map(entry),
+    );
+    expect(await deliveries.replayPage(endpointId, ['dead'], range, 10)).toEqual(made.filter((d) => d.status === 'dead').map(entry));
+    expect(await deliveries.replayPage(endpointId, 'all', { ...range, after: made[1]?.id }, 10)).toEqual(made.slice(2).map(entry));
+    // `to` bounds by creation time: the last three were created after it.
+    expect(await deliveries.replayPage(endpointId, 'all', { ...range, to: idCeiling('delivery', new Date(base + 2500)) }, 10)).toEqual(
+      made.slice(0, 3).map(entry),
+    );
+  });
+
+  test('a replay claim holds once per state: a second claim at the same attempt count fails, a new attempt frees it', async () => {
+    const message = aMessage();
+    const dead = aDelivery(message, 'ep_CLAIM', { status: 'dead', attemptCount: 1, scheduledAttempts: 1 });
+    await deliveries.recordFirstAttempt(dead, anAttempt(dead, 1, { outcome: 'failed', statusCode: 500 }));
+    expect(await deliveries.claimReplay(dead, 'task_A')).toBe(true);
+    expect(await deliveries.claimReplay(dead, 'task_A')).toBe(false);
+    expect(await deliveries.claimReplay(dead, 'task_B')).toBe(false);
+    // The claim is the ledger's bookkeeping: the delivery reads as before.
+    expect(await deliveries.get(dead.id)).toEqual(dead);
+    const after: Delivery = { ...dead, attemptCount: 2 };
+    expect(await deliveries.recordAttempt({ delivery: after, previous: dead, attempt: anAttempt(dead, 2, { outcome: 'failed' }) })).toBe(
+      true,
+    );
+    expect(await deliveries.claimReplay(dead, 'task_B')).toBe(false);
+    expect(await deliveries.claimReplay(after, 'task_B')).toBe(true);
+  });
+
+  test('tasks: one lock per endpoint, taken over only from the task it names; progress saved only from its step', async () => {
+    const tasks = new DynamoReplayTaskStore(table);
+    const tenantId = `ten_${ids.next('tenant').slice(4)}`;
+    const at = new Date().toISOString();
+    const task = (id: string): ReplayTask => ({
+      id,
+      tenantId,
+      kind: 'replay',
+      endpointId: 'ep_LOCKED',
+      request: { since: at, eventTypes: ['a.b'], status: 'failed' },
+      until: at,
+      status: 'queued',
+      counts: { scanned: 0, queued: 0 },
+      step: 0,
+      createdAt: at,
+      updatedAt: at,
+    });
+    const first = task(ids.next('task'));
+    expect(await tasks.current(tenantId, 'ep_LOCKED')).toBeUndefined();
+    expect(await tasks.start(first, undefined)).toBe(true);
+    expect(await tasks.current(tenantId, 'ep_LOCKED')).toEqual({ taskId: first.id, task: first });
+    // A second start that did not see the lock, or saw another task in it, writes nothing.
+    const second = task(ids.next('task'));
+    expect(await tasks.start(second, undefined)).toBe(false);
+    expect(await tasks.start(second, 'task_other')).toBe(false);
+    expect(await tasks.get(tenantId, second.id)).toBeUndefined();
+
+    const running: ReplayTask = { ...first, status: 'running', step: 1, cursor: 'dlv_X', counts: { scanned: 5, queued: 4 } };
+    expect(await tasks.save(running, 0)).toBe(true);
+    expect(await tasks.save({ ...running, step: 2 }, 0)).toBe(false);
+    expect(await tasks.get(tenantId, first.id)).toEqual(running);
+
+    // Replacing a stalled task: the abandoned one must still be at the step its replacer saw.
+    const abandoned: ReplayTask = { ...running, status: 'failed', error: 'stalled', finishedAt: at };
+    expect(await tasks.start(second, first.id, { ...abandoned, step: 0 })).toBe(false);
+    expect(await tasks.start(second, first.id, abandoned)).toBe(true);
+    expect(await tasks.get(tenantId, first.id)).toEqual(abandoned);
+    expect(await tasks.current(tenantId, 'ep_LOCKED')).toEqual({ taskId: second.id, task: second });
   });
 });
 

@@ -7,7 +7,7 @@ import {
 import { deliveryBody } from '../../../../functions/lib/core/delivery-request.ts';
 import { deliveryIdFor } from '../../../../functions/lib/core/ids.ts';
 import { InFlightAttempts } from '../../../../functions/lib/core/in-flight.ts';
-import { type DeliveryJob, type FirstAttemptJob, jobOf, type QueueTask } from '../../../../functions/lib/core/jobs.ts';
+import { type DeliveryJob, type DeliveryTask, type FirstAttemptJob, jobOf } from '../../../../functions/lib/core/jobs.ts';
 import { type Delivery, type Message, terminalStatuses } from '../../../../functions/lib/core/model.ts';
 import type { HttpResult } from '../../../../functions/lib/core/ports.ts';
 import { aDelivery, aMessage, anEndpoint, deferred, deliveryHarness, firstJobFor, jobFor, T0, TENANT } from './fakes.ts';
@@ -1394,7 +1394,7 @@ describe('DeliveryService.prepare and runTask', () => {
     await s.endpoints.create(EP_B);
     const later = jobFor(s.delivery);
     const first = firstJobFor(MESSAGE, [EP.id, EP_B.id]);
-    const tasks: QueueTask[] = [later, first];
+    const tasks: DeliveryTask[] = [later, first];
     const context = await s.service.prepare(tasks.map((task) => ({ task, receiveCount: 1 })));
     const [laterReports, firstReports] = await Promise.all(tasks.map((task) => s.service.runTask(task, context, 'primary')));
     expect(laterReports).toEqual([

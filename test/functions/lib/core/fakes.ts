@@ -26,6 +26,7 @@ import type {
   Message,
   Page,
   PageRequest,
+  ReplayTask,
   Tenant,
   TriggerRecord,
 } from '../../../../functions/lib/core/model.ts';
@@ -58,6 +59,8 @@ import type {
   MessageStore,
   RateLimiter,
   RateSubject,
+  ReplayRange,
+  ReplayTaskStore,
   StoredMessage,
   SystemEventOptions,
   SystemEventPublisher,
@@ -224,6 +227,36 @@ export class InMemoryDeliveryStore implements DeliveryStore {
       (d) => d.endpointId === endpointId && statuses.includes(d.status) && (sinceId === undefined || d.id >= sinceId),
     );
     return items.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
+  /** As the indexes: `failed`/`dead` from their status partitions, every status for `all`; oldest first. */
+  async replayPage(
+    endpointId: string,
+    statuses: readonly DeliveryStatus[] | 'all',
+    range: ReplayRange,
+    limit: number,
+  ): Promise<readonly DeliveryStatusEntry[]> {
+    return [...this.deliveries.values()]
+      .filter(
+        (d) =>
+          d.endpointId === endpointId &&
+          (statuses === 'all' || statuses.includes(d.status)) &&
+          d.id >= range.from &&
+          d.id <= range.to &&
+          (range.after === undefined || d.id > range.after),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, limit)
+      .map((d) => ({ id: d.id, status: d.status }));
+  }
+
+  /** The attempt count each delivery was last claimed for a replay at, as the ledger keeps it. */
+  readonly replayClaims = new Map<string, number>();
+
+  async claimReplay(delivery: Delivery, _taskId: string): Promise<boolean> {
+    if (!this.holds(delivery) || this.replayClaims.get(delivery.id) === delivery.attemptCount) return false;
+    this.replayClaims.set(delivery.id, delivery.attemptCount);
+    return true;
   }
 
   async recordAttempt(record: AttemptRecord): Promise<boolean> {
@@ -578,13 +611,23 @@ export class InMemoryActionStore implements ActionStore {
 
 /** Records each call with its options as given (an absent lane is the primary one, as in the SQS adapter). */
 export class RecordingDeliveryQueue implements DeliveryQueue {
-  readonly calls: { tasks: readonly QueueTask[]; delaySeconds: number | undefined; lane: DeliveryLane | undefined }[] = [];
+  readonly calls: {
+    tasks: readonly QueueTask[];
+    delaySeconds: number | undefined;
+    delaysSeconds?: readonly number[];
+    lane: DeliveryLane | undefined;
+  }[] = [];
   /** When set, every call fails with it (the queue is unreachable). */
   failWith: Error | undefined;
 
   async enqueue(tasks: readonly QueueTask[], options?: EnqueueOptions): Promise<void> {
     if (this.failWith) throw this.failWith;
-    this.calls.push({ tasks: [...tasks], delaySeconds: options?.delaySeconds, lane: options?.lane });
+    this.calls.push({
+      tasks: [...tasks],
+      delaySeconds: options?.delaySeconds,
+      ...(options?.delaysSeconds && { delaysSeconds: [...options.delaysSeconds] }),
+      lane: options?.lane,
+    });
   }
 
   /** Every task queued, first-attempt jobs and delivery jobs alike. */
@@ -604,6 +647,39 @@ export class RecordingDeliveryQueue implements DeliveryQueue {
 
   jobsOn(lane: DeliveryLane): QueueTask[] {
     return this.calls.filter((call) => (call.lane ?? 'primary') === lane).flatMap((call) => call.tasks);
+  }
+}
+
+/** Replay tasks and their per-endpoint locks, with the adapter's conditions. */
+export class InMemoryReplayTaskStore implements ReplayTaskStore {
+  readonly tasks = new Map<string, ReplayTask>();
+  readonly locks = new Map<string, string>();
+
+  async get(_tenantId: string, taskId: string): Promise<ReplayTask | undefined> {
+    return this.tasks.get(taskId);
+  }
+
+  async current(tenantId: string, endpointId: string): Promise<{ taskId: string; task?: ReplayTask } | undefined> {
+    const taskId = this.locks.get(`${tenantId}|${endpointId}`);
+    if (taskId === undefined) return undefined;
+    const task = this.tasks.get(taskId);
+    return { taskId, ...(task && { task }) };
+  }
+
+  async start(task: ReplayTask, lockedBy: string | undefined, abandoned?: ReplayTask): Promise<boolean> {
+    const lock = `${task.tenantId}|${task.endpointId}`;
+    if (this.tasks.has(task.id) || this.locks.get(lock) !== lockedBy) return false;
+    if (abandoned && this.tasks.get(abandoned.id)?.step !== abandoned.step) return false;
+    this.tasks.set(task.id, task);
+    this.locks.set(lock, task.id);
+    if (abandoned) this.tasks.set(abandoned.id, abandoned);
+    return true;
+  }
+
+  async save(task: ReplayTask, fromStep: number): Promise<boolean> {
+    if (this.tasks.get(task.id)?.step !== fromStep) return false;
+    this.tasks.set(task.id, task);
+    return true;
   }
 }
 
