@@ -15,6 +15,8 @@
  *   fan-out      10 endpoints, end to end
  *   hanging      4 endpoints, 3 of which never answer (10 s timeout): the healthy one's latency
  *   flood        one tenant floods ingest with 32 clients while a quiet tenant posts 10 a second
+ *   replay       deliveries that went dead during an outage, replayed in the background once the
+ *                receiver is back: what one replayed delivery costs, and how close to its pace it runs
  *
  * The throughput, cost and fan-out tenants are created with `ingestPerSecond: 0` (a big
  * customer's raised limit); the hanging and flood tenants post under the default budget.
@@ -43,7 +45,7 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 1024);
 const OUT = process.env.BENCH_OUT ?? '.bench';
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'throughput,cost,filters,fanout,hanging,flood').split(','));
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'throughput,cost,filters,fanout,hanging,flood,replay').split(','));
 const PROFILE = process.env.BENCH_PROFILE;
 /**
  * The sweeper checks every dispatched message once, when it is `grace` + its endpoints' timeout
@@ -483,6 +485,88 @@ async function costScenario(stack: LocalStack, load: LoadClient, usage: BenchUsa
   return { deliveries, usage: totals, perDelivery: per, dollarsPerMillionDeliveries: dollars(per, 2) };
 }
 
+interface ReplayRun {
+  readonly deliveries: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  /** The pace the replay aims at: the endpoint sets no rate limit, so the default. */
+  readonly pacePerSecond: number;
+  readonly perDelivery: PerDelivery;
+  readonly dollarsPerMillionDeliveries: Dollars;
+}
+
+/**
+ * Deliveries that went dead against a refused port are replayed once the endpoint points at a
+ * receiver. The meter runs from the replay's start to its last attempt: the task's steps, each
+ * attempt's claim and record, the queue traffic.
+ */
+async function replayScenario(stack: LocalStack, load: LoadClient, usage: BenchUsage): Promise<ReplayRun> {
+  const count = Math.max(100, Math.round(MESSAGES / 2));
+  const pace = 50;
+  console.log(`\nreplay: ${count} dead deliveries, replayed at the default pace (${pace}/s)`);
+  await settle(stack, 'replay: before');
+  const owner = await tenant(stack, 'bench replay', 0);
+  const [endpointId] = await endpoints(stack, owner, ['http://127.0.0.1:9/down'], {
+    retryPolicy: { delaysSeconds: [1] },
+    timeoutMs: COST_ENDPOINT_TIMEOUT_MS,
+  });
+  const since = new Date(Date.now() - 1000).toISOString();
+  await posting(
+    load,
+    load.send({
+      op: 'post',
+      apiUrl: stack.apiUrl,
+      key: owner.key,
+      type: EVENT_TYPE,
+      count,
+      concurrency: CONCURRENCY,
+      label: `replay-${owner.id}`,
+      payloadBytes: PAYLOAD_BYTES,
+      idempotent: false,
+    }),
+    'replay: ingest',
+    count,
+  );
+  const deadSince = performance.now();
+  for (;;) {
+    const stats = await api(stack.apiUrl, owner.key, 'GET', `/v1/endpoints/${endpointId}/stats`);
+    const dead = Number((stats.totals as Record<string, number>).dead ?? 0);
+    bar('replay: dead after the outage', dead, count, deadSince);
+    if (dead >= count) break;
+    await sleep(500);
+  }
+  const targets = await receivers(load, 1);
+  await api(stack.apiUrl, owner.key, 'PATCH', `/v1/endpoints/${endpointId}`, { url: targets.urls[0] });
+  await settle(stack, 'replay: the outage settled');
+  usage.countCapacity = true;
+  usage.reset();
+  const started = performance.now();
+  const task = await api(stack.apiUrl, owner.key, 'POST', `/v1/endpoints/${endpointId}/replay`, { since });
+  await waitForDeliveries(load, targets, count, 'replay');
+  const seconds = (performance.now() - started) / 1000;
+  for (;;) {
+    const now = await api(stack.apiUrl, owner.key, 'GET', `/v1/tasks/${String(task.id)}`);
+    if (now.status !== 'queued' && now.status !== 'running') {
+      if (now.status !== 'done') throw new Error(`replay task ended ${String(now.status)}: ${String(now.error)}`);
+      break;
+    }
+    await sleep(500);
+  }
+  // The last attempts' records land after their POSTs.
+  await sleep(2000);
+  const totals = usage.totals();
+  usage.countCapacity = false;
+  const per = perDelivery(totals, count);
+  return {
+    deliveries: count,
+    seconds,
+    perSecond: count / seconds,
+    pacePerSecond: pace,
+    perDelivery: per,
+    dollarsPerMillionDeliveries: dollars(per, 1),
+  };
+}
+
 /** A filter that holds for every bench message (the warm-up's sequence is -1): a number, a presence test, a nested `$or` and the type. */
 const matchingFilter = {
   'data.sequence': { $gte: -1 },
@@ -767,7 +851,8 @@ async function main(): Promise<void> {
     const hanging = SCENARIOS.has('hanging') ? await hangingScenario(stack, load, chart) : undefined;
     if (SCENARIOS.has('flood')) await settle(stack, 'before the flood');
     const flood = SCENARIOS.has('flood') ? await floodScenario(stack, load, chart) : undefined;
-    Object.assign(results, { throughput, cost, filters, fanOut: fan, hanging, flood });
+    const replay = SCENARIOS.has('replay') ? await replayScenario(stack, load, usage) : undefined;
+    Object.assign(results, { throughput, cost, filters, fanOut: fan, hanging, flood, replay });
 
     console.log('\n## Throughput and isolation (same run, same machine)\n');
     console.log('| measure | value | ratio | target |');
@@ -856,6 +941,26 @@ async function main(): Promise<void> {
           `| ${run.variant} | ${run.deliveries / run.messages} | ${fmt(p.dynamodbRequests)} | ${fmt(p.writeUnits)} | ${fmt(p.readUnits)} | ${fmt(p.sqsRequests)} | ${target} |`,
         );
       }
+    }
+    if (replay) {
+      const p = replay.perDelivery;
+      const d = replay.dollarsPerMillionDeliveries;
+      console.log('\n## Bulk replay: per replayed delivery (task steps included)\n');
+      console.log('| measure | value |');
+      console.log('|---|---:|');
+      console.log(
+        `| deliveries replayed | ${replay.deliveries} in ${fmt(replay.seconds)} s (${fmt(replay.perSecond)}/s; pace ${replay.pacePerSecond}/s) |`,
+      );
+      console.log(
+        `| DynamoDB requests / write units / read units | ${fmt(p.dynamodbRequests)} / ${fmt(p.writeUnits)} / ${fmt(p.readUnits)} |`,
+      );
+      console.log(`| SQS requests | ${fmt(p.sqsRequests)} |`);
+      console.log(`| $ per million replayed, on-demand / provisioned | ${fmt(d.totalOnDemand)} / ${fmt(d.totalProvisioned)} |`);
+      console.log(
+        `\nDynamoDB by command: ${Object.entries(p.dynamodbByCommand)
+          .map(([c, v]) => `${c} ${fmt(v.requests)} req, ${fmt(v.writeUnits)} WU, ${fmt(v.readUnits)} RU`)
+          .join('; ')}`,
+      );
     }
     if (throughput) console.log(`\nDuplicate deliveries seen by the receivers (throughput run): ${throughput.duplicates}`);
 

@@ -25,6 +25,7 @@ export const REPLAY_STALL_SECONDS = 900;
  */
 export const REPLAY_STEP_MAX_RECEIVES = 4;
 export const MAX_REPLAY_EVENT_TYPES = 20;
+const FIRST_STEP_LATE_MS = 60_000;
 
 export interface ReplayInput {
   readonly since: string;
@@ -87,8 +88,10 @@ export class ReplayService {
             `replay ${current.id} of this endpoint is ${current.status}; wait for it to finish (GET /v1/tasks/${current.id}) or repeat the same request to follow it`,
           );
         }
-        // A start whose first step was lost (the queue refused it): send it again; a copy that was not lost is dropped as stale.
-        if (current.status === 'queued') await this.sendStep(current, 0);
+        // A start whose first step is a minute late was probably lost (the queue refused it after the task was stored): send
+        // it again. Should both arrive, the second finds the task past its step and is dropped.
+        if (current.status === 'queued' && now.getTime() - Date.parse(current.createdAt) > FIRST_STEP_LATE_MS)
+          await this.sendStep(current, 0);
         return { task: current, started: false };
       }
       const at = now.toISOString();
