@@ -72,6 +72,16 @@ describe('the layer rule', () => {
     expect(wrong).toEqual([]);
   });
 
+  test('the CLI is a client of the API: it imports the generated API types, never functions/ or infra/', () => {
+    const cli = sourcesUnder('cli').map((file) => [file, importsOf(file)] as const);
+    expect(cli.length).toBeGreaterThan(0);
+    const reaching = cli.flatMap(([file, { files: targets }]) =>
+      targets.filter((t) => t.startsWith('functions/') || t.startsWith('infra/')).map((t) => `${file} -> ${t}`),
+    );
+    expect(reaching).toEqual([]);
+    expect(files.filter((file) => graph.get(file)?.files.some((t) => t.startsWith('cli/')))).toEqual([]);
+  });
+
   test('no import cycle', () => {
     const cycles: string[] = [];
     const state = new Map<string, 'visiting' | 'done'>();
