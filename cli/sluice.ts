@@ -140,33 +140,42 @@ export function program(): Command {
           e.disabled ? paint('red', 'disabled') : e.failingSince ? paint('yellow', 'failing') : paint('green', 'enabled'),
           e.mode,
           e.eventTypes?.join(',') ?? '*',
-          e.url,
+          e.url ?? '(pulls from the inbox)',
         ]),
       );
     });
   endpoints
     .command('create')
     .description('Create an endpoint; prints its signing secret, which is shown only here and by GET /v1/endpoints/{id}/secret')
-    .requiredOption('--url <url>', 'where deliveries are POSTed')
+    .option('--url <url>', 'where deliveries are POSTed (every endpoint has one but a poll endpoint)')
     .option('--types <types>', 'comma-separated event types (default: every type)', list)
     .option('--description <text>', 'what it is for')
     .option('--rate-limit <perSecond>', 'at most this many attempts a second', positiveInteger)
-    .option('--thin', 'thin mode: empty signed notifications, the receiver fetches and acknowledges')
-    .action(async (options: { url: string; types?: string[]; description?: string; rateLimit?: number; thin?: boolean }) => {
-      const created = await must(
-        clientOf(connectionOf(globals())).POST('/v1/endpoints', {
-          body: {
-            url: options.url,
-            ...(options.types && { eventTypes: options.types }),
-            ...(options.description && { description: options.description }),
-            ...(options.rateLimit && { rateLimitPerSecond: options.rateLimit }),
-            ...(options.thin && { mode: 'thin' as const }),
-          },
-        }),
-      );
-      if (globals().json) return printJson(created);
-      process.stdout.write(`${created.id}  ${created.url}\nsecret  ${created.secret}\n`);
-    });
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'full: POSTed; thin: empty signed notifications, fetched and acknowledged; poll: no url, pulled and acknowledged',
+      )
+        .choices(['full', 'thin', 'poll'] as const)
+        .default('full'),
+    )
+    .action(
+      async (options: { url?: string; types?: string[]; description?: string; rateLimit?: number; mode: 'full' | 'thin' | 'poll' }) => {
+        const created = await must(
+          clientOf(connectionOf(globals())).POST('/v1/endpoints', {
+            body: {
+              ...(options.url && { url: options.url }),
+              ...(options.types && { eventTypes: options.types }),
+              ...(options.description && { description: options.description }),
+              ...(options.rateLimit && { rateLimitPerSecond: options.rateLimit }),
+              mode: options.mode,
+            },
+          }),
+        );
+        if (globals().json) return printJson(created);
+        process.stdout.write(`${created.id}  ${created.url ?? created.mode}\nsecret  ${created.secret}\n`);
+      },
+    );
   for (const [name, disabled] of [
     ['disable', true],
     ['enable', false],
@@ -267,6 +276,81 @@ export function program(): Command {
         if (moved) show();
       }
       if (task.status === 'failed') process.exitCode = exitCodes.refused;
+    });
+
+  cli
+    .command('listen')
+    .description(
+      'Forward deliveries to a local server, with no tunnel: a temporary poll endpoint is pulled, each delivery POSTed on with its signed headers and acknowledged on a 2xx; Ctrl-C deletes the endpoint',
+    )
+    .requiredOption('--forward <url>', 'where to POST each delivery, such as http://localhost:4000/hook')
+    .option('--types <types>', 'only these comma-separated event types (default: every type)', list)
+    .option('--interval <seconds>', 'seconds between pulls', positiveInteger, 1)
+    .option('--count <n>', 'stop after forwarding this many', positiveInteger)
+    .action(async (options: { forward: string; types?: string[]; interval: number; count?: number }) => {
+      const api = clientOf(connectionOf(globals()));
+      const endpoint = await must(
+        api.POST('/v1/endpoints', {
+          body: {
+            mode: 'poll',
+            description: `sluice listen → ${options.forward.slice(0, 900)} (temporary)`,
+            ...(options.types && { eventTypes: options.types }),
+          },
+        }),
+      );
+      const say = (event: Record<string, unknown>, text: string) => {
+        if (globals().json) printJsonLine(event);
+        else process.stdout.write(`${text}\n`);
+      };
+      say(
+        { event: 'ready', endpointId: endpoint.id, secret: endpoint.secret, forward: options.forward },
+        `Ready: ${options.types?.join(', ') ?? 'every event type'} → ${options.forward} (endpoint ${endpoint.id}, deleted on Ctrl-C)\nsecret  ${endpoint.secret}  (your server verifies with it)`,
+      );
+      let stopping = false;
+      const stop = () => {
+        stopping = true;
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      // A delivery the local server refused is tried again after a pause, not on every pull.
+      const retryAt = new Map<string, number>();
+      let forwarded = 0;
+      try {
+        while (!stopping && (options.count === undefined || forwarded < options.count)) {
+          const page = await must(api.GET('/v1/inbox', { params: { query: { endpointId: endpoint.id, limit: 100 } } }));
+          for (const entry of [...page.data].reverse()) {
+            if (stopping || (options.count !== undefined && forwarded >= options.count)) break;
+            if ((retryAt.get(entry.deliveryId) ?? 0) > Date.now()) continue;
+            const item = await must(api.GET('/v1/inbox/{id}', { params: { path: { id: entry.deliveryId } } }));
+            if (!item.request) continue;
+            const started = performance.now();
+            let status: number | string;
+            try {
+              const answer = await fetch(options.forward, { method: 'POST', headers: item.request.headers, body: item.request.body });
+              status = answer.status;
+            } catch (error) {
+              status = error instanceof Error && error.cause instanceof Error ? error.cause.message : 'unreachable';
+            }
+            const ms = Math.round(performance.now() - started);
+            const ok = typeof status === 'number' && status >= 200 && status < 300;
+            if (ok) {
+              await must(api.POST('/v1/inbox/{id}/ack', { params: { path: { id: entry.deliveryId } } }));
+              forwarded++;
+              retryAt.delete(entry.deliveryId);
+            } else retryAt.set(entry.deliveryId, Date.now() + 5000);
+            say(
+              { event: ok ? 'forwarded' : 'refused', deliveryId: entry.deliveryId, type: entry.type, status, durationMs: ms },
+              `${time(new Date().toISOString())}  ${paint(ok ? 'green' : 'red', String(status).padEnd(3))}  ${entry.type}  ${entry.deliveryId}  ${ms} ms${ok ? '' : '  (kept: tried again in 5 s)'}`,
+            );
+          }
+          if (!stopping && (options.count === undefined || forwarded < options.count)) await sleep(options.interval * 1000);
+        }
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        await must(api.DELETE('/v1/endpoints/{id}', { params: { path: { id: endpoint.id } } }));
+        say({ event: 'stopped', endpointId: endpoint.id, forwarded }, `Stopped: ${forwarded} forwarded; endpoint ${endpoint.id} deleted`);
+      }
     });
 
   cli

@@ -576,7 +576,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * What is still waiting for a thin endpoint: pull without being called
+         * What is still waiting for a thin or poll endpoint: pull without being called
          * @description Access: scope receiver (admin always).
          */
         get: operations["list-inbox"];
@@ -596,7 +596,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Fetch the event a thin notification pointed at (`X-Message-Id`)
+         * Fetch a waiting event: the one a thin notification pointed at (`X-Message-Id`), or a poll endpoint’s
          * @description Every fetch is recorded (key id and time) in the delivery history.
          *
          *     Access: scope receiver (admin always).
@@ -620,7 +620,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Acknowledge: no more notifications for this delivery (idempotent)
+         * Acknowledge: the delivery is done, no more notifications or re-listing (idempotent)
          * @description Access: scope receiver (admin always).
          */
         post: operations["ack-inbox-item"];
@@ -821,7 +821,8 @@ export interface components {
         };
         CreatedEndpoint: {
             id: string;
-            url: string;
+            /** @description Absent for a poll endpoint */
+            url?: string;
             description?: string;
             eventTypes?: string[];
             /** @description The filter, as stored */
@@ -829,7 +830,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @enum {string} */
-            mode: "full" | "thin";
+            mode: "full" | "thin" | "poll";
             /** @description The password is never returned. */
             auth?: {
                 /** @enum {string} */
@@ -869,7 +870,8 @@ export interface components {
         };
         Endpoint: {
             id: string;
-            url: string;
+            /** @description Absent for a poll endpoint */
+            url?: string;
             description?: string;
             eventTypes?: string[];
             /** @description The filter, as stored */
@@ -877,7 +879,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @enum {string} */
-            mode: "full" | "thin";
+            mode: "full" | "thin" | "poll";
             /** @description The password is never returned. */
             auth?: {
                 /** @enum {string} */
@@ -1203,6 +1205,13 @@ export interface components {
             /** @description The payload */
             data: {
                 [key: string]: unknown;
+            };
+            /** @description Poll endpoints only: the request Sluice would have POSTed, signed at this fetch (Standard Webhooks), to hand on to a receiver that verifies it */
+            request?: {
+                headers: {
+                    [key: string]: string;
+                };
+                body: string;
             };
         };
         Action: {
@@ -1729,11 +1738,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
-                    /** @example https://example.com/webhooks */
-                    url: string;
+                    /**
+                     * @description Required, but for a `poll` endpoint, which has none
+                     * @example https://example.com/webhooks
+                     */
+                    url?: string;
                     description?: string;
                     /** @description Absent: every event type. */
                     eventTypes?: string[];
@@ -1741,8 +1753,11 @@ export interface operations {
                     filter?: {
                         [key: string]: unknown;
                     };
-                    /** @enum {string} */
-                    mode?: "full" | "thin";
+                    /**
+                     * @description `full` (default): the event is POSTed. `thin`: an empty signed notification; the receiver fetches and acknowledges. `poll`: nothing is sent; the receiver pulls from `GET /v1/inbox` and acknowledges
+                     * @enum {string}
+                     */
+                    mode?: "full" | "thin" | "poll";
                     auth?: {
                         /** @enum {string} */
                         type: "basic";
@@ -1943,7 +1958,10 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
-                    /** @example https://example.com/webhooks */
+                    /**
+                     * @description Required, but for a `poll` endpoint, which has none
+                     * @example https://example.com/webhooks
+                     */
                     url?: string;
                     description?: string | null;
                     /** @description Absent: every event type. */
@@ -1952,8 +1970,11 @@ export interface operations {
                     filter?: {
                         [key: string]: unknown;
                     };
-                    /** @enum {string} */
-                    mode?: "full" | "thin";
+                    /**
+                     * @description `full` (default): the event is POSTed. `thin`: an empty signed notification; the receiver fetches and acknowledges. `poll`: nothing is sent; the receiver pulls from `GET /v1/inbox` and acknowledges
+                     * @enum {string}
+                     */
+                    mode?: "full" | "thin" | "poll";
                     auth?: {
                         /** @enum {string} */
                         type: "basic";

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import { type ReceivedRequest, receiverPool, respondWith } from '../support/receiver.ts';
 import { call, createEndpoint, createTenant, eventually, postMessage, putEventType, type TestTenant, testStack } from '../support/stack.ts';
 
@@ -213,4 +214,52 @@ describe('the sluice CLI', () => {
     const headless = await run(undefined, ['verify', '--secret', endpoint.secret], { input: '{"no":"headers"}' });
     expect(headless.stdout).toBe('invalid  missing webhook-id, webhook-timestamp or webhook-signature header\n');
   });
+
+  test('listen forwards each delivery, signed, to a local server, acks it, and deletes its endpoint when done', async () => {
+    const own = await createTenant('cli listen');
+    await putEventType(own, 'order.created');
+    await putEventType(own, 'order.paid');
+    const receiver = await receivers.start();
+    const listen = sluice(own, ['--json', 'listen', '--forward', receiver.url, '--types', 'order.created', '--count', '2']);
+    const ready = await eventually(async () => {
+      const [line] = listen.output().split('\n');
+      return listen.output().includes('\n') && line ? (JSON.parse(line) as { endpointId: string; secret: string }) : undefined;
+    }, 'listen to be ready');
+    await postMessage(own, 'order.paid', { orderId: 'not-for-listen' });
+    const first = await postMessage(own, 'order.created', { orderId: 'a' });
+    const second = await postMessage(own, 'order.created', { orderId: 'b' });
+    const result = await listen.done;
+    expect(result.code).toBe(0);
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; status?: number; forwarded?: number });
+    expect(events.map((e) => e.event)).toEqual(['ready', 'forwarded', 'forwarded', 'stopped']);
+    expect(events.at(-1)).toMatchObject({ forwarded: 2 });
+    // The local server got both, with headers and bodies it verifies with the secret listen printed.
+    const webhook = new Webhook(ready.secret);
+    expect(receiver.requests.map((r) => (webhook.verify(r.body, r.headers) as { id: string }).id).sort()).toEqual(
+      [first.id, second.id].sort(),
+    );
+    expect((await call('GET', `/v1/endpoints/${ready.endpointId}`, { key: own.key })).status).toBe(404);
+  }, 60_000);
+
+  test('listen keeps a delivery the local server refused and forwards it again; Ctrl-C stops and cleans up', async () => {
+    const own = await createTenant('cli listen retry');
+    await putEventType(own, 'order.created');
+    const receiver = await receivers.start((request, index, res) => respondWith(index === 0 ? 503 : 200)(request, index, res));
+    const listen = sluice(own, ['listen', '--forward', receiver.url]);
+    await eventually(async () => (listen.output().includes('secret  whsec_') ? true : undefined), 'listen to be ready');
+    const endpointId = /endpoint (ep_\w+)/.exec(listen.output())?.[1] ?? '';
+    await postMessage(own, 'order.created', { orderId: 'retry-me' });
+    await receiver.waitFor(2, 20_000);
+    await eventually(async () => (/ 200 /.test(listen.output()) ? true : undefined), 'the second forward reported');
+    listen.child.kill('SIGINT');
+    const result = await listen.done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/ 503 +order\.created {2}dlv_\w+ {2}\d+ ms {2}\(kept: tried again in 5 s\)/);
+    expect(result.stdout).toContain(`Stopped: 1 forwarded; endpoint ${endpointId} deleted`);
+    expect(receiver.requests[0]?.headers['webhook-id']).toBe(receiver.requests[1]?.headers['webhook-id']);
+    expect((await call('GET', `/v1/endpoints/${endpointId}`, { key: own.key })).status).toBe(404);
+  }, 60_000);
 });

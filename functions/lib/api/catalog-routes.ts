@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../core/endpoints.ts';
 import { eventTypeNamePattern, MAX_SCHEMA_BYTES, MAX_SCHEMA_PATTERNS } from '../core/event-types.ts';
 import { MAX_FILTER_BYTES } from '../core/filters.ts';
-import { type Endpoint, type EventType, retryPresets } from '../core/model.ts';
+import { type Endpoint, type EventType, endpointModes, retryPresets } from '../core/model.ts';
 import { MAX_CUSTOM_DELAY_SECONDS, MAX_CUSTOM_DELAYS, MIN_CUSTOM_DELAY_SECONDS } from '../core/retry-schedule.ts';
 import { defineRoute, ErrorBody, errorResponses, IdParams, jsonObject, notFound, PageQuery, pageOf, recordOf } from './route-spec.ts';
 
@@ -135,11 +135,17 @@ export const EndpointFilter = jsonObject(
 );
 
 const endpointFields = {
-  url: z.string().max(2048).meta({ example: 'https://example.com/webhooks' }),
+  url: z
+    .string()
+    .max(2048)
+    .meta({ example: 'https://example.com/webhooks', description: 'Required, but for a `poll` endpoint, which has none' }),
   description: z.string().max(1000),
   eventTypes: z.array(EventTypeName).max(200).meta({ description: 'Absent: every event type.' }),
   filter: EndpointFilter,
-  mode: z.enum(['full', 'thin']),
+  mode: z.enum(endpointModes).meta({
+    description:
+      '`full` (default): the event is POSTed. `thin`: an empty signed notification; the receiver fetches and acknowledges. `poll`: nothing is sent; the receiver pulls from `GET /v1/inbox` and acknowledges',
+  }),
   auth: BasicAuth,
   headers: CustomHeaders,
   retryPolicy: RetryPolicy,
@@ -161,7 +167,7 @@ const endpointFields = {
 };
 
 export const CreateEndpointBody = z.strictObject({
-  url: endpointFields.url,
+  url: endpointFields.url.optional(),
   description: endpointFields.description.optional(),
   eventTypes: endpointFields.eventTypes.optional(),
   filter: endpointFields.filter.optional(),
@@ -197,11 +203,11 @@ export const UpdateEndpointBody = z.strictObject({
 export const EndpointView = z
   .object({
     id: z.string(),
-    url: z.string(),
+    url: z.string().optional().meta({ description: 'Absent for a poll endpoint' }),
     description: z.string().optional(),
     eventTypes: z.array(z.string()).optional(),
     filter: jsonObject('The filter, as stored').optional(),
-    mode: z.enum(['full', 'thin']),
+    mode: z.enum(endpointModes),
     auth: z
       .object({ type: z.literal('basic'), username: z.string() })
       .optional()

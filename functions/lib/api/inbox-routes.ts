@@ -21,9 +21,16 @@ export const InboxEntryView = z
   })
   .meta({ id: 'InboxEntry' });
 
-export const InboxItemView = InboxEntryView.extend({ data: z.record(z.string(), z.unknown()).meta({ description: 'The payload' }) }).meta({
-  id: 'InboxItem',
-});
+export const InboxItemView = InboxEntryView.extend({
+  data: z.record(z.string(), z.unknown()).meta({ description: 'The payload' }),
+  request: z
+    .object({ headers: z.record(z.string(), z.string()), body: z.string() })
+    .optional()
+    .meta({
+      description:
+        'Poll endpoints only: the request Sluice would have POSTed, signed at this fetch (Standard Webhooks), to hand on to a receiver that verifies it',
+    }),
+}).meta({ id: 'InboxItem' });
 
 export const getInboxItem = defineRoute({
   name: 'get-inbox-item',
@@ -31,8 +38,8 @@ export const getInboxItem = defineRoute({
   path: '/v1/inbox/{id}',
   // A fetch records a `fetched` event (Put).
   uses: { ledger: 'write' },
-  tag: 'Inbox (thin mode)',
-  summary: 'Fetch the event a thin notification pointed at (`X-Message-Id`)',
+  tag: 'Inbox (thin and poll)',
+  summary: 'Fetch a waiting event: the one a thin notification pointed at (`X-Message-Id`), or a poll endpoint’s',
   description: 'Every fetch is recorded (key id and time) in the delivery history.',
   access: ['receiver'],
   params: IdParams,
@@ -45,8 +52,8 @@ export const ackInboxItem = defineRoute({
   path: '/v1/inbox/{id}/ack',
   // An ack is a transaction of an Update and a Put.
   uses: { ledger: 'write' },
-  tag: 'Inbox (thin mode)',
-  summary: 'Acknowledge: no more notifications for this delivery (idempotent)',
+  tag: 'Inbox (thin and poll)',
+  summary: 'Acknowledge: the delivery is done, no more notifications or re-listing (idempotent)',
   access: ['receiver'],
   params: IdParams,
   responses: {
@@ -65,8 +72,8 @@ export const listInbox = defineRoute({
   path: '/v1/inbox',
   // open (gsi3: pending + failed) or acknowledged (gsi2 by status)
   uses: { ledger: 'read', queries: ['gsi2', 'gsi3'] },
-  tag: 'Inbox (thin mode)',
-  summary: 'What is still waiting for a thin endpoint: pull without being called',
+  tag: 'Inbox (thin and poll)',
+  summary: 'What is still waiting for a thin or poll endpoint: pull without being called',
   access: ['receiver'],
   query: HistoryPageQuery.extend({
     endpointId: z.string().min(1).max(64),
@@ -89,6 +96,12 @@ export function inboxEntryView(delivery: Delivery) {
   };
 }
 
-export function inboxItemView({ delivery, message }: InboxItem) {
-  return { ...inboxEntryView(delivery), type: message.type, createdAt: message.createdAt, data: new RawJson(message.payloadJson) };
+export function inboxItemView({ delivery, message, request }: InboxItem) {
+  return {
+    ...inboxEntryView(delivery),
+    type: message.type,
+    createdAt: message.createdAt,
+    data: new RawJson(message.payloadJson),
+    ...(request && { request }),
+  };
 }

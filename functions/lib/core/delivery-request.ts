@@ -33,7 +33,13 @@ export function activeSecrets(secrets: readonly SigningSecret[], now: Date): rea
   return secrets.filter((secret) => !secret.expiresAt || Date.parse(secret.expiresAt) > now.getTime());
 }
 
-export function buildRequest(endpoint: Endpoint, subject: AttemptSubject, attempt: number, now: Date): HttpRequest {
+/** An attempt's signed body and headers, wherever they go: POSTed, or handed to a poll endpoint's receiver. */
+export function signedRequest(
+  endpoint: Endpoint,
+  subject: AttemptSubject,
+  attempt: number,
+  now: Date,
+): { headers: Record<string, string>; body: string } {
   const thin = endpoint.mode === 'thin';
   if (!thin && subject.payloadJson === undefined) throw new Error(`no payload for delivery ${subject.deliveryId}`);
   const body = thin ? '' : deliveryBody({ ...subject, payloadJson: subject.payloadJson ?? '' });
@@ -53,5 +59,10 @@ export function buildRequest(endpoint: Endpoint, subject: AttemptSubject, attemp
     const credentials = Buffer.from(`${endpoint.auth.username}:${endpoint.auth.password}`).toString('base64');
     headers.authorization = `Basic ${credentials}`;
   }
-  return { url: endpoint.url, headers, body, timeoutMs: endpoint.timeoutMs };
+  return { headers, body };
+}
+
+export function buildRequest(endpoint: Endpoint, subject: AttemptSubject, attempt: number, now: Date): HttpRequest {
+  if (endpoint.url === undefined) throw new Error(`endpoint ${endpoint.id} is a poll endpoint: nothing is sent to it`);
+  return { url: endpoint.url, ...signedRequest(endpoint, subject, attempt, now), timeoutMs: endpoint.timeoutMs };
 }

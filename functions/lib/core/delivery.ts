@@ -56,6 +56,8 @@ export type DeliveryReport =
       readonly endpointDisabled?: string;
     }
   | { readonly kind: 'deferred'; readonly deliveryId: string; readonly dueInSeconds: number }
+  /** A poll endpoint's delivery waits in its inbox; unacknowledged, it is looked at again then. */
+  | { readonly kind: 'awaiting-pull'; readonly delivery: Delivery; readonly checkInSeconds: number }
   | { readonly kind: 'diverted'; readonly deliveryId: string; readonly reason: string }
   | { readonly kind: 'throttled'; readonly deliveryId: string }
   | { readonly kind: 'skipped'; readonly deliveryId: string; readonly reason: string }
@@ -221,6 +223,7 @@ export class DeliveryService {
     if (!endpoint) return this.open(withoutNext(delivery, 'dead', 'the endpoint was deleted', now));
     if (endpoint.disabled) return this.open(withoutNext(delivery, 'pending', disabledReason(endpoint), now));
     if (payloadJson === undefined) return this.open(withoutNext(delivery, 'dead', 'the message is gone (expired from history)', now));
+    if (endpoint.mode === 'poll') return this.awaitPull(delivery, undefined, endpoint, now);
     // A thin notification names the delivery, and its receiver fetches it at once: it must be in
     // the ledger before the POST. From then on it is attempted like any delivery in the ledger.
     const thin = endpoint.mode === 'thin';
@@ -285,6 +288,10 @@ export class DeliveryService {
     if (!message) {
       if (finished) return { kind: 'skipped', deliveryId: delivery.id, reason: 'the message is gone (expired from history)' };
       return this.close(delivery, 'dead', 'the message is gone (expired from history)', now);
+    }
+    if (endpoint.mode === 'poll') {
+      if (manual) return { kind: 'skipped', deliveryId: delivery.id, reason: 'a poll endpoint is not sent to: its receiver pulls' };
+      return this.awaitPull(delivery, delivery, endpoint, now);
     }
     if (lane === 'primary' && !manual && (endpoint.failingSince || this.inFlight.isSlow(endpoint.id, now.getTime()))) {
       await this.deps.queue.enqueue([job], { lane: 'retry' });
@@ -354,15 +361,8 @@ export class DeliveryService {
     }
     // Exhausted retries are the customer's failure, not the pipeline's: the delivery stays `dead` in
     // the ledger (dead letters, redrive), and the delivery DLQ, whose alarm pages an operator,
-    // keeps only what the pipeline could not handle. The tenant hears of it, unless the dead
-    // delivery is itself an operational event (no event about an event's own delivery: no loops).
-    if (next.delivery.status === 'dead' && delivery.status !== 'dead' && !isOperationalEventType(delivery.eventType)) {
-      await this.deps.systemEvents.publish(endpoint.tenantId, 'message.attempt.exhausted', {
-        ...attemptEventPayload(endpoint, next.delivery),
-        attempts: next.delivery.attemptCount,
-        deadAt: finishedAt.toISOString(),
-      });
-    }
+    // keeps only what the pipeline could not handle.
+    if (next.delivery.status === 'dead' && delivery.status !== 'dead') await this.announceExhausted(endpoint, next.delivery, finishedAt);
     const endpointDisabled = await this.health.track(endpoint, outcome, finishedAt, next.delivery);
     return {
       kind: 'attempted',
@@ -416,6 +416,50 @@ export class DeliveryService {
       delivery: { ...base, scheduledAttempts, status: open, nextAttemptAt: addSeconds(finishedAt, retryIn).toISOString() },
       retryInSeconds: retryIn,
     };
+  }
+
+  /**
+   * A poll endpoint's delivery: nothing is sent. It waits in the inbox, and each time its
+   * schedule comes round unacknowledged it uses up one retry, until the schedule runs out and it
+   * is `dead` (the inbox's `expired`). `previous`: the ledger's state; absent when it is new.
+   */
+  private async awaitPull(delivery: Delivery, previous: Delivery | undefined, endpoint: Endpoint, now: Date): Promise<DeliveryReport> {
+    const scheduledAttempts = (previous?.scheduledAttempts ?? 0) + 1;
+    const checkIn = nextRetryDelaySeconds(endpoint.retryPolicy, scheduledAttempts, this.deps.random);
+    const at = now.toISOString();
+    if (checkIn === undefined) {
+      const expired = { ...withoutNext(delivery, 'dead', 'not acknowledged within the retry schedule', now), scheduledAttempts };
+      if (!previous || !(await this.deps.deliveries.update(expired, previous))) {
+        return { kind: 'skipped', deliveryId: delivery.id, reason: 'the ledger moved on meanwhile' };
+      }
+      await this.announceExhausted(endpoint, expired, now);
+      return { kind: 'closed', delivery: expired, reason: 'not acknowledged within the retry schedule' };
+    }
+    const waiting: Delivery = {
+      ...delivery,
+      status: 'pending',
+      scheduledAttempts,
+      nextAttemptAt: addSeconds(now, checkIn).toISOString(),
+      updatedAt: at,
+    };
+    const written = previous ? await this.deps.deliveries.update(waiting, previous) : await this.deps.deliveries.create(waiting);
+    if (!written)
+      return { kind: 'skipped', deliveryId: delivery.id, reason: previous ? 'the ledger moved on meanwhile' : 'already in the ledger' };
+    await this.deps.queue.enqueue([jobOf(waiting)], { delaySeconds: Math.min(Math.ceil(checkIn), MAX_QUEUE_DELAY_SECONDS), lane: 'retry' });
+    return { kind: 'awaiting-pull', delivery: waiting, checkInSeconds: checkIn };
+  }
+
+  /**
+   * A delivery went dead: the tenant hears of it (`message.attempt.exhausted`), unless it is itself
+   * an operational event (no event about an event's own delivery: no loops).
+   */
+  private async announceExhausted(endpoint: Endpoint, dead: Delivery, at: Date): Promise<void> {
+    if (isOperationalEventType(dead.eventType)) return;
+    await this.deps.systemEvents.publish(endpoint.tenantId, 'message.attempt.exhausted', {
+      ...attemptEventPayload(endpoint, dead),
+      attempts: dead.attemptCount,
+      deadAt: at.toISOString(),
+    });
   }
 
   /** A first attempt that cannot be made: the delivery goes into the ledger as it stands. */

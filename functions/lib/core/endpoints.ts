@@ -48,7 +48,8 @@ export function generateSigningSecret(): string {
 }
 
 export interface EndpointInput {
-  readonly url: string;
+  /** Required, but for a `poll` endpoint, which has none. */
+  readonly url?: string;
   readonly description?: string;
   readonly eventTypes?: readonly string[];
   readonly filter?: FilterDocument;
@@ -111,9 +112,9 @@ export class EndpointService {
       }),
       id: this.deps.ids.next('endpoint'),
       tenantId,
-      url: input.url,
       mode: input.mode ?? 'full',
-      retryPolicy: input.retryPolicy ?? { preset: input.mode === 'thin' ? 'daily' : 'exponential' },
+      // A receiver that pulls (thin, poll) is given a day to acknowledge; a POST is retried on the backoff.
+      retryPolicy: input.retryPolicy ?? { preset: input.mode === 'thin' || input.mode === 'poll' ? 'daily' : 'exponential' },
       timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       disabled: input.disabled ?? false,
       secrets: [secret],
@@ -271,7 +272,22 @@ export class EndpointService {
         repeated.map((name) => ({ path: `headers.${name}`, message: 'header names are case-insensitive: keep one spelling' })),
       );
     }
-    if (!current || current.url !== input.url) await this.deps.guard.check(input.url);
+    const mode = input.mode ?? 'full';
+    if (current && (current.mode === 'poll') !== (mode === 'poll')) {
+      throw new ValidationError(
+        `an endpoint cannot become or stop being a poll endpoint (it is ${current.mode}); create a new endpoint instead`,
+        [{ path: 'mode', message: `${current.mode} cannot change to ${mode}` }],
+      );
+    }
+    if (mode === 'poll') {
+      if (input.url !== undefined) {
+        throw new ValidationError('a poll endpoint has no url: its receiver pulls deliveries from GET /v1/inbox', [
+          { path: 'url', message: 'not allowed with mode poll' },
+        ]);
+      }
+    } else if (input.url === undefined) {
+      throw new ValidationError('url is required (only a poll endpoint has none)', [{ path: 'url', message: 'required' }]);
+    } else if (!current || current.url !== input.url) await this.deps.guard.check(input.url);
     const previous = new Set(current?.eventTypes ?? []);
     for (const type of input.eventTypes ?? []) {
       if (previous.has(type) || systemEventTypes.has(type)) continue;

@@ -1,8 +1,9 @@
 import type { Clock } from './clock.ts';
 import { type CreatedWindow, checkCreatedWindow } from './created-window.ts';
+import { signedRequest } from './delivery-request.ts';
 import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
 import type { IdGenerator } from './ids.ts';
-import type { Delivery, DeliveryEvent, Message, Page, PageRequest, TenantPrincipal } from './model.ts';
+import type { Delivery, DeliveryEvent, Endpoint, Message, Page, PageRequest, TenantPrincipal } from './model.ts';
 import type { DeliveryStore, EndpointStore, MessageStore } from './ports.ts';
 
 /**
@@ -25,6 +26,16 @@ export interface InboxFilter extends CreatedWindow {
 export interface InboxItem {
   readonly delivery: Delivery;
   readonly message: Message;
+  /**
+   * For a poll endpoint: the signed request Sluice would have POSTed, signed at the fetch, so a
+   * puller can hand it on to a receiver that verifies Standard Webhooks signatures (`sluice listen`).
+   */
+  readonly request?: { readonly headers: Readonly<Record<string, string>>; readonly body: string };
+}
+
+/** Endpoints whose receivers pull: thin ones after a notification, poll ones instead of one. */
+function isPulled(endpoint: Endpoint): boolean {
+  return endpoint.mode === 'thin' || endpoint.mode === 'poll';
 }
 
 export interface InboxDeps {
@@ -70,21 +81,29 @@ export class InboxService {
     checkCreatedWindow(window);
     const endpoint = await this.deps.endpoints.get(tenantId, endpointId);
     if (!endpoint) throw new NotFoundError('endpoint', endpointId);
-    if (endpoint.mode !== 'thin')
-      throw new ValidationError(`endpoint ${endpointId} is not a thin endpoint; its deliveries carry their data`);
+    if (!isPulled(endpoint))
+      throw new ValidationError(`endpoint ${endpointId} is neither a thin nor a poll endpoint; its deliveries carry their data`);
     if (status === 'unacknowledged') return this.deps.deliveries.listOpenByEndpoint(endpointId, window, page);
     return this.deps.deliveries.listByEndpoint(endpointId, { ...window, status: status === 'expired' ? 'dead' : 'acknowledged' }, page);
   }
 
-  /** A thin delivery of this tenant and its message; anything else is a 404, as if absent. */
+  /** A thin or poll delivery of this tenant and its message; anything else is a 404, as if absent. */
   private async find(tenantId: string, deliveryId: string): Promise<InboxItem> {
     const delivery = await this.deps.deliveries.get(deliveryId);
     if (!delivery || delivery.tenantId !== tenantId) throw new NotFoundError('inbox delivery', deliveryId);
     const endpoint = await this.deps.endpoints.get(tenantId, delivery.endpointId);
-    if (endpoint && endpoint.mode !== 'thin') throw new NotFoundError('inbox delivery', deliveryId);
+    if (endpoint && !isPulled(endpoint)) throw new NotFoundError('inbox delivery', deliveryId);
     const message = await this.deps.messages.get(delivery.messageId);
     if (!message) throw new NotFoundError('message', delivery.messageId);
-    return { delivery, message };
+    if (endpoint?.mode !== 'poll') return { delivery, message };
+    const subject = {
+      messageId: message.id,
+      type: message.type,
+      createdAt: message.createdAt,
+      deliveryId,
+      payloadJson: message.payloadJson,
+    };
+    return { delivery, message, request: signedRequest(endpoint, subject, delivery.scheduledAttempts, this.deps.clock.now()) };
   }
 
   private event(principal: TenantPrincipal, deliveryId: string, type: DeliveryEvent['type']): DeliveryEvent {

@@ -79,12 +79,18 @@ export interface SigningSecret {
   readonly expiresAt?: string;
 }
 
-export type EndpointMode = 'full' | 'thin';
+/**
+ * `full`: the event is POSTed; `thin`: an empty signed notification, the receiver fetches and
+ * acknowledges; `poll`: nothing is sent, the receiver pulls from its inbox and acknowledges.
+ */
+export const endpointModes = ['full', 'thin', 'poll'] as const;
+export type EndpointMode = (typeof endpointModes)[number];
 
 export interface Endpoint {
   readonly id: string;
   readonly tenantId: string;
-  readonly url: string;
+  /** Where deliveries are POSTed; a `poll` endpoint has none. */
+  readonly url?: string;
   readonly description?: string;
   /** Absent: subscribed to every event type. */
   readonly eventTypes?: readonly string[];

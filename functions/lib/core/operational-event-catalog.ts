@@ -2,20 +2,20 @@
  * The event-type catalog's entries for Sluice's operational events: a description and a payload
  * schema each (`GET /v1/event-types/{name}`, docs/operational-events.md).
  */
-import type { EventType, JsonObject } from './model.ts';
+import { type EventType, endpointModes, type JsonObject } from './model.ts';
 import type { OperationalEventType } from './operational-events.ts';
 
 const endpointFields = {
   endpointId: { type: 'string' },
-  url: { type: 'string' },
+  url: { type: 'string', description: 'Absent for a poll endpoint' },
   description: { type: 'string' },
   eventTypes: { type: 'array', items: { type: 'string' } },
-  mode: { enum: ['full', 'thin'] },
+  mode: { enum: [...endpointModes] },
   disabled: { type: 'boolean' },
   disabledReason: { type: 'string' },
 } as const;
 
-const endpointSchema: JsonObject = { type: 'object', required: ['endpointId', 'url', 'mode', 'disabled'], properties: endpointFields };
+const endpointSchema: JsonObject = { type: 'object', required: ['endpointId', 'mode', 'disabled'], properties: endpointFields };
 
 const attemptFields = {
   endpointId: { type: 'string' },

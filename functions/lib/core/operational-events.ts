@@ -42,7 +42,7 @@ export const FAILING_NOTICE_INTERVAL_SECONDS = 3600;
 export function endpointEventPayload(endpoint: Endpoint): Record<string, unknown> {
   return {
     endpointId: endpoint.id,
-    url: endpoint.url,
+    ...(endpoint.url !== undefined && { url: endpoint.url }),
     ...(endpoint.description !== undefined && { description: endpoint.description }),
     ...(endpoint.eventTypes !== undefined && { eventTypes: endpoint.eventTypes }),
     mode: endpoint.mode,
@@ -58,14 +58,20 @@ export function disabledEventPayload(
   disabledAt: string,
   failingSince?: string,
 ): Record<string, unknown> {
-  return { endpointId: endpoint.id, url: endpoint.url, reason, disabledAt, ...(failingSince && { failingSince }) };
+  return {
+    endpointId: endpoint.id,
+    ...(endpoint.url !== undefined && { url: endpoint.url }),
+    reason,
+    disabledAt,
+    ...(failingSince && { failingSince }),
+  };
 }
 
 /** What the attempt events say of the delivery behind them. */
 export function attemptEventPayload(endpoint: Endpoint, delivery: Delivery): Record<string, unknown> {
   return {
     endpointId: endpoint.id,
-    url: endpoint.url,
+    ...(endpoint.url !== undefined && { url: endpoint.url }),
     deliveryId: delivery.id,
     messageId: delivery.messageId,
     eventType: delivery.eventType,

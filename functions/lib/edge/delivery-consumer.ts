@@ -56,6 +56,13 @@ function report(outcome: AttributedReport, lane: DeliveryLane): void {
     case 'deferred':
       logger.debug('delivery job deferred', { ...ids, dueInSeconds: outcome.dueInSeconds });
       break;
+    case 'awaiting-pull':
+      logger.info('delivery waits to be pulled', {
+        ...ids,
+        status: outcome.delivery.status,
+        checkInSeconds: Math.round(outcome.checkInSeconds),
+      });
+      break;
   }
 }
 

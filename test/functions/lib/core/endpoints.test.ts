@@ -378,3 +378,30 @@ describe('EndpointService: operational events', () => {
     expect(s.systemEvents.published).toEqual([]);
   });
 });
+
+describe('EndpointService: poll endpoints', () => {
+  test('a poll endpoint has no url and a day to be acknowledged; every other mode needs a url', async () => {
+    const s = setup([]);
+    const poll = await s.service.create(TENANT, { mode: 'poll' });
+    expect(poll).toMatchObject({ mode: 'poll', retryPolicy: { preset: 'daily' } });
+    expect(poll.url).toBeUndefined();
+    expect(s.guard.checked).toEqual([]);
+    await expect(s.service.create(TENANT, { mode: 'poll', url: 'https://example.com/hook' })).rejects.toThrow(
+      new ValidationError('a poll endpoint has no url: its receiver pulls deliveries from GET /v1/inbox'),
+    );
+    await expect(s.service.create(TENANT, {})).rejects.toThrow(new ValidationError('url is required (only a poll endpoint has none)'));
+    await expect(s.service.create(TENANT, { mode: 'thin' })).rejects.toThrow(ValidationError);
+  });
+
+  test('an endpoint cannot become a poll endpoint, nor stop being one', async () => {
+    const s = setup([]);
+    const poll = await s.service.create(TENANT, { mode: 'poll' });
+    const full = await s.service.create(TENANT, { url: 'https://example.com/hook' });
+    await expect(s.service.update(TENANT, poll.id, { mode: 'full', url: 'https://example.com/hook' })).rejects.toThrow(
+      'an endpoint cannot become or stop being a poll endpoint (it is poll); create a new endpoint instead',
+    );
+    await expect(s.service.update(TENANT, full.id, { mode: 'poll' })).rejects.toThrow('(it is full)');
+    await expect(s.service.update(TENANT, poll.id, { url: 'https://example.com/hook' })).rejects.toThrow('a poll endpoint has no url');
+    expect(await s.service.update(TENANT, poll.id, { description: 'pulled by sluice listen' })).toMatchObject({ mode: 'poll' });
+  });
+});

@@ -282,7 +282,9 @@ describe('InboxService.list', () => {
   test('a full-mode endpoint is a ValidationError', async () => {
     const s = setup(ledger);
     await expect(s.inbox.list(TENANT, FULL.id, { status: 'unacknowledged' }, { limit: 10 })).rejects.toThrow(ValidationError);
-    await expect(s.inbox.list(TENANT, FULL.id, { status: 'acknowledged' }, { limit: 10 })).rejects.toThrow(/not a thin endpoint/);
+    await expect(s.inbox.list(TENANT, FULL.id, { status: 'acknowledged' }, { limit: 10 })).rejects.toThrow(
+      /is neither a thin nor a poll endpoint/,
+    );
   });
 
   test('an unknown endpoint, or another tenant’s, is a NotFoundError', async () => {
