@@ -197,6 +197,22 @@ describe('delivery under faults', () => {
     expect(ledger.byStatus).toEqual({ succeeded: 3 });
   });
 
+  test('a catch-all endpoint disabled by a 410 does not get its own endpoint.disabled; another catch-all does', async () => {
+    const tenant = await setup();
+    const gone = await receiver(respondWith(410));
+    const watcher = await receiver();
+    const endpoint = await createEndpoint(tenant, { url: gone.url, retryPolicy: fast });
+    await createEndpoint(tenant, { url: watcher.url, eventTypes: ['endpoint.disabled'] });
+    const other = await receiver();
+    await createEndpoint(tenant, { url: other.url });
+    await postMessage(tenant, 'order.created', { n: 1 });
+    await watcher.waitFor(1);
+    const bodies = (await other.waitFor(2)).map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> });
+    expect(bodies.find((b) => b.type === 'endpoint.disabled')?.data).toMatchObject({ endpointId: endpoint.id });
+    const own = await call<{ data: { eventType: string }[] }>('GET', `/v1/endpoints/${endpoint.id}/deliveries`, { key: tenant.key });
+    expect(own.body.data.map((d) => d.eventType)).toEqual(['order.created']);
+  });
+
   test('3xx is a failure and the redirect is never followed', async () => {
     const tenant = await setup();
     const target = await receiver();

@@ -80,10 +80,12 @@ export class EndpointHealth {
     // Only the worker whose write actually disabled it announces it.
     if (!(await this.deps.endpointStore.disable(endpoint.tenantId, endpoint.id, reason, at.toISOString()))) return undefined;
     this.deps.endpoints.invalidate(endpoint.tenantId);
+    // Not to the endpoint itself: disabled, it would only hold the news of it, paused.
     await this.deps.systemEvents.publish(
       endpoint.tenantId,
       'endpoint.disabled',
       disabledEventPayload(endpoint, reason, at.toISOString(), failingSince),
+      { exceptEndpointId: endpoint.id },
     );
     return reason;
   }

@@ -662,6 +662,7 @@ describe('DeliveryService.run: endpoint health', () => {
           reason: report.endpointDisabled,
           disabledAt: T0.toISOString(),
         },
+        options: { exceptEndpointId: s.delivery.endpointId },
       },
     ]);
   });
@@ -698,6 +699,7 @@ describe('DeliveryService.run: endpoint health', () => {
         tenantId: s.delivery.tenantId,
         type: 'endpoint.disabled',
         payload: { endpointId: s.delivery.endpointId, url: anEndpoint().url, reason, disabledAt: T0.toISOString(), failingSince },
+        options: { exceptEndpointId: s.delivery.endpointId },
       },
     ]);
     // The delivery itself follows its schedule; its next job finds the endpoint disabled and pauses it.
@@ -1456,6 +1458,7 @@ describe('DeliveryService.runFirst: endpoint health', () => {
         tenantId: TENANT,
         type: 'endpoint.disabled',
         payload: { endpointId: EP.id, url: EP.url, reason: report.endpointDisabled, disabledAt: T0.toISOString() },
+        options: { exceptEndpointId: EP.id },
       },
     ]);
     expect(invalidate).toHaveBeenCalledWith(TENANT);
@@ -1496,6 +1499,7 @@ describe('DeliveryService.runFirst: endpoint health', () => {
         tenantId: TENANT,
         type: 'endpoint.disabled',
         payload: { endpointId: EP.id, url: EP.url, reason, disabledAt: T0.toISOString(), failingSince },
+        options: { exceptEndpointId: EP.id },
       },
     ]);
     // The delivery itself follows its schedule.
