@@ -3,9 +3,13 @@ import { DEFAULT_HOOK_RATE_LIMIT_PER_SECOND } from './core/actions.ts';
 import { DEFAULT_CACHE_SECONDS } from './core/cache.ts';
 import { DEFAULT_FAILURE_WINDOW_SECONDS } from './core/endpoint-health.ts';
 import { DEFAULT_TENANT_INGEST_PER_SECOND } from './core/ingest-budget.ts';
+import { MAX_SCHEDULE_AHEAD_SECONDS } from './core/schedule.ts';
 import { envNames } from './env-names.ts';
 
 export { envNames };
+
+/** A day more than the scheduling window (`deliverAt` up to 7 days ahead). */
+export const MIN_RETENTION_DAYS = Math.ceil(MAX_SCHEDULE_AHEAD_SECONDS / 86_400) + 1;
 
 /**
  * The tunables a deployment sets, each with its rule and default written once: the functions
@@ -23,8 +27,20 @@ export const tunables = {
   sweepGraceSeconds: z.coerce.number().int().min(1).max(3600).default(120),
   /** A run of failed attempts this long disables an endpoint. */
   endpointFailureWindowSeconds: z.coerce.number().int().min(1).default(DEFAULT_FAILURE_WINDOW_SECONDS),
-  /** How long message and delivery history is kept (DynamoDB TTL). */
-  retentionDays: z.coerce.number().int().min(1).max(365).default(30),
+  /**
+   * How long message and delivery history is kept (DynamoDB TTL), counted from a message's
+   * acceptance: longer than the scheduling window, or a message scheduled far ahead would expire
+   * before its time.
+   */
+  retentionDays: z.coerce
+    .number()
+    .int()
+    .min(
+      MIN_RETENTION_DAYS,
+      `at least ${MIN_RETENTION_DAYS} days: a message may be scheduled up to 7 days ahead, and is kept from its acceptance`,
+    )
+    .max(365)
+    .default(30),
   /** How long the rotation keeps a replaced root key working (the rotation function's only). */
   rootKeyHandOverSeconds: z.coerce
     .number()

@@ -39,6 +39,9 @@ describe('Sluice CDK context', () => {
     expect(configWith({ stage: 'Prod!' })).toThrow(/stage/);
     expect(configWith({ logRetentionDays: '8' })).toThrow(/logRetentionDays/);
     expect(configWith({ historyRetentionDays: '400' })).toThrow(/historyRetentionDays/);
+    // Shorter than the scheduling window: a message scheduled a week ahead would expire before its time.
+    expect(configWith({ historyRetentionDays: '7' })).toThrow(/at least 8 days: a message may be scheduled up to 7 days ahead/);
+    expect(configWith({ historyRetentionDays: '8' })).not.toThrow();
     expect(configWith({ sweepGraceSeconds: '0' })).toThrow(/sweepGraceSeconds/);
     expect(configWith({ endpointFailureWindowSeconds: '1.5' })).toThrow(/endpointFailureWindowSeconds/);
     expect(configWith({ hookRateLimitPerSecond: '0' })).toThrow(/hookRateLimitPerSecond/);
