@@ -286,30 +286,14 @@ export class DynamoDeliveryStore implements DeliveryStore, DeliveryContextLoader
     limit: number,
   ): Promise<readonly DeliveryStatusEntry[]> {
     // BETWEEN is inclusive: the smallest string after `after` is `after` + NUL.
-    const ids = { ':from': range.after === undefined ? range.from : `${range.after}\u0000`, ':to': range.to };
+    const ids = { from: range.after === undefined ? range.from : `${range.after}\u0000`, to: range.to };
     if (statuses === 'all') {
-      const items = await queryAll(
-        this.table,
-        {
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :pk AND id BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpoint(endpointId), ...ids },
-        },
-        limit,
-      );
+      const items = await queryAll(this.table, partition(keys.deliveriesOfEndpoint(endpointId), 'gsi2', ids), limit);
       return items.map((item) => ({ id: String(item.id), status: item.status as DeliveryStatus }));
     }
     const perStatus = await Promise.all(
       statuses.map(async (status) => {
-        const items = await queryAll(
-          this.table,
-          {
-            IndexName: 'gsi3',
-            KeyConditionExpression: 'gsi3pk = :pk AND id BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':pk': keys.deliveriesOfEndpointByStatus(endpointId, status), ...ids },
-          },
-          limit,
-        );
+        const items = await queryAll(this.table, partition(keys.deliveriesOfEndpointByStatus(endpointId, status), 'gsi3', ids), limit);
         return items.map((item) => ({ id: String(item.id), status }));
       }),
     );

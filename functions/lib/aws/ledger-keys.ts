@@ -38,11 +38,11 @@ export const keys = {
   endpoint: (tenantId: string, id: string) => ({ pk: `TEN#${tenantId}`, sk: `EP#${id}` }),
   endpointsOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'EP#' }),
   action: (tenantId: string, id: string) => ({ pk: `TEN#${tenantId}`, sk: `ACT#${id}` }),
+  actionsOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'ACT#' }),
+  actionByEvent: (tenantId: string, eventId: string) => ({ pk: `TEN#${tenantId}`, sk: `ACTEVT#${eventId}` }),
   task: (tenantId: string, id: string) => ({ pk: `TEN#${tenantId}`, sk: `TASK#${id}` }),
   /** Names the endpoint's newest replay task: one replay runs per endpoint at a time. */
   replayLock: (tenantId: string, endpointId: string) => ({ pk: `TEN#${tenantId}`, sk: `REPLAY#${endpointId}` }),
-  actionsOfTenant: (tenantId: string) => ({ pk: `TEN#${tenantId}`, skPrefix: 'ACT#' }),
-  actionByEvent: (tenantId: string, eventId: string) => ({ pk: `TEN#${tenantId}`, sk: `ACTEVT#${eventId}` }),
   triggersOfAction: (actionId: string) => `ACT#${actionId}#TRIGGERS`,
   message: (id: string) => ({ pk: messagePartition(id), sk: 'MSG' }),
   messagesOfTenant: (tenantId: string) => `TEN#${tenantId}#MSG`,

@@ -1,6 +1,6 @@
 /** What Sluice sends for an attempt (contract §5), and how it reads the answer. */
 import { epochSeconds } from './clock.ts';
-import type { AttemptOutcome, Endpoint, SigningSecret } from './model.ts';
+import type { AttemptOutcome, Endpoint, Message, SigningSecret } from './model.ts';
 import type { HttpRequest, HttpResult } from './ports.ts';
 import { signatureHeader } from './signing.ts';
 
@@ -14,6 +14,11 @@ export interface AttemptSubject {
   readonly deliveryId: string;
   /** The payload exactly as posted; absent for thin endpoints, which are sent no body. */
   readonly payloadJson?: string;
+}
+
+/** The subject of an attempt at a delivery of a stored message. */
+export function subjectOf(message: Message, deliveryId: string): AttemptSubject {
+  return { messageId: message.id, type: message.type, createdAt: message.createdAt, deliveryId, payloadJson: message.payloadJson };
 }
 
 export function classify(result: HttpResult): AttemptOutcome {

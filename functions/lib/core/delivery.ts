@@ -4,7 +4,7 @@
  * touch the ledger once, after the attempt; later attempts read the delivery first.
  */
 import { addSeconds, type Clock } from './clock.ts';
-import { type AttemptSubject, buildRequest, classify } from './delivery-request.ts';
+import { type AttemptSubject, buildRequest, classify, subjectOf } from './delivery-request.ts';
 import type { EndpointDirectory } from './endpoint-directory.ts';
 import { EndpointHealth } from './endpoint-health.ts';
 import { deliveryIdFor } from './ids.ts';
@@ -20,7 +20,7 @@ import {
   MAX_QUEUE_DELAY_SECONDS,
   type QueueTask,
 } from './jobs.ts';
-import type { Attempt, Delivery, DeliveryLane, Endpoint, Message } from './model.ts';
+import type { Attempt, Delivery, DeliveryLane, Endpoint } from './model.ts';
 import { terminalStatuses, unattemptedDelivery } from './model.ts';
 import { attemptEventPayload, isOperationalEventType } from './operational-events.ts';
 import type {
@@ -493,8 +493,4 @@ function disabledReason(endpoint: Endpoint): string {
 function withoutNext(delivery: Delivery, status: Delivery['status'], reason: string, now: Date): Delivery {
   const { nextAttemptAt: _dropped, ...rest } = delivery;
   return { ...rest, status, lastError: reason, updatedAt: now.toISOString() };
-}
-
-function subjectOf(message: Message, deliveryId: string): AttemptSubject {
-  return { messageId: message.id, type: message.type, createdAt: message.createdAt, deliveryId, payloadJson: message.payloadJson };
 }

@@ -1,6 +1,6 @@
 import type { Clock } from './clock.ts';
 import { type CreatedWindow, checkCreatedWindow } from './created-window.ts';
-import { signedRequest } from './delivery-request.ts';
+import { signedRequest, subjectOf } from './delivery-request.ts';
 import { ConflictError, NotFoundError, ValidationError } from './errors.ts';
 import type { IdGenerator } from './ids.ts';
 import type { Delivery, DeliveryEvent, Endpoint, Message, Page, PageRequest, TenantPrincipal } from './model.ts';
@@ -96,14 +96,8 @@ export class InboxService {
     const message = await this.deps.messages.get(delivery.messageId);
     if (!message) throw new NotFoundError('message', delivery.messageId);
     if (endpoint?.mode !== 'poll') return { delivery, message };
-    const subject = {
-      messageId: message.id,
-      type: message.type,
-      createdAt: message.createdAt,
-      deliveryId,
-      payloadJson: message.payloadJson,
-    };
-    return { delivery, message, request: signedRequest(endpoint, subject, delivery.scheduledAttempts, this.deps.clock.now()) };
+    const request = signedRequest(endpoint, subjectOf(message, deliveryId), delivery.scheduledAttempts, this.deps.clock.now());
+    return { delivery, message, request };
   }
 
   private event(principal: TenantPrincipal, deliveryId: string, type: DeliveryEvent['type']): DeliveryEvent {

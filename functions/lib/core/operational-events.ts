@@ -38,11 +38,15 @@ export function isOptInEventType(type: string): boolean {
 /** `message.attempt.failing` is sent at most this often per endpoint. */
 export const FAILING_NOTICE_INTERVAL_SECONDS = 3600;
 
+/** How every operational event names the endpoint it is about: its id, and its url (a poll endpoint has none). */
+function endpointRef(endpoint: Endpoint): Record<string, unknown> {
+  return { endpointId: endpoint.id, ...(endpoint.url !== undefined && { url: endpoint.url }) };
+}
+
 /** What the endpoint events say of an endpoint: never its secrets, its Basic-auth password or its headers. */
 export function endpointEventPayload(endpoint: Endpoint): Record<string, unknown> {
   return {
-    endpointId: endpoint.id,
-    ...(endpoint.url !== undefined && { url: endpoint.url }),
+    ...endpointRef(endpoint),
     ...(endpoint.description !== undefined && { description: endpoint.description }),
     ...(endpoint.eventTypes !== undefined && { eventTypes: endpoint.eventTypes }),
     mode: endpoint.mode,
@@ -58,20 +62,13 @@ export function disabledEventPayload(
   disabledAt: string,
   failingSince?: string,
 ): Record<string, unknown> {
-  return {
-    endpointId: endpoint.id,
-    ...(endpoint.url !== undefined && { url: endpoint.url }),
-    reason,
-    disabledAt,
-    ...(failingSince && { failingSince }),
-  };
+  return { ...endpointRef(endpoint), reason, disabledAt, ...(failingSince && { failingSince }) };
 }
 
 /** What the attempt events say of the delivery behind them. */
 export function attemptEventPayload(endpoint: Endpoint, delivery: Delivery): Record<string, unknown> {
   return {
-    endpointId: endpoint.id,
-    ...(endpoint.url !== undefined && { url: endpoint.url }),
+    ...endpointRef(endpoint),
     deliveryId: delivery.id,
     messageId: delivery.messageId,
     eventType: delivery.eventType,

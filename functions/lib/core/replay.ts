@@ -12,6 +12,7 @@ import { hasPrefix, type IdGenerator, idCeiling, idFloor, messageIdOfDelivery } 
 import { type DeliveryJob, MAX_QUEUE_DELAY_SECONDS, type ReplayStep } from './jobs.ts';
 import type { DeliveryStatus, ReplayRequest, ReplayScope, ReplayTask } from './model.ts';
 import type { DeliveryQueue, DeliveryStatusEntry, DeliveryStore, EndpointStore, ReplayTaskStore } from './ports.ts';
+import { secondsUntil } from './schedule.ts';
 
 /** The pace of a replay to an endpoint that sets no `rateLimitPerSecond`: a receiver just back up is not flooded. */
 export const DEFAULT_REPLAY_PER_SECOND = 50;
@@ -146,8 +147,7 @@ export class ReplayService {
     if (!isActive(task)) return { kind: 'dropped', reason: `the task is ${task.status}` };
     if (task.step !== job.step) {
       if (task.step === job.step + 1 && receiveCount > 1) {
-        const dueIn = task.nextStepAt ? Math.max(0, Math.ceil((Date.parse(task.nextStepAt) - this.deps.clock.now().getTime()) / 1000)) : 0;
-        await this.sendStep(task, dueIn);
+        await this.sendStep(task, task.nextStepAt ? secondsUntil(task.nextStepAt, this.deps.clock.now()) : 0);
         return { kind: 'resent', task };
       }
       return { kind: 'dropped', reason: `the task is at step ${task.step}, not ${job.step}` };
