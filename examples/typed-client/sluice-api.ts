@@ -66,6 +66,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/portal-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a portal session for a tenant: a short-lived link to embed or hand out
+         * @description An admin key opens sessions for its own tenant; the root key for any tenant, named in `tenantId`. The token cannot be revoked: it ends at `expiresAt` (default 1 h, at most 24 h). A session never creates API keys or sessions.
+         *
+         *     Access: scope admin (admin always).
+         */
+        post: operations["create-portal-session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal-sessions/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The portal session making the call: its tenant, capability and expiry
+         * @description What the portal asks first, to show only what the session may do. An API key gets 404: it is no session.
+         *
+         *     Access: scope admin (admin always).
+         */
+        get: operations["get-current-portal-session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants": {
         parameters: {
             query?: never;
@@ -796,6 +840,33 @@ export interface components {
             createdAt: string;
             lastUsedAt?: string;
         };
+        CreatedPortalSession: {
+            /** @description `pss_…`: what history records as the caller of a fetch or an ack made in the portal */
+            id: string;
+            tenantId: string;
+            /**
+             * @description `read`: history, endpoints and event types, no secret. `manage`: also create, edit and disable endpoints, rotate and reveal secrets, retry, redrive, replay and test, and view or delete API keys
+             * @enum {string}
+             */
+            capability: "read" | "manage";
+            expiresAt: string;
+            /** @description The bearer token (`pst_…`) the portal calls the API with. A secret until it expires: never log it */
+            token: string;
+            /** @description The portal, signed in: the token rides in the URL's fragment, which browsers never send to a server; the portal drops it from the address bar at once */
+            url: string;
+        };
+        CurrentPortalSession: {
+            /** @description `pss_…`: what history records as the caller of a fetch or an ack made in the portal */
+            id: string;
+            tenantId: string;
+            /**
+             * @description `read`: history, endpoints and event types, no secret. `manage`: also create, edit and disable endpoints, rotate and reveal secrets, retry, redrive, replay and test, and view or delete API keys
+             * @enum {string}
+             */
+            capability: "read" | "manage";
+            expiresAt: string;
+            tenantName: string;
+        };
         CreatedTenant: {
             id: string;
             name: string;
@@ -1464,6 +1535,136 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedApiKey"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "create-portal-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description The tenant (root key only; an admin key's own tenant otherwise) */
+                    tenantId?: string;
+                    /**
+                     * @description `read`: history, endpoints and event types, no secret. `manage`: also create, edit and disable endpoints, rotate and reveal secrets, retry, redrive, replay and test, and view or delete API keys
+                     * @default read
+                     * @enum {string}
+                     */
+                    capability?: "read" | "manage";
+                    /**
+                     * @description How long the session lasts: 60 s to 24 h
+                     * @default 3600
+                     */
+                    expiresInSeconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The session, its token and its link */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedPortalSession"];
+                };
+            };
+            /** @description Malformed JSON or a request that fails validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "get-current-portal-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentPortalSession"];
                 };
             };
             /** @description Malformed JSON or a request that fails validation */

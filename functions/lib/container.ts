@@ -38,6 +38,7 @@ import { type IdGenerator, ulidIdGenerator } from './core/ids.ts';
 import { InboxService } from './core/inbox.ts';
 import { TenantIngestBudgets, TokenBucketBudget } from './core/ingest-budget.ts';
 import { MessageLog, MessageService } from './core/messages.ts';
+import { PortalSessionService } from './core/portal-sessions.ts';
 import type { SystemEventPublisher } from './core/ports.ts';
 import { RecoveryService } from './core/recovery.ts';
 import { ReplayService } from './core/replay.ts';
@@ -172,6 +173,11 @@ const eventTypeCatalog = /* @__PURE__ */ part(async (w) => new EventTypeCatalog(
 
 // Core services: what the entries call.
 
+/** Portal sessions are sealed with the data keys, which every authenticating function holds already (its API-key store). */
+export const portalSessions = /* @__PURE__ */ part(
+  async (w) => new PortalSessionService({ sealer: await secretBox(w), tenants: await tenantDirectory(w), clock: w.clock, ids: w.ids }),
+);
+
 export const access = /* @__PURE__ */ part(
   async (w) =>
     new AccessService({
@@ -180,6 +186,7 @@ export const access = /* @__PURE__ */ part(
       clock: w.clock,
       ids: w.ids,
       keyCacheSeconds: w.config.cacheSeconds,
+      portalSessions: await portalSessions(w),
     }),
 );
 

@@ -47,6 +47,8 @@ const expected: Record<string, Row> = {
   'list-api-keys': ['read', ['table'], [], true],
   'delete-api-key': ['delete', [], [], true],
   'reveal-api-key': ['read', [], [], true],
+  'create-portal-session': ['read', [], [], true],
+  'get-current-portal-session': ['read', [], [], true],
   'put-event-type': ['write', [], [], true],
   'list-event-types': ['read', ['table'], [], true],
   'get-event-type': ['read', [], [], true],

@@ -1,6 +1,12 @@
 import * as z from 'zod';
 import { maskKey } from '../core/access.ts';
-import { type ApiKey, scopes, type Tenant } from '../core/model.ts';
+import { type ApiKey, portalCapabilities, scopes, type Tenant } from '../core/model.ts';
+import {
+  DEFAULT_PORTAL_SESSION_SECONDS,
+  MAX_PORTAL_SESSION_SECONDS,
+  MIN_PORTAL_SESSION_SECONDS,
+  type PortalSession,
+} from '../core/portal-sessions.ts';
 import { defineRoute, ErrorBody, errorResponses, IdParams, notFound, PageQuery, pageOf } from './route-spec.ts';
 
 const IngestPerSecond = z.int().min(0).max(100_000).meta({
@@ -93,6 +99,8 @@ export const createApiKey = defineRoute({
   tag: 'API keys',
   summary: 'Create a scoped API key',
   access: ['admin'],
+  // Portal sessions: a session must not outlive itself as a permanent key.
+  portal: 'never',
   body: z.strictObject({ name: z.string().trim().min(1).max(200), scopes: z.array(Scope).min(1).max(4) }),
   responses: { 201: { description: 'The key, in full, once', schema: CreatedApiKey }, ...errorResponses },
 });
@@ -106,6 +114,7 @@ export const listApiKeys = defineRoute({
   tag: 'API keys',
   summary: 'List API keys (masked)',
   access: ['admin'],
+  portal: 'manage',
   query: PageQuery,
   responses: { 200: { description: 'Keys, newest first', schema: pageOf(ApiKeyView, 'ApiKeyPage') }, ...errorResponses },
 });
@@ -133,6 +142,8 @@ export const revealApiKey = defineRoute({
   summary: 'The full key again (the "view / copy" button)',
   description: 'Keys are stored sealed (AES-256-GCM) next to their lookup hash, so an admin can show them again.',
   access: ['admin'],
+  // Portal sessions: reveals a key.
+  portal: 'manage',
   params: IdParams,
   responses: { 200: { description: 'The key in full', schema: CreatedApiKey }, ...errorResponses, ...notFound },
 });
@@ -147,5 +158,80 @@ export function apiKeyView(apiKey: ApiKey, fullKey?: string) {
     ...(apiKey.lastUsedAt && { lastUsedAt: apiKey.lastUsedAt }),
   };
 }
+
+const PortalCapability = z.enum(portalCapabilities).meta({
+  description:
+    '`read`: history, endpoints and event types, no secret. `manage`: also create, edit and disable endpoints, rotate and reveal secrets, retry, redrive, replay and test, and view or delete API keys',
+});
+
+export const PortalSessionView = z
+  .object({
+    id: z.string().meta({ description: '`pss_…`: what history records as the caller of a fetch or an ack made in the portal' }),
+    tenantId: z.string(),
+    capability: PortalCapability,
+    expiresAt: z.string(),
+  })
+  .meta({ id: 'PortalSession' });
+
+export const CreatedPortalSession = PortalSessionView.extend({
+  token: z
+    .string()
+    .meta({ description: 'The bearer token (`pst_…`) the portal calls the API with. A secret until it expires: never log it' }),
+  url: z.string().meta({
+    description:
+      "The portal, signed in: the token rides in the URL's fragment, which browsers never send to a server; the portal drops it from the address bar at once",
+  }),
+}).meta({ id: 'CreatedPortalSession' });
+
+export const createPortalSession = defineRoute({
+  name: 'create-portal-session',
+  method: 'POST',
+  path: '/v1/portal-sessions',
+  // Get of the tenant; the session is sealed, not stored
+  uses: { ledger: 'read' },
+  tag: 'Portal',
+  summary: 'Open a portal session for a tenant: a short-lived link to embed or hand out',
+  description:
+    'An admin key opens sessions for its own tenant; the root key for any tenant, named in `tenantId`. ' +
+    'The token cannot be revoked: it ends at `expiresAt` (default 1 h, at most 24 h). A session never creates API keys or sessions.',
+  access: ['admin'],
+  rootActsForTenant: true,
+  portal: 'never',
+  body: z.strictObject({
+    tenantId: z.string().min(1).max(64).optional().meta({ description: "The tenant (root key only; an admin key's own tenant otherwise)" }),
+    capability: PortalCapability.default('read'),
+    expiresInSeconds: z
+      .int()
+      .min(MIN_PORTAL_SESSION_SECONDS)
+      .max(MAX_PORTAL_SESSION_SECONDS)
+      .default(DEFAULT_PORTAL_SESSION_SECONDS)
+      .meta({ description: 'How long the session lasts: 60 s to 24 h' }),
+  }),
+  responses: { 201: { description: 'The session, its token and its link', schema: CreatedPortalSession }, ...errorResponses, ...notFound },
+});
+
+export const getCurrentPortalSession = defineRoute({
+  name: 'get-current-portal-session',
+  method: 'GET',
+  path: '/v1/portal-sessions/current',
+  // Get of the tenant, for its name
+  uses: { ledger: 'read' },
+  tag: 'Portal',
+  summary: 'The portal session making the call: its tenant, capability and expiry',
+  description: 'What the portal asks first, to show only what the session may do. An API key gets 404: it is no session.',
+  access: ['admin'],
+  responses: {
+    200: { description: 'The session', schema: PortalSessionView.extend({ tenantName: z.string() }).meta({ id: 'CurrentPortalSession' }) },
+    ...errorResponses,
+    ...notFound,
+  },
+});
+
+export const portalSessionView = (session: PortalSession) => ({
+  id: session.id,
+  tenantId: session.tenantId,
+  capability: session.capability,
+  expiresAt: session.expiresAt,
+});
 
 export { ErrorBody };

@@ -95,6 +95,8 @@ export const getTriggerUrl = defineRoute({
   tag: 'Actions',
   summary: 'A ready GET URL that triggers the action with the given inbound key',
   access: ['admin'],
+  // Portal sessions: the URL carries an inbound key.
+  portal: 'manage',
   params: IdParams,
   query: z.strictObject({ keyId: z.string().min(1).max(64) }),
   responses: { 200: { description: 'The URL', schema: z.object({ url: z.string() }) }, ...errorResponses, ...notFound },

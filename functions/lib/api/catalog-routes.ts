@@ -34,6 +34,8 @@ export const putEventType = defineRoute({
   tag: 'Event types',
   summary: 'Create or replace an event type and its payload schema',
   access: ['admin'],
+  // Portal sessions: the event catalog is the vendor's.
+  portal: 'never',
   params: NameParams,
   body: z.strictObject({
     description: z.string().max(1000).optional(),
@@ -86,6 +88,8 @@ export const deleteEventType = defineRoute({
   tag: 'Event types',
   summary: 'Delete an event type',
   access: ['admin'],
+  // Portal sessions: the event catalog is the vendor's.
+  portal: 'never',
   params: NameParams,
   responses: { 204: { description: 'Deleted' }, ...errorResponses, ...notFound },
 });
@@ -336,6 +340,8 @@ export const getEndpointSecret = defineRoute({
   tag: 'Endpoints',
   summary: "Get an endpoint's signing secret",
   access: ['admin'],
+  // Portal sessions: reveals the signing secret.
+  portal: 'manage',
   params: IdParams,
   responses: { 200: { description: 'The secret(s)', schema: SecretView }, ...errorResponses, ...notFound },
 });

@@ -42,6 +42,8 @@ export const getInboxItem = defineRoute({
   summary: 'Fetch a waiting event: the one a thin notification pointed at (`X-Message-Id`), or a poll endpoint’s',
   description: 'Every fetch is recorded (key id and time) in the delivery history.',
   access: ['receiver'],
+  // Portal sessions: the inbox is the receiver's machine API (a fetch is recorded).
+  portal: 'never',
   params: IdParams,
   responses: { 200: { description: 'The event', schema: InboxItemView }, ...errorResponses, ...notFound },
 });
@@ -55,6 +57,7 @@ export const ackInboxItem = defineRoute({
   tag: 'Inbox (thin and poll)',
   summary: 'Acknowledge: the delivery is done, no more notifications or re-listing (idempotent)',
   access: ['receiver'],
+  portal: 'never',
   params: IdParams,
   responses: {
     200: {
@@ -75,6 +78,7 @@ export const listInbox = defineRoute({
   tag: 'Inbox (thin and poll)',
   summary: 'What is still waiting for a thin or poll endpoint: pull without being called',
   access: ['receiver'],
+  portal: 'never',
   query: HistoryPageQuery.extend({
     endpointId: z.string().min(1).max(64),
     status: z.enum(inboxStatuses).default('unacknowledged'),

@@ -72,6 +72,8 @@ export const createMessage = defineRoute({
   tag: 'Messages',
   summary: 'Post an event: validated, stored, then fanned out to subscribed endpoints',
   access: ['ingest'],
+  // Portal sessions: only the vendor sends messages.
+  portal: 'never',
   body: z.strictObject({
     type: z.string().min(1).max(200),
     payload: jsonObject('Any JSON object, at most 256 KiB and 64 levels deep; receivers get exactly this text'),
@@ -139,6 +141,8 @@ export const cancelMessage = defineRoute({
     'It will never fan out; the message stays, with `status: cancelled`. Cancelling it again answers the same. ' +
     'A message that was not scheduled, or whose time has come, cannot be cancelled (409).',
   access: ['admin', 'ingest'],
+  // Portal sessions: only the vendor sends messages.
+  portal: 'never',
   params: IdParams,
   responses: {
     200: { description: 'The cancelled message', schema: MessageView },

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { RouteAccess } from '../core/access.ts';
 import type { CreatedWindow } from '../core/created-window.ts';
+import type { PortalAccess } from '../core/portal-sessions.ts';
 import type { ResourceUse } from '../resource-use.ts';
 import { corsOriginPattern, type HttpMethod } from './route-table.ts';
 
@@ -29,6 +30,14 @@ export interface RouteSpec<
   readonly tag: string;
   /** Who may call: a tenant's key with one of these scopes (or `admin`), the root key, or anyone. */
   readonly access: A;
+  /**
+   * What a portal session needs here, when not what the method implies (GET: `read`, else
+   * `manage`; `portalAccessOf`): `manage` for a GET that reveals a secret, `never` for what is the
+   * vendor's alone (sending messages, minting keys and sessions, the event catalog).
+   */
+  readonly portal?: PortalAccess;
+  /** The root key may call this tenant route too, naming the tenant in the request. */
+  readonly rootActsForTenant?: boolean;
   readonly body?: B;
   readonly query?: Q;
   readonly params?: P;

@@ -4,6 +4,7 @@ import type { Clock } from './clock.ts';
 import { ForbiddenScopeError, UnauthorizedError } from './errors.ts';
 import type { IdGenerator } from './ids.ts';
 import type { ApiKey, KeyGrant, Principal, Scope, TenantPrincipal } from './model.ts';
+import { isPortalToken, type PortalAccess, type PortalSession } from './portal-sessions.ts';
 import type { ApiKeyStore } from './ports.ts';
 
 /** `lastUsedAt` is refreshed at most this often, so auth stays one read on the hot path. */
@@ -49,6 +50,8 @@ export interface AccessDeps {
   readonly ids: IdGenerator;
   /** Seconds a grant may be served from memory; 0 reads the ledger on every request. */
   readonly keyCacheSeconds?: number;
+  /** Opens portal session tokens (`pst_…`); without it, they are refused like any unknown key. */
+  readonly portalSessions?: { verify(token: string): PortalSession };
 }
 
 export class AccessService {
@@ -64,6 +67,18 @@ export class AccessService {
   async authenticate(presentedKey: string | undefined): Promise<Principal> {
     if (!presentedKey) {
       throw new UnauthorizedError('missing API key: send `Authorization: Bearer <key>`');
+    }
+    if (isPortalToken(presentedKey) && this.deps.portalSessions) {
+      // Sealed, not stored: opening it is the whole check, with no ledger read.
+      const session = this.deps.portalSessions.verify(presentedKey);
+      return {
+        kind: 'tenant',
+        tenantId: session.tenantId,
+        keyId: session.id,
+        // The tenant's admin, narrowed route by route to what the session's capability opens (`authorize`).
+        scopes: ['admin'],
+        session: { capability: session.capability, expiresAt: session.expiresAt },
+      };
     }
     const presentedHash = hashKey(presentedKey);
     // Every root hash is compared, so the time taken does not say which one matched.
@@ -123,14 +138,44 @@ export function allows(scopes: readonly Scope[], needed: readonly Scope[]): bool
   return scopes.includes('admin') || needed.some((scope) => scopes.includes(scope));
 }
 
+/** Who may call a route: its access, what it asks of a portal session, and whether the root key may act for a tenant. */
+export interface RouteGate {
+  readonly method: string;
+  readonly access: Exclude<RouteAccess, 'public'>;
+  /** Absent: derived from the method (`portalAccessOf`). */
+  readonly portal?: PortalAccess;
+  /** The root key may call this tenant route too, naming the tenant itself (`POST /v1/portal-sessions`). */
+  readonly rootActsForTenant?: boolean;
+}
+
+/**
+ * What a portal session needs to call a route: reading needs `read`, anything else `manage`,
+ * unless the route says otherwise (a GET that reveals a secret needs `manage`; minting keys,
+ * sending messages or opening sessions is never a session's). Root routes are never a session's.
+ */
+export function portalAccessOf(route: Pick<RouteGate, 'method' | 'access' | 'portal'>): PortalAccess {
+  if (route.access === 'root') return 'never';
+  return route.portal ?? (route.method === 'GET' ? 'read' : 'manage');
+}
+
 /** Checks a principal against what a route allows. */
-export function authorize(principal: Principal, access: Exclude<RouteAccess, 'public'>): Principal {
+export function authorize(principal: Principal, route: RouteGate): Principal {
+  const { access } = route;
   if (access === 'root') {
     if (principal.kind !== 'root') throw new ForbiddenScopeError('this route needs the root key');
     return principal;
   }
   if (principal.kind === 'root') {
+    if (route.rootActsForTenant) return principal;
     throw new ForbiddenScopeError('the root key manages tenants only; use an API key of the tenant');
+  }
+  if (principal.session) {
+    const needed = portalAccessOf(route);
+    if (needed === 'never') throw new ForbiddenScopeError('a portal session cannot call this route: use an API key of the tenant');
+    if (needed === 'manage' && principal.session.capability !== 'manage') {
+      throw new ForbiddenScopeError("this route changes things: it needs a 'manage' portal session, and this one is 'read'");
+    }
+    return principal;
   }
   if (allows(principal.scopes, access)) return principal;
   throw new ForbiddenScopeError(`this route needs a key with scope ${access.map((s) => `'${s}'`).join(' or ')} (or 'admin')`);

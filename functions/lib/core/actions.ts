@@ -118,7 +118,8 @@ export class HookService {
     const principal = await this.deps.access.authenticate(presentedKey).catch((error: unknown) => {
       throw error instanceof UnauthorizedError ? new UnauthorizedError('the API key is missing or not valid') : error;
     });
-    if (principal.kind !== 'tenant' || !allows(principal.scopes, ['inbound'])) {
+    // A portal session is a person's, for the portal: a trigger needs an `inbound` key.
+    if (principal.kind !== 'tenant' || principal.session || !allows(principal.scopes, ['inbound'])) {
       throw new UnauthorizedError("the API key is missing or not valid (it needs the 'inbound' scope)");
     }
     const now = this.deps.clock.now();

@@ -11,6 +11,7 @@ export const idPrefixes = {
   action: 'act',
   attemptEvent: 'evt',
   task: 'task',
+  portalSession: 'pss',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

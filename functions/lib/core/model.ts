@@ -5,9 +5,21 @@ import { deliveryIdFor } from './ids.ts';
 export const scopes = ['admin', 'ingest', 'inbound', 'receiver'] as const;
 export type Scope = (typeof scopes)[number];
 
+/** What a portal session may do in its tenant: look (`read`), or also change (`manage`). */
+export const portalCapabilities = ['read', 'manage'] as const;
+export type PortalCapability = (typeof portalCapabilities)[number];
+
 export type Principal =
   | { readonly kind: 'root' }
-  | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string; readonly scopes: readonly Scope[] };
+  | {
+      readonly kind: 'tenant';
+      readonly tenantId: string;
+      /** The API key, or the portal session (`pss_…`), that made the call: what history records as who fetched or acked. */
+      readonly keyId: string;
+      readonly scopes: readonly Scope[];
+      /** Set when a portal session token (not an API key) made the call: routes then ask for its capability. */
+      readonly session?: { readonly capability: PortalCapability; readonly expiresAt: string };
+    };
 
 export type TenantPrincipal = Extract<Principal, { kind: 'tenant' }>;
 

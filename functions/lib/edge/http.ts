@@ -99,7 +99,7 @@ function authenticate(spec: RouteSpec): Middleware {
       if (spec.access === 'public') return;
       const header = request.event.headers?.authorization;
       const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-      const principal = authorize(await (await use(access)).authenticate(key), spec.access);
+      const principal = authorize(await (await use(access)).authenticate(key), { ...spec, access: spec.access });
       const tenantId = principal.kind === 'tenant' ? principal.tenantId : undefined;
       request.context.sluice.principal = principal;
       request.context.sluice.tenantId = tenantId;
@@ -220,6 +220,15 @@ export function httpHandler<S, B extends Schema, Q extends Schema, P extends Sch
             );
       return result;
     });
+}
+
+/**
+ * The URL the caller reached this API on, so a URL Sluice hands out (a trigger URL, a portal
+ * link) works from where they stand: API Gateway sets the scheme the client used, the local API says http.
+ */
+export function publicBaseUrl(event: HttpEvent): string {
+  const proto = event.headers?.['x-forwarded-proto'] ?? 'https';
+  return `${proto}://${event.requestContext.domainName}`;
 }
 
 /** `{ data, done, nextCursor? }`: the list shape of every paginated route; `done` says this is the last page. */

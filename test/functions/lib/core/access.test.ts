@@ -7,6 +7,7 @@ import {
   hashKey,
   maskKey,
   type RouteAccess,
+  type RouteGate,
   sameDigest,
 } from '../../../../functions/lib/core/access.ts';
 import { ApiKeyService } from '../../../../functions/lib/core/api-keys.ts';
@@ -372,40 +373,43 @@ describe('AccessService: the key cache', () => {
   });
 });
 
+/** A route's gate as the edge passes it: a POST, so no portal capability is implied by the method. */
+const gate = (access: Exclude<RouteAccess, 'public'>, extra: Partial<RouteGate> = {}): RouteGate => ({ method: 'POST', access, ...extra });
+
 describe('authorize', () => {
   const tenantRoutes: readonly (readonly Scope[])[] = [['admin'], ['ingest'], ['inbound'], ['receiver'], ['receiver', 'admin']];
 
   test('an admin key passes every tenant route', () => {
     const admin = tenant(['admin']);
-    for (const access of tenantRoutes) expect(authorize(admin, access)).toBe(admin);
+    for (const access of tenantRoutes) expect(authorize(admin, gate(access))).toBe(admin);
   });
 
   test('a key passes a route that allows one of its scopes', () => {
     const key = tenant(['ingest', 'receiver']);
-    expect(authorize(key, ['ingest'])).toBe(key);
-    expect(authorize(key, ['receiver', 'admin'])).toBe(key);
+    expect(authorize(key, gate(['ingest']))).toBe(key);
+    expect(authorize(key, gate(['receiver', 'admin']))).toBe(key);
   });
 
   test('an ingest key is refused on admin routes with ForbiddenScopeError', () => {
     const ingest = tenant(['ingest']);
-    expect(() => authorize(ingest, ['admin'])).toThrow(ForbiddenScopeError);
-    expect(() => authorize(ingest, ['inbound'])).toThrow(ForbiddenScopeError);
-    expect(() => authorize(ingest, ['admin'])).toThrow(/'admin'/);
+    expect(() => authorize(ingest, gate(['admin']))).toThrow(ForbiddenScopeError);
+    expect(() => authorize(ingest, gate(['inbound']))).toThrow(ForbiddenScopeError);
+    expect(() => authorize(ingest, gate(['admin']))).toThrow(/'admin'/);
   });
 
   test('a key with no scopes is refused everywhere', () => {
-    for (const access of tenantRoutes) expect(() => authorize(tenant([]), access)).toThrow(ForbiddenScopeError);
+    for (const access of tenantRoutes) expect(() => authorize(tenant([]), gate(access))).toThrow(ForbiddenScopeError);
   });
 
   test('the root key passes root routes only', () => {
     const root: Principal = { kind: 'root' };
-    expect(authorize(root, 'root')).toBe(root);
-    for (const access of tenantRoutes) expect(() => authorize(root, access)).toThrow(ForbiddenScopeError);
+    expect(authorize(root, gate('root'))).toBe(root);
+    for (const access of tenantRoutes) expect(() => authorize(root, gate(access))).toThrow(ForbiddenScopeError);
   });
 
   test('tenant keys, even admin ones, are refused on root routes', () => {
     const access: RouteAccess = 'root';
-    expect(() => authorize(tenant(['admin']), access)).toThrow(ForbiddenScopeError);
+    expect(() => authorize(tenant(['admin']), gate(access))).toThrow(ForbiddenScopeError);
   });
 
   test('asTenant narrows to the tenant principal or refuses the root key', () => {
