@@ -279,6 +279,27 @@ export function program(): Command {
     });
 
   cli
+    .command('portal')
+    .description('Open a portal session and print its link (POST /v1/portal-sessions)')
+    .addOption(new Option('--capability <capability>', 'read: look only; manage: also change').choices(['read', 'manage']).default('read'))
+    .option('--expires <seconds>', 'how long the link works: 60 to 86400 seconds', positiveInteger, 3600)
+    .option('--tenant <id>', "the tenant (with the root key; an admin key's own otherwise)")
+    .action(async (options: { capability: 'read' | 'manage'; expires: number; tenant?: string }) => {
+      const api = clientOf(connectionOf(globals()));
+      const session = await must(
+        api.POST('/v1/portal-sessions', {
+          body: { capability: options.capability, expiresInSeconds: options.expires, ...(options.tenant && { tenantId: options.tenant }) },
+        }),
+      );
+      // The link signs its holder in until it expires: printed for the person who asked, never logged.
+      if (globals().json) printJson(session);
+      else
+        process.stdout.write(
+          `${session.url}\n${paint('gray', `${session.capability}, for ${session.tenantId}, until ${session.expiresAt}`)}\n`,
+        );
+    });
+
+  cli
     .command('listen')
     .description(
       'Forward deliveries to a local server, with no tunnel: a temporary poll endpoint is pulled, each delivery POSTed on with its signed headers and acknowledged on a 2xx; Ctrl-C deletes the endpoint',

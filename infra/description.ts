@@ -7,6 +7,7 @@
 import { routeListOf } from '../functions/lib/api/route-table.ts';
 import { routeTable } from '../functions/lib/api/routes.ts';
 import { newDispatchedMessagePattern, ttlAttribute } from '../functions/lib/aws/ledger-keys.ts';
+import { PORTAL_PAGE_FILE } from '../functions/lib/edge/portal-page.ts';
 import { envNames } from '../functions/lib/env-names.ts';
 import { type ResourceUse, usesNothing } from '../functions/lib/resource-use.ts';
 
@@ -93,11 +94,18 @@ export const queues = {
 
 export type QueueName = keyof typeof queues;
 
+/** A file a function's bundle ships beside its code, written at bundling time by `node --import tsx <script> <out>`. */
+export interface BuiltFile {
+  readonly file: string;
+  readonly script: string;
+}
+
 export interface FunctionDescription {
   /** Entry file `functions/<name>.ts`. */
   readonly name: string;
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
+  readonly builtFiles?: readonly BuiltFile[];
 }
 
 /** A function that no route calls: what it does with the ledger and the queues is declared with it (its IAM grants). */
@@ -232,12 +240,18 @@ export interface ApiFunctionDescription extends FunctionDescription {
 }
 
 /** One function per route declaration (`functions/lib/api/routes.ts`). */
+/** The portal's page, built by the project's esbuild beside the function that serves it. */
+const builtFilesOf: Readonly<Record<string, readonly BuiltFile[]>> = {
+  'get-portal': [{ file: PORTAL_PAGE_FILE, script: 'portal/build.ts' }],
+};
+
 export const apiFunctions: readonly ApiFunctionDescription[] = routeTable.map((route) => ({
   name: route.name,
   method: route.method,
   path: route.path,
   timeoutSeconds: 29,
   memoryMb: 512,
+  ...(builtFilesOf[route.name] && { builtFiles: builtFilesOf[route.name] }),
 }));
 
 /**

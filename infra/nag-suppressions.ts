@@ -60,7 +60,7 @@ export function nagAcknowledgements(stack: SluiceStack): readonly { scope: ICons
       id: 'AwsSolutions-APIG4',
       reason:
         'Every route authenticates the caller itself with a Sluice API key (Authorization: Bearer, or the inbound key of ' +
-        'the hooks) in the Lambda, as the API contract specifies; get-openapi is public on purpose, and so is the ' +
+        'the hooks) in the Lambda, as the API contract specifies; get-openapi and get-portal (a static page that signs in with a portal session token) are public on purpose, and so is the ' +
         '$default route, which answers 404 or 405 from the route table and reads nothing.',
     },
   ];

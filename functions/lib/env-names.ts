@@ -28,4 +28,7 @@ export const envNames = {
   allowPrivate: 'SLUICE_ALLOW_PRIVATE',
   // The `$default` catch-all's route list (`routeListOf`): the only variable of that function.
   routeList: 'SLUICE_ROUTE_LIST',
+  // The portal page's built HTML (`portal/build.ts`): `portal.html` beside the bundle in Lambda, by
+  // default; the local stack builds it at start and names its file here.
+  portalFile: 'SLUICE_PORTAL_FILE',
 } as const;

@@ -2,11 +2,11 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { bundleDefines, bundling } from '../bundling.ts';
-import type { FunctionDescription } from '../description.ts';
+import type { BuiltFile, FunctionDescription } from '../description.ts';
 import { tracesFunctions } from './tracing.ts';
 
 export interface SluiceFunctionProps {
@@ -15,6 +15,22 @@ export interface SluiceFunctionProps {
   readonly logRetention: logs.RetentionDays;
   /** Reserved concurrency (a ceiling and a guarantee); none unless configured. */
   readonly reservedConcurrency?: number;
+}
+
+/** Shell commands that write a function's built files beside its bundle (the portal's page), from the repository root. */
+export function builtFileCommands(repositoryRoot: string, files: readonly BuiltFile[], outputDir: string): string[] {
+  const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+  return files.map(
+    (built) => `cd ${quote(repositoryRoot)} && node --import tsx ${quote(built.script)} ${quote(path.join(outputDir, built.file))}`,
+  );
+}
+
+function builtFileHooks(repositoryRoot: string, files: readonly BuiltFile[]): ICommandHooks {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir, outputDir) => builtFileCommands(repositoryRoot, files, outputDir),
+  };
 }
 
 /** `create-message` -> `CreateMessage`: construct ids that read like the function they hold. */
@@ -87,6 +103,7 @@ export class SluiceFunction extends Construct {
         externalModules: [...bundling.external],
         banner: bundling.banner,
         define: bundleDefines(props.environment),
+        ...(description.builtFiles && { commandHooks: builtFileHooks(repositoryRoot, description.builtFiles) }),
       },
     });
   }

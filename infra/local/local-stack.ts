@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { meterClient } from '../../functions/lib/aws/usage-meter.ts';
-import { environmentFor } from '../../functions/lib/env.ts';
+import { environmentFor, envNames } from '../../functions/lib/env.ts';
+import { writePortal } from '../../portal/build.ts';
 import { consumers, ledgerTable, noRouteEnvironment, type QueueName, scheduledFunctions, streamConsumers } from '../description.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
@@ -162,6 +164,14 @@ export class LocalStack {
 
       // Kept in the data dir (local-keys.json): sealed secrets must open after a restart. Read once:
       // after `npm run keys` rotates them, the stack uses the new ones from its next start.
+      // The portal's page, built from portal/ as the CDK's bundling builds it, served by the same get-portal handler.
+      const portalFile = path.join(dataDir ?? tmpdir(), dataDir ? 'portal.html' : `sluice-portal-${process.pid}.html`);
+      await timed(
+        progress,
+        'portal',
+        () => writePortal(portalFile),
+        () => `built (${portalFile})`,
+      );
       const keys = startupKeys(dataDir, options.rootKey);
       const keyEnv = keysEnvironment(keys);
       // The handlers read their configuration from the environment, exactly as in Lambda.
@@ -175,6 +185,7 @@ export class LocalStack {
         }),
         // One process runs every function, so the catch-all's route list sits beside the rest.
         ...noRouteEnvironment,
+        [envNames.portalFile]: portalFile,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,

@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     `  curl -s -X POST $SLUICE/v1/tenants -H "authorization: Bearer $ROOT_KEY" -H 'content-type: application/json' -d '{"name":"Acme"}'`,
   );
   progress('  (the README tour goes on from there: event type, endpoint, message, history)');
+  progress(`Portal: ${url}/portal, signed in by a link: SLUICE_KEY=<an admin key> npm run sluice -- portal --capability manage`);
   progress('Press Ctrl-C to stop.');
 
   if (config.SLUICE_READY_FILE) {

@@ -67,7 +67,7 @@ describe('the sluice CLI', () => {
   test('--help names every command and the exit codes; a wrong command line exits 2', async () => {
     const help = await run(undefined, ['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['send', 'endpoints', 'tail', 'replay', 'verify']) expect(help.stdout).toContain(command);
+    for (const command of ['send', 'endpoints', 'tail', 'replay', 'verify', 'listen', 'portal']) expect(help.stdout).toContain(command);
     expect(help.stdout).toContain('Exit codes: 0 done, 1 refused by the API or signature invalid, 2 bad command line, 3');
     const missing = await run(tenant, ['replay', '--endpoint', 'ep_x']);
     expect(missing.code).toBe(2);
@@ -107,6 +107,24 @@ describe('the sluice CLI', () => {
     const refused = await run(own, ['endpoints', 'create', '--url', 'http://169.254.169.254/latest']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^sluice: 4\d\d forbidden_destination: /);
+  });
+
+  test('portal prints a signed-in link: read by default, manage when asked, any tenant with the root key', async () => {
+    const own = await createTenant('cli portal');
+    const read = await run(own, ['portal']);
+    expect(read.code).toBe(0);
+    const [link, about] = read.stdout.trim().split('\n');
+    expect(link).toMatch(new RegExp(`^${testStack().apiUrl}/portal#token=pst_`));
+    expect(about).toMatch(new RegExp(`^read, for ${own.id}, until `));
+    const token = decodeURIComponent(link?.split('#token=')[1] ?? '');
+    expect((await call('GET', '/v1/portal-sessions/current', { key: token })).body).toMatchObject({ capability: 'read', tenantId: own.id });
+
+    const manage = JSON.parse((await run(own, ['--json', 'portal', '--capability', 'manage', '--expires', '600'])).stdout);
+    expect(manage).toMatchObject({ capability: 'manage', tenantId: own.id, url: expect.stringContaining('/portal#token=pst_') });
+    const byRoot = await run(undefined, ['portal', '--tenant', own.id], { env: { SLUICE_KEY: testStack().rootKey } });
+    expect(byRoot).toMatchObject({ code: 0, stdout: expect.stringContaining(`read, for ${own.id}`) });
+    expect((await run(own, ['portal', '--capability', 'owner'])).code).toBe(2);
+    expect((await run(own, ['portal', '--expires', '5'])).code).toBe(1);
   });
 
   test('send: inline, from a file and from standard input; a refused event exits 1 with the API’s reason', async () => {

@@ -89,6 +89,7 @@ const expected: Record<string, Row> = {
   'post-hook': ['write', ['table'], [], true],
   'get-hook': ['write', ['table'], [], true],
   'get-openapi': ['none', [], [], false],
+  'get-portal': ['none', [], [], false],
   'no-route': ['none', [], [], false],
   deliver: ['record', ['table'], [...lanes, 'delivery dead letters'], false],
   'deliver-retries': ['record', ['gsi2', 'gsi3', 'table'], ['retry', 'delivery dead letters'], false],
@@ -97,8 +98,8 @@ const expected: Record<string, Row> = {
   'rotate-keys': ['read', ['gsi1', 'table'], [], false],
 };
 
-/** The one function that builds no container, so needs not even the data key: the `$default` catch-all. */
-const withoutDataKey = ['get-openapi', 'no-route'];
+/** The functions that build no container, so need not even the data key: the two public pages and the `$default` catch-all. */
+const withoutDataKey = ['get-openapi', 'get-portal', 'no-route'];
 
 /** The functions that rotate secrets, and which. */
 const rotators: Record<string, SecretRef[]> = { 'rotate-keys': ['encryption key', 'root key'] };
@@ -251,8 +252,9 @@ describe('least privilege', () => {
     const deleters = [...permissions].filter(([, p]) => p.tableActions.includes('dynamodb:DeleteItem')).map(([name]) => name);
     expect(sorted(deleters)).toEqual(['delete-action', 'delete-api-key', 'delete-endpoint', 'delete-event-type']);
     for (const name of deleters) expect(permissions.get(name)?.tableActions).not.toContain('dynamodb:PutItem');
-    // The public OpenAPI route touches no data, no data key and no root key.
+    // The public OpenAPI document and the portal's page touch no data, no data key and no root key.
     expect(permissions.get('get-openapi')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: [], decrypts: [] });
+    expect(permissions.get('get-portal')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: [], decrypts: [] });
     // The $default catch-all answers from the route table: no data, no secret, no key; only its log group.
     expect(permissions.get('no-route')).toMatchObject({ tableActions: [], queries: [], sends: [], secrets: [], decrypts: [] });
     expect(sorted(Object.keys(functionAccess).filter((name) => !functionAccess[name]?.readsDataKey))).toEqual(withoutDataKey);
@@ -328,8 +330,10 @@ describe('the root key stays with the rotation function', () => {
         .map(({ name }) => name),
     );
     const authenticating = Object.keys(functionAccess).filter((name) => functionAccess[name]?.authenticates);
-    // Every route but the OpenAPI document authenticates its caller (the hooks included).
-    expect(sorted(authenticating)).toEqual(sorted(routeTable.map((route) => route.name).filter((name) => name !== 'get-openapi')));
+    // Every route but the OpenAPI document and the portal's page authenticates its caller (the hooks included).
+    expect(sorted(authenticating)).toEqual(
+      sorted(routeTable.map((route) => route.name).filter((name) => name !== 'get-openapi' && name !== 'get-portal')),
+    );
     expect(sorted([...readers].map(String))).toEqual(sorted(authenticating));
     for (const name of authenticating) {
       const fn = stack.functions.get(name);

@@ -38,6 +38,8 @@ export interface HttpInput<S, B extends Schema, Q extends Schema, P extends Sche
 export interface Reply {
   readonly status: number;
   readonly body?: unknown;
+  /** A body that is not JSON (the portal's page), sent as it is under the `content-type` header given. */
+  readonly text?: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -202,6 +204,7 @@ export function httpHandler<S, B extends Schema, Q extends Schema, P extends Sch
       };
       const execute = async (): Promise<HttpResult> => {
         const reply = await run(input);
+        if (reply.text !== undefined) return { statusCode: reply.status, headers: { ...reply.headers }, body: reply.text };
         return json(reply.status, reply.body, reply.headers);
       };
       const key = spec.idempotent ? idempotencyKeyOf(event) : undefined;

@@ -1,0 +1,290 @@
+/** What every page shares: the session, loading, errors, buttons that act, copying, and the chart. */
+import type { ComponentChildren } from 'preact';
+import { createContext } from 'preact';
+import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
+import { ApiError, type Schemas, type SluiceClient } from './api.ts';
+import { barsOf, formatTime } from './lib.ts';
+
+export interface Portal {
+  readonly client: SluiceClient;
+  readonly session: Schemas['CurrentPortalSession'];
+  /** A `read` session sees no button that would change anything (the API refuses it anyway). */
+  readonly canManage: boolean;
+  /** The API answered 401: the session ended. */
+  readonly signOut: (reason: string) => void;
+}
+
+export const PortalContext = createContext<Portal | undefined>(undefined);
+
+export function usePortal(): Portal {
+  const portal = useContext(PortalContext);
+  if (!portal) throw new Error('usePortal outside the signed-in portal');
+  return portal;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Loads once (and again on `reload`); a 401 signs out, any other error is shown where the data would be. */
+export function useLoad<T>(load: (client: SluiceClient) => Promise<T>, deps: readonly unknown[]) {
+  const { client, signOut } = usePortal();
+  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true });
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((previous) => ({ ...previous, loading: true }));
+    load(client).then(
+      (data) => live && setState({ data, loading: false }),
+      (error: unknown) => {
+        if (!live) return;
+        if (error instanceof ApiError && error.status === 401) signOut(error.message);
+        setState({ error: messageOf(error), loading: false });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [client, generation, ...deps]);
+  const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  return { ...state, reload };
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="muted" role="status">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function ErrorNote({ message }: { message: string | undefined }) {
+  if (!message) return null;
+  return (
+    <p class="error" role="alert">
+      {message}
+    </p>
+  );
+}
+
+/** A button that calls the API, says it is busy, and reports the outcome in a live region. */
+export function ActionButton(props: {
+  label: string;
+  /** What it did, to say so (a string), or nothing to say. */
+  run: () => Promise<unknown>;
+  confirm?: string;
+  variant?: 'primary' | 'danger' | 'plain';
+  onDone?: () => void;
+}) {
+  const { signOut } = usePortal();
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | undefined>();
+  const click = async () => {
+    if (props.confirm && !window.confirm(props.confirm)) return;
+    setBusy(true);
+    setOutcome(undefined);
+    try {
+      const text = await props.run();
+      setOutcome(typeof text === 'string' && text ? { ok: true, text } : undefined);
+      props.onDone?.();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) signOut(error.message);
+      setOutcome({ ok: false, text: messageOf(error) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <span class="action">
+      <button type="button" class={props.variant ?? 'plain'} disabled={busy} aria-busy={busy} onClick={click}>
+        {busy ? `${props.label}…` : props.label}
+      </button>
+      <span role="status" class={outcome?.ok === false ? 'error' : 'ok'}>
+        {outcome?.text}
+      </span>
+    </span>
+  );
+}
+
+/** A value to read and select, not to edit: a revealed secret, a trigger URL. */
+export function Reveal({ label, value }: { label: string; value: string }) {
+  return (
+    <input type="text" class="reveal" readOnly aria-label={label} value={value} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+  );
+}
+
+/** Copies a value to the clipboard; the value itself is shown by the caller (or not, for secrets kept hidden). */
+export function CopyButton({ value, label = 'Copy' }: { value: string; label?: string }) {
+  const [copied, setCopied] = useState<string>('');
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied('Copied');
+    } catch {
+      setCopied('Copy failed: select the text and copy it');
+    }
+  };
+  return (
+    <span class="action">
+      <button type="button" class="plain" onClick={copy}>
+        {label}
+      </button>
+      <span role="status" class="ok">
+        {copied}
+      </span>
+    </span>
+  );
+}
+
+const statusClass: Record<string, string> = {
+  succeeded: 'good',
+  acknowledged: 'good',
+  pending: 'neutral',
+  scheduled: 'neutral',
+  dispatched: 'good',
+  failed: 'warn',
+  dead: 'bad',
+  gone: 'bad',
+  cancelled: 'neutral',
+  enabled: 'good',
+  disabled: 'bad',
+};
+
+export function Status({ value }: { value: string }) {
+  return <span class={`badge ${statusClass[value] ?? 'neutral'}`}>{value}</span>;
+}
+
+export function Time({ iso }: { iso: string | undefined }) {
+  return iso ? <time dateTime={iso}>{formatTime(iso)}</time> : <span>—</span>;
+}
+
+export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <section class="card" aria-label={title}>
+      <div class="card-head">
+        <h2>{title}</h2>
+        {actions && <div class="card-actions">{actions}</div>}
+      </div>
+      {children}
+    </section>
+  );
+}
+
+/** A list page's rows with "Load more" for the next page; every history list pages by cursor. */
+export function usePaged<T>(
+  load: (client: SluiceClient, cursor: string | undefined) => Promise<{ data: T[]; nextCursor?: string }>,
+  deps: readonly unknown[],
+) {
+  const { client, signOut } = usePortal();
+  const [rows, setRows] = useState<T[]>([]);
+  const [cursor, setCursor] = useState<string | undefined>();
+  const [state, setState] = useState<{ loading: boolean; error?: string }>({ loading: true });
+  const [generation, setGeneration] = useState(0);
+  const fetchPage = useCallback(
+    async (after: string | undefined, replace: boolean) => {
+      setState({ loading: true });
+      try {
+        const page = await load(client, after);
+        setRows((previous) => (replace ? page.data : [...previous, ...page.data]));
+        setCursor(page.nextCursor);
+        setState({ loading: false });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) signOut(error.message);
+        setState({ loading: false, error: messageOf(error) });
+      }
+    },
+    [client, ...deps],
+  );
+  useEffect(() => {
+    void fetchPage(undefined, true);
+  }, [fetchPage, generation]);
+  return {
+    rows,
+    ...state,
+    more: cursor ? () => void fetchPage(cursor, false) : undefined,
+    reload: () => setGeneration((g) => g + 1),
+  };
+}
+
+export function MoreButton({ more, loading }: { more: (() => void) | undefined; loading: boolean }) {
+  if (!more) return null;
+  return (
+    <button type="button" class="plain" disabled={loading} onClick={more}>
+      Load more
+    </button>
+  );
+}
+
+/**
+ * Successes and failures per hour over the last 24 h, as stacked bars. The numbers are also in
+ * a table for screen readers (and anyone who would rather read them).
+ */
+export function DeliveryChart({ stats }: { stats: Schemas['EndpointStats'] }) {
+  const height = 120;
+  const barWidth = 12;
+  const gap = 4;
+  const { bars, max } = barsOf(stats.buckets, height);
+  const width = bars.length * (barWidth + gap);
+  const succeeded = stats.totals.succeeded + stats.totals.acknowledged;
+  const failed = stats.totals.failed + stats.totals.dead;
+  return (
+    <figure class="chart">
+      <svg
+        viewBox={`0 0 ${width} ${height + 2}`}
+        role="img"
+        aria-label={`Last 24 hours: ${succeeded} delivered, ${failed} failed or dead; busiest hour ${max}`}
+        preserveAspectRatio="none"
+      >
+        {bars.map((bar, index) => (
+          <g key={bar.start}>
+            <title>{`${formatTime(bar.start)}: ${bar.succeeded} delivered, ${bar.failed} failed`}</title>
+            <rect
+              class="bar-ok"
+              x={index * (barWidth + gap)}
+              y={height - bar.succeededHeight}
+              width={barWidth}
+              height={bar.succeededHeight}
+            />
+            <rect
+              class="bar-failed"
+              x={index * (barWidth + gap)}
+              y={height - bar.succeededHeight - bar.failedHeight}
+              width={barWidth}
+              height={bar.failedHeight}
+            />
+          </g>
+        ))}
+      </svg>
+      <div class="chart-axis" aria-hidden="true">
+        <span>{formatTime(stats.after).slice(11, 16)}</span>
+        <span>{formatTime(stats.before).slice(11, 16)} UTC</span>
+      </div>
+      <figcaption>
+        <span class="legend ok-swatch">{succeeded} delivered</span> <span class="legend failed-swatch">{failed} failed or dead</span>{' '}
+        <span class="muted">per hour, last 24 h{stats.truncated ? ' (the newest deliveries only)' : ''}</span>
+      </figcaption>
+      <details>
+        <summary>The numbers</summary>
+        <table>
+          <caption class="visually-hidden">Deliveries per hour</caption>
+          <thead>
+            <tr>
+              <th scope="col">Hour (UTC)</th>
+              <th scope="col">Delivered</th>
+              <th scope="col">Failed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {bars.map((bar) => (
+              <tr key={bar.start}>
+                <td>{formatTime(bar.start)}</td>
+                <td>{bar.succeeded}</td>
+                <td>{bar.failed}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+    </figure>
+  );
+}
