@@ -6,18 +6,9 @@
 import createClient from 'openapi-fetch';
 import type { paths } from '../examples/typed-client/sluice-api.ts';
 
-export type SluiceClient = ReturnType<typeof createClient<paths>>;
+export { ApiError, must } from '../examples/typed-client/answers.ts';
 
-/** The API answered with an error body: the request was refused (4xx) or failed on the server (5xx). */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type SluiceClient = ReturnType<typeof createClient<paths>>;
 
 /** Sluice could not be reached at all. */
 export class UnreachableError extends Error {}
@@ -40,18 +31,4 @@ export function clientOf(connection: Connection): SluiceClient {
       }
     },
   });
-}
-
-/** The data of a call that succeeded; an `ApiError` with the API's own message otherwise. */
-export async function must<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, error, response } = await call;
-  if (response.ok && data !== undefined) return data;
-  if (response.ok) return undefined as T;
-  const body = (error ?? {}) as { error?: { code?: string; message?: string; details?: { path?: string; message: string }[] } };
-  const details = body.error?.details?.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
-  throw new ApiError(
-    response.status,
-    body.error?.code ?? `http_${response.status}`,
-    `${body.error?.message ?? response.statusText}${details ? ` (${details})` : ''}`,
-  );
 }

@@ -176,6 +176,10 @@ export class SluiceStack extends Stack {
     Tags.of(this.observability).add('sluice:component', 'observability');
 
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the Sluice API', value: this.api.defaultStage.url });
+    new CfnOutput(this, 'PortalUrl', {
+      description: 'The portal: open it with the url of POST /v1/portal-sessions (or: sluice portal)',
+      value: `${this.api.defaultStage.url}portal`,
+    });
     new CfnOutput(this, 'RootKeySecretName', {
       description: 'Secrets Manager secret holding the root key (creates tenants)',
       value: this.storage.rootKey.secretName,

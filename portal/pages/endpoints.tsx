@@ -30,6 +30,43 @@ function typesOf(text: string): string[] | undefined {
   return types.length ? types : undefined;
 }
 
+interface FieldValues {
+  url: string;
+  types: string;
+  description: string;
+}
+
+function useEndpointFields(initial: FieldValues) {
+  const [values, set] = useState(initial);
+  return {
+    values,
+    set,
+    update: (name: keyof FieldValues) => (e: Event) => set({ ...values, [name]: (e.target as HTMLInputElement).value }),
+  };
+}
+
+/** The fields a new endpoint and an edit share; a poll endpoint has no URL. */
+function EndpointFields({ fields, withUrl }: { fields: ReturnType<typeof useEndpointFields>; withUrl: boolean }) {
+  return (
+    <>
+      {withUrl && (
+        <label>
+          URL
+          <input type="url" required placeholder="https://example.com/webhooks" value={fields.values.url} onInput={fields.update('url')} />
+        </label>
+      )}
+      <label>
+        Event types <span class="muted">(comma-separated; empty for every type)</span>
+        <input type="text" value={fields.values.types} onInput={fields.update('types')} />
+      </label>
+      <label>
+        Description
+        <input type="text" value={fields.values.description} onInput={fields.update('description')} />
+      </label>
+    </>
+  );
+}
+
 export function EndpointsPage() {
   const { canManage } = usePortal();
   const list = usePaged((client, cursor) => must(client.GET('/v1/endpoints', { params: { query: { limit: 50, cursor } } })), []);
@@ -59,10 +96,9 @@ export function EndpointsPage() {
 
 function NewEndpoint({ onCreated }: { onCreated: () => void }) {
   const { client } = usePortal();
-  const [url, setUrl] = useState('');
   const [mode, setMode] = useState<'full' | 'thin' | 'poll'>('full');
-  const [types, setTypes] = useState('');
-  const [description, setDescription] = useState('');
+  const fields = useEndpointFields({ url: '', types: '', description: '' });
+  const { url, types, description } = fields.values;
   const [created, setCreated] = useState<Schemas['CreatedEndpoint'] | undefined>();
   const create = async () => {
     const eventTypes = typesOf(types);
@@ -77,9 +113,7 @@ function NewEndpoint({ onCreated }: { onCreated: () => void }) {
       }),
     );
     setCreated(endpoint);
-    setUrl('');
-    setTypes('');
-    setDescription('');
+    fields.set({ url: '', types: '', description: '' });
     return `Created ${endpoint.id}`;
   };
   return (
@@ -98,26 +132,7 @@ function NewEndpoint({ onCreated }: { onCreated: () => void }) {
             <option value="poll">poll: nothing sent, pulled through the inbox</option>
           </select>
         </label>
-        {mode !== 'poll' && (
-          <label>
-            URL
-            <input
-              type="url"
-              required
-              placeholder="https://example.com/webhooks"
-              value={url}
-              onInput={(e) => setUrl((e.target as HTMLInputElement).value)}
-            />
-          </label>
-        )}
-        <label>
-          Event types <span class="muted">(comma-separated; empty for every type)</span>
-          <input type="text" value={types} onInput={(e) => setTypes((e.target as HTMLInputElement).value)} />
-        </label>
-        <label>
-          Description
-          <input type="text" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
-        </label>
+        <EndpointFields fields={fields} withUrl={mode !== 'poll'} />
         <ActionButton label="Create endpoint" variant="primary" run={create} onDone={onCreated} />
       </form>
       {created && (
@@ -209,9 +224,12 @@ function EndpointActions({ endpoint, onChange }: { endpoint: Endpoint; onChange:
 
 function EditEndpoint({ endpoint, onSaved }: { endpoint: Endpoint; onSaved: () => void }) {
   const { client } = usePortal();
-  const [url, setUrl] = useState(endpoint.url ?? '');
-  const [types, setTypes] = useState(endpoint.eventTypes?.join(', ') ?? '');
-  const [description, setDescription] = useState(endpoint.description ?? '');
+  const fields = useEndpointFields({
+    url: endpoint.url ?? '',
+    types: endpoint.eventTypes?.join(', ') ?? '',
+    description: endpoint.description ?? '',
+  });
+  const { url, types, description } = fields.values;
   const save = async () => {
     await must(
       client.PATCH('/v1/endpoints/{id}', {
@@ -228,20 +246,7 @@ function EditEndpoint({ endpoint, onSaved }: { endpoint: Endpoint; onSaved: () =
   return (
     <Section title="Edit">
       <form class="form" onSubmit={(event) => event.preventDefault()}>
-        {endpoint.mode !== 'poll' && (
-          <label>
-            URL
-            <input type="url" required value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} />
-          </label>
-        )}
-        <label>
-          Event types <span class="muted">(comma-separated; empty for every type)</span>
-          <input type="text" value={types} onInput={(e) => setTypes((e.target as HTMLInputElement).value)} />
-        </label>
-        <label>
-          Description
-          <input type="text" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
-        </label>
+        <EndpointFields fields={fields} withUrl={endpoint.mode !== 'poll'} />
         <ActionButton label="Save" variant="primary" run={save} onDone={onSaved} />
       </form>
     </Section>

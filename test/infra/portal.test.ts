@@ -41,6 +41,14 @@ describe('the deployed portal', () => {
     synthTimeoutMs,
   );
 
+  test('the stack names the portal in its outputs', () => {
+    const stageUrl = stack.resolve(stack.api.defaultStage.url);
+    const output = template.toJSON().Outputs?.PortalUrl as { Value: { 'Fn::Join': [string, unknown[]] } } | undefined;
+    // The stage's URL (it ends in `/`), then `portal`: CloudFormation joins the two literals.
+    const parts = [...stageUrl['Fn::Join'][1]];
+    expect(output?.Value['Fn::Join'][1]).toEqual([...parts.slice(0, -1), `${parts.at(-1)}portal`]);
+  });
+
   test('its bundle ships portal.html, built by the same command the CDK runs after bundling', () => {
     const description = apiFunctions.find((fn) => fn.name === 'get-portal');
     expect(description?.builtFiles).toEqual([{ file: 'portal.html', script: 'portal/build.ts' }]);

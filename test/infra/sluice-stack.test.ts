@@ -741,7 +741,7 @@ describe('SluiceStack', () => {
     expect(wildcardActions).toEqual([]);
   });
 
-  test('outputs the API URL, the root key secret name, the dashboard link, the alarm topic and the table name', () => {
+  test('outputs the API URL, the portal URL, the root key secret name, the dashboard link, the alarm topic and the table name', () => {
     template.hasOutput('ApiUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
     template.hasOutput('RootKeySecretName', { Value: Match.anyValue() });
     template.hasOutput('DashboardUrl', {
@@ -763,6 +763,7 @@ describe('SluiceStack', () => {
       'AlarmTopicArn',
       'ApiUrl',
       'DashboardUrl',
+      'PortalUrl',
       'RootKeySecretName',
       'TableName',
     ]);
