@@ -106,6 +106,19 @@ export function ActionButton(props: {
   );
 }
 
+/**
+ * A table that may scroll sideways (a phone): a named region the keyboard can reach and scroll,
+ * as WCAG 2.1.1 asks of anything that scrolls.
+ */
+export function TableScroll({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus to be scrolled from the keyboard (axe: scrollable-region-focusable).
+    <section class="table-wrap" aria-label={label} tabIndex={0}>
+      {children}
+    </section>
+  );
+}
+
 /** A value to read and select, not to edit: a revealed secret, a trigger URL. */
 export function Reveal({ label, value }: { label: string; value: string }) {
   return (

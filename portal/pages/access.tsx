@@ -9,6 +9,7 @@ import {
   MoreButton,
   Reveal,
   Section,
+  TableScroll,
   Time,
   useLoad,
   usePaged,
@@ -89,7 +90,7 @@ export function ApiKeysPage() {
   return (
     <Section title="API keys">
       <ErrorNote message={list.error} />
-      <div class="table-wrap">
+      <TableScroll label="API keys table">
         <table>
           <thead>
             <tr>
@@ -108,7 +109,7 @@ export function ApiKeysPage() {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableScroll>
       {list.loading && <Loading what="keys" />}
       <MoreButton more={list.more} loading={list.loading} />
     </Section>

@@ -11,6 +11,7 @@ import {
   Reveal,
   Section,
   Status,
+  TableScroll,
   Time,
   useLoad,
   usePaged,
@@ -302,7 +303,7 @@ function Stats({ id }: { id: string }) {
 export function DeliveryRows({ rows }: { rows: readonly Schemas['Delivery'][] }) {
   if (rows.length === 0) return <p class="muted">No deliveries.</p>;
   return (
-    <div class="table-wrap">
+    <TableScroll label="Deliveries table">
       <table>
         <thead>
           <tr>
@@ -333,7 +334,7 @@ export function DeliveryRows({ rows }: { rows: readonly Schemas['Delivery'][] })
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 

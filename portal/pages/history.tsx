@@ -1,7 +1,19 @@
 /** History: messages by type and time, a message's deliveries, a delivery's attempts, dead letters. */
 import { useState } from 'preact/hooks';
 import { must } from '../api.ts';
-import { ActionButton, ErrorNote, Loading, MoreButton, Section, Status, Time, useLoad, usePaged, usePortal } from '../components.tsx';
+import {
+  ActionButton,
+  ErrorNote,
+  Loading,
+  MoreButton,
+  Section,
+  Status,
+  TableScroll,
+  Time,
+  useLoad,
+  usePaged,
+  usePortal,
+} from '../components.tsx';
 import { excerpt, isoFromLocalInput } from '../lib.ts';
 import { DeliveryRows } from './endpoints.tsx';
 
@@ -51,7 +63,7 @@ export function MessagesPage() {
       <ErrorNote message={list.error} />
       {list.rows.length === 0 && !list.loading && !list.error && <p class="muted">No messages match.</p>}
       {list.rows.length > 0 && (
-        <div class="table-wrap">
+        <TableScroll label="Messages table">
           <table>
             <thead>
               <tr>
@@ -78,7 +90,7 @@ export function MessagesPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
       {list.loading && <Loading what="messages" />}
       <MoreButton more={list.more} loading={list.loading} />
@@ -193,7 +205,7 @@ export function DeliveryPage({ id }: { id: string }) {
           {d.attempts.length === 0 ? (
             <p class="muted">No attempts: nothing is sent to this endpoint, or nothing has been yet.</p>
           ) : (
-            <div class="table-wrap">
+            <TableScroll label="Attempts table">
               <table>
                 <thead>
                   <tr>
@@ -225,7 +237,7 @@ export function DeliveryPage({ id }: { id: string }) {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableScroll>
           )}
         </Section>
       )}

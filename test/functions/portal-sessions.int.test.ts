@@ -153,6 +153,10 @@ describe('portal sessions', () => {
       expect(answer.status).toBe(401);
       expect(answer.body.error.message).toMatch(/portal session token is not valid/);
     }
-    expect((await call('GET', '/v1/portal-sessions/current', { key: tenant.key })).status).toBe(404);
+    const byKey = await call<{ error: { code: string; message: string } }>('GET', '/v1/portal-sessions/current', { key: tenant.key });
+    expect(byKey).toMatchObject({
+      status: 404,
+      body: { error: { code: 'not_found', message: expect.stringMatching(/^no portal session: /) } },
+    });
   });
 });

@@ -65,8 +65,14 @@ async function openSession(tenant: TestTenant, capability: 'read' | 'manage'): P
   return created.body;
 }
 
-async function signIn(tenant: TestTenant, capability: 'read' | 'manage', viewport = { width: 1280, height: 900 }) {
-  const context: BrowserContext = await browser.newContext({ viewport });
+async function signIn(
+  tenant: TestTenant,
+  capability: 'read' | 'manage',
+  viewport = { width: 1280, height: 900 },
+  // Only the accessibility check turns the page's CSP off, to inject axe: the page allows its own script alone.
+  bypassCSP = false,
+) {
+  const context: BrowserContext = await browser.newContext({ viewport, bypassCSP });
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT_MS);
@@ -74,6 +80,19 @@ async function signIn(tenant: TestTenant, capability: 'read' | 'manage', viewpor
   await page.goto(session.url);
   await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
   return { page, context, token: session.token };
+}
+
+const AXE = require.resolve('axe-core/axe.min.js');
+
+/** axe-core's WCAG 2.1 A and AA checks (labels, names, contrast, landmarks, ARIA) on the page as it is now. */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(async () => {
+    type Violation = { id: string; impact: string; nodes: { target: string[] }[] };
+    const { axe } = globalThis as unknown as { axe: { run(options: unknown): Promise<{ violations: Violation[] }> } };
+    const { violations } = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -152,7 +171,7 @@ describe('the portal', () => {
     const message = await postMessage(tenant, 'lock.unlocked', { lockId: 'front-door' });
     await refreshUntil(page, 'HTTP 200');
     await page.getByRole('link', { name: /^dlv_/ }).first().click();
-    const attempts = page.getByRole('region', { name: 'Attempts' });
+    const attempts = page.getByRole('region', { name: 'Attempts', exact: true });
     await attempts.getByRole('cell', { name: '200', exact: true }).waitFor();
     await expect(attempts.getByText('thanks').isVisible()).resolves.toBe(true);
     await shot(page, 'delivery');
@@ -255,7 +274,7 @@ describe('the portal', () => {
     await refreshUntil(page, 'HTTP 200');
     await expect(visibleWriteButtons()).resolves.toBe(0);
     await page.getByRole('link', { name: /^dlv_/ }).first().click();
-    await page.getByRole('region', { name: 'Attempts' }).waitFor();
+    await page.getByRole('region', { name: 'Attempts', exact: true }).waitFor();
     await expect(visibleWriteButtons()).resolves.toBe(0);
     for (const name of ['Dead letters', 'Inbound actions', 'Messages', 'Event types']) {
       await page.getByRole('link', { name }).click();
@@ -285,6 +304,64 @@ describe('the portal', () => {
     );
     expect(statuses).toEqual([403, 403, 403, 403]);
     await context.close();
+  });
+
+  test('every page passes axe-core’s WCAG 2.1 AA checks, wide and at 375 px', async () => {
+    const tenant = await createTenant('Portal Access Co');
+    await putEventType(tenant, 'lock.unlocked', { type: 'object', properties: { lockId: { type: 'string' } } });
+    const dead = await receivers.start(respondWith(500, 'no'));
+    await createEndpoint(tenant, { url: receiver.url, eventTypes: ['lock.unlocked'] });
+    const dying = await createEndpoint(tenant, { url: dead.url, eventTypes: ['lock.unlocked'], retryPolicy: { delaysSeconds: [1] } });
+    const message = await postMessage(tenant, 'lock.unlocked', { lockId: 'a' });
+    await call('POST', '/v1/actions', {
+      key: tenant.key,
+      body: { name: 'Restart', eventId: 'restart', action: 'restart_device', target: { type: 'all' } },
+    });
+    const delivery = await eventually(async () => {
+      const page = await call<{ data: { id: string; status: string }[] }>('GET', `/v1/endpoints/${dying.id}/deliveries`, {
+        key: tenant.key,
+      });
+      return page.body.data[0]?.status === 'dead' ? page.body.data[0] : undefined;
+    }, 'a dead delivery');
+
+    for (const viewport of [
+      { width: 1280, height: 900 },
+      { width: 375, height: 812 },
+    ]) {
+      const { page, context } = await signIn(tenant, 'manage', viewport, true);
+      const origin = new URL(page.url()).origin;
+      const pages: [string, string][] = [
+        ['#/endpoints', 'Endpoints'],
+        [`#/endpoints/${dying.id}`, 'Signing secret'],
+        ['#/messages', 'Messages'],
+        [`#/messages/${message.id}`, 'Payload'],
+        [`#/deliveries/${delivery.id}`, 'Attempts'],
+        ['#/dead-letters', 'Dead letters'],
+        ['#/event-types', 'Example payload'],
+        ['#/actions', 'Inbound actions'],
+        ['#/api-keys', 'API keys'],
+      ];
+      for (const [fragment, heading] of pages) {
+        await page.goto(`${origin}/portal${fragment}`);
+        // A new document has no token: sign in again through the link, then go to the page.
+        if (await page.getByRole('heading', { name: 'Sluice portal' }).isVisible()) {
+          const session = await openSession(tenant, 'manage');
+          await page.goto(session.url);
+          await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
+          await page.evaluate((hash) => {
+            (globalThis as unknown as { location: { hash: string } }).location.hash = hash;
+          }, fragment);
+        }
+        await page.getByRole('heading', { name: heading }).first().waitFor();
+        await eventually(async () => ((await page.getByText(/^Loading /).count()) === 0 ? true : undefined), `${fragment} to load`);
+        expect({ page: fragment, width: viewport.width, violations: await accessibilityViolations(page) }).toEqual({
+          page: fragment,
+          width: viewport.width,
+          violations: [],
+        });
+      }
+      await context.close();
+    }
   });
 
   test('fits a 375 px wide screen with no sideways scrolling', async () => {

@@ -36,8 +36,9 @@ export class ForbiddenScopeError extends SluiceError {
 
 export class NotFoundError extends SluiceError {
   readonly code = 'not_found';
-  constructor(kind: string, id: string) {
-    super(`${kind} '${id}' does not exist`);
+  /** `message`, when "does not exist" would mislead (asking an API key for its portal session). */
+  constructor(kind: string, id: string, message = `${kind} '${id}' does not exist`) {
+    super(message);
   }
 }
 

@@ -78,7 +78,13 @@ export class PortalSessionService {
 
   /** The session that made a call, with its tenant's name; 404 when an API key made it. */
   async current(caller: Principal): Promise<PortalSession & { tenantName: string }> {
-    if (caller.kind !== 'tenant' || !caller.session) throw new NotFoundError('portal session', 'of this API key');
+    if (caller.kind !== 'tenant' || !caller.session) {
+      throw new NotFoundError(
+        'portal session',
+        'current',
+        'no portal session: this call was made with an API key, and only a portal session token has one',
+      );
+    }
     const tenant = await this.deps.tenants.get(caller.tenantId);
     if (!tenant) throw new NotFoundError('tenant', caller.tenantId);
     return { id: caller.keyId, tenantId: caller.tenantId, ...caller.session, tenantName: tenant.name };
