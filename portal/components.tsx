@@ -119,6 +119,50 @@ export function TableScroll({ label, children }: { label: string; children: Comp
   );
 }
 
+export interface Column<T> {
+  readonly header: ComponentChildren;
+  readonly cell: (row: T) => ComponentChildren;
+  /** A column of long unbroken text (a response body) wraps in monospace. */
+  readonly excerpt?: boolean;
+}
+
+/** Rows under column headers, in a region that scrolls sideways on a phone; `empty` when there are none. */
+export function DataTable<T>(props: {
+  label: string;
+  rows: readonly T[];
+  rowKey: (row: T) => string;
+  columns: readonly Column<T>[];
+  empty?: string;
+}) {
+  if (props.rows.length === 0) return props.empty ? <p class="muted">{props.empty}</p> : null;
+  return (
+    <TableScroll label={`${props.label} table`}>
+      <table>
+        <thead>
+          <tr>
+            {props.columns.map((column, index) => (
+              <th scope="col" key={index}>
+                {column.header}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((row) => (
+            <tr key={props.rowKey(row)}>
+              {props.columns.map((column, index) => (
+                <td key={index} class={column.excerpt ? 'excerpt' : undefined}>
+                  {column.cell(row)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableScroll>
+  );
+}
+
 /** A value to read and select, not to edit: a revealed secret, a trigger URL. */
 export function Reveal({ label, value }: { label: string; value: string }) {
   return (
@@ -278,25 +322,16 @@ export function DeliveryChart({ stats }: { stats: Schemas['EndpointStats'] }) {
       </figcaption>
       <details>
         <summary>The numbers</summary>
-        <table>
-          <caption class="visually-hidden">Deliveries per hour</caption>
-          <thead>
-            <tr>
-              <th scope="col">Hour (UTC)</th>
-              <th scope="col">Delivered</th>
-              <th scope="col">Failed</th>
-            </tr>
-          </thead>
-          <tbody>
-            {bars.map((bar) => (
-              <tr key={bar.start}>
-                <td>{formatTime(bar.start)}</td>
-                <td>{bar.succeeded}</td>
-                <td>{bar.failed}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          label="Deliveries per hour"
+          rows={bars}
+          rowKey={(bar) => bar.start}
+          columns={[
+            { header: 'Hour (UTC)', cell: (bar) => formatTime(bar.start) },
+            { header: 'Delivered', cell: (bar) => bar.succeeded },
+            { header: 'Failed', cell: (bar) => bar.failed },
+          ]}
+        />
       </details>
     </figure>
   );

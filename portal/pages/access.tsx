@@ -4,12 +4,12 @@ import { must, type Schemas } from '../api.ts';
 import {
   ActionButton,
   CopyButton,
+  DataTable,
   ErrorNote,
   Loading,
   MoreButton,
   Reveal,
   Section,
-  TableScroll,
   Time,
   useLoad,
   usePaged,
@@ -90,33 +90,26 @@ export function ApiKeysPage() {
   return (
     <Section title="API keys">
       <ErrorNote message={list.error} />
-      <TableScroll label="API keys table">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Key</th>
-              <th scope="col">Last used</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.rows.map((key) => (
-              <KeyRow key={key.id} apiKey={key} onDeleted={list.reload} />
-            ))}
-          </tbody>
-        </table>
-      </TableScroll>
+      <DataTable
+        label="API keys"
+        rows={list.rows}
+        rowKey={(key) => key.id}
+        columns={[
+          { header: 'Name', cell: (key) => key.name },
+          { header: 'Scopes', cell: (key) => key.scopes.join(', ') },
+          { header: 'Key', cell: (key) => <code>{key.key}</code> },
+          { header: 'Last used', cell: (key) => <Time iso={key.lastUsedAt} /> },
+          { header: <span class="visually-hidden">Actions</span>, cell: (key) => <KeyActions apiKey={key} onDeleted={list.reload} /> },
+        ]}
+      />
       {list.loading && <Loading what="keys" />}
       <MoreButton more={list.more} loading={list.loading} />
     </Section>
   );
 }
 
-function KeyRow({ apiKey, onDeleted }: { apiKey: Schemas['ApiKey']; onDeleted: () => void }) {
+/** View (the full key, fetched only when asked and kept in this component alone), copy and delete. */
+function KeyActions({ apiKey, onDeleted }: { apiKey: Schemas['ApiKey']; onDeleted: () => void }) {
   const { client } = usePortal();
   const [full, setFull] = useState<string | undefined>();
   const reveal = async () => {
@@ -127,34 +120,25 @@ function KeyRow({ apiKey, onDeleted }: { apiKey: Schemas['ApiKey']; onDeleted: (
     return 'Deleted';
   };
   return (
-    <tr>
-      <td>{apiKey.name}</td>
-      <td>{apiKey.scopes.join(', ')}</td>
-      <td>
-        <code>{full ?? apiKey.key}</code>
-      </td>
-      <td>
-        <Time iso={apiKey.lastUsedAt} />
-      </td>
-      <td class="buttons">
-        {full ? (
-          <>
-            <CopyButton value={full} />
-            <button type="button" class="plain" onClick={() => setFull(undefined)}>
-              Hide
-            </button>
-          </>
-        ) : (
-          <ActionButton label="View" run={reveal} />
-        )}
-        <ActionButton
-          label="Delete"
-          variant="danger"
-          confirm={`Delete the key “${apiKey.name}”? It stops working at once.`}
-          run={remove}
-          onDone={onDeleted}
-        />
-      </td>
-    </tr>
+    <div class="buttons">
+      {full ? (
+        <>
+          <Reveal label={`API key ${apiKey.name}`} value={full} />
+          <CopyButton value={full} />
+          <button type="button" class="plain" onClick={() => setFull(undefined)}>
+            Hide
+          </button>
+        </>
+      ) : (
+        <ActionButton label="View" run={reveal} />
+      )}
+      <ActionButton
+        label="Delete"
+        variant="danger"
+        confirm={`Delete the key “${apiKey.name}”? It stops working at once.`}
+        run={remove}
+        onDone={onDeleted}
+      />
+    </div>
   );
 }

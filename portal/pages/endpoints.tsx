@@ -4,6 +4,7 @@ import { must, type Schemas } from '../api.ts';
 import {
   ActionButton,
   CopyButton,
+  DataTable,
   DeliveryChart,
   ErrorNote,
   Loading,
@@ -11,7 +12,6 @@ import {
   Reveal,
   Section,
   Status,
-  TableScroll,
   Time,
   useLoad,
   usePaged,
@@ -301,40 +301,21 @@ function Stats({ id }: { id: string }) {
 }
 
 export function DeliveryRows({ rows }: { rows: readonly Schemas['Delivery'][] }) {
-  if (rows.length === 0) return <p class="muted">No deliveries.</p>;
   return (
-    <TableScroll label="Deliveries table">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Delivery</th>
-            <th scope="col">Event type</th>
-            <th scope="col">Status</th>
-            <th scope="col">Last answer</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((d) => (
-            <tr key={d.id}>
-              <td>
-                <a href={`#/deliveries/${d.id}`}>{d.id}</a>
-              </td>
-              <td>{d.eventType}</td>
-              <td>
-                <Status value={d.status} />
-              </td>
-              <td>{d.lastStatusCode !== undefined ? `HTTP ${d.lastStatusCode}` : (d.lastError ?? '—')}</td>
-              <td>{d.attemptCount}</td>
-              <td>
-                <Time iso={d.createdAt} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableScroll>
+    <DataTable
+      label="Deliveries"
+      rows={rows}
+      rowKey={(d) => d.id}
+      empty="No deliveries."
+      columns={[
+        { header: 'Delivery', cell: (d) => <a href={`#/deliveries/${d.id}`}>{d.id}</a> },
+        { header: 'Event type', cell: (d) => d.eventType },
+        { header: 'Status', cell: (d) => <Status value={d.status} /> },
+        { header: 'Last answer', cell: (d) => (d.lastStatusCode !== undefined ? `HTTP ${d.lastStatusCode}` : (d.lastError ?? '—')) },
+        { header: 'Attempts', cell: (d) => d.attemptCount },
+        { header: 'Created', cell: (d) => <Time iso={d.createdAt} /> },
+      ]}
+    />
   );
 }
 

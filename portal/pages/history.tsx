@@ -3,12 +3,12 @@ import { useState } from 'preact/hooks';
 import { must } from '../api.ts';
 import {
   ActionButton,
+  DataTable,
   ErrorNote,
   Loading,
   MoreButton,
   Section,
   Status,
-  TableScroll,
   Time,
   useLoad,
   usePaged,
@@ -62,36 +62,17 @@ export function MessagesPage() {
       </form>
       <ErrorNote message={list.error} />
       {list.rows.length === 0 && !list.loading && !list.error && <p class="muted">No messages match.</p>}
-      {list.rows.length > 0 && (
-        <TableScroll label="Messages table">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Message</th>
-                <th scope="col">Event type</th>
-                <th scope="col">Status</th>
-                <th scope="col">Accepted</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.rows.map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    <a href={`#/messages/${m.id}`}>{m.id}</a>
-                  </td>
-                  <td>{m.type}</td>
-                  <td>
-                    <Status value={m.status} />
-                  </td>
-                  <td>
-                    <Time iso={m.createdAt} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableScroll>
-      )}
+      <DataTable
+        label="Messages"
+        rows={list.rows}
+        rowKey={(m) => m.id}
+        columns={[
+          { header: 'Message', cell: (m) => <a href={`#/messages/${m.id}`}>{m.id}</a> },
+          { header: 'Event type', cell: (m) => m.type },
+          { header: 'Status', cell: (m) => <Status value={m.status} /> },
+          { header: 'Accepted', cell: (m) => <Time iso={m.createdAt} /> },
+        ]}
+      />
       {list.loading && <Loading what="messages" />}
       <MoreButton more={list.more} loading={list.loading} />
     </Section>
@@ -205,39 +186,19 @@ export function DeliveryPage({ id }: { id: string }) {
           {d.attempts.length === 0 ? (
             <p class="muted">No attempts: nothing is sent to this endpoint, or nothing has been yet.</p>
           ) : (
-            <TableScroll label="Attempts table">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">#</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Outcome</th>
-                    <th scope="col">Status code</th>
-                    <th scope="col">Duration</th>
-                    <th scope="col">Response or error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.attempts.map((a) => (
-                    <tr key={a.attempt}>
-                      <td>
-                        {a.attempt}
-                        {a.trigger === 'manual' ? ' (manual)' : ''}
-                      </td>
-                      <td>
-                        <Time iso={a.startedAt} />
-                      </td>
-                      <td>
-                        <Status value={a.outcome} />
-                      </td>
-                      <td>{a.statusCode ?? '—'}</td>
-                      <td>{a.durationMs} ms</td>
-                      <td class="excerpt">{a.error ?? excerpt(a.responseBody)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </TableScroll>
+            <DataTable
+              label="Attempts"
+              rows={d.attempts}
+              rowKey={(a) => String(a.attempt)}
+              columns={[
+                { header: '#', cell: (a) => `${a.attempt}${a.trigger === 'manual' ? ' (manual)' : ''}` },
+                { header: 'Started', cell: (a) => <Time iso={a.startedAt} /> },
+                { header: 'Outcome', cell: (a) => <Status value={a.outcome} /> },
+                { header: 'Status code', cell: (a) => a.statusCode ?? '—' },
+                { header: 'Duration', cell: (a) => `${a.durationMs} ms` },
+                { header: 'Response or error', cell: (a) => a.error ?? excerpt(a.responseBody), excerpt: true },
+              ]}
+            />
           )}
         </Section>
       )}
