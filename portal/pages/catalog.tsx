@@ -4,7 +4,11 @@ import { ErrorNote, Loading, MoreButton, Section, usePaged } from '../components
 import { exampleOf } from '../lib.ts';
 
 export function EventTypesPage() {
-  const list = usePaged((client, cursor) => must(client.GET('/v1/event-types', { params: { query: { limit: 50, cursor } } })), []);
+  // Sluice's operational events too (after the tenant's own): an endpoint may subscribe to them.
+  const list = usePaged(
+    (client, cursor) => must(client.GET('/v1/event-types', { params: { query: { limit: 50, cursor, builtIn: 'true' } } })),
+    [],
+  );
   return (
     <Section title="Event types">
       <ErrorNote message={list.error} />

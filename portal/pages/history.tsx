@@ -167,9 +167,7 @@ export function DeliveryPage({ id }: { id: string }) {
             <dt>Event type</dt>
             <dd>{d.eventType}</dd>
             <dt>Attempts</dt>
-            <dd>
-              {d.attemptCount} of {d.scheduledAttempts}
-            </dd>
+            <dd>{d.attemptCount}</dd>
             {d.nextAttemptAt && (
               <>
                 <dt>Next attempt</dt>

@@ -179,8 +179,10 @@ describe('the portal', () => {
     await page.getByRole('link', { name: `← Message ${message.id}` }).click();
     await page.getByText('"front-door"').waitFor();
     await page.getByRole('link', { name: 'Event types' }).click();
-    await page.getByRole('heading', { name: 'Example payload' }).waitFor();
+    await page.getByRole('heading', { name: 'Example payload' }).first().waitFor();
     await expect(page.locator('pre').nth(1).textContent()).resolves.toContain('"lockId": "string"');
+    // Sluice's operational events are listed after the tenant's own, marked as such.
+    await page.getByRole('heading', { name: /^endpoint\.disabled operational$/ }).waitFor();
 
     await page.getByRole('link', { name: 'Endpoints' }).click();
     await page.getByRole('link', { name: `${receiver.url}/portal-hook` }).click();
