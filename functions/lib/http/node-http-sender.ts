@@ -70,8 +70,16 @@ export class NodeHttpSender implements HttpSender {
     }
   }
 
-  /** The response once its headers arrived; the deadline's signal also ends reading its body. */
-  private post(url: URL, req: HttpRequest, deadline: AbortSignal): Promise<IncomingMessage> {
+  /**
+   * The response once its headers arrived; the deadline's signal also ends reading its body.
+   *
+   * A pooled connection that the receiver closed while it sat idle (its keep-alive timeout, 5 s
+   * in Node's server) fails the request written to it in that instant with a reset before any
+   * answer. That says nothing about the endpoint, so the request goes once more on a fresh
+   * connection, within the same deadline: Node's documented remedy (`request.reusedSocket`).
+   * A reset on a fresh connection, or after the answer began, is the attempt's outcome.
+   */
+  private post(url: URL, req: HttpRequest, deadline: AbortSignal, mayRetryStale = true): Promise<IncomingMessage> {
     const body = Buffer.from(req.body, 'utf8');
     const client = url.protocol === 'https:' ? https : http;
     const agent = url.protocol === 'https:' ? this.agents['https:'] : this.agents['http:'];
@@ -83,8 +91,16 @@ export class NodeHttpSender implements HttpSender {
         lookup: this.lookup,
         signal: deadline,
       });
-      request.once('response', resolve);
-      request.once('error', reject);
+      let answered = false;
+      request.once('response', (response) => {
+        answered = true;
+        resolve(response);
+      });
+      request.once('error', (error: NodeJS.ErrnoException) => {
+        const staleConnection = request.reusedSocket && !answered && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+        if (staleConnection && mayRetryStale && !deadline.aborted) resolve(this.post(url, req, deadline, false));
+        else reject(error);
+      });
       request.end(body);
     });
   }
