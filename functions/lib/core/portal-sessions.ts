@@ -90,7 +90,7 @@ export class PortalSessionService {
     return { id: caller.keyId, tenantId: caller.tenantId, ...caller.session, tenantName: tenant.name };
   }
 
-  async create(
+  private async create(
     tenantId: string,
     capability: PortalCapability,
     ttlSeconds: number = DEFAULT_PORTAL_SESSION_SECONDS,

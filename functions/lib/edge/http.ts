@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import type { Infer, RouteSpec, TenantOf } from '../api/route-spec.ts';
 import { DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../api/route-spec.ts';
 import { access, idempotency, type Part, use } from '../container.ts';
-import { authorize, type RouteAccess } from '../core/access.ts';
+import { authorize, type RouteAccess, type RouteGate } from '../core/access.ts';
 import { PayloadTooLargeError, SluiceError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.ts';
 import type { Principal } from '../core/model.ts';
 import { correlate, errorBody, errorResult, type HttpEvent, type HttpResult, json } from './answers.ts';
@@ -94,14 +94,16 @@ function limitBodySize(spec: RouteSpec): Middleware {
 }
 
 function authenticate(spec: RouteSpec): Middleware {
+  // Who may pass, fixed with the route: nothing for a public one.
+  const gate: RouteGate | undefined = spec.access === 'public' ? undefined : { ...spec, access: spec.access };
   return {
     before: async (request) => {
       annotateTrace({ route: spec.name });
       request.context.sluice = {};
-      if (spec.access === 'public') return;
+      if (!gate) return;
       const header = request.event.headers?.authorization;
       const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-      const principal = authorize(await (await use(access)).authenticate(key), { ...spec, access: spec.access });
+      const principal = authorize(await (await use(access)).authenticate(key), gate);
       const tenantId = principal.kind === 'tenant' ? principal.tenantId : undefined;
       request.context.sluice.principal = principal;
       request.context.sluice.tenantId = tenantId;
