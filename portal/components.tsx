@@ -22,13 +22,22 @@ export function usePortal(): Portal {
   return portal;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * What a failed call says to show: its message. A 401 means the session ended, so it also signs
+ * out. One rule for every load, list and button.
+ */
+function useFailure(): (error: unknown) => string {
+  const { signOut } = usePortal();
+  return (error) => {
+    if (error instanceof ApiError && error.status === 401) signOut(error.message);
+    return error instanceof Error ? error.message : String(error);
+  };
 }
 
 /** Loads once (and again on `reload`); a 401 signs out, any other error is shown where the data would be. */
 export function useLoad<T>(load: (client: SluiceClient) => Promise<T>, deps: readonly unknown[]) {
-  const { client, signOut } = usePortal();
+  const { client } = usePortal();
+  const failed = useFailure();
   const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true });
   const [generation, setGeneration] = useState(0);
   useEffect(() => {
@@ -37,9 +46,7 @@ export function useLoad<T>(load: (client: SluiceClient) => Promise<T>, deps: rea
     load(client).then(
       (data) => live && setState({ data, loading: false }),
       (error: unknown) => {
-        if (!live) return;
-        if (error instanceof ApiError && error.status === 401) signOut(error.message);
-        setState({ error: messageOf(error), loading: false });
+        if (live) setState({ error: failed(error), loading: false });
       },
     );
     return () => {
@@ -76,7 +83,7 @@ export function ActionButton(props: {
   variant?: 'primary' | 'danger' | 'plain';
   onDone?: () => void;
 }) {
-  const { signOut } = usePortal();
+  const failed = useFailure();
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | undefined>();
   const click = async () => {
@@ -88,8 +95,7 @@ export function ActionButton(props: {
       setOutcome(typeof text === 'string' && text ? { ok: true, text } : undefined);
       props.onDone?.();
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) signOut(error.message);
-      setOutcome({ ok: false, text: messageOf(error) });
+      setOutcome({ ok: false, text: failed(error) });
     } finally {
       setBusy(false);
     }
@@ -232,7 +238,8 @@ export function usePaged<T>(
   load: (client: SluiceClient, cursor: string | undefined) => Promise<{ data: T[]; nextCursor?: string }>,
   deps: readonly unknown[],
 ) {
-  const { client, signOut } = usePortal();
+  const { client } = usePortal();
+  const failed = useFailure();
   const [rows, setRows] = useState<T[]>([]);
   const [cursor, setCursor] = useState<string | undefined>();
   const [state, setState] = useState<{ loading: boolean; error?: string }>({ loading: true });
@@ -246,8 +253,7 @@ export function usePaged<T>(
         setCursor(page.nextCursor);
         setState({ loading: false });
       } catch (error) {
-        if (error instanceof ApiError && error.status === 401) signOut(error.message);
-        setState({ loading: false, error: messageOf(error) });
+        setState({ loading: false, error: failed(error) });
       }
     },
     [client, ...deps],
@@ -261,6 +267,14 @@ export function usePaged<T>(
     more: cursor ? () => void fetchPage(cursor, false) : undefined,
     reload: () => setGeneration((g) => g + 1),
   };
+}
+
+export function RefreshButton({ onClick }: { onClick: () => void }) {
+  return (
+    <button type="button" class="plain" onClick={onClick}>
+      Refresh
+    </button>
+  );
 }
 
 export function MoreButton({ more, loading }: { more: (() => void) | undefined; loading: boolean }) {

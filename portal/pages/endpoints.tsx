@@ -9,6 +9,7 @@ import {
   ErrorNote,
   Loading,
   MoreButton,
+  RefreshButton,
   Reveal,
   Section,
   Status,
@@ -344,9 +345,7 @@ function EndpointDeliveries({ id }: { id: string }) {
               ))}
             </select>
           </label>
-          <button type="button" class="plain" onClick={list.reload}>
-            Refresh
-          </button>
+          <RefreshButton onClick={list.reload} />
         </>
       }
     >

@@ -7,6 +7,7 @@ import {
   ErrorNote,
   Loading,
   MoreButton,
+  RefreshButton,
   Section,
   Status,
   Time,
@@ -111,14 +112,7 @@ export function MessagePage({ id }: { id: string }) {
           </>
         )}
       </Section>
-      <Section
-        title="Deliveries"
-        actions={
-          <button type="button" class="plain" onClick={deliveries.reload}>
-            Refresh
-          </button>
-        }
-      >
+      <Section title="Deliveries" actions={<RefreshButton onClick={deliveries.reload} />}>
         <ErrorNote message={deliveries.error} />
         <DeliveryRows rows={deliveries.rows} />
         {deliveries.loading && <Loading what="deliveries" />}
@@ -143,9 +137,7 @@ export function DeliveryPage({ id }: { id: string }) {
         title={`Delivery ${id}`}
         actions={
           <>
-            <button type="button" class="plain" onClick={delivery.reload}>
-              Refresh
-            </button>
+            <RefreshButton onClick={delivery.reload} />
             {canManage && d && d.status !== 'succeeded' && d.status !== 'acknowledged' && (
               <ActionButton label="Retry" variant="primary" run={retry} onDone={() => setTimeout(delivery.reload, 1500)} />
             )}
@@ -228,9 +220,7 @@ export function DeadLettersPage() {
       title="Dead letters"
       actions={
         <>
-          <button type="button" class="plain" onClick={list.reload}>
-            Refresh
-          </button>
+          <RefreshButton onClick={list.reload} />
           {/* Always there for a manage session, so its outcome stays on screen once the list it emptied reloads. */}
           {canManage && (
             <ActionButton
