@@ -215,7 +215,8 @@ describe('a pooled connection the receiver closed', () => {
   // The receiver drops the connection under the next request written to a reused connection, with
   // no answer: what a server's keep-alive timeout does to a request sent in the same instant. Then
   // it answers (`once`), or drops every request after the first, on any connection (`always`).
-  async function receiver(drop: 'once' | 'always') {
+  // A sender of its own (an empty pool) POSTs /first, then /second, which finds /first's connection pooled.
+  async function secondOnPooledConnection(drop: 'once' | 'always') {
     const seen: { path: string; reused: boolean }[] = [];
     let dropped = false;
     const requestsOn = new WeakMap<Socket, number>();
@@ -233,45 +234,39 @@ describe('a pooled connection the receiver closed', () => {
       req.on('end', () => res.end('ok'));
     });
     const flakyPort = await listen(flaky);
-    return { seen, flaky, url: (path: string) => `http://127.0.0.1:${flakyPort}${path}` };
+    const url = (path: string) => `http://127.0.0.1:${flakyPort}${path}`;
+    const own = new NodeHttpSender(new AddressPolicy({ allowHttp: true, allowLoopback: true, allowPrivate: false }));
+    try {
+      const first = await own.send(post('/first', { url: url('/first') }));
+      const second = await own.send(post('/second', { url: url('/second') }));
+      return { first, second, seen };
+    } finally {
+      await own.close();
+      flaky.closeAllConnections();
+      await close(flaky);
+    }
   }
 
   test('is written to once more on a fresh connection: the attempt succeeds', async () => {
-    const { seen, flaky, url } = await receiver('once');
-    const own = new NodeHttpSender(new AddressPolicy({ allowHttp: true, allowLoopback: true, allowPrivate: false }));
-    try {
-      expect((await own.send(post('/first', { url: url('/first') }))).statusCode).toBe(200);
-      const second = await own.send(post('/second', { url: url('/second') }));
-      expect(second).toMatchObject({ statusCode: 200, responseBody: 'ok' });
-      expect(seen).toEqual([
-        { path: '/first', reused: false },
-        { path: '/second', reused: true },
-        { path: '/second', reused: false },
-      ]);
-    } finally {
-      await own.close();
-      flaky.closeAllConnections();
-      await close(flaky);
-    }
+    const { first, second, seen } = await secondOnPooledConnection('once');
+    expect(first.statusCode).toBe(200);
+    expect(second).toMatchObject({ statusCode: 200, responseBody: 'ok' });
+    expect(seen).toEqual([
+      { path: '/first', reused: false },
+      { path: '/second', reused: true },
+      { path: '/second', reused: false },
+    ]);
   });
 
   test('only once: when the fresh connection is dropped too, the attempt ends connection_reset', async () => {
-    const { seen, flaky, url } = await receiver('always');
-    const own = new NodeHttpSender(new AddressPolicy({ allowHttp: true, allowLoopback: true, allowPrivate: false }));
-    try {
-      expect((await own.send(post('/first', { url: url('/first') }))).statusCode).toBe(200);
-      const second = await own.send(post('/second', { url: url('/second') }));
-      expect(second.error?.code).toBe('connection_reset');
-      expect(seen).toEqual([
-        { path: '/first', reused: false },
-        { path: '/second', reused: true },
-        { path: '/second', reused: false },
-      ]);
-    } finally {
-      await own.close();
-      flaky.closeAllConnections();
-      await close(flaky);
-    }
+    const { first, second, seen } = await secondOnPooledConnection('always');
+    expect(first.statusCode).toBe(200);
+    expect(second.error?.code).toBe('connection_reset');
+    expect(seen).toEqual([
+      { path: '/first', reused: false },
+      { path: '/second', reused: true },
+      { path: '/second', reused: false },
+    ]);
   });
 });
 
