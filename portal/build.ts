@@ -8,7 +8,7 @@
  * stack calls `buildPortalHtml` at start.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 
@@ -60,9 +60,24 @@ export async function buildPortalHtml(): Promise<string> {
 `;
 }
 
-export async function writePortal(file: string): Promise<void> {
+/** Writes the page aside and renames it into place, so a reader never meets half a file. */
+export function writePortalHtml(file: string, html: string): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, await buildPortalHtml());
+  const aside = `${file}.${process.pid}.tmp`;
+  writeFileSync(aside, html);
+  renameSync(aside, file);
+}
+
+export async function writePortal(file: string): Promise<void> {
+  writePortalHtml(file, await buildPortalHtml());
+}
+
+/**
+ * Where a stack with no data directory keeps the page: named by its content, so stacks of the
+ * same code share one file (nothing is left per run), and stacks of different checkouts do not.
+ */
+export function sharedPortalFile(html: string, dir: string): string {
+  return path.join(dir, `sluice-portal-${createHash('sha256').update(html, 'utf8').digest('hex').slice(0, 16)}.html`);
 }
 
 // Run as a script (not imported): no `import.meta` here, since jest loads this module as CommonJS.

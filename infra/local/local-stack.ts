@@ -6,8 +6,9 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { meterClient } from '../../functions/lib/aws/usage-meter.ts';
+import { PORTAL_PAGE_FILE } from '../../functions/lib/edge/portal-page.ts';
 import { environmentFor, envNames } from '../../functions/lib/env.ts';
-import { writePortal } from '../../portal/build.ts';
+import { buildPortalHtml, sharedPortalFile, writePortalHtml } from '../../portal/build.ts';
 import { consumers, ledgerTable, noRouteEnvironment, type QueueName, scheduledFunctions, streamConsumers } from '../description.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { SqsEventSource } from './event-source.ts';
@@ -165,12 +166,16 @@ export class LocalStack {
       // Kept in the data dir (local-keys.json): sealed secrets must open after a restart. Read once:
       // after `npm run keys` rotates them, the stack uses the new ones from its next start.
       // The portal's page, built from portal/ as the CDK's bundling builds it, served by the same get-portal handler.
-      const portalFile = path.join(dataDir ?? tmpdir(), dataDir ? 'portal.html' : `sluice-portal-${process.pid}.html`);
-      await timed(
+      const portalFile = await timed(
         progress,
         'portal',
-        () => writePortal(portalFile),
-        () => `built (${portalFile})`,
+        async () => {
+          const html = await buildPortalHtml();
+          const file = dataDir ? path.join(dataDir, PORTAL_PAGE_FILE) : sharedPortalFile(html, tmpdir());
+          writePortalHtml(file, html);
+          return file;
+        },
+        (file) => `built (${file})`,
       );
       const keys = startupKeys(dataDir, options.rootKey);
       const keyEnv = keysEnvironment(keys);
