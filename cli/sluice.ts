@@ -101,6 +101,8 @@ export function program(): Command {
       '\nExit codes: 0 done, 1 refused by the API or signature invalid, 2 bad command line, 3 Sluice unreachable or failing.',
     );
   const globals = () => cli.opts<GlobalOptions>();
+  /** The API, as the global options name it; a missing key is a usage error. */
+  const connect = () => clientOf(connectionOf(globals()));
 
   cli
     .command('send')
@@ -110,7 +112,7 @@ export function program(): Command {
     .option('--idempotency-key <key>', 'a repeat with the same key within 24 h is the same message')
     .option('--deliver-at <time>', 'send later: an ISO 8601 time up to 7 days ahead')
     .action(async (type: string, options: { data: string; idempotencyKey?: string; deliverAt?: string }) => {
-      const api = clientOf(connectionOf(globals()));
+      const api = connect();
       const message = await must(
         api.POST('/v1/messages', {
           params: { header: options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {} },
@@ -131,7 +133,7 @@ export function program(): Command {
     .command('list')
     .description('Every endpoint of the tenant')
     .action(async () => {
-      const all = await allEndpoints(clientOf(connectionOf(globals())));
+      const all = await allEndpoints(connect());
       if (globals().json) return printJson(all);
       printTable(
         ['ID', 'STATE', 'MODE', 'EVENT TYPES', 'URL'],
@@ -162,7 +164,7 @@ export function program(): Command {
     .action(
       async (options: { url?: string; types?: string[]; description?: string; rateLimit?: number; mode: 'full' | 'thin' | 'poll' }) => {
         const created = await must(
-          clientOf(connectionOf(globals())).POST('/v1/endpoints', {
+          connect().POST('/v1/endpoints', {
             body: {
               ...(options.url && { url: options.url }),
               ...(options.types && { eventTypes: options.types }),
@@ -185,9 +187,7 @@ export function program(): Command {
       .description(disabled ? 'Stop deliveries to an endpoint (they wait, and resume when it is enabled)' : 'Resume an endpoint')
       .argument('<id>', 'endpoint id (ep_…)')
       .action(async (id: string) => {
-        const updated = await must(
-          clientOf(connectionOf(globals())).PATCH('/v1/endpoints/{id}', { params: { path: { id } }, body: { disabled } }),
-        );
+        const updated = await must(connect().PATCH('/v1/endpoints/{id}', { params: { path: { id } }, body: { disabled } }));
         if (globals().json) return printJson(updated);
         process.stdout.write(`${updated.id}  ${updated.disabled ? 'disabled' : 'enabled'}\n`);
       });
@@ -202,7 +202,7 @@ export function program(): Command {
     .option('--interval <seconds>', 'seconds between polls', positiveInteger, 1)
     .option('--count <n>', 'stop after this many lines', positiveInteger)
     .action(async (options: { endpoint?: string; status?: string; since?: string; interval: number; count?: number }) => {
-      const api = clientOf(connectionOf(globals()));
+      const api = connect();
       const after = options.since ?? new Date().toISOString();
       const seen = new Map<string, string>();
       let printed = 0;
@@ -248,7 +248,7 @@ export function program(): Command {
     .option('--types <types>', 'only these comma-separated event types', list)
     .option('--wait', 'follow the task until it is done')
     .action(async (options: { endpoint: string; since: string; until?: string; status: string; types?: string[]; wait?: boolean }) => {
-      const api = clientOf(connectionOf(globals()));
+      const api = connect();
       let task = await must(
         api.POST('/v1/endpoints/{id}/replay', {
           params: { path: { id: options.endpoint } },
@@ -285,7 +285,7 @@ export function program(): Command {
     .option('--expires <seconds>', 'how long the link works: 60 to 86400 seconds', positiveInteger, 3600)
     .option('--tenant <id>', "the tenant (with the root key; an admin key's own otherwise)")
     .action(async (options: { capability: 'read' | 'manage'; expires: number; tenant?: string }) => {
-      const api = clientOf(connectionOf(globals()));
+      const api = connect();
       const session = await must(
         api.POST('/v1/portal-sessions', {
           body: { capability: options.capability, expiresInSeconds: options.expires, ...(options.tenant && { tenantId: options.tenant }) },
@@ -309,7 +309,7 @@ export function program(): Command {
     .option('--interval <seconds>', 'seconds between pulls', positiveInteger, 1)
     .option('--count <n>', 'stop after forwarding this many', positiveInteger)
     .action(async (options: { forward: string; types?: string[]; interval: number; count?: number }) => {
-      const api = clientOf(connectionOf(globals()));
+      const api = connect();
       const endpoint = await must(
         api.POST('/v1/endpoints', {
           body: {
