@@ -33,6 +33,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Agent, request } from 'undici';
 import { documentClient } from '../../functions/lib/aws/clients.ts';
+import { DEFAULT_REPLAY_PER_SECOND } from '../../functions/lib/core/replay.ts';
 import { signatureHeader } from '../../functions/lib/core/signing.ts';
 import { LocalStack } from '../../infra/local/local-stack.ts';
 import { awsPrices } from './aws-prices.ts';
@@ -512,7 +513,7 @@ interface ReplayRun {
  */
 async function replayScenario(stack: LocalStack, load: LoadClient, usage: BenchUsage): Promise<ReplayRun> {
   const count = Math.max(100, Math.round(MESSAGES / 2));
-  const pace = 50;
+  const pace = DEFAULT_REPLAY_PER_SECOND;
   console.log(`\nreplay: ${count} dead deliveries, replayed at the default pace (${pace}/s)`);
   await settle(stack, 'replay: before');
   const owner = await tenant(stack, 'bench replay', 0);
